@@ -1,0 +1,90 @@
+/**
+ * The port through which the engine drives an inference server. The engine sees nothing
+ * else of the outside world: no HTTP, no logs, no metrics. `src/vllm/` implements it over
+ * vLLM's OpenAI server (vLLM >= 0.10: /tokenize, streaming /v1/completions with
+ * `return_token_ids`); tests implement it with a scripted fake.
+ *
+ * A Backend value is bound to ONE replica: the engine runs every segment of a request on
+ * the backend it was given, so continuations hit that replica's prefix cache (spec 1.8).
+ */
+
+export interface ChatMessageLike {
+  role: string;
+  content?: unknown;
+  [k: string]: unknown;
+}
+
+export interface TokenizeChatRequest {
+  model: string;
+  messages: ChatMessageLike[];
+  /** Passed to the backend's chat template (e.g. Qwen3's `enable_thinking`). */
+  chatTemplateKwargs?: Record<string, unknown>;
+  /** Tool definitions, rendered by the chat template when present. */
+  tools?: unknown[];
+}
+
+export interface TokenizeResult {
+  ids: number[];
+  /** The model's context length, when the backend reports it (vLLM does in /tokenize). */
+  maxModelLen?: number;
+}
+
+export interface CompletionRequest {
+  model: string;
+  /** The whole prompt as the backend's own token ids (spec 1.7: never re-tokenized). */
+  promptIds: number[];
+  maxTokens: number;
+  /** Token ids that end generation; the id is in `tokenIds` but not in `text` (vLLM semantics). */
+  stopTokenIds?: number[];
+  /** Stop strings, only ever for answer-only segments (spec 1.6). */
+  stop?: string[];
+  /** The client's sampling fields and vLLM extras (temperature, top_p, seed, top_k, ...), passed as is. */
+  sampling: Record<string, unknown>;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** One streamed piece of a completion. */
+export interface CompletionDelta {
+  kind: 'delta';
+  /** Detokenized text of this delta (may lag `tokenIds` across multibyte characters). */
+  text: string;
+  tokenIds: number[];
+  finishReason: FinishReason | null;
+  /** vLLM's stop_reason: the stop token id or stop string that ended it; null for EOS or length. */
+  stopReason: number | string | null;
+}
+
+export interface CompletionUsage {
+  kind: 'usage';
+  promptTokens: number;
+  completionTokens: number;
+  /** vLLM's `prompt_tokens_details.cached_tokens` (with --enable-prompt-tokens-details). */
+  cachedTokens?: number;
+}
+
+export type CompletionEvent = CompletionDelta | CompletionUsage;
+
+export interface ModelInfo {
+  id: string;
+  ownedBy?: string;
+  created?: number;
+  maxModelLen?: number;
+  root?: string;
+}
+
+export interface Backend {
+  /** A stable, bounded label for this replica (its base URL), for metrics and logs. */
+  readonly name: string;
+  tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult>;
+  /** Plain text -> ids with add_special_tokens: false (delimiters, phrases). */
+  tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]>;
+  /**
+   * Streams one completion. Ends after the chunk with a finishReason and the trailing
+   * usage event. Aborting `signal` closes the upstream request (and its socket).
+   * Throws ThinkgateError subclasses (UpstreamError, UpstreamTimeoutError, ...).
+   */
+  streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionEvent>;
+  models(signal?: AbortSignal): Promise<ModelInfo[]>;
+  health(signal?: AbortSignal): Promise<boolean>;
+}

@@ -1,0 +1,64 @@
+/**
+ * What goes into and comes out of the budget-forcing engine. Plain data only.
+ * Spec: ../shared/spec/thinkgate.md, section 1.
+ */
+import type { ResolvedProfile } from '../profiles/profile.js';
+
+export interface Budget {
+  /** M: the thinking span never exceeds this. null = unbounded (only the totals bound it). */
+  maxThinkingTokens: number | null;
+  /** m: a close attempt below this is replaced by the extension phrase. 0 = no minimum. */
+  minThinkingTokens: number;
+  /** E: at most this many extensions per request. */
+  maxExtensions: number;
+  /** The extension phrase ("Wait") and its ids in the backend's tokenizer. */
+  extensionText: string;
+  extensionIds: number[];
+}
+
+export interface EngineInput {
+  model: string;
+  /** The chat prompt as rendered by the backend's own chat template. */
+  promptIds: number[];
+  /** The model's context length when known; bounds prompt + generation. */
+  maxModelLen?: number;
+  profile: ResolvedProfile;
+  budget: Budget;
+  /** max_completion_tokens / max_tokens: bounds thinking span + answer. null = context bound. */
+  maxCompletionTokens: number | null;
+  /** Client stop strings: the answer only (spec 1.6). */
+  stop: string[];
+  /** Sampling fields and vLLM extras passed to every segment. */
+  sampling: Record<string, unknown>;
+  /** Used when neither max_completion_tokens nor maxModelLen bound the output. */
+  fallbackMaxTokens?: number;
+}
+
+/** Why a segment (one upstream /v1/completions call) was started. */
+export type SegmentCause = 'initial' | 'extend' | 'close' | 'continue';
+
+export interface BudgetForcingSummary {
+  thinking_tokens: number;
+  extensions: number;
+  truncated: boolean;
+  segments: number;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  reasoning_tokens: number;
+  answer_tokens: number;
+  /** Sum over segments of vLLM's cached prompt tokens, when reported. */
+  cached_tokens?: number;
+}
+
+export type EngineFinishReason = 'stop' | 'length';
+
+export type EngineEvent =
+  | { type: 'segment'; index: number; cause: SegmentCause; promptTokens: number }
+  | { type: 'reasoning'; text: string; tokens: number }
+  | { type: 'content'; text: string; tokens: number }
+  | { type: 'usage'; segment: number; promptTokens: number; completionTokens: number; cachedTokens?: number }
+  | { type: 'finish'; reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary };

@@ -1,0 +1,161 @@
+/**
+ * The one error hierarchy of thinkgate and its one mapping to the OpenAI error envelope
+ * (`{"error": {"message", "type", "param", "code"}}`, as openai-node's APIError reads it).
+ *
+ * Every module throws a subclass of ThinkgateError; the HTTP layer calls `toErrorBody`
+ * (before the first byte: status + JSON body; after it: one `data: {"error":...}` SSE event).
+ * This file imports nothing, so the pure engine may throw these too.
+ */
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'upstream_error'
+  | 'timeout_error';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null };
+}
+
+export interface ErrorOptions {
+  param?: string | null;
+  code?: string | null;
+  cause?: unknown;
+}
+
+export abstract class ThinkgateError extends Error {
+  abstract readonly status: number;
+  abstract readonly type: OpenAIErrorType;
+  readonly param: string | null;
+  readonly code: string | null;
+
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.param = opts.param ?? null;
+    this.code = opts.code ?? null;
+  }
+
+  /** Extra response headers (Retry-After for 429/503). */
+  headers(): Record<string, string> {
+    return {};
+  }
+}
+
+/** 400: a bad field, bad JSON, an impossible budget (m > M). */
+export class InvalidRequestError extends ThinkgateError {
+  readonly status = 400;
+  readonly type = 'invalid_request_error' as const;
+}
+
+/** 401: missing or wrong bearer key. */
+export class AuthenticationError extends ThinkgateError {
+  readonly status = 401;
+  readonly type = 'authentication_error' as const;
+  constructor(message = 'Incorrect or missing API key.', opts: ErrorOptions = {}) {
+    super(message, { code: 'invalid_api_key', ...opts });
+  }
+}
+
+/** 404: unknown model or route. */
+export class NotFoundError extends ThinkgateError {
+  readonly status = 404;
+  readonly type = 'not_found_error' as const;
+}
+
+export class ModelNotFoundError extends NotFoundError {
+  constructor(model: string) {
+    super(`The model '${model}' does not exist or is not served by any upstream.`, {
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+}
+
+/** 413: body over the configured limit. */
+export class PayloadTooLargeError extends ThinkgateError {
+  readonly status = 413;
+  readonly type = 'invalid_request_error' as const;
+}
+
+/** 429: concurrency limit or queue full. */
+export class RateLimitError extends ThinkgateError {
+  readonly status = 429;
+  readonly type = 'rate_limit_error' as const;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+    opts: ErrorOptions = {},
+  ) {
+    super(message, { code: 'rate_limit_exceeded', ...opts });
+  }
+  override headers(): Record<string, string> {
+    return { 'retry-after': String(this.retryAfterSeconds) };
+  }
+}
+
+/** 502: the upstream answered with an error or with something we cannot parse. */
+export class UpstreamError extends ThinkgateError {
+  readonly status = 502;
+  readonly type = 'upstream_error' as const;
+  /** HTTP status the upstream sent, when it sent one. */
+  readonly upstreamStatus: number | null;
+  constructor(message: string, opts: ErrorOptions & { upstreamStatus?: number } = {}) {
+    super(message, { code: 'upstream_error', ...opts });
+    this.upstreamStatus = opts.upstreamStatus ?? null;
+  }
+}
+
+/** 503: no healthy upstream, or draining. */
+export class ServiceUnavailableError extends ThinkgateError {
+  readonly status = 503;
+  readonly type = 'server_error' as const;
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super(message, { code: 'service_unavailable', ...opts });
+  }
+  override headers(): Record<string, string> {
+    return { 'retry-after': '1' };
+  }
+}
+
+/** 504: the upstream did not answer in time (connect, first token, or idle between tokens). */
+export class UpstreamTimeoutError extends ThinkgateError {
+  readonly status = 504;
+  readonly type = 'timeout_error' as const;
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super(message, { code: 'upstream_timeout', ...opts });
+  }
+}
+
+/** 500: a bug. Its message is not shown to clients. */
+export class InternalError extends ThinkgateError {
+  readonly status = 500;
+  readonly type = 'server_error' as const;
+}
+
+/** The request was cancelled (client went away). Never rendered: there is nobody to render to. */
+export class AbortedError extends Error {
+  constructor(message = 'The request was aborted.') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err instanceof AbortedError);
+}
+
+/** Anything thrown -> a ThinkgateError (unknown errors become a 500 that hides internals). */
+export function toThinkgateError(err: unknown): ThinkgateError {
+  if (err instanceof ThinkgateError) return err;
+  return new InternalError('The server had an error while processing your request.', { cause: err });
+}
+
+/** The one mapping to the OpenAI envelope. */
+export function toErrorBody(err: ThinkgateError): OpenAIErrorBody {
+  return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}

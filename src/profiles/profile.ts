@@ -1,0 +1,49 @@
+/**
+ * A model family as data (DEVELOPERS.md: "models are data"): how it delimits thinking,
+ * how thinkgate closes thinking for it, the phrase that extends it, and its effort presets.
+ * The engine never branches on a family; it reads these fields.
+ */
+
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
+export interface BudgetPreset {
+  max_thinking_tokens?: number;
+  min_thinking_tokens?: number;
+  max_thinking_extensions?: number;
+}
+
+export interface Profile {
+  name: string;
+  /** Text that opens thinking, e.g. `<think>` or `<|im_start|>think`. */
+  thinking_start: string;
+  /** Text that closes thinking, e.g. `</think>` or `<|im_start|>answer`. */
+  thinking_end: string;
+  /** What thinkgate appends to end thinking at the max budget (s1 paper, section 3.1). */
+  forced_close: string;
+  /** What thinkgate appends to open thinking when the chat template did not (e.g. `<think>\n`). */
+  open_text: string;
+  /** Appended when a too-early close is suppressed (s1: "Wait"). */
+  extension: string;
+  /** Presets that `reasoning_effort` picks; explicit request fields win. */
+  effort: Partial<Record<ReasoningEffort, BudgetPreset>>;
+}
+
+/** A profile with its delimiters learned as the backend's own token ids (via /tokenize). */
+export interface ResolvedProfile {
+  profile: Profile;
+  startIds: number[];
+  endIds: number[];
+  forcedCloseIds: number[];
+  openIds: number[];
+}
+
+/** Per-model default budgets (config `models` entries and the global `defaults`). */
+export interface BudgetDefaults extends BudgetPreset {
+  thinking_extension?: string;
+}
+
+/** What the config says about one model id: its profile and its default budgets. */
+export interface ModelPolicy {
+  profile: Profile;
+  defaults: BudgetDefaults;
+}
