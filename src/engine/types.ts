@@ -50,7 +50,7 @@ export interface Usage {
   total_tokens: number;
   reasoning_tokens: number;
   answer_tokens: number;
-  /** Sum over segments of vLLM's cached prompt tokens, when reported. */
+  /** vLLM's cached prompt tokens for the original prompt (first segment), when reported. */
   cached_tokens?: number;
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The mutable bookkeeping of one budget-forced generation: the growing token-exact prompt,
+ * the thinking span, the answer, and the counters that end up in `budget_forcing` and `usage`.
+ * Plain data plus arithmetic; the control flow lives in run-budget-forcing.ts.
+ */
+import type { BudgetForcingSummary, EngineInput, Usage } from './types.js';
+
+export type Phase = 'thinking' | 'answer';
+
+export class ForcingState {
+  /** Original prompt + every id kept or inserted so far: the next segment's prompt (spec 1.7). */
+  readonly prompt: number[];
+  readonly basePromptTokens: number;
+  phase: Phase = 'thinking';
+  /** Thinking span: generated thinking ids + inserted extension ids (spec 1, "thinking span"). */
+  span = 0;
+  answer = 0;
+  /** Delimiters, forced close, opening inserted by thinkgate, final EOS: completion, not span or answer. */
+  overhead = 0;
+  extensions = 0;
+  truncated = false;
+  segments = 0;
+  cachedTokens: number | undefined;
+
+  /** B = min(M, max_completion_tokens): the thinking span never exceeds it (spec 1.1, 1.5). */
+  readonly thinkingLimit: number;
+  /** max_completion_tokens bounds span + answer (spec 1.5). */
+  readonly completionLimit: number;
+
+  constructor(private readonly input: EngineInput) {
+    this.prompt = input.promptIds.slice();
+    this.basePromptTokens = input.promptIds.length;
+    const m = input.budget.maxThinkingTokens ?? Infinity;
+    this.completionLimit = input.maxCompletionTokens ?? Infinity;
+    this.thinkingLimit = Math.min(m, this.completionLimit);
+  }
+
+  /** Appends ids thinkgate inserted that are neither thinking nor answer (delimiters). */
+  insertDelimiter(ids: readonly number[]): void {
+    for (const id of ids) this.prompt.push(id);
+    this.overhead += ids.length;
+  }
+
+  get belowMin(): boolean {
+    return this.span < this.input.budget.minThinkingTokens;
+  }
+
+  /** Rule 2: a close below m becomes an extension while E allows and the phrase fits in B. */
+  canExtend(): boolean {
+    const b = this.input.budget;
+    return (
+      this.belowMin &&
+      this.extensions < b.maxExtensions &&
+      b.extensionIds.length > 0 &&
+      this.span + b.extensionIds.length <= this.thinkingLimit
+    );
+  }
+
+  /** Room the model has before the context is full. */
+  contextRoom(): number {
+    const max = this.input.maxModelLen;
+    if (max !== undefined) return max - this.prompt.length;
+    return this.input.fallbackMaxTokens ?? 32768;
+  }
+
+  answerRoom(): number {
+    return this.completionLimit - this.span - this.answer;
+  }
+
+  summary(): BudgetForcingSummary {
+    return {
+      thinking_tokens: this.span,
+      extensions: this.extensions,
+      truncated: this.truncated,
+      segments: this.segments,
+    };
+  }
+
+  usage(): Usage {
+    const completion = this.span + this.answer + this.overhead;
+    const u: Usage = {
+      prompt_tokens: this.basePromptTokens,
+      completion_tokens: completion,
+      total_tokens: this.basePromptTokens + completion,
+      reasoning_tokens: this.span,
+      answer_tokens: this.answer,
+    };
+    if (this.cachedTokens !== undefined) u.cached_tokens = this.cachedTokens;
+    return u;
+  }
+}

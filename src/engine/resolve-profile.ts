@@ -1,0 +1,42 @@
+/**
+ * Learns a profile's delimiters as the backend's own token ids (spec 4: "thinkgate learns
+ * delimiter ids from the backend's /tokenize"). Asked once per (model, profile) and cached by
+ * the ProfileResolver that the app owns; concurrent first requests share one lookup.
+ */
+import type { Backend } from './backend.js';
+import type { Profile, ResolvedProfile } from '../profiles/profile.js';
+import { UpstreamError } from '../errors.js';
+
+export async function resolveProfile(backend: Backend, model: string, profile: Profile, signal?: AbortSignal): Promise<ResolvedProfile> {
+  const tok = (text: string): Promise<number[]> =>
+    text.length === 0 ? Promise.resolve([]) : backend.tokenize(model, text, signal);
+  const [startIds, endIds, forcedCloseIds, openIds] = await Promise.all([
+    tok(profile.thinking_start),
+    tok(profile.thinking_end),
+    tok(profile.forced_close),
+    tok(profile.open_text),
+  ]);
+  if (startIds.length === 0 || endIds.length === 0) {
+    throw new UpstreamError(`The tokenizer of '${model}' returned no ids for the thinking delimiters of profile '${profile.name}'.`);
+  }
+  return { profile, startIds, endIds, forcedCloseIds, openIds };
+}
+
+export class ProfileResolver {
+  private readonly cache = new Map<string, Promise<ResolvedProfile>>();
+
+  constructor(private readonly maxEntries = 256) {}
+
+  get(backend: Backend, model: string, profile: Profile): Promise<ResolvedProfile> {
+    const key = `${model}\u0000${profile.name}`;
+    let hit = this.cache.get(key);
+    if (!hit) {
+      if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+      hit = resolveProfile(backend, model, profile);
+      // A failed lookup (upstream down) must not be cached.
+      hit.catch(() => this.cache.delete(key));
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Budget forcing (s1: Simple test-time scaling, Muennighoff et al. 2025, section 3.1) as a
+ * state machine over streamed segments. Spec: ../shared/spec/thinkgate.md, section 1.
+ *
+ * - Max: a thinking segment asks for exactly B - span tokens (B = min(M, max_completion_tokens)),
+ *   so vLLM stops at the budget by itself; thinkgate then appends the profile's forced close
+ *   and lets the model answer (rule 1). M = 0 closes thinking before the first token (rule 3).
+ * - Min: when the model closes thinking (end delimiter or EOS) below m, the close is dropped and
+ *   the extension phrase ("Wait") appended, up to E times (rule 2). A single-id end delimiter is
+ *   passed as `stop_token_ids` so vLLM stops right there instead of being aborted.
+ * - Every segment's prompt is the previous prompt + the kept ids + the inserted ids (rule 7), on
+ *   the one backend this run was given (rule 8).
+ *
+ * Pure: it talks to the world only through the Backend port and yields EngineEvents.
+ */
+import type { Backend, CompletionRequest } from './backend.js';
+import { ForcingState } from './forcing-state.js';
+import { readSegment, type SegmentOutcome } from './read-segment.js';
+import { StopMatcher } from './stop-matcher.js';
+import type { EngineEvent, EngineFinishReason, EngineInput, SegmentCause } from './types.js';
+import { detectThinkingState } from '../profiles/detect.js';
+import { AbortedError } from '../errors.js';
+
+type Next = { cause: SegmentCause } | { finish: EngineFinishReason };
+
+export async function* runBudgetForcing(
+  input: EngineInput,
+  backend: Backend,
+  signal: AbortSignal,
+): AsyncGenerator<EngineEvent, void> {
+  const state = new ForcingState(input);
+  const stops = new StopMatcher(input.stop);
+  const profile = input.profile;
+  let next: Next = openThinking(state, input);
+
+  while ('cause' in next) {
+    if (signal.aborted) throw new AbortedError();
+    const req = planSegment(state, input);
+    if (req.maxTokens <= 0) {
+      next = { finish: 'length' };
+      break;
+    }
+    state.segments++;
+    yield { type: 'segment', index: state.segments, cause: next.cause, promptTokens: state.prompt.length };
+
+    const ctrl = new AbortController();
+    const onAbort = (): void => ctrl.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let outcome: SegmentOutcome;
+    try {
+      const stream = backend.streamCompletion(req, ctrl.signal);
+      outcome = yield* readSegment(stream, { state, profile, stops, segment: state.segments });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      ctrl.abort(); // no-op when the stream ended by itself; closes the upstream otherwise
+    }
+    const extensionsBefore = state.extensions;
+    next = decide(state, input, outcome);
+    if (state.extensions > extensionsBefore) {
+      // The phrase is part of the thinking span and of the transcript (rules 2 and 9).
+      yield { type: 'reasoning', text: input.budget.extensionText, tokens: input.budget.extensionIds.length };
+    }
+  }
+
+  yield { type: 'finish', reason: next.finish, usage: state.usage(), budgetForcing: state.summary() };
+}
+
+/** Before the first segment: make sure thinking is open (spec 4), or skip it (rule 3). */
+function openThinking(state: ForcingState, input: EngineInput): Next {
+  const p = input.profile;
+  const detected = detectThinkingState(input.promptIds, p);
+  if (detected === 'closed') {
+    // The chat template closed thinking itself (e.g. Qwen3 with enable_thinking: false).
+    state.phase = 'answer';
+    return { cause: 'initial' };
+  }
+  if (detected === 'absent') state.insertDelimiter(p.openIds);
+  if (state.thinkingLimit <= 0) {
+    // M = 0: thinking is closed at once and the model answers.
+    state.insertDelimiter(p.forcedCloseIds);
+    state.phase = 'answer';
+  }
+  return { cause: 'initial' };
+}
+
+function planSegment(state: ForcingState, input: EngineInput): CompletionRequest {
+  // A copy: the backend (or a test's recording of it) must not see later appends.
+  const base = { model: input.model, promptIds: state.prompt.slice(), sampling: input.sampling };
+  const ctx = state.contextRoom();
+  if (state.phase === 'thinking') {
+    const req: CompletionRequest = { ...base, maxTokens: Math.min(state.thinkingLimit - state.span, ctx) };
+    const endIds = input.profile.endIds;
+    if (state.canExtend() && endIds.length === 1) req.stopTokenIds = [endIds[0]!];
+    return req;
+  }
+  const req: CompletionRequest = { ...base, maxTokens: Math.min(state.answerRoom(), ctx) };
+  if (input.stop.length > 0) req.stop = input.stop;
+  return req;
+}
+
+function decide(state: ForcingState, input: EngineInput, outcome: SegmentOutcome): Next {
+  const p = input.profile;
+  switch (outcome.kind) {
+    case 'stopped':
+      return { finish: 'stop' };
+    case 'close-attempt':
+      if (state.canExtend()) {
+        state.extensions++;
+        for (const id of input.budget.extensionIds) state.prompt.push(id);
+        state.span += input.budget.extensionIds.length;
+        return state.span >= state.thinkingLimit ? closeAtLimit(state, input) : { cause: 'extend' };
+      }
+      state.phase = 'answer';
+      if (outcome.via === 'end') {
+        // vLLM stopped on the end id (stop_token_ids): keep it and let the model answer.
+        state.insertDelimiter(p.endIds);
+        return { cause: 'continue' };
+      }
+      // EOS inside thinking: close it the way the max rule does so the model still answers.
+      state.insertDelimiter(p.forcedCloseIds);
+      return { cause: 'close' };
+    case 'finished':
+      if (state.phase === 'thinking') {
+        if (outcome.reason === 'length' && state.span >= state.thinkingLimit) return closeAtLimit(state, input);
+        return { finish: outcome.reason };
+      }
+      if (outcome.reason === 'length' && state.answerRoom() > 0 && state.contextRoom() > 0) {
+        // The thinking segment's max_tokens cut the answer short; go on in a new segment.
+        return { cause: 'continue' };
+      }
+      return { finish: outcome.reason };
+  }
+}
+
+/** Rule 1: the span reached B. Close thinking if the answer has room, else end with length. */
+function closeAtLimit(state: ForcingState, input: EngineInput): Next {
+  state.truncated = true;
+  if (state.answerRoom() <= 0) return { finish: 'length' };
+  state.insertDelimiter(input.profile.forcedCloseIds);
+  state.phase = 'answer';
+  return { cause: 'close' };
+}

@@ -1,0 +1,306 @@
+/**
+ * The budget-forcing engine against a scripted model: exact event logs and the exact prompts
+ * (token ids) it sends for every segment. Spec section 1, rule by rule.
+ */
+import { describe, expect, it } from 'vitest';
+import { runBudgetForcing } from '../../src/engine/run-budget-forcing.js';
+import type { EngineEvent, EngineInput } from '../../src/engine/types.js';
+import {
+  FakeModelBackend, type FakeModelOptions, T, answerTok, s1, textOfIds, thinkTags, thought, threeIdEnd,
+} from '../support/fake-model-backend.js';
+
+const CHAT = [T.IM_START, 50, 51, T.EOS, T.IM_START, 52, T.NL];
+/** An R1-style prompt: the chat template opened thinking (`<think>\n`). */
+const P = [...CHAT, T.THINK, T.NL];
+const range = (from: number, n: number, f: (k: number) => number): number[] => Array.from({ length: n }, (_, k) => f(from + k));
+
+function input(over: Partial<EngineInput> & { M?: number | null; m?: number; E?: number } = {}): EngineInput {
+  const { M = null, m = 0, E = 8, ...rest } = over;
+  return {
+    model: 'fake',
+    promptIds: P,
+    maxModelLen: 10_000,
+    profile: thinkTags,
+    budget: { maxThinkingTokens: M, minThinkingTokens: m, maxExtensions: E, extensionText: 'Wait', extensionIds: [T.WAIT] },
+    maxCompletionTokens: null,
+    stop: [],
+    sampling: { temperature: 0 },
+    ...rest,
+  };
+}
+
+/** Runs the engine; merges consecutive reasoning/content events into one log line each. */
+async function run(model: Partial<FakeModelOptions>, inp: EngineInput, signal = new AbortController().signal) {
+  const backend = new FakeModelBackend({ profile: inp.profile, think: 6, extend: 3, answer: 3, ...model });
+  const events: EngineEvent[] = [];
+  for await (const ev of runBudgetForcing(inp, backend, signal)) events.push(ev);
+  const log: string[] = [];
+  for (const ev of events) {
+    const prev = log[log.length - 1];
+    if (ev.type === 'reasoning' || ev.type === 'content') {
+      const tag = ev.type === 'reasoning' ? 'R' : 'C';
+      if (prev?.startsWith(`${tag}:`)) log[log.length - 1] = prev + ev.text;
+      else log.push(`${tag}:${ev.text}`);
+    } else if (ev.type === 'segment') log.push(`segment ${ev.index} ${ev.cause} prompt=${ev.promptTokens}`);
+    else if (ev.type === 'usage') log.push(`usage ${ev.segment}`);
+    else log.push(`finish ${ev.reason}`);
+  }
+  const finish = events.at(-1);
+  if (finish?.type !== 'finish') throw new Error('no finish event');
+  return { events, log, finish, requests: backend.requests, backend };
+}
+
+const reasoningTokens = (evs: EngineEvent[]) => evs.reduce((n, e) => n + (e.type === 'reasoning' ? e.tokens : 0), 0);
+
+describe('engine: no budget', () => {
+  it('relays thinking and answer in one segment, token by token', async () => {
+    const r = await run({ think: 3, answer: 2 }, input());
+    expect(r.events).toEqual([
+      { type: 'segment', index: 1, cause: 'initial', promptTokens: P.length },
+      { type: 'reasoning', text: ' t0', tokens: 1 },
+      { type: 'reasoning', text: ' t1', tokens: 1 },
+      { type: 'reasoning', text: ' t2', tokens: 1 },
+      { type: 'content', text: '\n\n', tokens: 1 },
+      { type: 'content', text: ' a0', tokens: 1 },
+      { type: 'content', text: ' a1', tokens: 1 },
+      { type: 'usage', segment: 1, promptTokens: P.length, completionTokens: 8 },
+      {
+        type: 'finish', reason: 'stop',
+        usage: { prompt_tokens: 9, completion_tokens: 8, total_tokens: 17, reasoning_tokens: 3, answer_tokens: 3 },
+        budgetForcing: { thinking_tokens: 3, extensions: 0, truncated: false, segments: 1 },
+      },
+    ]);
+    expect(r.requests).toHaveLength(1);
+    expect(r.requests[0]).toMatchObject({ promptIds: P, maxTokens: 10_000 - P.length, sampling: { temperature: 0 }, completed: true });
+    expect(r.requests[0]!.stopTokenIds).toBeUndefined();
+    expect(r.requests[0]!.stop).toBeUndefined();
+  });
+});
+
+describe('engine: rule 1, max truncation', () => {
+  it('asks for exactly M tokens, then appends the forced close and lets the model answer', async () => {
+    const r = await run({ think: 30, answer: 2 }, input({ M: 10 }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9',
+      `R:${textOfIds(range(0, 10, thought))}`,
+      'usage 1',
+      'segment 2 close prompt=22',
+      'C: a0 a1',
+      'usage 2',
+      'finish stop',
+    ]);
+    const thoughts = range(0, 10, thought);
+    expect(r.requests.map((q) => [q.promptIds, q.maxTokens])).toEqual([
+      [P, 10],
+      [[...P, ...thoughts, T.NL, T.END, T.NLNL], 10_000 - 22],
+    ]);
+    expect(r.finish).toMatchObject({
+      reason: 'stop',
+      usage: { reasoning_tokens: 10, answer_tokens: 2, completion_tokens: 10 + 3 + 2 + 1 },
+      budgetForcing: { thinking_tokens: 10, extensions: 0, truncated: true, segments: 2 },
+    });
+    expect(reasoningTokens(r.events)).toBe(10);
+  });
+
+  it('does not truncate when the model closes before M', async () => {
+    const r = await run({ think: 5, answer: 1 }, input({ M: 50 }));
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 5, extensions: 0, truncated: false, segments: 1 });
+    expect(r.requests[0]!.maxTokens).toBe(50);
+  });
+
+  it('continues the answer in a new segment when the thinking segment max_tokens cut it short', async () => {
+    const r = await run({ think: 5, answer: 8 }, input({ M: 8 }));
+    // Segment 1 may generate 8 ids: 5 thoughts + </think> + \n\n + a0; the rest follows.
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', `R:${textOfIds(range(0, 5, thought))}`, 'C:\n\n a0', 'usage 1',
+      'segment 2 continue prompt=17', 'C: a1 a2 a3 a4 a5 a6 a7', 'usage 2', 'finish stop',
+    ]);
+    expect(r.requests[1]!.promptIds).toEqual([...P, ...range(0, 5, thought), T.END, T.NLNL, answerTok(0)]);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 5, extensions: 0, truncated: false, segments: 2 });
+  });
+
+  it('with a multi-id end delimiter half-generated at the budget, counts those ids as thinking (never above M)', async () => {
+    // s1: the model closes with <|im_start|> answer; M = 5 cuts between the two ids.
+    const r = await run({ think: 4, answer: 2 }, input({ M: 5, profile: s1, promptIds: [...CHAT, T.IM_START, T.THINKW] }));
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 5, extensions: 0, truncated: true, segments: 2 });
+    expect(r.requests[1]!.promptIds.slice(-10)).toEqual([...range(0, 4, thought), T.IM_START, ...s1.forcedCloseIds]);
+    expect(r.log[1]).toBe(`R:${textOfIds(range(0, 4, thought))}<|im_start|>`);
+  });
+});
+
+describe('engine: rule 2, min extension', () => {
+  it('replaces an early </think> with Wait, counts it in the span, and shows it in the reasoning', async () => {
+    const r = await run({ think: 6, extend: 3, answer: 2 }, input({ m: 12 }));
+    // 6 thoughts, Wait (7), 3 thoughts (10), Wait (11), 3 thoughts (14) >= 12: the close is accepted.
+    const t = (a: number, n: number) => textOfIds(range(a, n, thought));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', `R:${t(0, 6)}`, 'usage 1', 'R:Wait',
+      'segment 2 extend prompt=16', `R:${t(7, 3)}`, 'usage 2', 'R:Wait',
+      'segment 3 extend prompt=20', `R:${t(11, 3)}`, 'usage 3',
+      'segment 4 continue prompt=24', 'C:\n\n a0 a1', 'usage 4', 'finish stop',
+    ]);
+    const p2 = [...P, ...range(0, 6, thought), T.WAIT];
+    const p3 = [...p2, ...range(7, 3, thought), T.WAIT];
+    const p4 = [...p3, ...range(11, 3, thought), T.END];
+    expect(r.requests.map((q) => q.promptIds)).toEqual([P, p2, p3, p4]);
+    // vLLM stops on the single-id </think> while the minimum is not met; never after.
+    expect(r.requests.map((q) => q.stopTokenIds)).toEqual([[T.END], [T.END], [T.END], undefined]);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 14, extensions: 2, truncated: false, segments: 4 });
+    expect(r.finish.usage).toMatchObject({ reasoning_tokens: 14, answer_tokens: 3, completion_tokens: 14 + 1 + 3 + 1 });
+    expect(reasoningTokens(r.events)).toBe(14);
+  });
+
+  it('accepts the close after E extensions even below m', async () => {
+    const r = await run({ think: 2, extend: 1 }, input({ m: 100, E: 2 }));
+    // 2 thoughts, Wait, 1 thought, Wait, 1 thought, </think> accepted in-stream.
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 2 + 1 + 1 + 1 + 1, extensions: 2, truncated: false, segments: 3 });
+    expect(r.requests.map((q) => q.stopTokenIds)).toEqual([[T.END], [T.END], undefined]); // E spent: no stop on </think>
+    expect(r.finish.reason).toBe('stop');
+  });
+
+  it('treats EOS inside thinking as a close attempt: extends below m, force-closes above', async () => {
+    const r = await run({ think: 3, extend: 2, closeWithEos: true, answer: 1 }, input({ m: 5 }));
+    // 3 thoughts, EOS -> Wait (4), 2 thoughts (6), EOS -> accepted: forced close, then the answer.
+    expect(r.requests.map((q) => q.promptIds.slice(P.length))).toEqual([
+      [],
+      [...range(0, 3, thought), T.WAIT],
+      [...range(0, 3, thought), T.WAIT, ...range(4, 2, thought), T.NL, T.END, T.NLNL],
+    ]);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 6, extensions: 1, truncated: false, segments: 3 });
+  });
+
+  it('extends up to exactly M, then M closes thinking', async () => {
+    const r = await run({ think: 5, answer: 1 }, input({ M: 6, m: 6 }));
+    // 5 thoughts, Wait = 6 = M: the extension fits exactly, then the max rule closes it.
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 6, extensions: 1, truncated: true, segments: 2 });
+    expect(r.requests[1]!.promptIds.slice(P.length)).toEqual([...range(0, 5, thought), T.WAIT, T.NL, T.END, T.NLNL]);
+  });
+
+  it('does not extend when the phrase would push the span over M', async () => {
+    const inp = input({ M: 6, m: 6 });
+    inp.budget = { ...inp.budget, extensionText: 'Wait\n', extensionIds: [T.WAIT, T.NL] };
+    const r = await run({ think: 5, answer: 1 }, inp);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 5, extensions: 0, truncated: false, segments: 2 });
+    expect(r.requests[1]!.promptIds.slice(P.length)).toEqual([...range(0, 5, thought), T.END]);
+  });
+
+  it('drops a multi-id s1 delimiter split across chunks, aborts the upstream, and extends', async () => {
+    const p = [...CHAT, T.IM_START, T.THINKW];
+    const r = await run({ think: 4, extend: 2, answer: 1, chunk: 3 }, input({ m: 6, profile: s1, promptIds: p }));
+    // 4 thoughts + Wait = 5 < 6: extend; then 2 more thoughts = 7 and the in-stream close is accepted.
+    expect(r.requests.map((q) => q.promptIds.slice(p.length))).toEqual([[], [...range(0, 4, thought), T.WAIT]]);
+    expect(r.requests[0]!.aborted).toBe(true); // the model went on after the delimiter; we cut it off
+    expect(r.requests[0]!.stopTokenIds).toBeUndefined(); // two ids: cannot be a stop token
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 7, extensions: 1 });
+    const reasoning = r.events.filter((e) => e.type === 'reasoning').map((e) => (e as { text: string }).text).join('');
+    expect(reasoning).toBe(`${textOfIds(range(0, 4, thought))}Wait${textOfIds(range(5, 2, thought))}`);
+    expect(reasoning).not.toContain('<|im_start|>');
+  });
+});
+
+describe('engine: rule 3 and 5, M = 0 and totals', () => {
+  it('M = 0 closes thinking before the first token', async () => {
+    const r = await run({ answer: 2 }, input({ M: 0 }));
+    expect(r.requests[0]!.promptIds).toEqual([...P, T.NL, T.END, T.NLNL]);
+    expect(r.log).toEqual(['segment 1 initial prompt=12', 'C: a0 a1', 'usage 1', 'finish stop']);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 0, extensions: 0, truncated: false, segments: 1 });
+  });
+
+  it('max_completion_tokens bounds span + answer: the answer gets what remains', async () => {
+    const r = await run({ think: 30, answer: 10 }, input({ M: 10, maxCompletionTokens: 14 }));
+    expect(r.requests.map((q) => q.maxTokens)).toEqual([10, 4]);
+    expect(r.finish).toMatchObject({ reason: 'length', usage: { reasoning_tokens: 10, answer_tokens: 4 } });
+  });
+
+  it('ends with length and truncated when thinking uses the whole max_completion_tokens', async () => {
+    const r = await run({ think: 30 }, input({ maxCompletionTokens: 7 }));
+    expect(r.requests).toHaveLength(1);
+    expect(r.requests[0]!.maxTokens).toBe(7);
+    expect(r.finish).toMatchObject({ reason: 'length', budgetForcing: { thinking_tokens: 7, truncated: true, segments: 1 } });
+    expect(r.events.some((e) => e.type === 'content')).toBe(false);
+  });
+
+  it('bounds every segment by the context length', async () => {
+    const r = await run({ think: 30 }, input({ maxModelLen: P.length + 4 }));
+    expect(r.requests[0]!.maxTokens).toBe(4);
+    expect(r.finish).toMatchObject({ reason: 'length', budgetForcing: { thinking_tokens: 4, truncated: false } });
+  });
+});
+
+describe('engine: rule 6, stop strings apply to the answer only', () => {
+  it('never stops inside thinking, cuts the answer, and aborts the upstream', async () => {
+    const r = await run({ think: 4, answer: 6 }, input({ stop: [' t1', ' a2'] }));
+    expect(r.log).toEqual(['segment 1 initial prompt=9', 'R: t0 t1 t2 t3', 'C:\n\n a0 a1', 'finish stop']);
+    expect(r.requests[0]!.aborted).toBe(true);
+    expect(r.requests[0]!.stop).toBeUndefined(); // a thinking segment never gets stop strings
+  });
+
+  it('passes stop strings to answer-only segments too', async () => {
+    const r = await run({ think: 20, answer: 6 }, input({ M: 3, stop: [' a4'] }));
+    expect(r.requests.map((q) => q.stop)).toEqual([undefined, [' a4']]);
+    expect(r.log.slice(-2)).toEqual(['C: a0 a1 a2 a3', 'finish stop']);
+  });
+});
+
+describe('engine: templates and delimiters', () => {
+  it('opens thinking itself when the template did not (Qwen3, s1)', async () => {
+    const r = await run({ think: 2, answer: 1 }, input({ promptIds: CHAT }));
+    expect(r.requests[0]!.promptIds).toEqual([...CHAT, T.THINK, T.NL]);
+    expect(r.finish.usage.completion_tokens).toBe(2 /* opened */ + 2 + 1 + 1 + 1 + 1);
+  });
+
+  it('answers directly when the template closed thinking (enable_thinking: false)', async () => {
+    const p = [...CHAT, T.THINK, T.NLNL, T.END, T.NLNL];
+    const r = await run({ answer: 2 }, input({ promptIds: p, M: 100, m: 50 }));
+    expect(r.requests[0]!.promptIds).toEqual(p);
+    expect(r.log).toEqual(['segment 1 initial prompt=11', 'C: a0 a1', 'usage 1', 'finish stop']);
+  });
+
+  it('finds a three-id </think> split across chunks at every chunk size', async () => {
+    for (const chunk of [1, 2, 3, 4, 5, 7]) {
+      const r = await run({ think: 5, answer: 2, chunk, afterEnd: [T.NLNL] }, input({ profile: threeIdEnd }));
+      const reasoning = r.events.filter((e) => e.type === 'reasoning').map((e) => (e as { text: string }).text).join('');
+      const content = r.events.filter((e) => e.type === 'content').map((e) => (e as { text: string }).text).join('');
+      expect([chunk, reasoning, content]).toEqual([chunk, textOfIds(range(0, 5, thought)), '\n\n a0 a1']);
+      expect(r.finish.usage).toMatchObject({ reasoning_tokens: 5, answer_tokens: 3 });
+    }
+  });
+
+  it('agrees token for token whatever the chunking, with forcing', async () => {
+    const results = [];
+    for (const chunk of [1, 2, 3, 5]) {
+      const r = await run({ think: 9, extend: 4, answer: 3, chunk }, input({ m: 12, M: 15 }));
+      results.push({ text: r.events.map((e) => ('text' in e ? e.text : '')).join(''), bf: r.finish.budgetForcing.thinking_tokens });
+    }
+    expect(new Set(results.map((x) => JSON.stringify(x))).size).toBe(1);
+  });
+});
+
+describe('engine: cancellation', () => {
+  it('aborts the upstream when the caller aborts mid-thinking', async () => {
+    const ctrl = new AbortController();
+    const backend = new FakeModelBackend({ profile: thinkTags, think: 50, extend: 1, answer: 1 });
+    const seen: EngineEvent[] = [];
+    await expect(async () => {
+      for await (const ev of runBudgetForcing(input(), backend, ctrl.signal)) {
+        seen.push(ev);
+        if (seen.length === 3) ctrl.abort();
+      }
+    }).rejects.toThrow();
+    expect(backend.requests[0]!.aborted).toBe(true);
+  });
+
+  it('aborts the upstream when the consumer stops iterating', async () => {
+    const backend = new FakeModelBackend({ profile: thinkTags, think: 50, extend: 1, answer: 1 });
+    for await (const ev of runBudgetForcing(input(), backend, new AbortController().signal)) {
+      if (ev.type === 'reasoning') break;
+    }
+    expect(backend.requests[0]!.aborted).toBe(true);
+  });
+
+  it('reports the original prompt cache hit in usage', async () => {
+    const r = await run({ think: 2, answer: 1, cachedTokens: (q) => q.promptIds.length - 1 }, input({ M: 1 }));
+    expect(r.finish.usage.cached_tokens).toBe(P.length - 1);
+    expect(r.events.filter((e) => e.type === 'usage').map((e) => (e as { cachedTokens?: number }).cachedTokens)).toEqual([8, 12]);
+  });
+});
