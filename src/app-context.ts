@@ -1,0 +1,22 @@
+/** What the routes share, owned by buildApp (no globals: each app has its own). */
+import type { Config } from './config.js';
+import type { ProfileResolver } from './engine/resolve-profile.js';
+import type { Metrics } from './metrics.js';
+import type { ProfileRegistry } from './profiles/registry.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export interface AppContext {
+  config: Config;
+  pool: UpstreamPool;
+  registry: ProfileRegistry;
+  resolver: ProfileResolver;
+  metrics: Metrics;
+  /** Milliseconds since the epoch; injected so tests control time. */
+  now: () => number;
+  /** Response ids (`chatcmpl-...`). */
+  newId: () => string;
+  /** Set while draining: new requests get 503, /ready says not ready. */
+  draining: boolean;
+  /** `METHOD /path` of every registered route (the OpenAPI test compares it with openapi.yaml). */
+  routes: string[];
+}

@@ -1,0 +1,128 @@
+/**
+ * buildApp(config) -> a Fastify instance that is ready to listen but does not listen
+ * (fastify's own habit: tests inject or listen on port 0). The app owns its upstream clients,
+ * its logger and its metrics registry, and closes them on `app.close()`: no globals.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { AppContext } from './app-context.js';
+import { createKeyCheck } from './auth.js';
+import type { Config } from './config.js';
+import { ProfileResolver } from './engine/resolve-profile.js';
+import { NotFoundError, toErrorBody } from './errors.js';
+import { fromFastifyError } from './http-errors.js';
+import { createMetrics, type BuildInfo } from './metrics.js';
+import { createProfileRegistry } from './profiles/registry.js';
+import { registerChatCompletions } from './routes/chat-completions.js';
+import { registerHealth } from './routes/health.js';
+import { registerMetrics } from './routes/metrics.js';
+import { registerModels } from './routes/models.js';
+import { registerOpenApi } from './routes/openapi.js';
+import { UpstreamPool, type PooledBackend } from './upstream-pool.js';
+import { VllmBackend } from './vllm/client.js';
+import { version } from './version.js';
+
+export interface AppDeps {
+  /** Replaces the vLLM clients built from config.upstreams (tests). */
+  backends?: PooledBackend[];
+  logger?: Logger;
+  now?: () => number;
+  newId?: () => string;
+  build?: BuildInfo;
+  /** prom-client's process metrics: only for the process's one long-lived app. */
+  processMetrics?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    thinkgate: AppContext;
+  }
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger =
+    deps.logger ??
+    pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] });
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.limits.bodyLimitBytes,
+    // Long thinking streams outlive any default; the upstream timeouts bound them instead.
+    requestTimeout: 0,
+    return503OnClosing: true,
+  });
+
+  const registry = new Registry();
+  const metrics = createMetrics(registry, deps.build ?? { version }, { processMetrics: deps.processMetrics ?? false });
+  const backends =
+    deps.backends ??
+    config.upstreams.map(
+      (u) =>
+        new VllmBackend({
+          baseUrl: u.url,
+          timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
+          ...(u.apiKey ? { apiKey: u.apiKey } : {}),
+        }),
+    );
+  const pool = new UpstreamPool(backends, {
+    healthIntervalMs: config.health.intervalMs,
+    onHealth: (upstream, healthy) => {
+      metrics.setUpstreamHealthy(upstream, healthy);
+      app.log[healthy ? 'info' : 'warn']({ upstream, healthy }, 'upstream health changed');
+    },
+  });
+  const ctx: AppContext = {
+    config,
+    pool,
+    registry: createProfileRegistry(config),
+    resolver: new ProfileResolver(),
+    metrics,
+    now: deps.now ?? Date.now,
+    newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
+    draining: false,
+    routes: [],
+  };
+  app.decorate('thinkgate', ctx);
+  app.addHook('onRoute', (route) => {
+    for (const m of [route.method].flat()) ctx.routes.push(`${m} ${route.url}`);
+  });
+
+  // Clients that forget `Content-Type: application/json` (curl -d) still mean JSON.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  const checkKey = createKeyCheck(config.apiKeys);
+  if (checkKey) {
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/v1/')) checkKey(request.headers.authorization);
+    });
+  }
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = fromFastifyError(err, config.limits.bodyLimitBytes);
+    if (e.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ err: e.message, code: e.code }, 'request rejected');
+    void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const e = new NotFoundError(`Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' });
+    void reply.code(404).send(toErrorBody(e));
+  });
+
+  await registerOpenApi(app);
+  registerChatCompletions(app, ctx);
+  registerModels(app, ctx);
+  registerHealth(app, ctx);
+  registerMetrics(app, ctx);
+
+  app.addHook('onReady', async () => pool.start());
+  app.addHook('onClose', async () => pool.close());
+  return app;
+}

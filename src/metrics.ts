@@ -1,0 +1,253 @@
+/**
+ * Prometheus metrics of thinkgate (spec section 7). Names are a contract: prefix `thinkgate_`,
+ * base units in the name (seconds, tokens), `_total` on counters (Prometheus naming guide,
+ * https://prometheus.io/docs/practices/naming/).
+ *
+ * Labels are bounded: never a user, key or request id. `model` values are the model ids the
+ * routes resolved (config-known or served); past `maxModelLabels` distinct ids the rest fold
+ * into "other", so a client sending arbitrary names cannot blow up the series count.
+ * `upstream` values are Backend.name (a configured base URL), `code` an HTTP status.
+ *
+ * Everything registers on the registry it is given, never prom-client's global one, so two
+ * apps in one process (tests) never share a series.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { SegmentCause } from './engine/types.js';
+
+/** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 100k. */
+export const TOKEN_BUCKETS: readonly number[] = [
+  0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+];
+
+/** Upstream segments per request: 1 without forcing, a few with extensions, many is a smell. */
+export const SEGMENT_BUCKETS: readonly number[] = [1, 2, 3, 4, 5, 6, 8, 10, 16, 32];
+
+/** Seconds, 5 ms to 30 min: reasoning models think for minutes at large budgets. */
+export const SECONDS_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800,
+];
+
+export const DEFAULT_MAX_MODEL_LABELS = 100;
+/** The label value that distinct model ids past the cap fold into. */
+export const OTHER_MODEL = 'other';
+
+export type UpstreamOutcome = 'ok' | 'error' | 'timeout' | 'aborted';
+export type DisconnectPhase = 'queued' | 'first_token' | 'thinking' | 'answer' | 'between_segments';
+
+const SEGMENT_CAUSES: readonly SegmentCause[] = ['initial', 'extend', 'close', 'continue'];
+
+interface ObserveChild {
+  observe(value: number): void;
+}
+interface IncChild {
+  inc(value?: number): void;
+}
+
+/**
+ * The series of one model label, bound once when the label is first seen, so a request
+ * never hashes label sets on its hot path (prom-client's `labels()` does on every call).
+ */
+export interface ModelSeries {
+  readonly label: string;
+  readonly thinkingTokens: ObserveChild;
+  readonly answerTokens: ObserveChild;
+  readonly segments: ObserveChild;
+  readonly extensions: IncChild;
+  readonly truncations: IncChild;
+  readonly segmentsByCause: Readonly<Record<SegmentCause, IncChild>>;
+  readonly timeToFirstToken: ObserveChild;
+  readonly timeToFirstAnswerToken: ObserveChild;
+  readonly durationStream: ObserveChild;
+  readonly durationNonStream: ObserveChild;
+  readonly upstreamPromptTokens: IncChild;
+  readonly upstreamCachedPromptTokens: IncChild;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly inflight: Gauge;
+  /** The bound series of `model`, or of "other" once the cap of distinct labels is reached. */
+  forModel(model: string): ModelSeries;
+  /** One finished (or rejected) request; RequestMetrics.end calls it. */
+  countRequest(model: string, stream: boolean, status: number): void;
+  upstreamRequest(upstream: string, outcome: UpstreamOutcome): void;
+  setUpstreamHealthy(upstream: string, healthy: boolean): void;
+  clientDisconnect(phase: DisconnectPhase): void;
+}
+
+export interface BuildInfo {
+  version: string;
+  commit?: string;
+  /** Defaults to the running Node version. */
+  node?: string;
+}
+
+export interface MetricsOptions {
+  maxModelLabels?: number;
+  /**
+   * prom-client's default metrics (CPU, memory, fds, event-loop lag, heap, GC), prefixed
+   * `thinkgate_` so they read `thinkgate_process_*` and `thinkgate_nodejs_*` (a
+   * `thinkgate_process_` prefix would give `thinkgate_process_process_cpu_...`). Off by
+   * default: they install a GC PerformanceObserver and an event-loop-delay monitor that
+   * prom-client never stops, so only the process's one long-lived app (index.ts) should ask.
+   */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(registry: Registry, build: BuildInfo, opts: MetricsOptions = {}): Metrics {
+  const registers = [registry];
+  const maxModelLabels = opts.maxModelLabels ?? DEFAULT_MAX_MODEL_LABELS;
+
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: readonly number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
+
+  const requests = counter('thinkgate_requests_total', 'Chat completion requests by final HTTP status.', [
+    'model',
+    'stream',
+    'code',
+  ]);
+  const thinkingTokens = histogram(
+    'thinkgate_request_thinking_tokens',
+    'Thinking span per completed request, in backend tokens (inserted phrases included).',
+    ['model'],
+    TOKEN_BUCKETS,
+  );
+  const answerTokens = histogram(
+    'thinkgate_request_answer_tokens',
+    'Answer tokens per completed request.',
+    ['model'],
+    TOKEN_BUCKETS,
+  );
+  const extensions = counter(
+    'thinkgate_thinking_extensions_total',
+    'Extension phrases appended because thinking closed below min_thinking_tokens (s1 section 3.1).',
+    ['model'],
+  );
+  const truncations = counter(
+    'thinkgate_thinking_truncations_total',
+    'Requests whose thinking was closed by thinkgate at max_thinking_tokens.',
+    ['model'],
+  );
+  const segments = histogram(
+    'thinkgate_request_segments',
+    'Upstream completion segments per completed request.',
+    ['model'],
+    SEGMENT_BUCKETS,
+  );
+  const segmentsByCause = counter('thinkgate_segments_total', 'Upstream completion segments started, by cause.', [
+    'model',
+    'cause',
+  ]);
+  const ttft = histogram(
+    'thinkgate_time_to_first_token_seconds',
+    'From request arrival to the first reasoning or answer token.',
+    ['model'],
+    SECONDS_BUCKETS,
+  );
+  const ttfat = histogram(
+    'thinkgate_time_to_first_answer_token_seconds',
+    'From request arrival to the first answer (content) token.',
+    ['model'],
+    SECONDS_BUCKETS,
+  );
+  const duration = histogram(
+    'thinkgate_request_duration_seconds',
+    'From request arrival to the end of the response.',
+    ['model', 'stream'],
+    SECONDS_BUCKETS,
+  );
+  const promptTokens = counter(
+    'thinkgate_upstream_prompt_tokens_total',
+    'Prompt tokens of upstream segments, as their usage reports them (continuations resend the prefix).',
+    ['model'],
+  );
+  const cachedPromptTokens = counter(
+    'thinkgate_upstream_cached_prompt_tokens_total',
+    "Prompt tokens the upstream served from its prefix cache, where it reports them (vLLM's prompt_tokens_details.cached_tokens).",
+    ['model'],
+  );
+  const inflight = new Gauge({
+    name: 'thinkgate_inflight_requests',
+    help: 'Chat completion requests in progress.',
+    registers,
+  });
+  const upstreamRequests = counter('thinkgate_upstream_requests_total', 'Requests to upstreams, by outcome.', [
+    'upstream',
+    'outcome',
+  ]);
+  const upstreamHealthy = new Gauge({
+    name: 'thinkgate_upstream_healthy',
+    help: '1 when the last health check of the upstream passed, else 0.',
+    labelNames: ['upstream'],
+    registers,
+  });
+  const disconnects = counter('thinkgate_client_disconnects_total', 'Clients that went away before the end.', [
+    'phase',
+  ]);
+  const buildInfo = new Gauge({
+    name: 'thinkgate_build_info',
+    help: 'Always 1; the labels say which build runs.',
+    labelNames: ['version', 'commit', 'node'],
+    registers,
+  });
+  buildInfo.set({ version: build.version, commit: build.commit ?? 'unknown', node: build.node ?? process.versions.node }, 1);
+
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'thinkgate_' });
+
+  const bind = (label: string): ModelSeries => {
+    const causeChildren = {} as Record<SegmentCause, IncChild>;
+    for (const cause of SEGMENT_CAUSES) causeChildren[cause] = segmentsByCause.labels(label, cause);
+    const series: ModelSeries = {
+      label,
+      thinkingTokens: thinkingTokens.labels(label),
+      answerTokens: answerTokens.labels(label),
+      segments: segments.labels(label),
+      extensions: extensions.labels(label),
+      truncations: truncations.labels(label),
+      segmentsByCause: causeChildren,
+      timeToFirstToken: ttft.labels(label),
+      timeToFirstAnswerToken: ttfat.labels(label),
+      durationStream: duration.labels(label, 'true'),
+      durationNonStream: duration.labels(label, 'false'),
+      upstreamPromptTokens: promptTokens.labels(label),
+      upstreamCachedPromptTokens: cachedPromptTokens.labels(label),
+    };
+    // Counters exist at 0 from the model's first request on, so rate() and ratios over
+    // them are defined before the first extension or truncation happens.
+    series.extensions.inc(0);
+    series.truncations.inc(0);
+    return series;
+  };
+
+  const byModel = new Map<string, ModelSeries>();
+  let other: ModelSeries | undefined;
+  const forModel = (model: string): ModelSeries => {
+    const known = byModel.get(model);
+    if (known) return known;
+    if (byModel.size >= maxModelLabels || model === OTHER_MODEL) return (other ??= bind(OTHER_MODEL));
+    const series = bind(model);
+    byModel.set(model, series);
+    return series;
+  };
+
+  return {
+    registry,
+    inflight,
+    forModel,
+    countRequest(model, stream, status) {
+      requests.inc({ model: forModel(model).label, stream: stream ? 'true' : 'false', code: String(status) });
+    },
+    upstreamRequest(upstream, outcome) {
+      upstreamRequests.inc({ upstream, outcome });
+    },
+    setUpstreamHealthy(upstream, healthy) {
+      upstreamHealthy.set({ upstream }, healthy ? 1 : 0);
+    },
+    clientDisconnect(phase) {
+      disconnects.inc({ phase });
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Stream rendering: engine events -> `chat.completion.chunk` objects (spec 3), in the order
+ * the OpenAI API sends them: a first chunk with `role`, content deltas, a chunk with the
+ * `finish_reason` and an empty delta, then (with `stream_options.include_usage`) a last chunk
+ * with `choices: []` and the usage. vLLM's reasoning parser sends thinking as
+ * `delta.reasoning_content` (and, since 0.10, `delta.reasoning`); we send the configured names.
+ *
+ * onEvent runs once per generated token: it builds the chunk literal and nothing else.
+ */
+import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
+import type { ChatRenderOptions } from './chat-response.js';
+import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
+import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+
+export interface ChatChunkOptions extends ChatRenderOptions {
+  /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
+  includeUsage: boolean;
+  /** Number of choices (n); the usage chunk follows the last one's finish. Default 1. */
+  choices?: number;
+}
+
+export class ChatChunkRenderer {
+  private readonly roleSent: boolean[] = [];
+  private readonly usages: Usage[] = [];
+  private readonly summaries: BudgetForcingSummary[] = [];
+  private readonly choiceCount: number;
+  private readonly reasoningDelta: ((text: string) => ChatCompletionChunkDelta) | null;
+
+  constructor(private readonly opts: ChatChunkOptions) {
+    this.choiceCount = opts.choices ?? 1;
+    this.reasoningDelta = reasoningDeltaFactory(opts.reasoningFields);
+  }
+
+  /**
+   * The chunks to send for one event of choice `index`, in order (often one, never more
+   * than three); segment and usage events render none.
+   */
+  onEvent(ev: EngineEvent, index = 0): ChatCompletionChunk[] {
+    switch (ev.type) {
+      case 'reasoning':
+        if (ev.text === '' || this.reasoningDelta === null) return [];
+        return this.withRole(index, this.chunk(index, this.reasoningDelta(ev.text), null));
+      case 'content':
+        if (ev.text === '') return [];
+        return this.withRole(index, this.chunk(index, { content: ev.text }, null));
+      case 'finish':
+        return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
+      case 'segment':
+      case 'usage':
+        return [];
+    }
+  }
+
+  /** The role chunk, if choice `index` has not had it yet: lets a route send a first byte early. */
+  begin(index = 0): ChatCompletionChunk[] {
+    if (this.roleSent[index] === true) return [];
+    this.roleSent[index] = true;
+    return [this.chunk(index, { role: 'assistant', content: '' }, null)];
+  }
+
+  private withRole(index: number, chunk: ChatCompletionChunk): ChatCompletionChunk[] {
+    if (this.roleSent[index] === true) return [chunk];
+    this.roleSent[index] = true;
+    return [this.chunk(index, { role: 'assistant', content: '' }, null), chunk];
+  }
+
+  private finish(
+    reason: EngineFinishReason,
+    usage: Usage,
+    budgetForcing: BudgetForcingSummary,
+    index: number,
+  ): ChatCompletionChunk[] {
+    const last = this.chunk(index, {}, reason);
+    // Without a usage chunk the finish chunk is the only place a stream client can read
+    // the budget-forcing summary (spec 3).
+    if (!this.opts.includeUsage) last.budget_forcing = budgetForcing;
+    const out = this.withRole(index, last);
+    this.usages.push(usage);
+    this.summaries.push(budgetForcing);
+    if (this.opts.includeUsage && this.usages.length === this.choiceCount) {
+      out.push({
+        id: this.opts.id,
+        object: 'chat.completion.chunk',
+        created: this.opts.created,
+        model: this.opts.model,
+        system_fingerprint: null,
+        choices: [],
+        usage: toChatUsage(sumUsage(this.usages)),
+        budget_forcing: sumBudgetForcing(this.summaries),
+      });
+    }
+    return out;
+  }
+
+  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: EngineFinishReason | null): ChatCompletionChunk {
+    const { id, created, model } = this.opts;
+    const choices = [{ index, delta, logprobs: null, finish_reason: finish }];
+    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
+    return this.opts.includeUsage
+      ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage: null }
+      : { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+  }
+}
+
+/** One closure per configured field set, so the per-token path does no loop and no key lookup. */
+function reasoningDeltaFactory(
+  fields: readonly ('reasoning_content' | 'reasoning')[],
+): ((text: string) => ChatCompletionChunkDelta) | null {
+  const both = fields.includes('reasoning_content') && fields.includes('reasoning');
+  if (both) return (text) => ({ reasoning_content: text, reasoning: text });
+  if (fields.includes('reasoning_content')) return (text) => ({ reasoning_content: text });
+  if (fields.includes('reasoning')) return (text) => ({ reasoning: text });
+  return null;
+}

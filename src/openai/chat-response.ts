@@ -1,0 +1,95 @@
+/**
+ * Non-stream rendering: engine events -> one `chat.completion` (spec 3).
+ *
+ * Thinking can be tens of thousands of deltas; text is kept in arrays and joined once in
+ * result(), not concatenated per delta.
+ */
+import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
+import type { ChatCompletion, ChatCompletionChoice, ChatCompletionMessage, ReasoningField } from './types.js';
+import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+
+export interface ChatRenderOptions {
+  id: string;
+  created: number;
+  model: string;
+  /** Which names carry the thinking text (spec 3: configurable, both by default). */
+  reasoningFields: readonly ReasoningField[];
+}
+
+interface ChoiceState {
+  reasoning: string[];
+  content: string[];
+  finish: { reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary } | null;
+}
+
+export class ChatCompletionBuilder {
+  private readonly choices: ChoiceState[] = [];
+
+  constructor(private readonly opts: ChatRenderOptions) {}
+
+  /** Feed one engine event of choice `index` (one engine run per choice; n > 1 runs several). */
+  onEvent(ev: EngineEvent, index = 0): void {
+    const choice = this.choice(index);
+    switch (ev.type) {
+      case 'reasoning':
+        if (ev.text !== '') choice.reasoning.push(ev.text);
+        return;
+      case 'content':
+        if (ev.text !== '') choice.content.push(ev.text);
+        return;
+      case 'finish':
+        choice.finish = { reason: ev.reason, usage: ev.usage, budgetForcing: ev.budgetForcing };
+        return;
+      case 'segment':
+      case 'usage':
+        // Per-segment bookkeeping; the finish event carries the request's totals.
+        return;
+    }
+  }
+
+  /** The response body. Choices that never finished (a bug upstream of here) report `finish_reason: null`. */
+  result(): ChatCompletion {
+    const usages: Usage[] = [];
+    const summaries: BudgetForcingSummary[] = [];
+    const choices: ChatCompletionChoice[] = [];
+    if (this.choices.length === 0) this.choice(0);
+    this.choices.forEach((state, index) => {
+      if (state.finish !== null) {
+        usages.push(state.finish.usage);
+        summaries.push(state.finish.budgetForcing);
+      }
+      choices.push({ index, message: this.message(state), logprobs: null, finish_reason: state.finish?.reason ?? null });
+    });
+    return {
+      id: this.opts.id,
+      object: 'chat.completion',
+      created: this.opts.created,
+      model: this.opts.model,
+      system_fingerprint: null,
+      choices,
+      usage: toChatUsage(sumUsage(usages)),
+      budget_forcing: sumBudgetForcing(summaries),
+    };
+  }
+
+  private message(state: ChoiceState): ChatCompletionMessage {
+    const message: ChatCompletionMessage = { role: 'assistant', content: state.content.join('') };
+    // null, not '', when there was no thinking at all: what vLLM's reasoning parser returns.
+    const reasoning = state.reasoning.length === 0 ? null : state.reasoning.join('');
+    for (const field of this.opts.reasoningFields) message[field] = reasoning;
+    return message;
+  }
+
+  private choice(index: number): ChoiceState {
+    const existing = this.choices[index];
+    if (existing !== undefined) return existing;
+    while (this.choices.length < index) this.choices.push(emptyChoice());
+    const created = emptyChoice();
+    this.choices.push(created);
+    return created;
+  }
+}
+
+function emptyChoice(): ChoiceState {
+  return { reasoning: [], content: [], finish: null };
+}

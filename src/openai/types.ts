@@ -1,0 +1,78 @@
+/**
+ * The OpenAI chat wire shapes thinkgate sends back: `chat.completion` (non-stream) and
+ * `chat.completion.chunk` (stream), as openai-node 6 reads them, plus the two thinkgate
+ * additions fixed by the spec (section 3): `reasoning_content` / `reasoning` on the message
+ * (vLLM's reasoning-parser fields) and the top-level `budget_forcing` summary.
+ */
+import type { BudgetForcingSummary, EngineFinishReason } from '../engine/types.js';
+
+/** The names under which thinking text is sent; which ones is configurable (spec 3). */
+export type ReasoningField = 'reasoning_content' | 'reasoning';
+
+export type ChatFinishReason = EngineFinishReason;
+
+export interface ChatCompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  completion_tokens_details: { reasoning_tokens: number };
+  /** Only when the backend reported cached prompt tokens (vLLM --enable-prompt-tokens-details). */
+  prompt_tokens_details?: { cached_tokens: number };
+}
+
+export interface ChatCompletionMessage {
+  role: 'assistant';
+  /** The answer; never null on success (spec 3), `''` at worst. */
+  content: string;
+  /** Thinking text; null when the model produced none (as vLLM's reasoning parser does). */
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+}
+
+export interface ChatCompletionChoice {
+  index: number;
+  message: ChatCompletionMessage;
+  logprobs: null;
+  finish_reason: ChatFinishReason | null;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: ChatCompletionChoice[];
+  usage: ChatCompletionUsage;
+  budget_forcing: BudgetForcingSummary;
+}
+
+export interface ChatCompletionChunkDelta {
+  role?: 'assistant';
+  content?: string;
+  reasoning_content?: string;
+  reasoning?: string;
+}
+
+export interface ChatCompletionChunkChoice {
+  index: number;
+  delta: ChatCompletionChunkDelta;
+  logprobs: null;
+  finish_reason: ChatFinishReason | null;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: ChatCompletionChunkChoice[];
+  /**
+   * With `stream_options.include_usage`: null on every chunk but the last, which has
+   * `choices: []` and the totals (OpenAI API reference, "stream_options"). Absent otherwise.
+   */
+  usage?: ChatCompletionUsage | null;
+  /** On the final usage chunk, or on the finish chunk when usage is not requested. */
+  budget_forcing?: BudgetForcingSummary;
+}

@@ -1,0 +1,64 @@
+/**
+ * Engine usage -> the OpenAI `usage` object, shared by the non-stream builder and the
+ * stream renderer so both report exactly the same numbers (spec 3).
+ */
+import type { BudgetForcingSummary, Usage } from '../engine/types.js';
+import type { ChatCompletionUsage } from './types.js';
+
+export function toChatUsage(u: Usage): ChatCompletionUsage {
+  const out: ChatCompletionUsage = {
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    total_tokens: u.total_tokens,
+    completion_tokens_details: { reasoning_tokens: u.reasoning_tokens },
+  };
+  // Only when the engine reported it: a 0 we made up would read as "cache missed".
+  if (u.cached_tokens !== undefined) out.prompt_tokens_details = { cached_tokens: u.cached_tokens };
+  return out;
+}
+
+/**
+ * Totals over several choices (n > 1): the prompt is counted once (spec 3, as OpenAI does),
+ * completion-side numbers add up.
+ */
+export function sumUsage(parts: readonly Usage[]): Usage {
+  const first = parts[0];
+  if (first === undefined) {
+    return { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, reasoning_tokens: 0, answer_tokens: 0 };
+  }
+  if (parts.length === 1) return first;
+  let completion = 0;
+  let reasoning = 0;
+  let answer = 0;
+  let cached: number | undefined;
+  for (const p of parts) {
+    completion += p.completion_tokens;
+    reasoning += p.reasoning_tokens;
+    answer += p.answer_tokens;
+    // Like the engine's own figure: a sum over every upstream call.
+    if (p.cached_tokens !== undefined) cached = (cached ?? 0) + p.cached_tokens;
+  }
+  const out: Usage = {
+    prompt_tokens: first.prompt_tokens,
+    completion_tokens: completion,
+    total_tokens: first.prompt_tokens + completion,
+    reasoning_tokens: reasoning,
+    answer_tokens: answer,
+  };
+  if (cached !== undefined) out.cached_tokens = cached;
+  return out;
+}
+
+/** Budget-forcing totals over several choices: counts add up, truncated if any choice was. */
+export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): BudgetForcingSummary {
+  const first = parts[0];
+  if (first !== undefined && parts.length === 1) return first;
+  const out: BudgetForcingSummary = { thinking_tokens: 0, extensions: 0, truncated: false, segments: 0 };
+  for (const p of parts) {
+    out.thinking_tokens += p.thinking_tokens;
+    out.extensions += p.extensions;
+    out.truncated ||= p.truncated;
+    out.segments += p.segments;
+  }
+  return out;
+}

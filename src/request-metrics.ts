@@ -1,0 +1,102 @@
+/**
+ * Per-request recorder: the route feeds it every engine event (src/engine/types.ts) and
+ * calls `end(status)` once the response is over. It turns the events into the series of
+ * src/metrics.ts.
+ *
+ * `onEvent` runs on every streamed token of hundreds of concurrent streams, so for token
+ * events it only compares and assigns fields: no allocation, no label hashing (the model's
+ * series are bound once, in the constructor, via Metrics.forModel).
+ */
+import type { EngineEvent } from './engine/types.js';
+import type { DisconnectPhase, Metrics, ModelSeries } from './metrics.js';
+
+export class RequestMetrics {
+  private readonly series: ModelSeries;
+  private readonly startMs: number;
+  private sawToken = false;
+  private sawAnswer = false;
+  private ended = false;
+  private disconnectCounted = false;
+  /** Where the request is, for a disconnect whose phase the caller does not name. */
+  private phase: DisconnectPhase = 'first_token';
+
+  constructor(
+    private readonly m: Metrics,
+    private readonly labels: { model: string; stream: boolean },
+    /** Milliseconds; injected so tests drive time (architecture.md: time is passed in). */
+    private readonly now: () => number,
+  ) {
+    this.series = m.forModel(labels.model);
+    this.startMs = now();
+    m.inflight.inc();
+  }
+
+  onEvent(ev: EngineEvent): void {
+    switch (ev.type) {
+      case 'reasoning':
+        this.phase = 'thinking';
+        if (!this.sawToken) this.firstToken();
+        return;
+      case 'content':
+        this.phase = 'answer';
+        if (!this.sawToken) this.firstToken();
+        if (!this.sawAnswer) {
+          this.sawAnswer = true;
+          this.series.timeToFirstAnswerToken.observe(this.elapsedSeconds());
+        }
+        return;
+      case 'segment':
+        this.series.segmentsByCause[ev.cause].inc();
+        return;
+      case 'usage':
+        // At most one usage event per segment (src/vllm: the trailing usage chunk). A segment
+        // that thinkgate cut short (a close attempt mid-stream) reports none, so both counters
+        // cover the same segments and cached/prompt is the prefix-cache hit rate of
+        // continuations (spec 1.7), as far as vLLM reports it (--enable-prompt-tokens-details).
+        this.phase = 'between_segments';
+        this.series.upstreamPromptTokens.inc(ev.promptTokens);
+        if (ev.cachedTokens !== undefined) this.series.upstreamCachedPromptTokens.inc(ev.cachedTokens);
+        return;
+      case 'finish': {
+        const bf = ev.budgetForcing;
+        this.series.thinkingTokens.observe(bf.thinking_tokens);
+        this.series.answerTokens.observe(ev.usage.answer_tokens);
+        this.series.segments.observe(bf.segments);
+        if (bf.extensions > 0) this.series.extensions.inc(bf.extensions);
+        if (bf.truncated) this.series.truncations.inc();
+        return;
+      }
+    }
+  }
+
+  /**
+   * The client went away. Without `phase`, the phase is inferred from the events so far:
+   * before any token "first_token", then "thinking" / "answer", and "between_segments" from a
+   * segment's end to the next token. Only the route knows "queued" (waiting for a slot), so it
+   * passes that one. Counted once per request.
+   */
+  disconnected(phase: DisconnectPhase = this.phase): void {
+    if (this.disconnectCounted) return;
+    this.disconnectCounted = true;
+    this.m.clientDisconnect(phase);
+  }
+
+  /** The response is over (any status). Idempotent: a second call changes nothing. */
+  end(status: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.m.inflight.dec();
+    const seconds = this.elapsedSeconds();
+    (this.labels.stream ? this.series.durationStream : this.series.durationNonStream).observe(seconds);
+    this.m.countRequest(this.series.label, this.labels.stream, status);
+  }
+
+  private firstToken(): void {
+    this.sawToken = true;
+    this.series.timeToFirstToken.observe(this.elapsedSeconds());
+  }
+
+  private elapsedSeconds(): number {
+    return (this.now() - this.startMs) / 1000;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * POST /v1/chat/completions: OpenAI's chat API with budget forcing (spec 2 and 3).
+ *
+ * Before the first byte every failure is an HTTP status with the OpenAI envelope (the error
+ * handler in app.ts); the SSE stream is opened only when the first token is ready, so upstream
+ * errors while tokenizing or waiting for the first token still get a real status. After the
+ * first byte a failure is one `data: {"error": ...}` event, then the stream ends.
+ * Cancellation flows one way: client disconnect -> the request's AbortController -> engine ->
+ * the upstream request of the current segment.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { prepareChat } from '../chat/prepare-chat.js';
+import { mergeChoices, type IndexedEvent } from '../chat/merge-choices.js';
+import { runBudgetForcing } from '../engine/run-budget-forcing.js';
+import { isAbortError, ServiceUnavailableError, toErrorBody, toThinkgateError } from '../errors.js';
+import { parseChatRequest, type ChatRequest } from '../openai/chat-request.js';
+import { ChatChunkRenderer } from '../openai/chat-chunks.js';
+import { ChatCompletionBuilder } from '../openai/chat-response.js';
+import { SseWriter } from '../openai/sse-writer.js';
+import { RequestMetrics } from '../request-metrics.js';
+
+/** nginx's "client closed request": the metrics code of a request whose client went away. */
+const CLIENT_CLOSED = 499;
+
+export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const req = parseChatRequest(request.body);
+    if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
+    const stream = req.stream === true;
+    const rm = new RequestMetrics(ctx.metrics, { model: req.model, stream }, ctx.now);
+    const client = watchClient(reply);
+    let status = 200;
+    const lease = ctx.pool.acquire();
+    try {
+      const input = await prepareChat(req, lease.backend, ctx, client.signal);
+      const runs = Array.from({ length: req.n ?? 1 }, () => runBudgetForcing(input, lease.backend, client.signal));
+      const events = mergeChoices(runs);
+      const meta = { id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields };
+      if (!stream) {
+        const builder = new ChatCompletionBuilder(meta);
+        for await (const { index, ev } of events) {
+          if (index === 0) rm.onEvent(ev);
+          builder.onEvent(ev, index);
+        }
+        return reply.send(builder.result());
+      }
+      const includeUsage = req.stream_options?.include_usage === true;
+      const renderer = new ChatChunkRenderer({ ...meta, includeUsage, choices: req.n ?? 1 });
+      status = await streamChat(reply, events, renderer, ctx, rm);
+    } catch (err) {
+      if (client.gone || isAbortError(err)) {
+        status = CLIENT_CLOSED;
+        rm.disconnected();
+        if (reply.sent || reply.raw.headersSent) return;
+        throw err;
+      }
+      status = toThinkgateError(err).status;
+      throw err;
+    } finally {
+      client.dispose();
+      lease.release();
+      rm.end(status);
+    }
+  });
+}
+
+async function streamChat(
+  reply: FastifyReply,
+  events: AsyncGenerator<IndexedEvent, void>,
+  renderer: ChatChunkRenderer,
+  ctx: AppContext,
+  rm: RequestMetrics,
+): Promise<number> {
+  let writer: SseWriter | null = null;
+  try {
+    for await (const { index, ev } of events) {
+      if (index === 0) rm.onEvent(ev);
+      const chunks = renderer.onEvent(ev, index);
+      if (chunks.length === 0) continue;
+      if (!writer) {
+        reply.hijack(); // from here on we own the socket: errors become SSE events
+        writer = new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
+        writer.start();
+      }
+      for (const chunk of chunks) {
+        const wait = writer.send(chunk);
+        if (wait) await wait; // backpressure: a slow client slows the engine, not our memory
+      }
+      if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
+    }
+    if (!writer) {
+      // Nothing renderable at all (cannot happen with a finish event); still answer properly.
+      reply.hijack();
+      writer = new SseWriter(reply.raw, { keepAliveMs: 0 });
+      writer.start();
+    }
+    writer.done();
+    return 200;
+  } catch (err) {
+    if (!writer || isAbortError(err) || writer.closed) throw err;
+    const e = toThinkgateError(err);
+    reply.log.warn({ err }, 'stream failed after the first byte');
+    await writer.sendError(toErrorBody(e));
+    writer.end();
+    return e.status;
+  }
+}
+
+interface ClientWatch {
+  signal: AbortSignal;
+  readonly gone: boolean;
+  dispose(): void;
+}
+
+/** Aborts when the client's connection closes before the response is complete. */
+function watchClient(reply: FastifyReply): ClientWatch {
+  const ctrl = new AbortController();
+  let gone = false;
+  const res = reply.raw;
+  const onClose = (): void => {
+    if (res.writableFinished) return;
+    gone = true;
+    ctrl.abort();
+  };
+  res.on('close', onClose);
+  return {
+    signal: ctrl.signal,
+    get gone() {
+      return gone;
+    },
+    dispose() {
+      res.off('close', onClose);
+      // Whatever is still running (an engine run left behind by an error) stops now.
+      if (!ctrl.signal.aborted) ctrl.abort();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * SIMULATOR chat templates: ChatML as rendered by Qwen-family templates, with the three ways
+ * reasoning models open thinking at the generation prompt:
+ * - `r1`: DeepSeek-R1 distills and QwQ end the generation prompt with `<think>\n`;
+ * - `qwen3`: opens nothing, unless `chat_template_kwargs.enable_thinking === false`, then it
+ *   renders an empty, closed thinking block `<think>\n\n</think>\n\n` (Qwen3's real template);
+ * - `s1`: opens nothing (s1's evaluation code appends `<|im_start|>think` itself).
+ */
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.js';
+
+export type TemplateKind = 'r1' | 'qwen3' | 's1';
+
+const contentPartSchema = z.object({ type: z.string(), text: z.string().optional() }).loose();
+
+export const chatMessageSchema = z
+  .object({
+    role: z.string(),
+    content: z.union([z.string(), z.array(contentPartSchema), z.null()]).optional(),
+  })
+  .loose();
+
+export type SimChatMessage = z.infer<typeof chatMessageSchema>;
+
+export interface RenderOptions {
+  kind: TemplateKind;
+  /** Append the assistant header (vLLM's default for /tokenize and chat). */
+  addGenerationPrompt?: boolean;
+  /** vLLM's `continue_final_message`: leave the last message open (no `<|im_end|>`). */
+  continueFinalMessage?: boolean;
+  chatTemplateKwargs?: Record<string, unknown>;
+  /** Tool definitions: rendered as a system block, like Qwen's template (simplified). */
+  tools?: unknown[];
+}
+
+/** A message's text: a string, or the text parts of an array (other part types rejected). */
+export function messageText(msg: SimChatMessage): string {
+  const c = msg.content;
+  if (c === undefined || c === null) return '';
+  if (typeof c === 'string') return c;
+  let out = '';
+  for (const part of c) {
+    if (part.type !== 'text' || typeof part.text !== 'string') {
+      throw new InvalidRequestError(`The simulator supports only text content parts, got "${part.type}".`, {
+        param: 'messages',
+      });
+    }
+    out += part.text;
+  }
+  return out;
+}
+
+export function renderChatTemplate(messages: readonly SimChatMessage[], opts: RenderOptions): string {
+  const addGen = opts.addGenerationPrompt ?? true;
+  if (addGen && opts.continueFinalMessage) {
+    throw new InvalidRequestError('Cannot set both `continue_final_message` and `add_generation_prompt` to True.');
+  }
+  let out = '';
+  if (opts.tools && opts.tools.length > 0) {
+    const defs = opts.tools.map((t) => JSON.stringify(t)).join('\n');
+    out += `<|im_start|>system\n# Tools\n\n<tools>\n${defs}\n</tools><|im_end|>\n`;
+  }
+  messages.forEach((m, i) => {
+    const last = i === messages.length - 1;
+    out += `<|im_start|>${m.role}\n${messageText(m)}`;
+    if (!(last && opts.continueFinalMessage)) out += '<|im_end|>\n';
+  });
+  if (addGen) {
+    out += '<|im_start|>assistant\n';
+    if (opts.kind === 'r1') out += '<think>\n';
+    else if (opts.kind === 'qwen3' && opts.chatTemplateKwargs?.['enable_thinking'] === false) {
+      out += '<think>\n\n</think>\n\n';
+    }
+  }
+  return out;
+}

@@ -1,0 +1,44 @@
+/**
+ * The vLLM SIMULATOR (not a real model): a deterministic stand-in for vLLM's OpenAI server,
+ * used by the test suite, `npm run demo` and the benchmark.
+ */
+export {
+  startSimulator,
+  createSimulatorServer,
+  DEFAULT_SIM_OPTIONS,
+  type Simulator,
+  type SimulatorServer,
+  type SimOptions,
+  type SimStats,
+  type SimModelSpec,
+  type SimRequestRecord,
+} from './server.js';
+export {
+  createSimTokenizer,
+  SPECIAL_TOKENS,
+  ENDOFTEXT_ID,
+  IM_START_ID,
+  IM_END_ID,
+  EOS_ID,
+  THINK_START_ID,
+  THINK_END_ID,
+  BYTE_BASE,
+  WORD_BASE,
+  type Tokenizer,
+  type IncrementalDetokenizer,
+} from './tokenizer.js';
+export { renderChatTemplate, type TemplateKind, type RenderOptions } from './chat-template.js';
+export {
+  createScriptedModel,
+  createGeneration,
+  type ScriptOptions,
+  type ScriptedModel,
+  type ScriptRun,
+  type TokenKind,
+  type Generation,
+  type GenerationParams,
+  type GenerationStep,
+} from './model.js';
+export { createPrefixCache, type PrefixCache } from './prefix-cache.js';
+export { FAULT_MODES, isFaultMode, type FaultMode } from './faults.js';
+export { parseSimArgs } from './main.js';

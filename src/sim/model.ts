@@ -1,0 +1,374 @@
+/**
+ * SIMULATOR "reasoning model": a deterministic script, not a neural network. It exists so that
+ * thinkgate's tests and `npm run demo` have a backend that behaves like a reasoning model
+ * served by vLLM: it thinks for a while, closes thinking, answers, and ends with EOS.
+ *
+ * Stateless: everything is derived from the prompt ids, so a continuation that re-sends
+ * prompt + generated ids continues exactly where the first request would have gone on
+ * (word choice depends on the position inside the thinking span / the answer).
+ *
+ * - Thinking open, no extension word ("Wait") in it: think until `thinkTokens` thinking tokens
+ *   exist, then close. With a "Wait": think `extendTokens` tokens after the last one, then close.
+ * - Thinking closed (end delimiter present) or disabled: answer (`answerTokens`), then EOS.
+ * - No thinking start at all: open it (`<think>` "\n", or `<|im_start|>` `think` "\n") first.
+ * The thinking span counted here excludes a leading "\n" after the start delimiter, as the
+ * gateway's spec (section 1) counts it.
+ */
+import type { TemplateKind } from './chat-template.js';
+import {
+  BYTE_BASE,
+  DOUBLE_NEWLINE,
+  EOS_ID,
+  IM_START_ID,
+  NEWLINE,
+  THINK_END_ID,
+  THINK_START_ID,
+  type Tokenizer,
+} from './tokenizer.js';
+
+export interface ScriptOptions {
+  /** Thinking tokens the model writes on its own before it tries to close. */
+  thinkTokens: number;
+  /** Thinking tokens after the last extension phrase before it closes again. */
+  extendTokens: number;
+  /** Answer tokens before EOS. */
+  answerTokens: number;
+  /** Words whose presence in the thinking means "I was told to go on" (s1: "Wait"). */
+  extensionWords: readonly string[];
+}
+
+/** What a generated token is, for the chat endpoint's reasoning split. */
+export type TokenKind = 'open' | 'think' | 'close' | 'sep' | 'answer' | 'eos';
+
+export interface ScriptRun {
+  /** The token the model wants next. */
+  peek(): number;
+  /** Emit the wanted token. */
+  take(): number;
+  /** The wanted token is suppressed (vLLM min_tokens): emit a word of the current phase instead. */
+  filler(suppressed: (id: number) => boolean): number;
+  /** The kind of the token last emitted by take/filler. */
+  readonly lastKind: TokenKind;
+}
+
+export interface ScriptedModel {
+  start(promptIds: readonly number[], template: TemplateKind, sampling?: SamplingVariant): ScriptRun;
+}
+
+/** temperature > 0 with a seed shifts the thinking words deterministically; otherwise fixed. */
+export interface SamplingVariant {
+  temperature?: number | null;
+  seed?: number | null;
+}
+
+// Cycles end with "\n" / a sentence end so that wrapping around reads naturally. The thinking
+// text must not contain an extension word, or the model would react to its own words.
+const THINK_TEXT =
+  'Let me consider the problem step by step.\nFirst, I need to find what the question asks.\n' +
+  'The numbers add up, so I check each part again.\nNow that seems right, but let me verify the result.\n' +
+  'So the value is 42.\n';
+const ANSWER_TEXT = ' The answer is 42. It follows from the steps above. So the final answer is 42.';
+
+interface Delimiters {
+  start: number[];
+  end: number[];
+  /** What the model writes after the end delimiter, before the answer. */
+  sep: number;
+}
+
+export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): ScriptedModel {
+  const think = tok.encode(THINK_TEXT);
+  const answer = tok.encode(ANSWER_TEXT);
+  for (const id of [...think, ...answer]) {
+    if (id >= BYTE_BASE && id < BYTE_BASE + 256) throw new Error(`simulator script uses a byte token: ${id}`);
+  }
+  const answerFirst = tok.id('The');
+  const nl = tok.id(NEWLINE);
+  const assistantHeader = [IM_START_ID, tok.id('assistant'), nl];
+  const thinkTags: Delimiters = { start: [THINK_START_ID], end: [THINK_END_ID], sep: tok.id(DOUBLE_NEWLINE) };
+  const s1: Delimiters = { start: [IM_START_ID, tok.id('think')], end: [IM_START_ID, tok.id('answer')], sep: nl };
+  const extSeqs = opts.extensionWords.flatMap((w) => [tok.encode(w), tok.encode(` ${w}`)]);
+  const space = BYTE_BASE + 0x20;
+
+  return {
+    start(prompt, template, sampling = {}) {
+      const d = template === 's1' ? s1 : thinkTags;
+      const offset =
+        (sampling.temperature ?? 0) > 0 && sampling.seed != null ? mix(sampling.seed) % think.length : 0;
+      const thinkWord = (p: number): number => think[(p + offset) % think.length]!;
+      const answerWord = (p: number): number => (p === 0 ? answerFirst : answer[p % answer.length]!);
+
+      // ---- analyse the assistant turn of the prompt ----
+      const headerAt = lastIndexOfSeq(prompt, assistantHeader, 0);
+      const turn = headerAt < 0 ? 0 : headerAt + assistantHeader.length;
+      const s = lastIndexOfSeq(prompt, d.start, turn);
+      const e = lastIndexOfSeq(prompt, d.end, s < 0 ? turn : s + d.start.length);
+
+      let fixed: number[] = [];
+      let fixedKinds: TokenKind[] = [];
+      let fi = 0;
+      let phase: 'think' | 'answer' | 'after-eos' = 'think';
+      let thinkPos = 0;
+      let thinkTarget = opts.thinkTokens;
+      let answerPos = 0;
+      const load = (ids: number[], kinds: TokenKind[]): void => {
+        fixed = ids;
+        fixedKinds = kinds;
+        fi = 0;
+      };
+
+      if (e >= 0) {
+        // Closed (or closed without a start, as R1 outputs read when the template opened it).
+        phase = 'answer';
+        const after = prompt.length - (e + d.end.length);
+        if (after === 0) load([d.sep], ['sep']);
+        else answerPos = after - (prompt[e + d.end.length] === d.sep ? 1 : 0);
+      } else if (s >= 0) {
+        const spanStart = s + d.start.length;
+        let from = spanStart;
+        if (prompt.length === spanStart) load([nl], ['think']);
+        else if (prompt[spanStart] === nl) from++;
+        thinkPos = prompt.length - from;
+        if (template === 's1' && prompt.length > from && prompt[prompt.length - 1] === IM_START_ID) {
+          // Half of the s1 end delimiter is already there: finish it.
+          phase = 'answer';
+          load(d.end.slice(1).concat(d.sep), [...d.end.slice(1).map((): TokenKind => 'close'), 'sep']);
+        } else {
+          const w = lastSeqEnd(prompt, extSeqs, from);
+          thinkTarget = Math.max(thinkPos, w < 0 ? opts.thinkTokens : w - from + opts.extendTokens);
+        }
+      } else {
+        // Nothing opened thinking (qwen3 template with thinking left to the model): open it,
+        // finishing a start delimiter that is already half there (s1: a trailing <|im_start|>).
+        let have = 0;
+        for (let k = d.start.length - 1; k > 0 && have === 0; k--) {
+          if (prompt.length - k >= turn && lastIndexOfSeq(prompt, d.start.slice(0, k), prompt.length - k) >= 0) have = k;
+        }
+        const rest = d.start.slice(have);
+        load([...rest, nl], [...rest.map((): TokenKind => 'open'), 'think']);
+      }
+
+      let lastKind: TokenKind = 'think';
+      const peek = (): number => {
+        if (fi < fixed.length) return fixed[fi]!;
+        if (phase === 'think') {
+          if (thinkPos < thinkTarget) return thinkWord(thinkPos);
+          phase = 'answer';
+          load([...d.end, d.sep], [...d.end.map((): TokenKind => 'close'), 'sep']);
+          return fixed[0]!;
+        }
+        if (phase === 'answer') return answerPos < opts.answerTokens ? answerWord(answerPos) : EOS_ID;
+        return answerWord(answerPos);
+      };
+      return {
+        peek,
+        take() {
+          const id = peek();
+          if (fi < fixed.length) {
+            lastKind = fixedKinds[fi]!;
+            if (++fi === fixed.length) load([], []);
+          } else if (phase === 'think') {
+            thinkPos++;
+            lastKind = 'think';
+          } else if (phase === 'answer' && id === EOS_ID) {
+            phase = 'after-eos'; // only reached with ignore_eos: the model rambles on
+            lastKind = 'eos';
+          } else {
+            answerPos++;
+            lastKind = 'answer';
+          }
+          return id;
+        },
+        filler(suppressed) {
+          peek(); // settles the phase (loads the close sequence when thinking is done)
+          const kind = fi < fixed.length ? fixedKinds[fi]! : phase === 'think' ? 'think' : 'answer';
+          // A suppressed close (vLLM min_tokens with the delimiter in stop_token_ids) keeps thinking.
+          const thinking = kind === 'think' || kind === 'open' || (kind === 'close' && fi === 0);
+          for (let tries = 0; tries < 64; tries++) {
+            const id = thinking ? thinkWord(thinkPos++) : answerWord(answerPos++);
+            if (!suppressed(id)) {
+              lastKind = thinking ? 'think' : 'answer';
+              return id;
+            }
+          }
+          lastKind = thinking ? 'think' : 'answer';
+          return space;
+        },
+        get lastKind() {
+          return lastKind;
+        },
+      };
+    },
+  };
+}
+
+/** Start index of the last occurrence of `seq` in `ids` at or after `from`; -1 if none. */
+export function lastIndexOfSeq(ids: readonly number[], seq: readonly number[], from: number): number {
+  if (seq.length === 0) return -1;
+  outer: for (let i = ids.length - seq.length; i >= from; i--) {
+    for (let j = 0; j < seq.length; j++) if (ids[i + j] !== seq[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** End index (exclusive) of the last occurrence of any of `seqs` at or after `from`; -1 if none. */
+function lastSeqEnd(ids: readonly number[], seqs: readonly number[][], from: number): number {
+  let best = -1;
+  for (const seq of seqs) {
+    const i = lastIndexOfSeq(ids, seq, from);
+    if (i >= 0) best = Math.max(best, i + seq.length);
+  }
+  return best;
+}
+
+/** A small integer hash (so seeds 1 and 2 do not give neighbouring offsets). */
+function mix(seed: number): number {
+  let h = Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// vLLM's output rules around the model: max_tokens, min_tokens, EOS, stop_token_ids, stop
+// strings, detokenization. Mirrors vLLM v1: `check_stop` in vllm/v1/core/sched/utils.py
+// (length is checked first, then min_tokens, EOS, stop_token_ids), the MinTokensLogitsProcessor
+// (EOS and stop_token_ids cannot be sampled before min_tokens), and the incremental
+// detokenizer in vllm/v1/engine/detokenizer.py (a stop token's text is not detokenized unless
+// include_stop_str_in_output; stop strings are checked only past min_tokens; streamed text
+// holds back max(len(stop)) - 1 characters until the end).
+// ---------------------------------------------------------------------------------------------
+
+export interface GenerationParams {
+  maxTokens: number;
+  minTokens: number;
+  stopTokenIds: readonly number[];
+  stop: readonly string[];
+  ignoreEos: boolean;
+  skipSpecialTokens: boolean;
+  includeStopStrInOutput: boolean;
+  maxModelLen: number;
+}
+
+export type GenFinishReason = 'stop' | 'length';
+
+export interface GenerationStep {
+  id: number;
+  kind: TokenKind;
+  /** Text released by this step (may be '' while UTF-8 or a possible stop string is pending). */
+  text: string;
+  finishReason: GenFinishReason | null;
+  /** The stop token id or stop string that ended generation; null for EOS and length. */
+  stopReason: number | string | null;
+}
+
+export interface Generation {
+  next(): GenerationStep;
+  readonly finished: boolean;
+  readonly finishReason: GenFinishReason | null;
+  readonly stopReason: number | string | null;
+  readonly outputIds: readonly number[];
+  /** All output text so far (truncated at a stop string). */
+  readonly text: string;
+}
+
+export function createGeneration(
+  run: ScriptRun,
+  tok: Tokenizer,
+  promptLen: number,
+  p: GenerationParams,
+): Generation {
+  const stopIds = new Set(p.stopTokenIds);
+  const suppressible = new Set(p.stopTokenIds);
+  if (!p.ignoreEos) suppressible.add(EOS_ID);
+  const isSuppressed = (id: number): boolean => suppressible.has(id);
+  const detok = tok.createDetokenizer({ skipSpecialTokens: p.skipSpecialTokens });
+  const bufferLen =
+    p.stop.length > 0 && !p.includeStopStrInOutput ? Math.max(...p.stop.map((s) => s.length)) - 1 : 0;
+  const outputIds: number[] = [];
+  let text = '';
+  let released = 0;
+  let finished = false;
+  let lastFinish: GenFinishReason | null = null;
+  let lastStop: number | string | null = null;
+
+  return {
+    next(): GenerationStep {
+      if (finished) throw new Error('generation already finished');
+      const n = outputIds.length;
+      const id = n < p.minTokens && isSuppressed(run.peek()) ? run.filler(isSuppressed) : run.take();
+      outputIds.push(id);
+      const count = n + 1;
+      let finishReason: GenFinishReason | null = null;
+      let stopReason: number | string | null = null;
+      if (count >= p.maxTokens || promptLen + count >= p.maxModelLen) finishReason = 'length';
+      else if (count >= p.minTokens) {
+        if (!p.ignoreEos && id === EOS_ID) finishReason = 'stop';
+        else if (stopIds.has(id)) {
+          finishReason = 'stop';
+          stopReason = id;
+        }
+      }
+      let newChars = 0;
+      if (finishReason !== 'stop' || p.includeStopStrInOutput) {
+        const t = detok.push(id);
+        text += t;
+        newChars = t.length;
+      }
+      if (finishReason) text += detok.flush();
+      if (p.stop.length > 0 && newChars > 0 && count > p.minTokens) {
+        const hit = findStopString(text, newChars, p.stop, p.includeStopStrInOutput);
+        if (hit) {
+          if (hit.truncateAt >= 0) text = text.slice(0, hit.truncateAt);
+          finishReason = 'stop';
+          stopReason = hit.stop;
+        }
+      }
+      if (finishReason) {
+        finished = true;
+        lastFinish = finishReason;
+        lastStop = stopReason;
+      }
+      const upTo = text.length - (finished ? 0 : bufferLen);
+      let delta = '';
+      if (released < upTo) {
+        delta = text.slice(released, upTo);
+        released = upTo;
+      }
+      return { id, kind: run.lastKind, text: delta, finishReason, stopReason };
+    },
+    get finished() {
+      return finished;
+    },
+    get finishReason() {
+      return lastFinish;
+    },
+    get stopReason() {
+      return lastStop;
+    },
+    outputIds,
+    get text() {
+      return text;
+    },
+  };
+}
+
+/** vLLM's `check_stop_strings`: search only where the new characters can complete a match. */
+function findStopString(
+  text: string,
+  newChars: number,
+  stops: readonly string[],
+  include: boolean,
+): { stop: string; truncateAt: number } | null {
+  for (const stop of stops) {
+    if (stop.length === 0) continue;
+    const idx = text.indexOf(stop, Math.max(0, text.length + 1 - newChars - stop.length));
+    if (idx < 0) continue;
+    if (!include) return { stop, truncateAt: idx };
+    const end = idx + stop.length;
+    return { stop, truncateAt: end >= text.length ? -1 : end };
+  }
+  return null;
+}

@@ -1,0 +1,438 @@
+/**
+ * SIMULATOR of vLLM's OpenAI-compatible server (vLLM >= 0.10), NOT a real model: a plain
+ * node:http server (so fault modes can do raw things to sockets) that speaks the subset of
+ * vLLM's protocol thinkgate uses (spec section 5) with the scripted model of ./model.ts.
+ * Field names and error shapes follow vllm/entrypoints/openai/protocol.py. It is the test double
+ * of the suite, the backend of `npm run demo` and the upstream of the benchmark, so the
+ * per-token path builds chunks by string concatenation and batches writes when there is no delay.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { z } from 'zod';
+import { InvalidRequestError, NotFoundError, ThinkgateError } from '../errors.js';
+import { chatMessageSchema, renderChatTemplate, type TemplateKind } from './chat-template.js';
+import { faultStatus, resolveFault, type FaultDefaults, type FaultPlan } from './faults.js';
+import { createGeneration, createScriptedModel, type Generation, type ScriptOptions } from './model.js';
+import { createPrefixCache } from './prefix-cache.js';
+import { createSimTokenizer } from './tokenizer.js';
+import {
+  handleChat,
+  handleCompletions,
+  parseBody,
+  sendJson,
+  type GenBody,
+  type Job,
+} from './generation-routes.js';
+
+export interface SimModelSpec {
+  id: string;
+  template: TemplateKind;
+}
+
+export interface SimOptions extends ScriptOptions, FaultDefaults {
+  host: string;
+  port: number;
+  models: SimModelSpec[];
+  /** Delay between tokens (setTimeout, never a busy wait). */
+  tokenDelayMs: number;
+  /** Delay before the first token (prefill). */
+  firstTokenDelayMs: number;
+  maxModelLen: number;
+  /** Prefix-cache capacity in 16-token blocks (LRU beyond). */
+  prefixCacheBlocks: number;
+  /** `flat`: vLLM < 0.10.1's `{object:"error", message, type, param, code}`; `nested`: `{error:{...}}`. */
+  errorFormat: 'flat' | 'nested';
+  /** How many request bodies `stats().lastRequests` keeps. */
+  lastRequestsLimit: number;
+}
+
+export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
+  host: '127.0.0.1',
+  port: 0,
+  models: [
+    { id: 'sim-r1', template: 'r1' },
+    { id: 'sim-qwen3', template: 'qwen3' },
+    { id: 'sim-s1', template: 's1' },
+  ],
+  thinkTokens: 30,
+  extendTokens: 10,
+  answerTokens: 12,
+  extensionWords: ['Wait'],
+  tokenDelayMs: 0,
+  firstTokenDelayMs: 0,
+  maxModelLen: 8192,
+  prefixCacheBlocks: 65_536,
+  errorFormat: 'flat',
+  lastRequestsLimit: 200,
+  fault: 'none',
+  faultAfter: 5,
+  slowDelayMs: 20,
+  faultTokenize: false,
+} satisfies SimOptions);
+
+export interface SimRequestRecord {
+  method: string;
+  path: string;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface SimStats {
+  /** Generation requests (/v1/completions, /v1/chat/completions) in progress. */
+  running: number;
+  /** Generation requests received. */
+  total: number;
+  /** Ended because the client closed the connection before the end. */
+  aborted: number;
+  /** Ended with a full response. */
+  completed: number;
+  /** Answered with an error status (validation or an http-5xx fault). */
+  errors: number;
+  openSockets: number;
+  promptTokens: number;
+  cachedPromptTokens: number;
+  generationTokens: number;
+  /** The last POST bodies (bounded), oldest first. */
+  lastRequests: SimRequestRecord[];
+}
+
+export interface SimulatorServer {
+  server: Server;
+  stats(): SimStats;
+  reset(): void;
+  setOptions(patch: Partial<SimOptions>): void;
+  /** Abort every generation and destroy every socket (close() of a test). */
+  destroyAll(): void;
+}
+
+export interface Simulator {
+  url: string;
+  port: number;
+  stats(): SimStats;
+  reset(): void;
+  setOptions(patch: Partial<SimOptions>): void;
+  close(): Promise<void>;
+}
+
+/** Per-simulator state shared with the route handlers. */
+export interface SimContext {
+  opts: SimOptions;
+  tok: ReturnType<typeof createSimTokenizer>;
+  created: number;
+  counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
+  cache: ReturnType<typeof createPrefixCache>;
+  resolveModel(name: unknown): SimModelSpec;
+  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null): Job;
+  endJob(job: Job): void;
+}
+
+const tokenizeSchema = z
+  .object({
+    model: z.string().nullable().optional(),
+    prompt: z.string().optional(),
+    messages: z.array(chatMessageSchema).optional(),
+    add_generation_prompt: z.boolean().optional(),
+    continue_final_message: z.boolean().optional(),
+    add_special_tokens: z.boolean().optional(),
+    chat_template_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
+    tools: z.array(z.unknown()).nullable().optional(),
+    return_token_strs: z.boolean().nullable().optional(),
+  })
+  .loose();
+
+const detokenizeSchema = z.object({ model: z.string().nullable().optional(), tokens: z.array(z.number().int()) }).loose();
+
+const VLLM_ERROR_TYPES: Record<number, string> = {
+  400: 'BadRequestError',
+  404: 'NotFoundError',
+  500: 'InternalServerError',
+  503: 'ServiceUnavailableError',
+};
+
+export function sendError(res: ServerResponse, ctx: SimContext, status: number, message: string, param: string | null = null): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  ctx.counters.errors++;
+  const err = { message, type: VLLM_ERROR_TYPES[status] ?? 'InternalServerError', param, code: status };
+  const body = ctx.opts.errorFormat === 'nested' ? { error: err } : { object: 'error', ...err };
+  sendJson(res, status, body);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('Request body is not valid JSON.');
+  }
+}
+
+export function createSimulatorServer(options: Partial<SimOptions> = {}): SimulatorServer {
+  let opts: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...options };
+  const tok = createSimTokenizer();
+  let model = createScriptedModel(tok, opts);
+  const sockets = new Set<Socket>();
+  const inflight = new Set<AbortController>();
+  let lastRequests: SimRequestRecord[] = [];
+  const zero = (): SimContext['counters'] => ({
+    running: 0, total: 0, aborted: 0, completed: 0, errors: 0, promptTokens: 0, cachedPromptTokens: 0, generationTokens: 0,
+  });
+
+  const ctx: SimContext = {
+    get opts() {
+      return opts;
+    },
+    tok,
+    created: Math.floor(Date.now() / 1000),
+    counters: zero(),
+    cache: createPrefixCache({ capacityBlocks: opts.prefixCacheBlocks }),
+    resolveModel(name) {
+      if (name === undefined || name === null) return opts.models[0]!;
+      const m = opts.models.find((x) => x.id === name);
+      if (!m) throw new NotFoundError(`The model \`${String(name)}\` does not exist.`, { param: 'model' });
+      return m;
+    },
+    startJob(spec, promptIds, body, defaultMax) {
+      for (const id of promptIds) {
+        if (!Number.isInteger(id) || id < 0 || id >= tok.vocabSize) {
+          throw new InvalidRequestError(`Token id ${id} is out of vocabulary`, { param: 'prompt' });
+        }
+      }
+      const params = generationParams(body, promptIds.length, defaultMax, opts);
+      const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed });
+      const gen: Generation = createGeneration(run, tok, promptIds.length, params);
+      const cached = ctx.cache.lookup(promptIds);
+      ctx.cache.insert(promptIds);
+      ctx.counters.promptTokens += promptIds.length;
+      ctx.counters.cachedPromptTokens += cached;
+      return { model: spec, promptIds, gen, cached, params };
+    },
+    endJob(job) {
+      ctx.counters.generationTokens += job.gen.outputIds.length;
+      ctx.cache.insert(job.promptIds.concat(job.gen.outputIds));
+    },
+  };
+
+  const record = (req: IncomingMessage, path: string, body: unknown): void => {
+    lastRequests.push({ method: req.method ?? 'GET', path, body, headers: { ...req.headers } });
+    if (lastRequests.length > opts.lastRequestsLimit) lastRequests.shift();
+  };
+
+  /** Generation bookkeeping: running/completed/aborted, and an AbortSignal for the client's close. */
+  const track = (res: ServerResponse): { signal: AbortSignal; faultClosed(): void } => {
+    const ac = new AbortController();
+    inflight.add(ac);
+    ctx.counters.total++;
+    ctx.counters.running++;
+    let closedByFault = false;
+    res.on('close', () => {
+      inflight.delete(ac);
+      ctx.counters.running--;
+      // Errors are counted by sendError; a fault that closed the socket is not the client's abort.
+      if (res.statusCode >= 400 || closedByFault) return void ac.abort();
+      if (res.writableFinished) ctx.counters.completed++;
+      else ctx.counters.aborted++;
+      ac.abort();
+    });
+    return { signal: ac.signal, faultClosed: () => void (closedByFault = true) };
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (path === '/health' || path === '/ping') {
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+      } else if (path === '/v1/models') sendJson(res, 200, modelsBody(ctx));
+      else if (path === '/metrics') {
+        const text = metricsText(ctx);
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(text);
+      } else if (path === '/version') sendJson(res, 200, { version: 'simulator' });
+      else sendJson(res, 404, { detail: 'Not Found' });
+      return;
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+    const known = ['/tokenize', '/detokenize', '/v1/completions', '/v1/chat/completions'];
+    if (!known.includes(path)) return sendJson(res, 404, { detail: 'Not Found' });
+    const body = await readJson(req);
+    record(req, path, body);
+    const isGen = path === '/v1/completions' || path === '/v1/chat/completions';
+    const faultable = path === '/v1/completions' || path === '/tokenize';
+    const fault: FaultPlan = { ...resolveFault(faultable ? req.headers : {}, opts) };
+    if (!faultable) fault.mode = 'none';
+    if (fault.mode === 'refuse' && path === '/v1/completions') return void req.socket.destroy();
+    const status = faultStatus(fault.mode);
+    if (status && (path === '/v1/completions' || (path === '/tokenize' && fault.tokenize))) {
+      if (isGen) ctx.counters.total++;
+      return sendError(res, ctx, status, `Simulated upstream failure (fault ${fault.mode}).`);
+    }
+    if (path === '/tokenize') return sendJson(res, 200, tokenize(ctx, parseBody(tokenizeSchema, body)));
+    if (path === '/detokenize') {
+      const b = parseBody(detokenizeSchema, body);
+      ctx.resolveModel(b.model);
+      return sendJson(res, 200, { prompt: tok.decode(b.tokens) });
+    }
+    const t = track(res);
+    if (path === '/v1/completions') await handleCompletions(ctx, body, res, t, fault);
+    else await handleChat(ctx, body, res, t);
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof ThinkgateError) return sendError(res, ctx, err.status, err.message, err.param);
+      sendError(res, ctx, 500, err instanceof Error ? err.message : String(err));
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    if (opts.fault === 'refuse') return void socket.destroy();
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  return {
+    server,
+    stats: () => ({ ...ctx.counters, openSockets: sockets.size, lastRequests: [...lastRequests] }),
+    reset() {
+      const running = ctx.counters.running;
+      ctx.counters = { ...zero(), running };
+      lastRequests = [];
+      ctx.cache.clear();
+    },
+    setOptions(patch) {
+      opts = { ...opts, ...patch };
+      model = createScriptedModel(tok, opts);
+    },
+    destroyAll() {
+      for (const ac of inflight) ac.abort();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+function generationParams(body: GenBody, promptLen: number, defaultMax: number | null, o: SimOptions) {
+  const limit = o.maxModelLen;
+  if (promptLen === 0) throw new InvalidRequestError('The prompt cannot be empty.', { param: 'prompt' });
+  if (promptLen >= limit) {
+    throw new InvalidRequestError(
+      `This model's maximum context length is ${limit} tokens. However, your request has ${promptLen} input tokens. Please reduce the length of the input messages.`,
+    );
+  }
+  const requested = body.max_completion_tokens ?? body.max_tokens;
+  const maxTokens = requested ?? (body.max_tokens === null ? null : defaultMax) ?? limit - promptLen;
+  if (maxTokens < 1) throw new InvalidRequestError(`max_tokens must be at least 1, got ${maxTokens}.`, { param: 'max_tokens' });
+  if (promptLen + maxTokens > limit) {
+    throw new InvalidRequestError(
+      `This model's maximum context length is ${limit} tokens. However, you requested ${promptLen + maxTokens} tokens (${promptLen} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+    );
+  }
+  const minTokens = body.min_tokens ?? 0;
+  if (minTokens > maxTokens) {
+    throw new InvalidRequestError(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, { param: 'min_tokens' });
+  }
+  if ((body.n ?? 1) !== 1) throw new InvalidRequestError('The simulator supports only n = 1.', { param: 'n' });
+  return {
+    maxTokens,
+    minTokens,
+    stopTokenIds: body.stop_token_ids ?? [],
+    stop: body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop,
+    ignoreEos: body.ignore_eos ?? false,
+    skipSpecialTokens: body.skip_special_tokens ?? true,
+    includeStopStrInOutput: body.include_stop_str_in_output ?? false,
+    maxModelLen: limit,
+  };
+}
+
+function tokenize(ctx: SimContext, b: z.infer<typeof tokenizeSchema>) {
+  const spec = ctx.resolveModel(b.model);
+  let text: string;
+  if (b.messages) {
+    text = renderChatTemplate(b.messages, {
+      kind: spec.template,
+      addGenerationPrompt: b.add_generation_prompt ?? true,
+      continueFinalMessage: b.continue_final_message ?? false,
+      chatTemplateKwargs: b.chat_template_kwargs ?? undefined,
+      tools: b.tools ?? undefined,
+    });
+  } else if (typeof b.prompt === 'string') text = b.prompt;
+  else throw new InvalidRequestError('Either `prompt` or `messages` is required.', { param: 'prompt' });
+  // This tokenizer adds no BOS (like Qwen's), so add_special_tokens changes nothing.
+  const tokens = ctx.tok.encode(text);
+  return {
+    count: tokens.length,
+    max_model_len: ctx.opts.maxModelLen,
+    tokens,
+    token_strs: b.return_token_strs ? tokens.map((id) => ctx.tok.tokenStr(id)) : null,
+  };
+}
+
+function modelsBody(ctx: SimContext) {
+  return {
+    object: 'list',
+    data: ctx.opts.models.map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: ctx.created,
+      owned_by: 'vllm',
+      root: m.id,
+      parent: null,
+      max_model_len: ctx.opts.maxModelLen,
+      permission: [],
+    })),
+  };
+}
+
+function metricsText(ctx: SimContext): string {
+  const c = ctx.counters;
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: Array<[string, number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
+  };
+  const first = ctx.opts.models[0]?.id ?? 'sim';
+  const label = `{model_name="${first}"}`;
+  metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', [[label, c.running]]);
+  metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [[label, 0]]);
+  metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', [[label, ctx.cache.usage()]]);
+  metric('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', [[label, c.promptTokens]]);
+  metric('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', [[label, c.generationTokens]]);
+  metric('sim_requests_total', 'counter', 'Generation requests received by the simulator.', [['', c.total]]);
+  metric('sim_requests_aborted_total', 'counter', 'Generation requests whose client closed before the end.', [['', c.aborted]]);
+  metric('sim_requests_completed_total', 'counter', 'Generation requests answered in full.', [['', c.completed]]);
+  metric('sim_prompt_tokens_total', 'counter', 'Prompt tokens received.', [['', c.promptTokens]]);
+  metric('sim_cached_prompt_tokens_total', 'counter', 'Prompt tokens served by the simulated prefix cache.', [['', c.cachedPromptTokens]]);
+  return lines.join('\n') + '\n';
+}
+
+/** Start a simulator on `opts.host ?? 127.0.0.1`, `opts.port ?? 0` (an ephemeral port). */
+export async function startSimulator(opts: Partial<SimOptions> = {}): Promise<Simulator> {
+  const sim = createSimulatorServer(opts);
+  const host = opts.host ?? DEFAULT_SIM_OPTIONS.host;
+  await new Promise<void>((resolve, reject) => {
+    sim.server.once('error', reject);
+    sim.server.listen(opts.port ?? 0, host, () => {
+      sim.server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = sim.server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('simulator: no TCP address');
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${urlHost}:${addr.port}`,
+    port: addr.port,
+    stats: sim.stats,
+    reset: sim.reset,
+    setOptions: sim.setOptions,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sim.destroyAll();
+        sim.server.close(() => resolve());
+        sim.server.closeAllConnections();
+      }),
+  };
+}

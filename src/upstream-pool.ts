@@ -1,0 +1,120 @@
+/**
+ * The vLLM replicas behind this gateway: background health checks and the choice of a replica
+ * for a new request. A request keeps the replica it got for all its segments (spec 1.8: the
+ * prefix cache lives on that replica), so the pool hands out leases, not per-call picks.
+ *
+ * Choice: the healthy replica with the fewest outstanding requests (reasoning requests last
+ * minutes, so round-robin piles long requests onto one replica); ties rotate.
+ */
+import type { Backend, ModelInfo } from './engine/backend.js';
+import { ServiceUnavailableError } from './errors.js';
+
+export interface PooledBackend extends Backend {
+  close(): Promise<void>;
+}
+
+export interface UpstreamLease {
+  readonly backend: Backend;
+  release(): void;
+}
+
+export interface UpstreamPoolOptions {
+  healthIntervalMs: number;
+  onHealth?: (upstream: string, healthy: boolean) => void;
+  /** How long a /v1/models answer is reused. */
+  modelsTtlMs?: number;
+  now?: () => number;
+}
+
+interface Replica {
+  backend: PooledBackend;
+  /** null until the first check: a new replica is tried rather than refused. */
+  healthy: boolean | null;
+  outstanding: number;
+}
+
+export class UpstreamPool {
+  private readonly replicas: Replica[];
+  private timer: NodeJS.Timeout | null = null;
+  private rotate = 0;
+  private modelsCache: { at: number; models: Promise<ModelInfo[]> } | null = null;
+  private readonly now: () => number;
+
+  constructor(
+    backends: readonly PooledBackend[],
+    private readonly opts: UpstreamPoolOptions,
+  ) {
+    this.replicas = backends.map((backend) => ({ backend, healthy: null, outstanding: 0 }));
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Starts the background health checks (the first runs at once). */
+  start(): void {
+    if (this.timer || this.opts.healthIntervalMs <= 0) return;
+    void this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), this.opts.healthIntervalMs);
+    this.timer.unref();
+  }
+
+  async checkAll(): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        const ok = await r.backend.health().catch(() => false);
+        if (ok !== r.healthy) this.opts.onHealth?.(r.backend.name, ok);
+        r.healthy = ok;
+      }),
+    );
+  }
+
+  /** True when at least one replica is (or may be) healthy: what /ready reports. */
+  anyHealthy(): boolean {
+    return this.replicas.some((r) => r.healthy !== false);
+  }
+
+  get size(): number {
+    return this.replicas.length;
+  }
+
+  acquire(): UpstreamLease {
+    const n = this.replicas.length;
+    let best: Replica | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = this.replicas[(this.rotate + i) % n]!;
+      if (r.healthy === false) continue;
+      if (!best || r.outstanding < best.outstanding) best = r;
+    }
+    this.rotate = (this.rotate + 1) % Math.max(1, n);
+    if (!best) throw new ServiceUnavailableError('No healthy upstream is available; try again shortly.');
+    const chosen = best;
+    chosen.outstanding++;
+    let released = false;
+    return {
+      backend: chosen.backend,
+      release: () => {
+        if (released) return;
+        released = true;
+        chosen.outstanding--;
+      },
+    };
+  }
+
+  /** The models of the first healthy replica (replicas of one deployment serve the same). */
+  models(): Promise<ModelInfo[]> {
+    const now = this.now();
+    const ttl = this.opts.modelsTtlMs ?? 5_000;
+    if (this.modelsCache && now - this.modelsCache.at < ttl) return this.modelsCache.models;
+    const lease = this.acquire();
+    const models = lease.backend.models().finally(() => lease.release());
+    this.modelsCache = { at: now, models };
+    models.catch(() => {
+      if (this.modelsCache?.models === models) this.modelsCache = null;
+    });
+    return models;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.all(this.replicas.map((r) => r.backend.close()));
+  }
+}

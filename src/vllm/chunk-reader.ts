@@ -1,0 +1,113 @@
+/**
+ * One SSE data string of vLLM's /v1/completions stream -> a CompletionEvent (or nothing).
+ * Pure and synchronous; the client owns I/O and timers. One reader per stream: it keeps the
+ * little state a stream needs (did a choice finish, the last running usage).
+ *
+ * Chunk shapes (vllm/entrypoints/openai/completion/serving.py, completion_stream_generator):
+ * - delta: `{choices: [{index, text, token_ids, finish_reason, stop_reason, prompt_token_ids?}],
+ *   usage?}` (`usage` on every delta with continuous_usage_stats, without cached tokens);
+ * - trailing usage: `{choices: [], usage: {prompt_tokens, completion_tokens,
+ *   prompt_tokens_details?: {cached_tokens}}}`, authoritative;
+ * - failure after the 200: `{error: {message, type, param, code}}` (older: the flat ErrorResponse).
+ */
+import { UpstreamError } from '../errors.js';
+import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';
+import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmUsage } from './schemas.js';
+import { mapStreamErrorEvent } from './upstream-errors.js';
+
+export const TOKEN_IDS_REQUIRED_MESSAGE =
+  'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';
+
+export class CompletionChunkReader {
+  /** A choice chunk carried a finish_reason: the completion is whole even if [DONE] never comes. */
+  finished = false;
+  private finalUsageSeen = false;
+  private lastRunningUsage: VllmUsage | null = null;
+
+  /** Parses and validates one data string. Throws ThinkgateError subclasses. */
+  read(data: string): CompletionEvent | null {
+    // Empty data is a keep-alive some proxies send as `data:`; it carries nothing.
+    if (data.length === 0) return null;
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch (err) {
+      throw new UpstreamError(`vLLM sent malformed JSON in the stream: ${excerpt(data)}`, { cause: err });
+    }
+    if (typeof json !== 'object' || json === null) {
+      throw new UpstreamError(`vLLM sent a stream event that is not a JSON object: ${excerpt(data)}`);
+    }
+    if ('error' in json || (json as { object?: unknown }).object === 'error') {
+      const parsed = VllmErrorBodySchema.safeParse(json);
+      if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
+      throw new UpstreamError(`vLLM failed during generation: ${excerpt(data)}`);
+    }
+    const parsed = VllmCompletionChunkSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new UpstreamError(`vLLM sent an unexpected stream chunk (${parsed.error.issues[0]?.message ?? 'invalid'}): ${excerpt(data)}`);
+    }
+    const chunk = parsed.data;
+    const choice = chunk.choices[0];
+    if (choice === undefined) {
+      // The trailing usage chunk (or an empty keep-alive chunk without usage).
+      if (chunk.usage == null) return null;
+      this.finalUsageSeen = true;
+      this.lastRunningUsage = null;
+      return toUsage(chunk.usage);
+    }
+    if (chunk.choices.length > 1) {
+      throw new UpstreamError('vLLM streamed several choices in one chunk; thinkgate sends n = 1.');
+    }
+    if (choice.token_ids == null) throw new UpstreamError(TOKEN_IDS_REQUIRED_MESSAGE);
+    if (chunk.usage != null) this.lastRunningUsage = chunk.usage;
+    const finishReason = toFinishReason(choice.finish_reason);
+    if (finishReason !== null) this.finished = true;
+    const delta: CompletionDelta = {
+      kind: 'delta',
+      text: choice.text,
+      tokenIds: choice.token_ids,
+      finishReason,
+      stopReason: choice.stop_reason ?? null,
+    };
+    return delta;
+  }
+
+  /**
+   * The stream ended: the last running usage when vLLM sent no trailing usage chunk (its own
+   * count, not a synthesized one), else null. Once only.
+   */
+  pendingUsage(): CompletionUsage | null {
+    if (this.finalUsageSeen || this.lastRunningUsage === null) return null;
+    const u = toUsage(this.lastRunningUsage);
+    this.lastRunningUsage = null;
+    return u;
+  }
+}
+
+function toUsage(u: VllmUsage): CompletionUsage {
+  const usage: CompletionUsage = {
+    kind: 'usage',
+    promptTokens: u.prompt_tokens,
+    completionTokens: u.completion_tokens ?? 0,
+  };
+  const cached = u.prompt_tokens_details?.cached_tokens;
+  if (cached != null) usage.cachedTokens = cached;
+  return usage;
+}
+
+/**
+ * vLLM's finish reasons: stop (EOS, stop token id or stop string), length, abort, error
+ * (sent as an error event by vLLM itself), and newer ones such as "repetition" (its
+ * repetition detector ended the output). Anything that is not length/abort ended the
+ * output the way a stop does.
+ */
+function toFinishReason(r: string | null | undefined): FinishReason | null {
+  if (r == null) return null;
+  if (r === 'stop' || r === 'length' || r === 'abort') return r;
+  if (r === 'error') throw new UpstreamError('vLLM failed during generation (finish_reason "error").');
+  return 'stop';
+}
+
+function excerpt(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}

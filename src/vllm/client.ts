@@ -1,0 +1,271 @@
+/**
+ * `VllmBackend`: the engine's Backend port (src/engine/backend.ts) over one vLLM replica's
+ * OpenAI server, using only the subset of spec section 5 (so any vLLM >= 0.10.2 works
+ * unmodified): GET /v1/models, GET /health, POST /tokenize, streaming POST /v1/completions
+ * with token-id prompts and `return_token_ids`.
+ *
+ * Field names follow vLLM's protocol (vllm/entrypoints/openai/completion/protocol.py:
+ * CompletionRequest, CompletionStreamResponse; serving_tokenization.py: TokenizeRequest).
+ */
+import { Pool, type Dispatcher } from 'undici';
+import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
+import type {
+  Backend,
+  CompletionEvent,
+  CompletionRequest,
+  ModelInfo,
+  TokenizeChatRequest,
+  TokenizeResult,
+} from '../engine/backend.js';
+import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionRequestBody } from './schemas.js';
+import { SseDecoder } from './sse.js';
+import { CompletionChunkReader } from './chunk-reader.js';
+import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
+import { VllmHttp, abortable, parseOrThrow, readLimited } from './http.js';
+
+export interface VllmTimeouts {
+  /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
+  connectMs: number;
+  /** From sending the request to the first SSE data event (queueing + prefill). */
+  firstTokenMs: number;
+  /** Longest gap between two SSE data events (time the consumer spends is not counted). */
+  idleMs: number;
+  /** Whole non-streaming calls: /tokenize, /v1/models. Default 30 s. */
+  requestMs?: number;
+  /** GET /health. Default min(requestMs, 5 s). */
+  healthMs?: number;
+}
+
+export interface VllmBackendOptions {
+  /** e.g. `http://vllm-0:8000` (a path prefix such as `http://proxy/vllm` is kept). */
+  baseUrl: string;
+  /** A caller-owned undici dispatcher (Agent, Pool, MockAgent). Without it the backend creates a Pool and `close()` closes it. */
+  dispatcher?: Dispatcher;
+  timeouts: VllmTimeouts;
+  /** Sent as `Authorization: Bearer <apiKey>` (vLLM's --api-key). */
+  apiKey?: string;
+  /** Extra headers on every upstream request. */
+  headers?: Record<string, string>;
+  /** Entries in the tokenize(model, text) cache. Default 4096. */
+  tokenizeCacheSize?: number;
+}
+
+const COMPLETIONS = 'POST /v1/completions';
+
+type StreamPhase = 'first token' | 'idle';
+
+export class VllmBackend implements Backend {
+  readonly name: string;
+  private readonly http: VllmHttp;
+  private readonly ownsDispatcher: boolean;
+  private readonly timeouts: Required<VllmTimeouts>;
+  private readonly streamHeaders: Record<string, string>;
+  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
+  private readonly tokenizeCacheSize: number;
+  private closed = false;
+
+  constructor(opts: VllmBackendOptions) {
+    const url = new URL(opts.baseUrl);
+    this.name = opts.baseUrl;
+    const requestMs = opts.timeouts.requestMs ?? 30_000;
+    this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
+    // Caller headers first: the protocol's own headers always win.
+    const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
+    this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
+    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
+    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
+  }
+
+  async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
+    const body: Record<string, unknown> = {
+      model: req.model,
+      messages: req.messages,
+      add_generation_prompt: true,
+    };
+    if (req.chatTemplateKwargs !== undefined) body.chat_template_kwargs = req.chatTemplateKwargs;
+    if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
+    const json = await this.http.callJson('POST', '/tokenize', body, signal, this.timeouts.requestMs);
+    const res = parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize');
+    return res.max_model_len == null ? { ids: res.tokens } : { ids: res.tokens, maxModelLen: res.max_model_len };
+  }
+
+  /**
+   * Plain text -> ids (add_special_tokens: false), cached per (model, text) with LRU
+   * eviction: delimiters and phrases are asked for once (spec 4). Concurrent callers share
+   * one request, which therefore runs under `requestMs` only; `signal` ends this caller's
+   * wait, not the shared request. A failed lookup is not cached.
+   */
+  async tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]> {
+    const key = `${model}\u0000${text}`;
+    let pending = this.tokenizeCache.get(key);
+    if (pending !== undefined) {
+      this.tokenizeCache.delete(key); // re-insert: Map order is the LRU order
+      this.tokenizeCache.set(key, pending);
+    } else {
+      const p = this.http.callJson('POST', '/tokenize', { model, prompt: text, add_special_tokens: false }, undefined, this.timeouts.requestMs).then(
+        (json) => parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize').tokens,
+      );
+      p.catch(() => {
+        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
+      });
+      this.tokenizeCache.set(key, p);
+      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
+        const oldest = this.tokenizeCache.keys().next();
+        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
+      }
+      pending = p;
+    }
+    const ids = await abortable(pending, signal);
+    return ids.slice(); // callers may mutate; the cache keeps its own copy
+  }
+
+  /**
+   * One streamed completion. Sends the whole prompt as token ids, always `stream: true`, and
+   * yields a CompletionDelta per choice chunk and one CompletionUsage (the trailing
+   * `choices: []` chunk). Ends at `[DONE]`. Breaking out of the loop, or aborting `signal`,
+   * closes the upstream socket so that vLLM aborts the generation.
+   */
+  async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
+    if (signal.aborted) throw new AbortedError();
+    // Sampling first: the protocol fields below can never be overridden by a client field.
+    // n and echo are pinned: the engine follows exactly one sequence and counts only its tokens.
+    const payload: VllmCompletionRequestBody = {
+      ...req.sampling,
+      model: req.model,
+      prompt: req.promptIds,
+      max_tokens: req.maxTokens,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+      return_token_ids: true,
+      skip_special_tokens: false,
+      n: 1,
+      echo: false,
+      stop_token_ids: req.stopTokenIds ?? [],
+      stop: req.stop ?? [],
+    };
+
+    const ac = new AbortController();
+    // One timer per stream, re-armed with refresh() per data-bearing chunk (no per-token allocation).
+    const st = { phase: 'first token' as StreamPhase, timedOut: null as StreamPhase | null, yielding: false };
+    const onTimeout = (): void => {
+      // While suspended in `yield` the consumer is slow, not vLLM: re-armed when it resumes.
+      if (st.yielding) return;
+      st.timedOut = st.phase;
+      ac.abort();
+    };
+    let timer = setTimeout(onTimeout, this.timeouts.firstTokenMs);
+    const onAbort = (): void => ac.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const decoder = new SseDecoder();
+    const reader = new CompletionChunkReader();
+    let body: Dispatcher.ResponseData['body'] | undefined;
+    try {
+      const res = await this.http.dispatcher.request({
+        origin: this.http.origin,
+        path: this.http.basePath + '/v1/completions',
+        method: 'POST',
+        headers: this.streamHeaders,
+        body: JSON.stringify(payload),
+        signal: ac.signal,
+        // Our own first-token and idle timers cover both; undici's would fire with other errors.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      body = res.body;
+      if (res.statusCode !== 200) {
+        throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), COMPLETIONS);
+      }
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        const datas = decoder.push(chunk);
+        if (datas.length === 0) continue; // partial line, comment, or drained bytes after [DONE]
+        for (const data of datas) {
+          const ev = reader.read(data);
+          if (ev === null) continue;
+          st.yielding = true;
+          yield ev;
+          st.yielding = false;
+        }
+        if (st.phase === 'first token') {
+          clearTimeout(timer);
+          st.phase = 'idle';
+          timer = setTimeout(onTimeout, this.timeouts.idleMs);
+        } else {
+          timer.refresh();
+        }
+        // After [DONE] keep reading to the end of the body, so the connection is reused.
+      }
+      for (const data of decoder.end()) {
+        const ev = reader.read(data);
+        if (ev !== null) yield ev;
+      }
+    } catch (err) {
+      if (signal.aborted) throw new AbortedError();
+      // Ours (an HTTP error status, a bad chunk, an error event): always reported.
+      if (err instanceof ThinkgateError) throw err;
+      // A stall or reset after vLLM finished the completion loses nothing the engine needs.
+      if (decoder.done || reader.finished) {
+        const u = reader.pendingUsage();
+        if (u !== null) yield u;
+        return;
+      }
+      if (st.timedOut !== null) throw timeoutError(st.timedOut, this.timeouts);
+      throw mapTransportError(err, COMPLETIONS, body === undefined ? 'connect' : 'response');
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      // Consumer stopped early (break / return()) or we failed: drop the upstream request.
+      // Destroying an unfinished response makes undici close the socket; vLLM sees the
+      // disconnect and aborts the generation.
+      if (body !== undefined && !body.readableEnded) {
+        ac.abort();
+        body.destroy();
+      }
+    }
+    if (!decoder.done && !reader.finished) {
+      throw new UpstreamError('vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.');
+    }
+    // Without vLLM's trailing usage chunk, its last running usage (continuous_usage_stats) stands in.
+    const usage = reader.pendingUsage();
+    if (usage !== null) yield usage;
+  }
+
+  async models(signal?: AbortSignal): Promise<ModelInfo[]> {
+    const json = await this.http.callJson('GET', '/v1/models', undefined, signal, this.timeouts.requestMs);
+    const list = parseOrThrow(VllmModelListSchema, json, 'GET /v1/models');
+    return list.data.map((card) => {
+      const info: ModelInfo = { id: card.id };
+      if (card.owned_by != null) info.ownedBy = card.owned_by;
+      if (card.created != null) info.created = card.created;
+      if (card.max_model_len != null) info.maxModelLen = card.max_model_len;
+      if (card.root != null) info.root = card.root;
+      return info;
+    });
+  }
+
+  /** GET /health: true on 200 only. Never throws (a probe's failure is its answer). */
+  async health(signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.http.probe('/health', signal, this.timeouts.healthMs)) === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the pool this backend created (waits for in-flight requests); a caller's dispatcher is left alone. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.tokenizeCache.clear();
+    if (this.ownsDispatcher) await this.http.dispatcher.close();
+  }
+}
+
+function timeoutError(phase: StreamPhase, t: Required<VllmTimeouts>): UpstreamTimeoutError {
+  return phase === 'first token'
+    ? new UpstreamTimeoutError(`vLLM sent no token within ${t.firstTokenMs} ms (first token timeout).`)
+    : new UpstreamTimeoutError(`vLLM sent nothing for ${t.idleMs} ms mid-stream (idle timeout).`);
+}

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import type { BudgetForcingSummary, EngineEvent, Usage } from '../../src/engine/types.js';
+import { ChatChunkRenderer, type ChatChunkOptions } from '../../src/openai/chat-chunks.js';
+import type { ChatCompletionChunk, ChatCompletionChunkDelta } from '../../src/openai/types.js';
+
+const usage: Usage = { prompt_tokens: 9, completion_tokens: 14, total_tokens: 23, reasoning_tokens: 10, answer_tokens: 3, cached_tokens: 8 };
+const bf: BudgetForcingSummary = { thinking_tokens: 10, extensions: 0, truncated: true, segments: 2 };
+
+const events: EngineEvent[] = [
+  { type: 'segment', index: 0, cause: 'initial', promptTokens: 9 },
+  { type: 'reasoning', text: 'Hmm', tokens: 1 },
+  { type: 'reasoning', text: '', tokens: 1 },
+  { type: 'reasoning', text: ' ok', tokens: 9 },
+  { type: 'usage', segment: 0, promptTokens: 9, completionTokens: 10 },
+  { type: 'segment', index: 1, cause: 'close', promptTokens: 23 },
+  { type: 'content', text: '42', tokens: 3 },
+  { type: 'usage', segment: 1, promptTokens: 23, completionTokens: 4, cachedTokens: 8 },
+  { type: 'finish', reason: 'length', usage, budgetForcing: bf },
+];
+
+function renderer(over: Partial<ChatChunkOptions> = {}) {
+  return new ChatChunkRenderer({
+    id: 'chatcmpl-7',
+    created: 1700000001,
+    model: 'r1',
+    reasoningFields: ['reasoning_content', 'reasoning'],
+    includeUsage: false,
+    ...over,
+  });
+}
+
+/** The per-event output, so the tests also pin which event produced which chunks. */
+function perEvent(r: ChatChunkRenderer, evs: EngineEvent[]): ChatCompletionChunk[][] {
+  return evs.map((ev) => r.onEvent(ev));
+}
+
+const head = { id: 'chatcmpl-7', object: 'chat.completion.chunk', created: 1700000001, model: 'r1', system_fingerprint: null } as const;
+function c(delta: ChatCompletionChunkDelta, finish: 'stop' | 'length' | null = null, extra: Record<string, unknown> = {}, index = 0) {
+  return { ...head, choices: [{ index, delta, logprobs: null, finish_reason: finish }], ...extra };
+}
+
+describe('ChatChunkRenderer', () => {
+  it('renders role first, reasoning, content, and a finish chunk carrying budget_forcing (no usage requested)', () => {
+    expect(perEvent(renderer(), events)).toEqual([
+      [],
+      [c({ role: 'assistant', content: '' }), c({ reasoning_content: 'Hmm', reasoning: 'Hmm' })],
+      [],
+      [c({ reasoning_content: ' ok', reasoning: ' ok' })],
+      [],
+      [],
+      [c({ content: '42' })],
+      [],
+      [c({}, 'length', { budget_forcing: bf })],
+    ]);
+  });
+
+  it('with include_usage: usage null on every chunk, then a usage chunk with choices [] and budget_forcing', () => {
+    const u = { usage: null };
+    expect(perEvent(renderer({ includeUsage: true }), events)).toEqual([
+      [],
+      [c({ role: 'assistant', content: '' }, null, u), c({ reasoning_content: 'Hmm', reasoning: 'Hmm' }, null, u)],
+      [],
+      [c({ reasoning_content: ' ok', reasoning: ' ok' }, null, u)],
+      [],
+      [],
+      [c({ content: '42' }, null, u)],
+      [],
+      [
+        c({}, 'length', u),
+        {
+          ...head,
+          choices: [],
+          usage: {
+            prompt_tokens: 9,
+            completion_tokens: 14,
+            total_tokens: 23,
+            completion_tokens_details: { reasoning_tokens: 10 },
+            prompt_tokens_details: { cached_tokens: 8 },
+          },
+          budget_forcing: bf,
+        },
+      ],
+    ]);
+  });
+
+  it('sends only the configured reasoning name, or no reasoning at all', () => {
+    const only = renderer({ reasoningFields: ['reasoning'] });
+    expect(only.onEvent({ type: 'reasoning', text: 'x', tokens: 1 })).toEqual([c({ role: 'assistant', content: '' }), c({ reasoning: 'x' })]);
+    const rc = renderer({ reasoningFields: ['reasoning_content'] });
+    expect(rc.onEvent({ type: 'reasoning', text: 'x', tokens: 1 })).toEqual([c({ role: 'assistant', content: '' }), c({ reasoning_content: 'x' })]);
+    const none = renderer({ reasoningFields: [] });
+    expect(none.onEvent({ type: 'reasoning', text: 'x', tokens: 1 })).toEqual([]);
+    // The role then comes with the first chunk that is sent.
+    expect(none.onEvent({ type: 'content', text: 'y', tokens: 1 })).toEqual([c({ role: 'assistant', content: '' }), c({ content: 'y' })]);
+  });
+
+  it('a finish with nothing before it still sends the role first', () => {
+    const b: BudgetForcingSummary = { thinking_tokens: 0, extensions: 0, truncated: false, segments: 1 };
+    expect(renderer().onEvent({ type: 'finish', reason: 'stop', usage, budgetForcing: b })).toEqual([
+      c({ role: 'assistant', content: '' }),
+      c({}, 'stop', { budget_forcing: b }),
+    ]);
+  });
+
+  it('begin() sends the role chunk once, early', () => {
+    const r = renderer();
+    expect(r.begin()).toEqual([c({ role: 'assistant', content: '' })]);
+    expect(r.begin()).toEqual([]);
+    expect(r.onEvent({ type: 'content', text: 'a', tokens: 1 })).toEqual([c({ content: 'a' })]);
+  });
+
+  it('each chunk is a fresh object (safe to hand to an async writer)', () => {
+    const r = renderer();
+    const [, first] = r.onEvent({ type: 'content', text: 'a', tokens: 1 });
+    const [second] = r.onEvent({ type: 'content', text: 'b', tokens: 1 });
+    expect(first).not.toBe(second);
+    expect(first?.choices[0]?.delta).toEqual({ content: 'a' });
+  });
+
+  it('n > 1: role per choice, and the usage chunk only after the last choice finished', () => {
+    const r = renderer({ includeUsage: true, choices: 2 });
+    const u = { usage: null };
+    const b0: BudgetForcingSummary = { thinking_tokens: 1, extensions: 1, truncated: false, segments: 1 };
+    const b1: BudgetForcingSummary = { thinking_tokens: 2, extensions: 0, truncated: true, segments: 3 };
+    const u0: Usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, reasoning_tokens: 1, answer_tokens: 1 };
+    const u1: Usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8, reasoning_tokens: 2, answer_tokens: 1 };
+    expect(r.onEvent({ type: 'content', text: 'a', tokens: 1 }, 0)).toEqual([
+      c({ role: 'assistant', content: '' }, null, u, 0),
+      c({ content: 'a' }, null, u, 0),
+    ]);
+    expect(r.onEvent({ type: 'content', text: 'b', tokens: 1 }, 1)).toEqual([
+      c({ role: 'assistant', content: '' }, null, u, 1),
+      c({ content: 'b' }, null, u, 1),
+    ]);
+    expect(r.onEvent({ type: 'finish', reason: 'stop', usage: u0, budgetForcing: b0 }, 0)).toEqual([c({}, 'stop', u, 0)]);
+    expect(r.onEvent({ type: 'finish', reason: 'length', usage: u1, budgetForcing: b1 }, 1)).toEqual([
+      c({}, 'length', u, 1),
+      {
+        ...head,
+        choices: [],
+        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10, completion_tokens_details: { reasoning_tokens: 3 } },
+        budget_forcing: { thinking_tokens: 3, extensions: 1, truncated: true, segments: 4 },
+      },
+    ]);
+  });
+
+  it('serializes to the exact wire JSON', () => {
+    const r = renderer();
+    const [role, delta] = r.onEvent({ type: 'reasoning', text: 'a"\n', tokens: 1 });
+    expect(JSON.stringify(role)).toBe(
+      '{"id":"chatcmpl-7","object":"chat.completion.chunk","created":1700000001,"model":"r1","system_fingerprint":null,' +
+        '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}',
+    );
+    expect(JSON.stringify(delta)).toBe(
+      '{"id":"chatcmpl-7","object":"chat.completion.chunk","created":1700000001,"model":"r1","system_fingerprint":null,' +
+        '"choices":[{"index":0,"delta":{"reasoning_content":"a\\"\\n","reasoning":"a\\"\\n"},"logprobs":null,"finish_reason":null}]}',
+    );
+  });
+});

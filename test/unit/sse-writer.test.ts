@@ -1,0 +1,262 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SseWriter } from '../../src/openai/sse-writer.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Harness {
+  port: number;
+  /** The server side of the next request. */
+  nextResponse(): Promise<ServerResponse>;
+  close(): Promise<void>;
+}
+
+const open: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (open.length > 0) await open.pop()?.();
+});
+
+async function serve(): Promise<Harness> {
+  const waiting: Array<(res: ServerResponse) => void> = [];
+  const queued: ServerResponse[] = [];
+  const server = http.createServer((_req, res) => {
+    const w = waiting.shift();
+    if (w) w(res);
+    else queued.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const h: Harness = {
+    port: (server.address() as AddressInfo).port,
+    nextResponse: () => {
+      const q = queued.shift();
+      return q ? Promise.resolve(q) : new Promise((r) => waiting.push(r));
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+  open.push(h.close);
+  return h;
+}
+
+/** An http client that records the body bytes as they arrive. */
+function get(port: number): { response: Promise<IncomingMessage>; body: () => string; ended: Promise<string> } {
+  const chunks: Buffer[] = [];
+  let resolveEnd!: (s: string) => void;
+  const ended = new Promise<string>((r) => (resolveEnd = r));
+  const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolveEnd(Buffer.concat(chunks).toString('utf8')));
+      resolve(res);
+    });
+    req.on('error', reject);
+  });
+  open.push(() => void req.destroy());
+  return { response, body: () => Buffer.concat(chunks).toString('utf8'), ended };
+}
+
+/** A raw TCP client that sends a request and then does not read until told to. */
+async function stalledClient(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  open.push(() => void socket.destroy());
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.pause();
+  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  return socket;
+}
+
+/**
+ * Sends 8 KiB events until send() hands back a promise that stays pending: the client's
+ * receive buffer and our socket buffer are full. (A promise that settles at once only means
+ * Node's 16 KiB stream high-water mark was crossed inside one tick; keep filling.)
+ * Wrapped in an object: returning the promise itself from an async function would adopt it.
+ */
+async function fillUntilBackpressure(writer: SseWriter): Promise<{ pending: Promise<void>; sent: number }> {
+  const payload = { pad: 'x'.repeat(8 * 1024) };
+  for (let sent = 1; sent <= 8192; sent++) {
+    const pending = writer.send(payload);
+    if (pending === undefined) continue;
+    const outcome = await Promise.race([pending.then(() => 'drained'), sleep(50).then(() => 'stuck')]);
+    if (outcome === 'stuck') return { pending, sent };
+  }
+  throw new Error('send() never stayed pending');
+}
+
+function settled(p: Promise<unknown>): () => boolean {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return () => done;
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await sleep(5);
+  }
+}
+
+describe('SseWriter', () => {
+  it('sends the SSE headers at start(), before any event', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    expect(writer.started).toBe(false);
+    writer.start({ 'x-request-id': 'req-1' });
+    expect(writer.started).toBe(true);
+    const response = await client.response;
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('no-cache');
+    expect(response.headers['connection']).toBe('keep-alive');
+    expect(response.headers['x-accel-buffering']).toBe('no');
+    expect(response.headers['x-request-id']).toBe('req-1');
+    expect(client.body()).toBe('');
+    writer.done();
+    expect(await client.ended).toBe('data: [DONE]\n\n');
+  });
+
+  it('writes exact event bytes: data lines, an error event, [DONE], then ends', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 0 });
+    // send() before start() starts the stream itself.
+    expect(writer.send({ a: 1, s: 'line1\nline2 é "q"' })).toBeUndefined();
+    writer.send([]);
+    writer.sendError({ error: { message: 'upstream went away', type: 'upstream_error', param: null, code: 'upstream_error' } });
+    expect(writer.closed).toBe(false);
+    writer.done();
+    expect(writer.closed).toBe(true);
+    expect(await client.ended).toBe(
+      'data: {"a":1,"s":"line1\\nline2 é \\"q\\""}\n\n' +
+        'data: []\n\n' +
+        'data: {"error":{"message":"upstream went away","type":"upstream_error","param":null,"code":"upstream_error"}}\n\n' +
+        'data: [DONE]\n\n',
+    );
+    // After the end everything is a no-op, never a write-after-end error.
+    expect(writer.send({ late: true })).toBeUndefined();
+    writer.done();
+    writer.end();
+  });
+
+  it('end() closes without [DONE]', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 0 });
+    writer.send({ a: 1 });
+    writer.end();
+    expect(await client.ended).toBe('data: {"a":1}\n\n');
+  });
+
+  it('sends keep-alive comments while idle', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 20 });
+    writer.start();
+    await until(() => client.body() === ': keep-alive\n\n'.repeat(2));
+    writer.send({ n: 1 });
+    writer.done();
+    const body = await client.ended;
+    expect(body).toMatch(/^(: keep-alive\n\n){2,3}data: \{"n":1\}\n\ndata: \[DONE\]\n\n$/);
+  });
+
+  it('sends no keep-alive while events flow (each send restarts the idle timer)', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 100 });
+    for (let i = 0; i < 30; i++) {
+      writer.send(i);
+      await sleep(10);
+    }
+    writer.done();
+    const body = await client.ended;
+    expect(body).not.toContain('keep-alive');
+    expect(body.split('\n\n')).toHaveLength(32);
+  });
+
+  it('backpressure: a client that does not read gets a pending send(), resolved once it reads', async () => {
+    const h = await serve();
+    const socket = await stalledClient(h.port);
+    const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 0 });
+    const { pending: p, sent } = await fillUntilBackpressure(writer);
+    expect(sent).toBeGreaterThan(10); // the kernel buffered some first
+    const isSettled = settled(p);
+    await sleep(100);
+    expect(isSettled()).toBe(false);
+    expect(writer.closed).toBe(false);
+
+    let received = 0;
+    let tail = '';
+    socket.on('data', (c: Buffer) => {
+      received += c.length;
+      tail = (tail + c.toString('latin1')).slice(-64);
+    });
+    socket.resume();
+    await p;
+    expect(received).toBeGreaterThan(0);
+    writer.done();
+    // The connection is keep-alive: the response ends with the last chunk, not a socket end.
+    await until(() => tail.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n'));
+    expect(received).toBeGreaterThan(sent * 8 * 1024);
+  });
+
+  it('a close during a pending send settles it without hanging; later writes are no-ops', async () => {
+    const h = await serve();
+    const socket = await stalledClient(h.port);
+    const res = await h.nextResponse();
+    const writer = new SseWriter(res, { keepAliveMs: 10 });
+    const { pending: p } = await fillUntilBackpressure(writer);
+    socket.destroy();
+    await Promise.race([p, sleep(5000).then(() => Promise.reject(new Error('pending send hung after close')))]);
+    expect(writer.closed).toBe(true);
+    expect(writer.send({ after: 'close' })).toBeUndefined();
+    writer.sendError({ error: { message: 'x', type: 'server_error', param: null, code: null } });
+    writer.done();
+  });
+
+  it('stops the keep-alive timer when the client goes away', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writer = new SseWriter(res, { keepAliveMs: 10 });
+    const setSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval');
+    open.push(() => {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    });
+    writer.start();
+    expect(setSpy).toHaveBeenCalledTimes(1);
+    const timer = setSpy.mock.results[0]?.value as NodeJS.Timeout;
+    expect(timer.hasRef()).toBe(false); // never holds the process open
+    await until(() => client.body().includes('keep-alive'));
+    (await client.response).destroy();
+    await until(() => writer.closed);
+    expect(clearSpy).toHaveBeenCalledWith(timer);
+    const write = vi.spyOn(res, 'write');
+    await sleep(60);
+    expect(write).not.toHaveBeenCalled();
+  });
+
+  it('stops the keep-alive timer at done()', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writer = new SseWriter(res, { keepAliveMs: 10 });
+    writer.start();
+    writer.done();
+    const write = vi.spyOn(res, 'write');
+    await sleep(60);
+    expect(write).not.toHaveBeenCalled();
+    expect(await client.ended).toBe('data: [DONE]\n\n');
+  });
+});
