@@ -287,8 +287,16 @@ export function createGeneration(
   const detok = tok.createDetokenizer({ skipSpecialTokens: p.skipSpecialTokens });
   const bufferLen =
     p.stop.length > 0 && !p.includeStopStrInOutput ? Math.max(...p.stop.map((s) => s.length)) - 1 : 0;
+  const maxStop = p.stop.length > 0 ? Math.max(...p.stop.map((s) => s.length)) : 0;
   const outputIds: number[] = [];
+  // Perf: `text` only grows by appends (a rope); the per-token work reads short strings only:
+  // `held` (text not yet released, at most bufferLen + one piece) and `recent` (the last
+  // maxStop - 1 characters, where a stop string can start). Slicing `text` itself every token
+  // would flatten the rope and make a long generation quadratic.
   let text = '';
+  let textLen = 0;
+  let held = '';
+  let recent = '';
   let released = 0;
   let finished = false;
   let lastFinish: GenFinishReason | null = null;
@@ -311,30 +319,40 @@ export function createGeneration(
           stopReason = id;
         }
       }
-      let newChars = 0;
-      if (finishReason !== 'stop' || p.includeStopStrInOutput) {
-        const t = detok.push(id);
-        text += t;
-        newChars = t.length;
-      }
-      if (finishReason) text += detok.flush();
-      if (p.stop.length > 0 && newChars > 0 && count > p.minTokens) {
-        const hit = findStopString(text, newChars, p.stop, p.includeStopStrInOutput);
+      let piece = finishReason !== 'stop' || p.includeStopStrInOutput ? detok.push(id) : '';
+      const newChars = piece.length;
+      if (finishReason) piece += detok.flush();
+      if (maxStop > 0 && newChars > 0 && count > p.minTokens) {
+        const window = recent + piece.slice(0, newChars);
+        const hit = findStopString(window, newChars, p.stop, p.includeStopStrInOutput);
         if (hit) {
-          if (hit.truncateAt >= 0) text = text.slice(0, hit.truncateAt);
           finishReason = 'stop';
           stopReason = hit.stop;
+          if (hit.truncateAt >= 0) piece = piece.slice(0, Math.max(0, hit.truncateAt - recent.length));
+          if (hit.truncateAt >= 0 && hit.truncateAt < recent.length) {
+            // The match starts before this piece (only with include_stop_str_in_output = false
+            // is the held-back buffer long enough for this; it always is, see bufferLen).
+            const cut = recent.length - hit.truncateAt;
+            text = text.slice(0, textLen - cut);
+            textLen -= cut;
+            held = held.slice(0, Math.max(0, held.length - cut));
+          }
         }
       }
+      text += piece;
+      textLen += piece.length;
+      held += piece;
+      if (maxStop > 1) recent = (recent + piece).slice(-(maxStop - 1));
       if (finishReason) {
         finished = true;
         lastFinish = finishReason;
         lastStop = stopReason;
       }
-      const upTo = text.length - (finished ? 0 : bufferLen);
+      const upTo = textLen - (finished ? 0 : bufferLen);
       let delta = '';
       if (released < upTo) {
-        delta = text.slice(released, upTo);
+        delta = held.slice(0, upTo - released);
+        held = held.slice(upTo - released);
         released = upTo;
       }
       return { id, kind: run.lastKind, text: delta, finishReason, stopReason };

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderChatTemplate } from '../../src/sim/chat-template.js';
 import { parseSimArgs } from '../../src/sim/main.js';
@@ -279,6 +280,28 @@ describe('sim server: /v1/completions', () => {
     expect(generated).toBeLessThan(10);
     const metrics = await (await fetch(`${sim.url}/metrics`)).text();
     expect(metrics).toContain('sim_requests_aborted_total 1');
+  });
+  it('respects backpressure: a client that stops reading stops the generation', async () => {
+    sim.setOptions({ maxModelLen: 100_000 });
+    const body = JSON.stringify({ ...streamBody({ max_tokens: 60_000, ignore_eos: true }), stream_options: null });
+    const socket = connect(Number(new URL(sim.url).port), '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.pause();
+      socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await new Promise((r) => setTimeout(r, 400));
+      // Megabytes of SSE are pending; the generation waits for 'drain' instead of finishing.
+      expect(sim.stats().running).toBe(1);
+      expect(sim.stats().generationTokens).toBe(0);
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (received = received.length > 64 ? received.slice(-64) + d : received + d));
+      socket.resume();
+      await waitFor(() => received.includes('[DONE]'), 10_000);
+      await waitFor(() => sim.stats().generationTokens === 60_000);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 
