@@ -30,15 +30,12 @@ export {
 export { renderChatTemplate, type TemplateKind, type RenderOptions } from './chat-template.js';
 export {
   createScriptedModel,
-  createGeneration,
   type ScriptOptions,
   type ScriptedModel,
   type ScriptRun,
   type TokenKind,
-  type Generation,
-  type GenerationParams,
-  type GenerationStep,
 } from './model.js';
+export { createGeneration, type Generation, type GenerationParams, type GenerationStep } from './generation.js';
 export { createPrefixCache, type PrefixCache } from './prefix-cache.js';
-export { FAULT_MODES, isFaultMode, type FaultMode } from './faults.js';
+export { FAULT_MODES, isFaultMode, type FaultMode, type FaultPlan } from './faults.js';
 export { parseSimArgs } from './main.js';

@@ -48,7 +48,7 @@ function parseValue(flag: string, kind: string, raw: string): unknown {
 /** argv (without node and script) and env -> simulator options. Throws on a bad flag. */
 export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Partial<SimOptions> {
   const out: Record<string, unknown> = {};
-  for (const [flag, f] of Object.entries(FLAGS)) {
+  for (const f of Object.values(FLAGS)) {
     const v = env[f.env];
     if (v !== undefined && v !== '') out[f.key] = parseValue(f.env, f.kind, v);
   }

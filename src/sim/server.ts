@@ -8,21 +8,17 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { z } from 'zod';
 import { InvalidRequestError, NotFoundError, ThinkgateError } from '../errors.js';
-import { chatMessageSchema, renderChatTemplate, type TemplateKind } from './chat-template.js';
+import { handleChat } from './chat-route.js';
+import type { TemplateKind } from './chat-template.js';
+import { handleCompletions } from './completions-route.js';
 import { faultStatus, resolveFault, type FaultDefaults, type FaultPlan } from './faults.js';
-import { createGeneration, createScriptedModel, type Generation, type ScriptOptions } from './model.js';
-import { createPrefixCache } from './prefix-cache.js';
-import { createSimTokenizer } from './tokenizer.js';
-import {
-  handleChat,
-  handleCompletions,
-  parseBody,
-  sendJson,
-  type GenBody,
-  type Job,
-} from './generation-routes.js';
+import { createGeneration, paramsFromRequest } from './generation.js';
+import { readJson, sendJson, type GenBody, type Job } from './http-io.js';
+import { detokenizeBody, metricsText, modelsBody, tokenizeBody } from './info-routes.js';
+import { createScriptedModel, type ScriptOptions } from './model.js';
+import { createPrefixCache, type PrefixCache } from './prefix-cache.js';
+import { createSimTokenizer, type Tokenizer } from './tokenizer.js';
 
 export interface SimModelSpec {
   id: string;
@@ -117,30 +113,14 @@ export interface Simulator {
 /** Per-simulator state shared with the route handlers. */
 export interface SimContext {
   opts: SimOptions;
-  tok: ReturnType<typeof createSimTokenizer>;
+  tok: Tokenizer;
   created: number;
   counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
-  cache: ReturnType<typeof createPrefixCache>;
+  cache: PrefixCache;
   resolveModel(name: unknown): SimModelSpec;
   startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null): Job;
   endJob(job: Job): void;
 }
-
-const tokenizeSchema = z
-  .object({
-    model: z.string().nullable().optional(),
-    prompt: z.string().optional(),
-    messages: z.array(chatMessageSchema).optional(),
-    add_generation_prompt: z.boolean().optional(),
-    continue_final_message: z.boolean().optional(),
-    add_special_tokens: z.boolean().optional(),
-    chat_template_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
-    tools: z.array(z.unknown()).nullable().optional(),
-    return_token_strs: z.boolean().nullable().optional(),
-  })
-  .loose();
-
-const detokenizeSchema = z.object({ model: z.string().nullable().optional(), tokens: z.array(z.number().int()) }).loose();
 
 const VLLM_ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -149,7 +129,13 @@ const VLLM_ERROR_TYPES: Record<number, string> = {
   503: 'ServiceUnavailableError',
 };
 
-export function sendError(res: ServerResponse, ctx: SimContext, status: number, message: string, param: string | null = null): void {
+export function sendError(
+  res: ServerResponse,
+  ctx: SimContext,
+  status: number,
+  message: string,
+  param: string | null = null,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -160,17 +146,6 @@ export function sendError(res: ServerResponse, ctx: SimContext, status: number, 
   sendJson(res, status, body);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError('Request body is not valid JSON.');
-  }
-}
-
 export function createSimulatorServer(options: Partial<SimOptions> = {}): SimulatorServer {
   let opts: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...options };
   const tok = createSimTokenizer();
@@ -179,7 +154,14 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
   const inflight = new Set<AbortController>();
   let lastRequests: SimRequestRecord[] = [];
   const zero = (): SimContext['counters'] => ({
-    running: 0, total: 0, aborted: 0, completed: 0, errors: 0, promptTokens: 0, cachedPromptTokens: 0, generationTokens: 0,
+    running: 0,
+    total: 0,
+    aborted: 0,
+    completed: 0,
+    errors: 0,
+    promptTokens: 0,
+    cachedPromptTokens: 0,
+    generationTokens: 0,
   });
 
   const ctx: SimContext = {
@@ -202,9 +184,9 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
           throw new InvalidRequestError(`Token id ${id} is out of vocabulary`, { param: 'prompt' });
         }
       }
-      const params = generationParams(body, promptIds.length, defaultMax, opts);
+      const params = paramsFromRequest(body, promptIds.length, defaultMax, opts.maxModelLen);
       const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed });
-      const gen: Generation = createGeneration(run, tok, promptIds.length, params);
+      const gen = createGeneration(run, tok, promptIds.length, params);
       const cached = ctx.cache.lookup(promptIds);
       ctx.cache.insert(promptIds);
       ctx.counters.promptTokens += promptIds.length;
@@ -271,12 +253,8 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       if (isGen) ctx.counters.total++;
       return sendError(res, ctx, status, `Simulated upstream failure (fault ${fault.mode}).`);
     }
-    if (path === '/tokenize') return sendJson(res, 200, tokenize(ctx, parseBody(tokenizeSchema, body)));
-    if (path === '/detokenize') {
-      const b = parseBody(detokenizeSchema, body);
-      ctx.resolveModel(b.model);
-      return sendJson(res, 200, { prompt: tok.decode(b.tokens) });
-    }
+    if (path === '/tokenize') return sendJson(res, 200, tokenizeBody(ctx, body));
+    if (path === '/detokenize') return sendJson(res, 200, detokenizeBody(ctx, body));
     const t = track(res);
     if (path === '/v1/completions') await handleCompletions(ctx, body, res, t, fault);
     else await handleChat(ctx, body, res, t);
@@ -312,100 +290,6 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       for (const s of sockets) s.destroy();
     },
   };
-}
-
-function generationParams(body: GenBody, promptLen: number, defaultMax: number | null, o: SimOptions) {
-  const limit = o.maxModelLen;
-  if (promptLen === 0) throw new InvalidRequestError('The prompt cannot be empty.', { param: 'prompt' });
-  if (promptLen >= limit) {
-    throw new InvalidRequestError(
-      `This model's maximum context length is ${limit} tokens. However, your request has ${promptLen} input tokens. Please reduce the length of the input messages.`,
-    );
-  }
-  const requested = body.max_completion_tokens ?? body.max_tokens;
-  const maxTokens = requested ?? (body.max_tokens === null ? null : defaultMax) ?? limit - promptLen;
-  if (maxTokens < 1) throw new InvalidRequestError(`max_tokens must be at least 1, got ${maxTokens}.`, { param: 'max_tokens' });
-  if (promptLen + maxTokens > limit) {
-    throw new InvalidRequestError(
-      `This model's maximum context length is ${limit} tokens. However, you requested ${promptLen + maxTokens} tokens (${promptLen} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
-    );
-  }
-  const minTokens = body.min_tokens ?? 0;
-  if (minTokens > maxTokens) {
-    throw new InvalidRequestError(`min_tokens must be less than or equal to max_tokens=${maxTokens}, got ${minTokens}.`, { param: 'min_tokens' });
-  }
-  if ((body.n ?? 1) !== 1) throw new InvalidRequestError('The simulator supports only n = 1.', { param: 'n' });
-  return {
-    maxTokens,
-    minTokens,
-    stopTokenIds: body.stop_token_ids ?? [],
-    stop: body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop,
-    ignoreEos: body.ignore_eos ?? false,
-    skipSpecialTokens: body.skip_special_tokens ?? true,
-    includeStopStrInOutput: body.include_stop_str_in_output ?? false,
-    maxModelLen: limit,
-  };
-}
-
-function tokenize(ctx: SimContext, b: z.infer<typeof tokenizeSchema>) {
-  const spec = ctx.resolveModel(b.model);
-  let text: string;
-  if (b.messages) {
-    text = renderChatTemplate(b.messages, {
-      kind: spec.template,
-      addGenerationPrompt: b.add_generation_prompt ?? true,
-      continueFinalMessage: b.continue_final_message ?? false,
-      chatTemplateKwargs: b.chat_template_kwargs ?? undefined,
-      tools: b.tools ?? undefined,
-    });
-  } else if (typeof b.prompt === 'string') text = b.prompt;
-  else throw new InvalidRequestError('Either `prompt` or `messages` is required.', { param: 'prompt' });
-  // This tokenizer adds no BOS (like Qwen's), so add_special_tokens changes nothing.
-  const tokens = ctx.tok.encode(text);
-  return {
-    count: tokens.length,
-    max_model_len: ctx.opts.maxModelLen,
-    tokens,
-    token_strs: b.return_token_strs ? tokens.map((id) => ctx.tok.tokenStr(id)) : null,
-  };
-}
-
-function modelsBody(ctx: SimContext) {
-  return {
-    object: 'list',
-    data: ctx.opts.models.map((m) => ({
-      id: m.id,
-      object: 'model',
-      created: ctx.created,
-      owned_by: 'vllm',
-      root: m.id,
-      parent: null,
-      max_model_len: ctx.opts.maxModelLen,
-      permission: [],
-    })),
-  };
-}
-
-function metricsText(ctx: SimContext): string {
-  const c = ctx.counters;
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: Array<[string, number]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
-  };
-  const first = ctx.opts.models[0]?.id ?? 'sim';
-  const label = `{model_name="${first}"}`;
-  metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', [[label, c.running]]);
-  metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [[label, 0]]);
-  metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', [[label, ctx.cache.usage()]]);
-  metric('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', [[label, c.promptTokens]]);
-  metric('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', [[label, c.generationTokens]]);
-  metric('sim_requests_total', 'counter', 'Generation requests received by the simulator.', [['', c.total]]);
-  metric('sim_requests_aborted_total', 'counter', 'Generation requests whose client closed before the end.', [['', c.aborted]]);
-  metric('sim_requests_completed_total', 'counter', 'Generation requests answered in full.', [['', c.completed]]);
-  metric('sim_prompt_tokens_total', 'counter', 'Prompt tokens received.', [['', c.promptTokens]]);
-  metric('sim_cached_prompt_tokens_total', 'counter', 'Prompt tokens served by the simulated prefix cache.', [['', c.cachedPromptTokens]]);
-  return lines.join('\n') + '\n';
 }
 
 /** Start a simulator on `opts.host ?? 127.0.0.1`, `opts.port ?? 0` (an ephemeral port). */

@@ -235,6 +235,8 @@ describe('sim server: /v1/completions', () => {
     const batch = (await (await post('/v1/completions', { model: 'sim-r1', prompt: ['Hello', [1, 2, 3]], max_tokens: 3 })).json()) as Json;
     expect(batch.choices.map((c: Json) => c.index)).toEqual([0, 1]);
     expect(batch.usage.completion_tokens).toBe(6);
+    const echo = (await (await post('/v1/completions', { model: 'sim-r1', prompt: 'Hello', max_tokens: 2, echo: true })).json()) as Json;
+    expect(echo.choices[0].text).toBe('Hello<think>\n'); // a raw prompt opens no thinking: the model does
     const streamBatch = await post('/v1/completions', { model: 'sim-r1', prompt: ['a', 'b'], stream: true });
     expect(streamBatch.status).toBe(400);
   });

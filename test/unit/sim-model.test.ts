@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderChatTemplate, type TemplateKind } from '../../src/sim/chat-template.js';
-import { createGeneration, createScriptedModel, type GenerationParams, type GenerationStep } from '../../src/sim/model.js';
+import { createGeneration, type GenerationParams, type GenerationStep } from '../../src/sim/generation.js';
+import { createScriptedModel } from '../../src/sim/model.js';
 import { createPrefixCache } from '../../src/sim/prefix-cache.js';
 import { EOS_ID, IM_START_ID, THINK_END_ID, THINK_START_ID, createSimTokenizer } from '../../src/sim/tokenizer.js';
 
@@ -231,10 +232,23 @@ describe('sim generation: vLLM stop semantics', () => {
     const incl = generate(r1, 'r1', { stop: ['step by'], includeStopStrInOutput: true });
     expect(incl.gen.text).toBe('Let me consider the problem step by');
     expect(incl.streamed).toBe(incl.gen.text);
+    // A stop string that starts in an earlier token: the text is cut back into that token.
+    const span = generate(r1, 'r1', { stop: ['x', 'problem step'] });
+    expect(span.gen.text).toBe('Let me consider the ');
+    expect(span.streamed).toBe(span.gen.text);
+    expect(span.gen.stopReason).toBe('problem step');
     // Checked only past min_tokens, and only where new characters can complete a match (vLLM).
     expect(generate(r1, 'r1', { stop: ['Let'] }).gen.stopReason).toBe('Let');
     expect(generate(r1, 'r1', { stop: ['Let'], minTokens: 1 }).gen.stopReason).toBeNull();
     expect(generate(r1, 'r1', { stop: ['step by'], minTokens: 10 }).gen.stopReason).toBeNull();
+  });
+
+  it('stays linear on long generations (the benchmark streams many tokens)', () => {
+    const t0 = performance.now();
+    const long = generate([1, 2, 3], 'r1', { ignoreEos: true, maxTokens: 50_000, maxModelLen: 100_000, stop: ['never here'] });
+    expect(long.ids).toHaveLength(50_000);
+    expect(long.streamed).toBe(long.gen.text);
+    expect(performance.now() - t0).toBeLessThan(2000); // ~50 ms; a quadratic path takes seconds
   });
 
   it('skip_special_tokens drops ChatML tokens but keeps think tags in the text', () => {

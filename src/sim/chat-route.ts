@@ -1,0 +1,125 @@
+/**
+ * SIMULATOR of vLLM's `POST /v1/chat/completions` (not a real model): the model's chat
+ * template, the scripted model, and a reasoning split like vLLM's deepseek_r1 reasoning parser
+ * (thinking -> `reasoning_content`, what follows the end delimiter -> `content`). Kept simple;
+ * the benchmark uses it to compare direct access with the gateway.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { chatMessageSchema, renderChatTemplate } from './chat-template.js';
+import type { FaultPlan } from './faults.js';
+import {
+  SSE_HEADERS,
+  createWriter,
+  genBodySchema,
+  pacer,
+  parseBody,
+  reasonJson,
+  sendJson,
+  sleep,
+  usageJson,
+  type Tracked,
+} from './http-io.js';
+import type { SimContext } from './server.js';
+
+const chatSchema = genBodySchema.extend({
+  messages: z.array(chatMessageSchema).min(1),
+  add_generation_prompt: z.boolean().nullable().optional(),
+  continue_final_message: z.boolean().nullable().optional(),
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
+  tools: z.array(z.unknown()).nullable().optional(),
+});
+
+export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
+  const body = parseBody(chatSchema, raw);
+  const spec = ctx.resolveModel(body.model);
+  const text = renderChatTemplate(body.messages, {
+    kind: spec.template,
+    addGenerationPrompt: body.add_generation_prompt ?? true,
+    continueFinalMessage: body.continue_final_message ?? false,
+    chatTemplateKwargs: body.chat_template_kwargs ?? undefined,
+    tools: body.tools ?? undefined,
+  });
+  const job = ctx.startJob(spec, ctx.tok.encode(text), body, null);
+  const { signal } = t;
+  const none: FaultPlan = { mode: 'none', after: 0, slowDelayMs: 0, tokenize: false };
+  const stream = body.stream ?? false;
+  const out = createWriter(res, ctx.opts.tokenDelayMs === 0);
+  const pace = pacer(ctx, none, signal, () => out.flush());
+  const includeUsage = body.stream_options?.include_usage === true;
+  const continuous = includeUsage && body.stream_options?.continuous_usage_stats === true;
+  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const P = job.promptIds.length;
+  const pre =
+    `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},` +
+    `"model":${JSON.stringify(spec.id)},"choices":`;
+  let reasoning = '';
+  let content = '';
+  let finishReason: string | null = null;
+  let stopReason: number | string | null = null;
+  try {
+    if (stream) {
+      res.writeHead(200, SSE_HEADERS);
+      const role = '{"role":"assistant","content":""}';
+      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]}\n\n`);
+    }
+    await sleep(ctx.opts.firstTokenDelayMs, signal);
+    let k = 0;
+    while (!job.gen.finished && !signal.aborted) {
+      const step = job.gen.next();
+      k++;
+      // Like vLLM's reasoning parser: the delimiters are dropped, thinking goes to
+      // reasoning_content, what follows the end delimiter to content.
+      const field =
+        step.kind === 'think' ? 'reasoning_content' : step.kind === 'answer' || step.kind === 'sep' ? 'content' : null;
+      const piece = field ? step.text : '';
+      if (field === 'reasoning_content') reasoning += piece;
+      else if (field === 'content') content += piece;
+      finishReason = step.finishReason;
+      stopReason = step.stopReason;
+      if (stream && (piece || finishReason)) {
+        const delta = piece ? `{"${field}":${JSON.stringify(piece)}}` : '{}';
+        await out.write(
+          `${pre}[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${reasonJson(finishReason)},` +
+            `"stop_reason":${JSON.stringify(stopReason)}}]` +
+            (continuous ? `,"usage":${usageJson(P, k, null)}}\n\n` : '}\n\n'),
+        );
+      }
+      if (!job.gen.finished) await pace(k);
+    }
+    if (signal.aborted) return;
+    const n = job.gen.outputIds.length;
+    if (stream) {
+      if (includeUsage) await out.write(`${pre}[],"usage":${usageJson(P, n, job.cached)}}\n\n`);
+      await out.write('data: [DONE]\n\n');
+      await out.flush();
+      res.end();
+      return;
+    }
+    sendJson(res, 200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model: spec.id,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: content || null,
+            reasoning_content: reasoning || null,
+            tool_calls: [],
+          },
+          logprobs: null,
+          finish_reason: finishReason,
+          stop_reason: stopReason,
+        },
+      ],
+      usage: JSON.parse(usageJson(P, n, job.cached)) as unknown,
+    });
+  } finally {
+    ctx.endJob(job);
+  }
+}
