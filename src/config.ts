@@ -159,6 +159,7 @@ const profileSchema = section({
   forced_close: text().optional(),
   extension: text().optional(),
   open_text: text().optional(),
+  end_of_turn: z.array(text()).optional(),
   effort: effortSchema.optional(),
 });
 const modelEntryShape = { profile: text(), ...budgetShape, effort: effortSchema.optional() };
@@ -348,6 +349,7 @@ function buildProfiles(raw: unknown, problems: string[]): { profiles: Record<str
       open_text: entry.open_text ?? (entry.thinking_start === undefined && base ? base.open_text : defaultOpenText(start)),
       extension,
       effort: { ...inherited, ...definedOnly(entry.effort ?? {}) },
+      ...(entry.end_of_turn ?? base?.end_of_turn ? { end_of_turn: entry.end_of_turn ?? base?.end_of_turn } : {}),
     };
   }
   return { profiles, names };

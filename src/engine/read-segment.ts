@@ -9,7 +9,7 @@
  */
 import type { CompletionEvent, FinishReason } from './backend.js';
 import type { ForcingState } from './forcing-state.js';
-import type { ResolvedProfile } from '../profiles/profile.js';
+import { END_OF_TURN_TEXTS, type ResolvedProfile } from '../profiles/profile.js';
 import { SeqMatcher } from './seq-matcher.js';
 import type { StopMatcher } from './stop-matcher.js';
 import type { EngineEvent } from './types.js';
@@ -90,15 +90,18 @@ class SegmentReader {
   onDelta(ids: readonly number[], text: string, finish: FinishReason | null, stopReason: number | string | null): SegmentOutcome | undefined {
     if (finish === 'abort') throw new UpstreamError('The upstream aborted the generation.');
     // On EOS or a stop_token_ids hit the last id is the stop token (its text is not in `text`).
-    const stopTokenLast = finish === 'stop' && typeof stopReason !== 'string' && ids.length > 0;
-    const last = ids.length - 1;
+    // An EOS that was also the max_tokens-th token comes with `length` and its text: see eosAt.
+    const stopAt = finish === 'stop' && typeof stopReason !== 'string' && ids.length > 0 ? ids.length - 1 : -1;
+    const eosAt = this.eosAt(ids, stopAt);
+    if (eosAt !== -1 && eosAt !== stopAt) text = this.withoutEosText(text);
     let i = 0;
     if (this.state.phase === 'thinking') {
       for (; i < ids.length; i++) {
         const id = ids[i]!;
-        if (stopTokenLast && i === last) {
+        if (i === eosAt) {
           this.releaseHeld();
           this.emitReasoning(this.heldText + text);
+          this.heldText = '';
           const single = this.profile.endIds.length === 1 && id === this.profile.endIds[0];
           return { kind: 'close-attempt', via: single ? 'end' : 'eos' };
         }
@@ -131,17 +134,39 @@ class SegmentReader {
     }
     // Answer phase (possibly from the middle of this delta).
     for (; i < ids.length; i++) {
-      if (stopTokenLast && i === last) this.state.overhead++;
-      else this.acceptAnswer(ids[i]!);
+      if (i === eosAt) {
+        this.state.overhead++;
+        break;
+      }
+      this.acceptAnswer(ids[i]!);
     }
     const r = this.stops.push(text);
     this.emitContent(r.text);
     if (r.stopped) return { kind: 'stopped' };
-    if (finish) {
+    if (finish || eosAt !== -1) {
       this.emitContent(this.stops.flush());
-      return { kind: 'finished', reason: finish };
+      return { kind: 'finished', reason: eosAt !== -1 ? 'stop' : (finish as 'stop' | 'length') };
     }
     return undefined;
+  }
+
+  /** Index of the id that ends the turn: vLLM's stop token, else the first end-of-turn id. */
+  private eosAt(ids: readonly number[], stopAt: number): number {
+    const eos = this.profile.eosIds;
+    if (eos.length > 0) {
+      for (let i = 0; i < ids.length; i++) if (eos.includes(ids[i]!)) return stopAt === -1 || i < stopAt ? i : stopAt;
+    }
+    return stopAt;
+  }
+
+  /** Text after an end-of-turn marker is not part of the turn. */
+  private withoutEosText(text: string): string {
+    let cut = text.length;
+    for (const t of this.profile.profile.end_of_turn ?? END_OF_TURN_TEXTS) {
+      const at = text.indexOf(t);
+      if (at !== -1 && at < cut) cut = at;
+    }
+    return text.slice(0, cut);
   }
 
   private onThinkingFinish(finish: 'stop' | 'length'): SegmentOutcome {

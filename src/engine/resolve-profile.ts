@@ -4,22 +4,26 @@
  * the ProfileResolver that the app owns; concurrent first requests share one lookup.
  */
 import type { Backend } from './backend.js';
-import type { Profile, ResolvedProfile } from '../profiles/profile.js';
+import { END_OF_TURN_TEXTS, type Profile, type ResolvedProfile } from '../profiles/profile.js';
 import { UpstreamError } from '../errors.js';
 
 export async function resolveProfile(backend: Backend, model: string, profile: Profile, signal?: AbortSignal): Promise<ResolvedProfile> {
   const tok = (text: string): Promise<number[]> =>
     text.length === 0 ? Promise.resolve([]) : backend.tokenize(model, text, signal);
-  const [startIds, endIds, forcedCloseIds, openIds] = await Promise.all([
+  const eosTexts = profile.end_of_turn ?? END_OF_TURN_TEXTS;
+  const [startIds, endIds, forcedCloseIds, openIds, ...eos] = await Promise.all([
     tok(profile.thinking_start),
     tok(profile.thinking_end),
     tok(profile.forced_close),
     tok(profile.open_text),
+    ...eosTexts.map(tok),
   ]);
+  // A marker another tokenizer spells in several ordinary ids is not this model's EOS.
+  const eosIds = eos.filter((ids) => ids.length === 1).map((ids) => ids[0]!);
   if (startIds.length === 0 || endIds.length === 0) {
     throw new UpstreamError(`The tokenizer of '${model}' returned no ids for the thinking delimiters of profile '${profile.name}'.`);
   }
-  return { profile, startIds, endIds, forcedCloseIds, openIds };
+  return { profile, startIds, endIds, forcedCloseIds, openIds, eosIds };
 }
 
 export class ProfileResolver {

@@ -26,7 +26,23 @@ export interface Profile {
   extension: string;
   /** Presets that `reasoning_effort` picks; explicit request fields win. */
   effort: Partial<Record<ReasoningEffort, BudgetPreset>>;
+  /**
+   * End-of-turn texts (EOS). vLLM stops on EOS by itself, but when EOS is also the max_tokens-th
+   * token it reports `length` and leaves the id in the output (v1's check_stop tests the length
+   * first); knowing these ids keeps such an EOS out of the thinking span and the next prompt.
+   * Only texts that are ONE id in the model's tokenizer are used. Default: END_OF_TURN_TEXTS.
+   */
+  end_of_turn?: readonly string[];
 }
+
+/** End-of-turn markers of the common open model families (ChatML/Qwen, DeepSeek, Llama 3, Phi). */
+export const END_OF_TURN_TEXTS: readonly string[] = Object.freeze([
+  '<|im_end|>',
+  '<|endoftext|>',
+  '<｜end▁of▁sentence｜>',
+  '<|eot_id|>',
+  '<|end|>',
+]);
 
 /** A profile with its delimiters learned as the backend's own token ids (via /tokenize). */
 export interface ResolvedProfile {
@@ -35,6 +51,8 @@ export interface ResolvedProfile {
   endIds: number[];
   forcedCloseIds: number[];
   openIds: number[];
+  /** Single-id end-of-turn markers (see Profile.end_of_turn). */
+  eosIds: number[];
 }
 
 /** Per-model default budgets (config `models` entries and the global `defaults`). */

@@ -105,6 +105,15 @@ describe('chat completions with budgets (non-stream)', () => {
     expect(res.choices[0]!.message.content).toBe('');
   });
 
+  it('an EOS that lands exactly on max_tokens ends the answer cleanly (vLLM says length)', async () => {
+    const plain = await complete({});
+    // One segment generated thinking + </think> + answer + EOS: ask for exactly that many.
+    const exact = await complete({ max_tokens: plain.res.usage!.completion_tokens });
+    expect(exact.res.choices[0]!.finish_reason).toBe('stop');
+    expect(exact.content).toBe(plain.content);
+    expect(exact.res.usage).toEqual(plain.res.usage);
+  });
+
   it('accepts the aliases thinking_token_budget and thinking.budget_tokens, and reasoning_effort none', async () => {
     expect((await complete({ thinking_token_budget: 7 })).res.budget_forcing.thinking_tokens).toBe(7);
     expect((await complete({ thinking: { type: 'enabled', budget_tokens: 8 } })).res.budget_forcing.thinking_tokens).toBe(8);

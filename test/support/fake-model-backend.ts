@@ -32,11 +32,11 @@ export const textOfIds = (ids: readonly number[]): string => ids.map(textOf).joi
 const baseProfile = { effort: {} } as const;
 export const thinkTags: ResolvedProfile = {
   profile: { ...baseProfile, name: 'think-tags', thinking_start: '<think>', thinking_end: '</think>', forced_close: '\n</think>\n\n', open_text: '<think>\n', extension: 'Wait' } as Profile,
-  startIds: [T.THINK], endIds: [T.END], forcedCloseIds: [T.NL, T.END, T.NLNL], openIds: [T.THINK, T.NL],
+  startIds: [T.THINK], endIds: [T.END], forcedCloseIds: [T.NL, T.END, T.NLNL], openIds: [T.THINK, T.NL], eosIds: [T.EOS],
 };
 export const s1: ResolvedProfile = {
   profile: { ...baseProfile, name: 's1', thinking_start: '<|im_start|>think', thinking_end: '<|im_start|>answer', forced_close: '\n<|im_start|>answer\nFinal Answer:', open_text: '<|im_start|>think', extension: 'Wait' } as Profile,
-  startIds: [T.IM_START, T.THINKW], endIds: [T.IM_START, T.ANSWER], forcedCloseIds: [T.NL, T.IM_START, T.ANSWER, T.NL, T.FINAL], openIds: [T.IM_START, T.THINKW],
+  startIds: [T.IM_START, T.THINKW], endIds: [T.IM_START, T.ANSWER], forcedCloseIds: [T.NL, T.IM_START, T.ANSWER, T.NL, T.FINAL], openIds: [T.IM_START, T.THINKW], eosIds: [T.EOS],
 };
 /** think-tags where `</think>` is three ordinary ids (Qwen2.5 tokenizers). */
 export const threeIdEnd: ResolvedProfile = {
@@ -122,7 +122,9 @@ export class FakeModelBackend implements Backend {
       let n = all.findIndex((id) => stopIds.has(id));
       let finish: 'stop' | 'length' = 'stop';
       let stopReason: number | null = null;
-      if (n === -1 || n + 1 > req.maxTokens) {
+      // vLLM v1 checks the length before EOS: a stop token that is also the max_tokens-th token
+      // ends the request with `length`, and its text stays in the output.
+      if (n === -1 || n + 1 >= req.maxTokens) {
         n = Math.min(all.length, req.maxTokens);
         finish = 'length';
       } else {

@@ -223,7 +223,7 @@ profiles:
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, timeouts, health, profiles, models)',
       'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms)',
       'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_concurrent_requests, max_queue, queue_timeout_ms)',
-      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, effort)',
+      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);
   });
@@ -465,5 +465,16 @@ describe('loadConfig: the result', () => {
 
   it('loadConfigFromYaml reads a YAML text like a file', () => {
     expect(loadConfigFromYaml('upstreams: [http://a:1]\nserver: { port: 1 }\n').port).toBe(1);
+  });
+});
+
+describe('profiles: end_of_turn', () => {
+  it('an operator profile may name its end-of-turn markers', () => {
+    const cfg = loadConfigFromObject({
+      upstreams: ['http://127.0.0.1:8000'],
+      profiles: { mine: { thinking_start: '<t>', thinking_end: '</t>', forced_close: '</t>', extension: 'Hmm', end_of_turn: ['<eot>'] } },
+    });
+    expect(cfg.profiles.mine!.end_of_turn).toEqual(['<eot>']);
+    expect(cfg.profiles['think-tags']!.end_of_turn).toBeUndefined(); // the engine's default list applies
   });
 });

@@ -198,6 +198,22 @@ describe('engine: rule 2, min extension', () => {
   });
 });
 
+describe('engine: end of turn at the max_tokens boundary (vLLM reports length)', () => {
+  it('an EOS that is the M-th token is a close attempt, not thinking', async () => {
+    const r = await run({ think: 3, closeWithEos: true, answer: 1 }, input({ M: 4 }));
+    expect(r.requests[1]!.promptIds.slice(P.length)).toEqual([...range(0, 3, thought), T.NL, T.END, T.NLNL]);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 3, extensions: 0, truncated: false, segments: 2 });
+    expect(r.log[1]).toBe(`R:${textOfIds(range(0, 3, thought))}`); // no <|im_end|> in the reasoning
+  });
+
+  it('an EOS that is the last allowed answer token ends the answer without its text', async () => {
+    const r = await run({ think: 2, answer: 2 }, input({ maxCompletionTokens: 6 }));
+    expect(r.requests.map((q) => q.maxTokens)).toEqual([6, 1]);
+    expect(r.finish).toMatchObject({ reason: 'stop', usage: { reasoning_tokens: 2, answer_tokens: 3 } });
+    expect(r.log.filter((l) => l.startsWith('C:')).join('')).not.toContain('<|im_end|>');
+  });
+});
+
 describe('engine: rule 3 and 5, M = 0 and totals', () => {
   it('M = 0 closes thinking before the first token', async () => {
     const r = await run({ answer: 2 }, input({ M: 0 }));
