@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { AppContext } from './app-context.js';
 import { createKeyCheck } from './auth.js';
+import { createBackend } from './create-backend.js';
 import type { Config } from './config.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { NotFoundError, toErrorBody } from './errors.js';
@@ -21,7 +22,6 @@ import { registerMetrics } from './routes/metrics.js';
 import { registerModels } from './routes/models.js';
 import { registerOpenApi } from './routes/openapi.js';
 import { UpstreamPool, type PooledBackend } from './upstream-pool.js';
-import { VllmBackend } from './vllm/client.js';
 import { version } from './version.js';
 
 export interface AppDeps {
@@ -56,16 +56,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const registry = new Registry();
   const metrics = createMetrics(registry, deps.build ?? { version }, { processMetrics: deps.processMetrics ?? false });
-  const backends =
-    deps.backends ??
-    config.upstreams.map(
-      (u) =>
-        new VllmBackend({
-          baseUrl: u.url,
-          timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
-          ...(u.apiKey ? { apiKey: u.apiKey } : {}),
-        }),
-    );
+  const backends = deps.backends ?? config.upstreams.map((u) => createBackend(u, config));
   const pool = new UpstreamPool(backends, {
     healthIntervalMs: config.health.intervalMs,
     onHealth: (upstream, healthy) => {

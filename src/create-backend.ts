@@ -1,0 +1,16 @@
+/**
+ * One upstream entry of the config -> the Backend that speaks its protocol. The engine sees only
+ * the Backend port, so a second server kind (llama.cpp's llama-server) is a second case here,
+ * never a branch in the engine.
+ */
+import type { Config, UpstreamConfig } from './config.js';
+import type { PooledBackend } from './upstream-pool.js';
+import { VllmBackend } from './vllm/client.js';
+
+export function createBackend(upstream: UpstreamConfig, config: Config): PooledBackend {
+  return new VllmBackend({
+    baseUrl: upstream.url,
+    timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
+    ...(upstream.apiKey ? { apiKey: upstream.apiKey } : {}),
+  });
+}
