@@ -4,6 +4,8 @@ import type { ProfileResolver } from './engine/resolve-profile.js';
 import type { Metrics } from './metrics.js';
 import type { ProfileRegistry } from './profiles/registry.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import type { ConcurrencyLimiter } from './limiter.js';
+import type { RetryPolicy } from './chat/start-chat.js';
 
 export interface AppContext {
   config: Config;
@@ -11,6 +13,8 @@ export interface AppContext {
   registry: ProfileRegistry;
   resolver: ProfileResolver;
   metrics: Metrics;
+  limiter: ConcurrencyLimiter;
+  retry: RetryPolicy;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: () => number;
   /** Response ids (`chatcmpl-...`). */

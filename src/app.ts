@@ -22,6 +22,8 @@ import { registerMetrics } from './routes/metrics.js';
 import { registerModels } from './routes/models.js';
 import { registerOpenApi } from './routes/openapi.js';
 import { UpstreamPool, type PooledBackend } from './upstream-pool.js';
+import { ConcurrencyLimiter } from './limiter.js';
+import type { RetryPolicy } from './chat/start-chat.js';
 import { version } from './version.js';
 
 export interface AppDeps {
@@ -34,6 +36,9 @@ export interface AppDeps {
   /** prom-client's process metrics: only for the process's one long-lived app. */
   processMetrics?: boolean;
 }
+
+/** Two more replicas after the first, 100 ms then 200 ms (jittered) apart. */
+const DEFAULT_RETRY: RetryPolicy = { retries: 2, backoffMs: 100 };
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -70,6 +75,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     registry: createProfileRegistry(config),
     resolver: new ProfileResolver(),
     metrics,
+    limiter: new ConcurrencyLimiter({
+      maxConcurrent: config.limits.maxConcurrentRequests,
+      maxQueue: config.limits.maxQueue,
+      queueTimeoutMs: config.limits.queueTimeoutMs,
+      onWait: (s) => metrics.queueWait(s),
+      onQueueDepth: (d) => metrics.queueDepth(d),
+    }),
+    retry: DEFAULT_RETRY,
     now: deps.now ?? Date.now,
     newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
     draining: false,

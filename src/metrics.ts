@@ -72,6 +72,11 @@ export interface Metrics {
   /** One finished (or rejected) request; RequestMetrics.end calls it. */
   countRequest(model: string, stream: boolean, status: number): void;
   upstreamRequest(upstream: string, outcome: UpstreamOutcome): void;
+  /** A failed start retried on another replica (before the first byte). */
+  upstreamRetry(upstream: string): void;
+  /** Admission queue: its depth now, and how long an admitted request waited (seconds). */
+  queueDepth(depth: number): void;
+  queueWait(seconds: number): void;
   setUpstreamHealthy(upstream: string, healthy: boolean): void;
   clientDisconnect(phase: DisconnectPhase): void;
 }
@@ -184,6 +189,16 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     labelNames: ['upstream'],
     registers,
   });
+  const retries = counter('thinkgate_upstream_retries_total', 'Failed request starts retried on another replica (before the first byte).', [
+    'upstream',
+  ]);
+  const queueDepth = new Gauge({ name: 'thinkgate_queue_depth', help: 'Requests waiting for a free slot.', registers });
+  const queueWait = new Histogram({
+    name: 'thinkgate_queue_wait_seconds',
+    help: 'Time admitted requests waited for a free slot.',
+    buckets: [...SECONDS_BUCKETS],
+    registers,
+  });
   const disconnects = counter('thinkgate_client_disconnects_total', 'Clients that went away before the end.', [
     'phase',
   ]);
@@ -242,6 +257,15 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     },
     upstreamRequest(upstream, outcome) {
       upstreamRequests.inc({ upstream, outcome });
+    },
+    upstreamRetry(upstream) {
+      retries.inc({ upstream });
+    },
+    queueDepth(depth) {
+      queueDepth.set(depth);
+    },
+    queueWait(seconds) {
+      queueWait.observe(seconds);
     },
     setUpstreamHealthy(upstream, healthy) {
       upstreamHealthy.set({ upstream }, healthy ? 1 : 0);

@@ -48,12 +48,15 @@ export class UpstreamPool {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Starts the background health checks (the first runs at once). */
-  start(): void {
+  /**
+   * Starts the background health checks. Resolves after the first round (each probe is bounded
+   * by the health timeout), so the gateway starts serving knowing which replicas answer.
+   */
+  async start(): Promise<void> {
     if (this.timer || this.opts.healthIntervalMs <= 0) return;
-    void this.checkAll();
     this.timer = setInterval(() => void this.checkAll(), this.opts.healthIntervalMs);
     this.timer.unref();
+    await this.checkAll();
   }
 
   async checkAll(): Promise<void> {
@@ -75,17 +78,15 @@ export class UpstreamPool {
     return this.replicas.length;
   }
 
-  acquire(): UpstreamLease {
-    const n = this.replicas.length;
-    let best: Replica | undefined;
-    for (let i = 0; i < n; i++) {
-      const r = this.replicas[(this.rotate + i) % n]!;
-      if (r.healthy === false) continue;
-      if (!best || r.outstanding < best.outstanding) best = r;
-    }
-    this.rotate = (this.rotate + 1) % Math.max(1, n);
-    if (!best) throw new ServiceUnavailableError('No healthy upstream is available; try again shortly.');
-    const chosen = best;
+  /**
+   * Leases the healthy replica with the fewest outstanding requests. `avoid` lists replicas a
+   * retry should not use again; when every healthy replica is in it, one of them is used anyway
+   * (a single URL may be a Kubernetes Service that routes the retry to another pod).
+   */
+  acquire(avoid?: ReadonlySet<Backend>): UpstreamLease {
+    const chosen = this.pick(avoid) ?? (avoid && avoid.size > 0 ? this.pick() : undefined);
+    this.rotate = (this.rotate + 1) % Math.max(1, this.replicas.length);
+    if (!chosen) throw new ServiceUnavailableError('No healthy upstream is available; try again shortly.');
     chosen.outstanding++;
     let released = false;
     return {
@@ -96,6 +97,28 @@ export class UpstreamPool {
         chosen.outstanding--;
       },
     };
+  }
+
+  /**
+   * Passive health: a replica that refused a connection leaves rotation at once instead of at
+   * the next probe; the background probe brings it back when it answers again.
+   */
+  markUnhealthy(backend: Backend): void {
+    const r = this.replicas.find((x) => x.backend === backend);
+    if (!r || r.healthy === false) return;
+    r.healthy = false;
+    this.opts.onHealth?.(backend.name, false);
+  }
+
+  private pick(avoid?: ReadonlySet<Backend>): Replica | undefined {
+    const n = this.replicas.length;
+    let best: Replica | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = this.replicas[(this.rotate + i) % n]!;
+      if (r.healthy === false || avoid?.has(r.backend)) continue;
+      if (!best || r.outstanding < best.outstanding) best = r;
+    }
+    return best;
   }
 
   /** The models of the first healthy replica (replicas of one deployment serve the same). */

@@ -1,20 +1,19 @@
 /**
  * POST /v1/chat/completions: OpenAI's chat API with budget forcing (spec 2 and 3).
  *
- * Before the first byte every failure is an HTTP status with the OpenAI envelope (the error
- * handler in app.ts); the SSE stream is opened only when the first token is ready, so upstream
- * errors while tokenizing or waiting for the first token still get a real status. After the
- * first byte a failure is one `data: {"error": ...}` event, then the stream ends.
- * Cancellation flows one way: client disconnect -> the request's AbortController -> engine ->
- * the upstream request of the current segment.
+ * Order: validate -> admission (limiter; 429 past the queue) -> start on a replica, retried
+ * elsewhere until the first token (chat/start-chat.ts) -> render. Before the first byte every
+ * failure is an HTTP status with the OpenAI envelope (app.ts's error handler); the SSE stream
+ * opens only with the first token. After the first byte a failure is one `data: {"error":...}`
+ * event, then the stream ends. Cancellation flows one way: client disconnect -> the request's
+ * AbortController -> engine -> the upstream request of the current segment.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { prepareChat } from '../chat/prepare-chat.js';
-import { mergeChoices, type IndexedEvent } from '../chat/merge-choices.js';
-import { runBudgetForcing } from '../engine/run-budget-forcing.js';
+import type { IndexedEvent } from '../chat/merge-choices.js';
+import { startChat } from '../chat/start-chat.js';
 import { isAbortError, ServiceUnavailableError, toErrorBody, toThinkgateError } from '../errors.js';
-import { parseChatRequest, type ChatRequest } from '../openai/chat-request.js';
+import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
 import { SseWriter } from '../openai/sse-writer.js';
@@ -31,11 +30,17 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
     const rm = new RequestMetrics(ctx.metrics, { model: req.model, stream }, ctx.now);
     const client = watchClient(reply);
     let status = 200;
-    const lease = ctx.pool.acquire();
+    let release: (() => void) | undefined;
+    let started: Awaited<ReturnType<typeof startChat>> | undefined;
     try {
-      const input = await prepareChat(req, lease.backend, ctx, client.signal);
-      const runs = Array.from({ length: req.n ?? 1 }, () => runBudgetForcing(input, lease.backend, client.signal));
-      const events = mergeChoices(runs);
+      try {
+        release = await ctx.limiter.acquire(client.signal);
+      } catch (err) {
+        if (isAbortError(err)) rm.disconnected('queued');
+        throw err;
+      }
+      started = await startChat(req, ctx, client.signal);
+      const events = replay(started.first, started.rest);
       const meta = { id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields };
       if (!stream) {
         const builder = new ChatCompletionBuilder(meta);
@@ -59,10 +64,21 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       throw err;
     } finally {
       client.dispose();
-      lease.release();
+      started?.lease.release();
+      release?.();
       rm.end(status);
     }
   });
+}
+
+/** The events pulled while starting, then the rest. */
+async function* replay(first: IndexedEvent[], rest: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
+  try {
+    yield* first;
+    yield* rest;
+  } finally {
+    await rest.return(undefined);
+  }
 }
 
 async function streamChat(
@@ -73,28 +89,25 @@ async function streamChat(
   rm: RequestMetrics,
 ): Promise<number> {
   let writer: SseWriter | null = null;
+  const open = (): SseWriter => {
+    reply.hijack(); // from here on we own the socket: errors become SSE events
+    const w = new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
+    w.start();
+    return w;
+  };
   try {
     for await (const { index, ev } of events) {
       if (index === 0) rm.onEvent(ev);
       const chunks = renderer.onEvent(ev, index);
       if (chunks.length === 0) continue;
-      if (!writer) {
-        reply.hijack(); // from here on we own the socket: errors become SSE events
-        writer = new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
-        writer.start();
-      }
+      writer ??= open();
       for (const chunk of chunks) {
         const wait = writer.send(chunk);
         if (wait) await wait; // backpressure: a slow client slows the engine, not our memory
       }
       if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
     }
-    if (!writer) {
-      // Nothing renderable at all (cannot happen with a finish event); still answer properly.
-      reply.hijack();
-      writer = new SseWriter(reply.raw, { keepAliveMs: 0 });
-      writer.start();
-    }
+    writer ??= open();
     writer.done();
     return 200;
   } catch (err) {
