@@ -37,6 +37,8 @@ export interface AppDeps {
   processMetrics?: boolean;
 }
 
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+
 /** Two more replicas after the first, 100 ms then 200 ms (jittered) apart. */
 const DEFAULT_RETRY: RetryPolicy = { retries: 2, backoffMs: 100 };
 
@@ -57,6 +59,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Long thinking streams outlive any default; the upstream timeouts bound them instead.
     requestTimeout: 0,
     return503OnClosing: true,
+    // Honour a caller's X-Request-Id when it is a sane token (it reaches logs and vLLM), else mint one.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    // On the raw response so that hijacked SSE streams carry it too.
+    reply.raw.setHeader('x-request-id', request.id);
   });
 
   const registry = new Registry();

@@ -33,7 +33,7 @@ export interface RetryPolicy {
   backoffMs: number;
 }
 
-export async function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal): Promise<StartedChat> {
+export async function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {
   const policy = ctx.retry;
   const tried = new Set<Backend>();
   for (let attempt = 0; ; attempt++) {
@@ -41,7 +41,11 @@ export async function startChat(req: ChatRequest, ctx: AppContext, signal: Abort
     tried.add(lease.backend);
     try {
       const input = await prepareChat(req, lease.backend, ctx, signal);
-      const runs = Array.from({ length: req.n ?? 1 }, () => runBudgetForcing(input, lease.backend, signal));
+      const n = req.n ?? 1;
+      // Every upstream call gets its own id: request id, choice (when n > 1), segment.
+      const runs = Array.from({ length: n }, (_, i) =>
+        runBudgetForcing({ ...input, requestId: n > 1 ? `${requestId}-c${i}` : requestId }, lease.backend, signal),
+      );
       const rest = mergeChoices(runs);
       const first: IndexedEvent[] = [];
       for (;;) {

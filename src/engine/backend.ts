@@ -40,6 +40,8 @@ export interface CompletionRequest {
   stop?: string[];
   /** The client's sampling fields and vLLM extras (temperature, top_p, seed, top_k, ...), passed as is. */
   sampling: Record<string, unknown>;
+  /** A unique id for this upstream call (the request id plus the segment number). */
+  requestId?: string;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';

@@ -41,6 +41,7 @@ export async function* runBudgetForcing(
       break;
     }
     state.segments++;
+    if (input.requestId !== undefined) req.requestId = `${input.requestId}-${state.segments}`;
     yield { type: 'segment', index: state.segments, cause: next.cause, promptTokens: state.prompt.length };
 
     const ctrl = new AbortController();

@@ -32,6 +32,8 @@ export interface EngineInput {
   sampling: Record<string, unknown>;
   /** Used when neither max_completion_tokens nor maxModelLen bound the output. */
   fallbackMaxTokens?: number;
+  /** The gateway's request id; segment n's upstream call gets `${requestId}-${n}`. */
+  requestId?: string;
 }
 
 /** Why a segment (one upstream /v1/completions call) was started. */

@@ -39,7 +39,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
         if (isAbortError(err)) rm.disconnected('queued');
         throw err;
       }
-      started = await startChat(req, ctx, client.signal);
+      started = await startChat(req, ctx, client.signal, request.id);
       const events = replay(started.first, started.rest);
       const meta = { id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields };
       if (!stream) {

@@ -168,7 +168,8 @@ export class VllmBackend implements Backend {
         origin: this.http.origin,
         path: this.http.basePath + '/v1/completions',
         method: 'POST',
-        headers: this.streamHeaders,
+        // vLLM takes X-Request-Id as its request id: one id per segment ties its logs to ours.
+        headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
         body: JSON.stringify(payload),
         signal: ac.signal,
         // Our own first-token and idle timers cover both; undici's would fire with other errors.
