@@ -21,6 +21,8 @@ export interface AppContext {
   newId: () => string;
   /** Set while draining: new requests get 503, /ready says not ready. */
   draining: boolean;
+  /** Aborted at the drain deadline: in-flight requests end with a 503 error (an SSE error event). */
+  shutdown: AbortController;
   /** `METHOD /path` of every registered route (the OpenAPI test compares it with openapi.yaml). */
   routes: string[];
 }

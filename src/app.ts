@@ -98,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     now: deps.now ?? Date.now,
     newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
     draining: false,
+    shutdown: new AbortController(),
     routes: [],
   };
   app.decorate('thinkgate', ctx);

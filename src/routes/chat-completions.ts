@@ -28,7 +28,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
     if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
     const stream = req.stream === true;
     const rm = new RequestMetrics(ctx.metrics, { model: req.model, stream }, ctx.now);
-    const client = watchClient(reply);
+    const client = watchClient(reply, ctx.shutdown.signal);
     let status = 200;
     let release: (() => void) | undefined;
     let started: Awaited<ReturnType<typeof startChat>> | undefined;
@@ -54,6 +54,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       const renderer = new ChatChunkRenderer({ ...meta, includeUsage, choices: req.n ?? 1 });
       status = await streamChat(reply, events, renderer, ctx, rm);
     } catch (err) {
+      if (isAbortError(err) && !client.gone && ctx.shutdown.signal.aborted) throw shuttingDown();
       if (client.gone || isAbortError(err)) {
         status = CLIENT_CLOSED;
         rm.disconnected();
@@ -111,13 +112,21 @@ async function streamChat(
     writer.done();
     return 200;
   } catch (err) {
-    if (!writer || isAbortError(err) || writer.closed) throw err;
-    const e = toThinkgateError(err);
+    if (!writer || writer.closed) throw err;
+    const drained = isAbortError(err) && ctx.shutdown.signal.aborted;
+    if (isAbortError(err) && !drained) throw err;
+    const e = drained ? shuttingDown() : toThinkgateError(err);
     reply.log.warn({ err }, 'stream failed after the first byte');
     await writer.sendError(toErrorBody(e));
     writer.end();
     return e.status;
   }
+}
+
+function shuttingDown(): ServiceUnavailableError {
+  return new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', {
+    code: 'server_shutting_down',
+  });
 }
 
 interface ClientWatch {
@@ -126,9 +135,14 @@ interface ClientWatch {
   dispose(): void;
 }
 
-/** Aborts when the client's connection closes before the response is complete. */
-function watchClient(reply: FastifyReply): ClientWatch {
+/**
+ * Aborts when the client's connection closes before the response is complete, or when the drain
+ * deadline passes (`shutdown`); `gone` tells the two apart.
+ */
+function watchClient(reply: FastifyReply, shutdown: AbortSignal): ClientWatch {
   const ctrl = new AbortController();
+  const onShutdown = (): void => ctrl.abort();
+  shutdown.addEventListener('abort', onShutdown, { once: true });
   let gone = false;
   const res = reply.raw;
   const onClose = (): void => {
@@ -144,6 +158,7 @@ function watchClient(reply: FastifyReply): ClientWatch {
     },
     dispose() {
       res.off('close', onClose);
+      shutdown.removeEventListener('abort', onShutdown);
       // Whatever is still running (an engine run left behind by an error) stops now.
       if (!ctrl.signal.aborted) ctrl.abort();
     },

@@ -28,7 +28,7 @@ describe('request ids', () => {
   });
 
   it('mints an id when the caller sends none or an unsafe one', async () => {
-    for (const headers of [{}, { 'x-request-id': 'bad id\twith spaces' }]) {
+    for (const headers of [{}, { 'x-request-id': 'bad id\twith spaces' }] as Record<string, string>[]) {
       const res = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body({}) });
       await res.text();
       expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
