@@ -15,9 +15,9 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { SegmentCause } from './engine/types.js';
 
-/** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 100k. */
+/** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 1M, the longest contexts served. */
 export const TOKEN_BUCKETS: readonly number[] = [
-  0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+  0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000,
 ];
 
 /** Upstream segments per request: 1 without forcing, a few with extensions, many is a smell. */
@@ -27,6 +27,22 @@ export const SEGMENT_BUCKETS: readonly number[] = [1, 2, 3, 4, 5, 6, 8, 10, 16, 
 export const SECONDS_BUCKETS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800,
 ];
+
+/**
+ * vLLM's own buckets (vllm/v1/metrics/loggers.py: time_to_first_token_seconds and
+ * e2e_request_latency_seconds), so a dashboard can overlay the gateway's and vLLM's series.
+ */
+export const VLLM_TTFT_BUCKETS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+];
+export const VLLM_E2E_BUCKETS: readonly number[] = [
+  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
+];
+
+/** How a request's thinking ended: by itself, after extensions, or cut at the max. */
+export type BudgetOutcome = 'natural' | 'extended' | 'truncated';
+/** Why a request ended early. */
+export type AbortReason = 'client_disconnect' | 'drain_deadline' | 'upstream_error' | 'upstream_timeout';
 
 export const DEFAULT_MAX_MODEL_LABELS = 100;
 /** The label value that distinct model ids past the cap fold into. */
@@ -62,6 +78,16 @@ export interface ModelSeries {
   readonly durationNonStream: ObserveChild;
   readonly upstreamPromptTokens: IncChild;
   readonly upstreamCachedPromptTokens: IncChild;
+  readonly outcomes: Readonly<Record<BudgetOutcome, IncChild>>;
+  readonly requestedMax: ObserveChild;
+  readonly requestedMin: ObserveChild;
+  readonly thinkingDuration: ObserveChild;
+}
+
+/** Per-replica latency series, bound once per upstream. */
+export interface UpstreamSeries {
+  readonly timeToFirstToken: ObserveChild;
+  readonly segmentDuration: ObserveChild;
 }
 
 export interface Metrics {
@@ -79,6 +105,8 @@ export interface Metrics {
   queueWait(seconds: number): void;
   setUpstreamHealthy(upstream: string, healthy: boolean): void;
   clientDisconnect(phase: DisconnectPhase): void;
+  forUpstream(upstream: string): UpstreamSeries;
+  requestAborted(reason: AbortReason): void;
 }
 
 export interface BuildInfo {
@@ -150,20 +178,45 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     'thinkgate_time_to_first_token_seconds',
     'From request arrival to the first reasoning or answer token.',
     ['model'],
-    SECONDS_BUCKETS,
+    VLLM_TTFT_BUCKETS,
   );
   const ttfat = histogram(
     'thinkgate_time_to_first_answer_token_seconds',
     'From request arrival to the first answer (content) token.',
     ['model'],
-    SECONDS_BUCKETS,
+    VLLM_TTFT_BUCKETS,
   );
   const duration = histogram(
     'thinkgate_request_duration_seconds',
     'From request arrival to the end of the response.',
     ['model', 'stream'],
-    SECONDS_BUCKETS,
+    VLLM_E2E_BUCKETS,
   );
+  const outcomes = counter('thinkgate_budget_outcomes_total', 'Completed requests by how thinking ended: natural, extended (min), truncated (max).', [
+    'model',
+    'outcome',
+  ]);
+  const requestedMax = histogram('thinkgate_requested_max_thinking_tokens', 'The max thinking budget (M) of requests that set one.', ['model'], TOKEN_BUCKETS);
+  const requestedMin = histogram('thinkgate_requested_min_thinking_tokens', 'The min thinking budget (m) of requests that set one.', ['model'], TOKEN_BUCKETS);
+  const thinkingDuration = histogram(
+    'thinkgate_thinking_duration_seconds',
+    'From the first thinking token to the first answer token (or the end).',
+    ['model'],
+    VLLM_E2E_BUCKETS,
+  );
+  const upstreamTtft = histogram(
+    'thinkgate_upstream_time_to_first_token_seconds',
+    'Per segment: from sending it upstream to its first token.',
+    ['upstream'],
+    VLLM_TTFT_BUCKETS,
+  );
+  const upstreamSegment = histogram(
+    'thinkgate_upstream_segment_duration_seconds',
+    'Per segment: from sending it upstream to its end.',
+    ['upstream'],
+    VLLM_E2E_BUCKETS,
+  );
+  const aborts = counter('thinkgate_request_aborts_total', 'Requests that ended before their answer, by reason.', ['reason']);
   const promptTokens = counter(
     'thinkgate_upstream_prompt_tokens_total',
     'Prompt tokens of upstream segments, as their usage reports them (continuations resend the prefix).',
@@ -229,6 +282,14 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
       durationNonStream: duration.labels(label, 'false'),
       upstreamPromptTokens: promptTokens.labels(label),
       upstreamCachedPromptTokens: cachedPromptTokens.labels(label),
+      outcomes: {
+        natural: outcomes.labels(label, 'natural'),
+        extended: outcomes.labels(label, 'extended'),
+        truncated: outcomes.labels(label, 'truncated'),
+      },
+      requestedMax: requestedMax.labels(label),
+      requestedMin: requestedMin.labels(label),
+      thinkingDuration: thinkingDuration.labels(label),
     };
     // Counters exist at 0 from the model's first request on, so rate() and ratios over
     // them are defined before the first extension or truncation happens.
@@ -248,10 +309,24 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     return series;
   };
 
+  const byUpstream = new Map<string, UpstreamSeries>();
+  const forUpstream = (upstream: string): UpstreamSeries => {
+    let series = byUpstream.get(upstream);
+    if (!series) {
+      series = { timeToFirstToken: upstreamTtft.labels(upstream), segmentDuration: upstreamSegment.labels(upstream) };
+      byUpstream.set(upstream, series);
+    }
+    return series;
+  };
+
   return {
     registry,
     inflight,
     forModel,
+    forUpstream,
+    requestAborted(reason) {
+      aborts.inc({ reason });
+    },
     countRequest(model, stream, status) {
       requests.inc({ model: forModel(model).label, stream: stream ? 'true' : 'false', code: String(status) });
     },

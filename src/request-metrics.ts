@@ -8,7 +8,7 @@
  * series are bound once, in the constructor, via Metrics.forModel).
  */
 import type { EngineEvent } from './engine/types.js';
-import type { DisconnectPhase, Metrics, ModelSeries } from './metrics.js';
+import type { AbortReason, DisconnectPhase, Metrics, ModelSeries, UpstreamSeries } from './metrics.js';
 
 export class RequestMetrics {
   private readonly series: ModelSeries;
@@ -19,6 +19,11 @@ export class RequestMetrics {
   private disconnectCounted = false;
   /** Where the request is, for a disconnect whose phase the caller does not name. */
   private phase: DisconnectPhase = 'first_token';
+  private upstream: UpstreamSeries | null = null;
+  /** Start of the current segment (ms), and whether its first token came; -1 = none open. */
+  private segmentStartMs = -1;
+  private segmentSawToken = false;
+  private thinkingStartMs = -1;
 
   constructor(
     private readonly m: Metrics,
@@ -31,22 +36,44 @@ export class RequestMetrics {
     m.inflight.inc();
   }
 
+  /** The replica serving the request (known once it started): per-upstream latency series. */
+  setUpstream(upstream: string): void {
+    this.upstream = this.m.forUpstream(upstream);
+  }
+
+  /** The budgets the request asked for (after presets and defaults). */
+  budget(maxThinkingTokens: number | null, minThinkingTokens: number): void {
+    if (maxThinkingTokens !== null) this.series.requestedMax.observe(maxThinkingTokens);
+    if (minThinkingTokens > 0) this.series.requestedMin.observe(minThinkingTokens);
+  }
+
+  aborted(reason: AbortReason): void {
+    this.m.requestAborted(reason);
+  }
+
   onEvent(ev: EngineEvent): void {
     switch (ev.type) {
       case 'reasoning':
         this.phase = 'thinking';
         if (!this.sawToken) this.firstToken();
+        if (this.thinkingStartMs === -1) this.thinkingStartMs = this.now();
+        if (!this.segmentSawToken) this.segmentFirstToken();
         return;
       case 'content':
         this.phase = 'answer';
         if (!this.sawToken) this.firstToken();
+        if (!this.segmentSawToken) this.segmentFirstToken();
         if (!this.sawAnswer) {
           this.sawAnswer = true;
           this.series.timeToFirstAnswerToken.observe(this.elapsedSeconds());
+          this.endThinking();
         }
         return;
       case 'segment':
         this.series.segmentsByCause[ev.cause].inc();
+        this.endSegment();
+        this.segmentStartMs = this.now();
+        this.segmentSawToken = false;
         return;
       case 'usage':
         // At most one usage event per segment (src/vllm: the trailing usage chunk). A segment
@@ -64,6 +91,9 @@ export class RequestMetrics {
         this.series.segments.observe(bf.segments);
         if (bf.extensions > 0) this.series.extensions.inc(bf.extensions);
         if (bf.truncated) this.series.truncations.inc();
+        this.series.outcomes[bf.truncated ? 'truncated' : bf.extensions > 0 ? 'extended' : 'natural'].inc();
+        this.endSegment();
+        this.endThinking();
         return;
       }
     }
@@ -89,6 +119,22 @@ export class RequestMetrics {
     const seconds = this.elapsedSeconds();
     (this.labels.stream ? this.series.durationStream : this.series.durationNonStream).observe(seconds);
     this.m.countRequest(this.series.label, this.labels.stream, status);
+  }
+
+  private segmentFirstToken(): void {
+    this.segmentSawToken = true;
+    if (this.upstream && this.segmentStartMs >= 0) this.upstream.timeToFirstToken.observe((this.now() - this.segmentStartMs) / 1000);
+  }
+
+  private endSegment(): void {
+    if (this.upstream && this.segmentStartMs >= 0) this.upstream.segmentDuration.observe((this.now() - this.segmentStartMs) / 1000);
+    this.segmentStartMs = -1;
+  }
+
+  private endThinking(): void {
+    if (this.thinkingStartMs < 0) return;
+    this.series.thinkingDuration.observe((this.now() - this.thinkingStartMs) / 1000);
+    this.thinkingStartMs = -2; // observed once
   }
 
   private firstToken(): void {

@@ -7,6 +7,7 @@
 import type { AppContext } from '../app-context.js';
 import type { Backend } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
+import type { EngineInput } from '../engine/types.js';
 import {
   AbortedError,
   ServiceUnavailableError,
@@ -21,6 +22,7 @@ import { prepareChat } from './prepare-chat.js';
 
 export interface StartedChat {
   lease: UpstreamLease;
+  input: EngineInput;
   /** Events pulled while starting (segment/usage events and the first renderable one). */
   first: IndexedEvent[];
   rest: AsyncGenerator<IndexedEvent, void>;
@@ -56,7 +58,7 @@ export async function startChat(req: ChatRequest, ctx: AppContext, signal: Abort
         if (t !== 'segment' && t !== 'usage') break;
       }
       ctx.metrics.upstreamRequest(lease.backend.name, 'ok');
-      return { lease, first, rest };
+      return { lease, input, first, rest };
     } catch (err) {
       lease.release();
       if (signal.aborted || isAbortError(err)) throw err instanceof AbortedError ? err : new AbortedError();

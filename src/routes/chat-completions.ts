@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { IndexedEvent } from '../chat/merge-choices.js';
 import { startChat } from '../chat/start-chat.js';
-import { isAbortError, ServiceUnavailableError, toErrorBody, toThinkgateError } from '../errors.js';
+import { isAbortError, ServiceUnavailableError, UpstreamTimeoutError, toErrorBody, toThinkgateError } from '../errors.js';
 import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
@@ -40,6 +40,8 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
         throw err;
       }
       started = await startChat(req, ctx, client.signal, request.id);
+      rm.setUpstream(started.lease.backend.name);
+      rm.budget(started.input.budget.maxThinkingTokens, started.input.budget.minThinkingTokens);
       const events = replay(started.first, started.rest);
       const meta = { id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields };
       if (!stream) {
@@ -53,15 +55,24 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       const includeUsage = req.stream_options?.include_usage === true;
       const renderer = new ChatChunkRenderer({ ...meta, includeUsage, choices: req.n ?? 1 });
       status = await streamChat(reply, events, renderer, ctx, rm);
+      if (status !== 200) rm.aborted(status === 504 ? 'upstream_timeout' : ctx.shutdown.signal.aborted ? 'drain_deadline' : 'upstream_error');
     } catch (err) {
-      if (isAbortError(err) && !client.gone && ctx.shutdown.signal.aborted) throw shuttingDown();
+      if (isAbortError(err) && !client.gone && ctx.shutdown.signal.aborted) {
+        rm.aborted('drain_deadline');
+        status = 503;
+        throw shuttingDown();
+      }
       if (client.gone || isAbortError(err)) {
         status = CLIENT_CLOSED;
         rm.disconnected();
+        rm.aborted('client_disconnect');
         if (reply.sent || reply.raw.headersSent) return;
         throw err;
       }
-      status = toThinkgateError(err).status;
+      const e = toThinkgateError(err);
+      if (e instanceof UpstreamTimeoutError) rm.aborted('upstream_timeout');
+      else if (e.status >= 500) rm.aborted('upstream_error');
+      status = e.status;
       throw err;
     } finally {
       client.dispose();

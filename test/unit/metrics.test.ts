@@ -114,15 +114,18 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     rm.end(200);
     const lines = await text();
     const tokenBounds = ['0', '1', '2', '5', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000',
-      '10000', '20000', '50000', '100000', '+Inf'];
+      '10000', '20000', '50000', '100000', '200000', '500000', '1000000', '+Inf'];
     expect(bucketBounds(lines, 'thinkgate_request_thinking_tokens')).toEqual(tokenBounds);
     expect(bucketBounds(lines, 'thinkgate_request_answer_tokens')).toEqual(tokenBounds);
     expect(bucketBounds(lines, 'thinkgate_request_segments')).toEqual(
       ['1', '2', '3', '4', '5', '6', '8', '10', '16', '32', '+Inf'],
     );
+    // vLLM's own buckets, so dashboards overlay the gateway's and vLLM's latencies.
     const seconds = bucketBounds(lines, 'thinkgate_request_duration_seconds');
-    expect(seconds[0]).toBe('0.005');
-    expect(seconds.at(-2)).toBe('1800');
+    expect([seconds[0], seconds.at(-2)]).toEqual(['0.3', '7680']);
+    const ttft = bucketBounds(lines, 'thinkgate_time_to_first_token_seconds');
+    expect([ttft[0], ttft.at(-2)]).toEqual(['0.001', '2560']);
+    expect(lines).toContain('thinkgate_budget_outcomes_total{model="m",outcome="natural"} 1');
     expect(lines).toContain('thinkgate_request_thinking_tokens_bucket{le="0",model="m"} 1');
     expect(lines).toContain('thinkgate_thinking_extensions_total{model="m"} 0');
     expect(lines).toContain('thinkgate_thinking_truncations_total{model="m"} 0');
@@ -269,5 +272,45 @@ describe('createMetrics', () => {
     ]) {
       expect(names).toContain(name);
     }
+  });
+});
+
+describe('RequestMetrics: issue 4 series', () => {
+  it('records requested budgets, thinking duration, per-upstream segment latency, outcomes and aborts', async () => {
+    const registry = new Registry();
+    const metrics = createMetrics(registry, { version: 't' });
+    let t = 0;
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, () => t);
+    rm.setUpstream('http://vllm-0:8000');
+    rm.budget(100, 20);
+    rm.onEvent({ type: 'segment', index: 1, cause: 'initial', promptTokens: 10 });
+    t = 200;
+    rm.onEvent({ type: 'reasoning', text: 'a', tokens: 1 }); // upstream TTFT 0.2 s, thinking starts
+    t = 1200;
+    rm.onEvent({ type: 'segment', index: 2, cause: 'extend', promptTokens: 30 }); // segment 1 took 1.2 s
+    t = 1250;
+    rm.onEvent({ type: 'reasoning', text: 'Wait b', tokens: 2 });
+    t = 2200;
+    rm.onEvent({ type: 'content', text: 'x', tokens: 1 }); // thinking lasted 2.0 s
+    t = 2500;
+    rm.onEvent({
+      type: 'finish', reason: 'stop',
+      usage: { prompt_tokens: 10, completion_tokens: 40, total_tokens: 50, reasoning_tokens: 30, answer_tokens: 5 },
+      budgetForcing: { thinking_tokens: 30, extensions: 1, truncated: false, segments: 2 },
+    });
+    rm.aborted('upstream_timeout');
+    rm.end(200);
+    const text = await registry.metrics();
+    for (const line of [
+      'thinkgate_requested_max_thinking_tokens_sum{model="m"} 100',
+      'thinkgate_requested_min_thinking_tokens_sum{model="m"} 20',
+      'thinkgate_thinking_duration_seconds_sum{model="m"} 2',
+      'thinkgate_upstream_time_to_first_token_seconds_sum{upstream="http://vllm-0:8000"} 0.25',
+      'thinkgate_upstream_time_to_first_token_seconds_count{upstream="http://vllm-0:8000"} 2',
+      'thinkgate_upstream_segment_duration_seconds_sum{upstream="http://vllm-0:8000"} 2.5',
+      'thinkgate_upstream_segment_duration_seconds_count{upstream="http://vllm-0:8000"} 2',
+      'thinkgate_budget_outcomes_total{model="m",outcome="extended"} 1',
+      'thinkgate_request_aborts_total{reason="upstream_timeout"} 1',
+    ]) expect(text).toContain(line);
   });
 });
