@@ -5,6 +5,7 @@ import type { Metrics } from './metrics.js';
 import type { ProfileRegistry } from './profiles/registry.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { ConcurrencyLimiter } from './limiter.js';
+import type { KeyLimits } from './key-limits.js';
 import type { RetryPolicy } from './chat/start-chat.js';
 
 export interface AppContext {
@@ -14,6 +15,7 @@ export interface AppContext {
   resolver: ProfileResolver;
   metrics: Metrics;
   limiter: ConcurrencyLimiter;
+  keyLimits: KeyLimits;
   retry: RetryPolicy;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: () => number;

@@ -23,7 +23,7 @@ import { registerModels } from './routes/models.js';
 import { registerOpenApi } from './routes/openapi.js';
 import { UpstreamPool, type PooledBackend } from './upstream-pool.js';
 import { ConcurrencyLimiter } from './limiter.js';
-import type { RetryPolicy } from './chat/start-chat.js';
+import { KeyLimits } from './key-limits.js';
 import { version } from './version.js';
 
 export interface AppDeps {
@@ -38,9 +38,6 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
-
-/** Two more replicas after the first, 100 ms then 200 ms (jittered) apart. */
-const DEFAULT_RETRY: RetryPolicy = { retries: 2, backoffMs: 100 };
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -94,7 +91,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       onWait: (s) => metrics.queueWait(s),
       onQueueDepth: (d) => metrics.queueDepth(d),
     }),
-    retry: DEFAULT_RETRY,
+    keyLimits: new KeyLimits(config.limits.perKeyMaxConcurrent),
+    retry: { retries: config.routing.retries, backoffMs: config.routing.retryBackoffMs },
     now: deps.now ?? Date.now,
     newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
     draining: false,

@@ -33,6 +33,19 @@ interface Replica {
   outstanding: number;
 }
 
+/** How much busier than the least busy replica an affinity choice may be. */
+const AFFINITY_SLACK = 4;
+
+/** 32-bit FNV-1a: fast, well spread, and stable across processes (no seed). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 export class UpstreamPool {
   private readonly replicas: Replica[];
   private timer: NodeJS.Timeout | null = null;
@@ -83,8 +96,11 @@ export class UpstreamPool {
    * retry should not use again; when every healthy replica is in it, one of them is used anyway
    * (a single URL may be a Kubernetes Service that routes the retry to another pod).
    */
-  acquire(avoid?: ReadonlySet<Backend>): UpstreamLease {
-    const chosen = this.pick(avoid) ?? (avoid && avoid.size > 0 ? this.pick() : undefined);
+  acquire(avoid?: ReadonlySet<Backend>, affinityKey?: string): UpstreamLease {
+    const chosen =
+      (affinityKey === undefined ? undefined : this.pickByAffinity(affinityKey, avoid)) ??
+      this.pick(avoid) ??
+      (avoid && avoid.size > 0 ? this.pick() : undefined);
     this.rotate = (this.rotate + 1) % Math.max(1, this.replicas.length);
     if (!chosen) throw new ServiceUnavailableError('No healthy upstream is available; try again shortly.');
     chosen.outstanding++;
@@ -108,6 +124,27 @@ export class UpstreamPool {
     if (!r || r.healthy === false) return;
     r.healthy = false;
     this.opts.onHealth?.(backend.name, false);
+  }
+
+  /**
+   * Rendezvous hashing: the same conversation start prefers the same replica (its prefix cache
+   * still holds the earlier turns) while replicas come and go, unless that replica is busier than
+   * the least busy one by more than AFFINITY_SLACK requests.
+   */
+  private pickByAffinity(key: string, avoid?: ReadonlySet<Backend>): Replica | undefined {
+    let best: Replica | undefined;
+    let bestScore = -1;
+    let least = Infinity;
+    for (const r of this.replicas) {
+      if (r.healthy === false || avoid?.has(r.backend)) continue;
+      least = Math.min(least, r.outstanding);
+      const score = fnv1a(`${key}\u0000${r.backend.name}`);
+      if (score > bestScore) {
+        bestScore = score;
+        best = r;
+      }
+    }
+    return best && best.outstanding <= least + AFFINITY_SLACK ? best : undefined;
   }
 
   private pick(avoid?: ReadonlySet<Backend>): Replica | undefined {

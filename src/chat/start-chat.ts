@@ -38,8 +38,9 @@ export interface RetryPolicy {
 export async function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {
   const policy = ctx.retry;
   const tried = new Set<Backend>();
+  const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
   for (let attempt = 0; ; attempt++) {
-    const lease = ctx.pool.acquire(tried);
+    const lease = ctx.pool.acquire(tried, affinity);
     tried.add(lease.backend);
     try {
       const input = await prepareChat(req, lease.backend, ctx, signal);
@@ -69,6 +70,14 @@ export async function startChat(req: ChatRequest, ctx: AppContext, signal: Abort
       await sleep(Math.random() * policy.backoffMs * 2 ** attempt, signal);
     }
   }
+}
+
+/**
+ * What identifies a conversation across turns: its model and its first two messages (system
+ * prompt and first user turn), capped, so turn N+1 finds the replica that cached turn N.
+ */
+function conversationKey(req: ChatRequest): string {
+  return `${req.model}\u0000${JSON.stringify(req.messages.slice(0, 2)).slice(0, 2048)}`;
 }
 
 /** Failures of the replica, not of the request: another replica may well succeed. */

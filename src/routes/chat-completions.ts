@@ -31,8 +31,10 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
     const client = watchClient(reply, ctx.shutdown.signal);
     let status = 200;
     let release: (() => void) | undefined;
+    let releaseKey: (() => void) | undefined;
     let started: Awaited<ReturnType<typeof startChat>> | undefined;
     try {
+      releaseKey = ctx.keyLimits.acquire(request.headers.authorization);
       try {
         release = await ctx.limiter.acquire(client.signal);
       } catch (err) {
@@ -78,6 +80,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       client.dispose();
       started?.lease.release();
       release?.();
+      releaseKey?.();
       rm.end(status);
     }
   });

@@ -144,3 +144,46 @@ describe('admission limits', () => {
     expect(metrics).toContain('thinkgate_client_disconnects_total{phase="queued"} 1');
   });
 });
+
+describe('routing options', () => {
+  it('routing.retries: 0 turns retries off', async () => {
+    const a = await sim({ fault: 'http-503' });
+    const gw = await gateway([a.url], { routing: { retries: 0 } });
+    await expect(gw.client.chat.completions.create(ask as never)).rejects.toBeInstanceOf(OpenAI.APIError);
+    expect(completions(a)).toBe(1);
+  });
+
+  it('routing.affinity: prefix keeps a conversation on one replica across turns', async () => {
+    const a = await sim();
+    const b = await sim();
+    const gw = await gateway([a.url, b.url], { routing: { affinity: 'prefix' } });
+    const conversations = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
+    const home = new Map<string, string>();
+    for (let turn = 0; turn < 3; turn++) {
+      for (const c of conversations) {
+        const before = [completions(a), completions(b)];
+        const messages = [{ role: 'system', content: `conversation ${c}` }, { role: 'user', content: 'first question' }];
+        for (let t = 0; t < turn; t++) messages.push({ role: 'assistant', content: 'answer' }, { role: 'user', content: `follow-up ${t}` });
+        await gw.client.chat.completions.create({ ...ask, messages } as never);
+        const served = completions(a) > before[0]! ? 'a' : completions(b) > before[1]! ? 'b' : '?';
+        if (turn === 0) home.set(c, served);
+        else expect([c, served]).toEqual([c, home.get(c)]);
+      }
+    }
+    expect(new Set(home.values()).size).toBe(2); // six conversations do not all hash to one replica
+  });
+
+  it('limits.per_key_max_concurrent: a key past its limit gets 429 while another key is served', async () => {
+    const a = await sim({ tokenDelayMs: 10 });
+    const gw = await gateway([a.url], { limits: { per_key_max_concurrent: 1 } });
+    const busy = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'team-a', maxRetries: 0 });
+    const other = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'team-b', maxRetries: 0 });
+    const first = busy.chat.completions.create(ask as never);
+    await until(() => a.stats().running === 1, 2000, 'first running');
+    const err = await busy.chat.completions.create(ask as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(other.chat.completions.create(ask as never)).resolves.toBeTruthy();
+    await first;
+    await expect(busy.chat.completions.create(ask as never)).resolves.toBeTruthy(); // released
+  });
+});

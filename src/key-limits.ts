@@ -1,0 +1,38 @@
+/**
+ * Optional per-API-key concurrency (config `limits.per_key_max_concurrent`): one tenant's batch
+ * job cannot take every slot of the shared limiter. Past the limit the request gets 429 at once
+ * (the tenant is the one to slow down, not the queue). Keys are held as SHA-256 digests and
+ * forgotten when their count returns to 0, so the map stays as small as the set of active keys.
+ */
+import { createHash } from 'node:crypto';
+import { RateLimitError } from './errors.js';
+import type { Release } from './limiter.js';
+
+export class KeyLimits {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly maxPerKey: number) {}
+
+  get enabled(): boolean {
+    return this.maxPerKey > 0;
+  }
+
+  acquire(authorization: string | undefined): Release {
+    if (!this.enabled) return () => undefined;
+    const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? '';
+    const id = createHash('sha256').update(token).digest('base64');
+    const n = this.counts.get(id) ?? 0;
+    if (n >= this.maxPerKey) {
+      throw new RateLimitError(`Too many concurrent requests for this API key (limit ${this.maxPerKey}).`, 1);
+    }
+    this.counts.set(id, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.counts.get(id) ?? 1) - 1;
+      if (left <= 0) this.counts.delete(id);
+      else this.counts.set(id, left);
+    };
+  }
+}
