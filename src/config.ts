@@ -7,6 +7,7 @@
  * |-------------------------------|-------------------------------|-----------|---------|
  * | `THINKGATE_CONFIG`            | -                             | (none)    | Path of the YAML config file |
  * | `THINKGATE_UPSTREAMS`         | `upstreams`                   | (required)| Comma-separated vLLM server roots (`http://vllm-0:8000`, no `/v1`); replaces the file's list |
+ * | -                             | `upstreams[].kind`            | `vllm`    | `vllm` or `llamacpp` (llama.cpp's llama-server) |
  * | `THINKGATE_UPSTREAM_API_KEY`  | `upstreams[].api_key`         | (none)    | Bearer key for vLLM `--api-key`, for every upstream without its own |
  * | `THINKGATE_HOST`              | `server.host`                 | `0.0.0.0` | Listen address |
  * | `THINKGATE_PORT`              | `server.port`                 | `8080`    | Listen port (0-65535; 0 = any free port) |
@@ -18,6 +19,10 @@
  * | `THINKGATE_MAX_CONCURRENT`    | `limits.max_concurrent_requests` | `1024` | Requests served at once; more wait in the queue |
  * | -                             | `limits.max_queue`            | `1024`    | Requests waiting; more get 429 |
  * | -                             | `limits.queue_timeout_ms`     | `30000`   | Longest wait in the queue (then 429) |
+ * | -                             | `limits.per_key_max_concurrent` | `0`     | Concurrent requests per API key; 0 = no per-key limit |
+ * | -                             | `routing.retries`             | `2`       | Retries on another replica before the first byte |
+ * | -                             | `routing.retry_backoff_ms`    | `100`     | Backoff base (doubles per retry, jittered) |
+ * | -                             | `routing.affinity`            | `none`    | `prefix`: same conversation start -> same replica |
  * | -                             | `timeouts.connect_ms`         | `5000`    | Connecting to vLLM |
  * | -                             | `timeouts.first_token_ms`     | `600000`  | First token of a segment (a long prompt on a busy vLLM) |
  * | -                             | `timeouts.idle_ms`            | `120000`  | Silence between tokens |
@@ -43,10 +48,16 @@ export const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 export type ReasoningField = (typeof REASONING_FIELDS)[number];
 const EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const satisfies readonly ReasoningEffort[];
 
+/** Which server protocol an upstream speaks (src/create-backend.ts picks the Backend). */
+export const UPSTREAM_KINDS = ['vllm', 'llamacpp'] as const;
+export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
+
 export interface UpstreamConfig {
   /** vLLM server root, no trailing slash: thinkgate appends `/tokenize`, `/v1/completions`. */
   url: string;
   apiKey?: string;
+  /** `vllm` or `llamacpp` (llama.cpp's llama-server); absent means `vllm`. */
+  kind?: UpstreamKind;
 }
 
 /** One `models` entry: a glob over model ids; first match wins. */
@@ -72,7 +83,23 @@ export interface Config {
   models: readonly ModelRule[];
   defaults: BudgetDefaults & { max_thinking_extensions: number; thinking_extension: string };
   reasoningFields: readonly ReasoningField[];
-  limits: { bodyLimitBytes: number; maxConcurrentRequests: number; maxQueue: number; queueTimeoutMs: number };
+  limits: {
+    bodyLimitBytes: number;
+    maxConcurrentRequests: number;
+    maxQueue: number;
+    queueTimeoutMs: number;
+    /** Concurrent requests per API key (0 = no per-key limit); past it, 429. */
+    perKeyMaxConcurrent: number;
+  };
+  /** How requests pick and change replicas. */
+  routing: {
+    /** Further attempts on another replica for a start that failed before the first byte. */
+    retries: number;
+    /** Backoff base before retry k: base * 2^k, jittered. */
+    retryBackoffMs: number;
+    /** `prefix`: prefer the replica a hash of the conversation's start picks (cross-turn prefix cache). */
+    affinity: 'none' | 'prefix';
+  };
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; requestMs: number };
   health: { intervalMs: number; timeoutMs: number };
   drainTimeoutMs: number;
@@ -167,7 +194,11 @@ const modelEntrySchema = section(modelEntryShape);
 const modelListEntrySchema = section({ match: text(), ...modelEntryShape });
 const upstreamSchema = z.preprocess(
   (v) => (typeof v === 'string' ? { url: v } : v),
-  section({ url, api_key: text().optional() }),
+  section({
+    url,
+    api_key: text().optional(),
+    kind: z.enum(UPSTREAM_KINDS, { error: `must be one of ${UPSTREAM_KINDS.join(', ')}` }).optional(),
+  }),
 );
 
 /** The file's top-level sections, each validated on its own so one bad section hides no other problem. */
@@ -194,6 +225,12 @@ const fileSections = {
     max_concurrent_requests: int(1).optional(),
     max_queue: int(0).optional(),
     queue_timeout_ms: ms(1).optional(),
+    per_key_max_concurrent: int(0).optional(),
+  }),
+  routing: section({
+    retries: int(0, 10).optional(),
+    retry_backoff_ms: ms(0).optional(),
+    affinity: z.enum(['none', 'prefix'], { error: 'must be none or prefix' }).optional(),
   }),
   timeouts: section({
     connect_ms: ms(1).optional(),
@@ -205,7 +242,7 @@ const fileSections = {
 };
 type FileSections = { [K in keyof typeof fileSections]?: z.infer<(typeof fileSections)[K]> };
 /** `upstreams`, `profiles` and `models` are validated entry by entry (models keep the file's order). */
-const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'timeouts', 'health', 'profiles', 'models'];
+const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'routing', 'timeouts', 'health', 'profiles', 'models'];
 type FileProfile = z.infer<typeof profileSchema>;
 type FileEffort = z.infer<typeof effortSchema>;
 type FileModelEntry = z.infer<typeof modelListEntrySchema> | (z.infer<typeof modelEntrySchema> & { match?: undefined });
@@ -434,8 +471,8 @@ function readUpstreams(raw: unknown, problems: string[]): UpstreamConfig[] {
       problems.push(...zodProblems(parsed.error, `upstreams[${i}]`, `upstreams[${i}]`));
       return [];
     }
-    const { url, api_key } = parsed.data;
-    return [{ url: normalizeUrl(url), ...(api_key !== undefined && { apiKey: api_key }) }];
+    const { url, api_key, kind } = parsed.data;
+    return [{ url: normalizeUrl(url), ...(api_key !== undefined && { apiKey: api_key }), ...(kind !== undefined && { kind }) }];
   });
 }
 
@@ -499,7 +536,7 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
   problems.push(...envProblems);
   if (problems.length > 0) throw new ConfigError(problems, source === undefined ? 'environment' : `${source} and environment`);
 
-  const { server, auth, response, limits, timeouts, health } = file.sections;
+  const { server, auth, response, limits, routing, timeouts, health } = file.sections;
   return deepFreeze<Config>({
     host: e.host ?? server?.host ?? '0.0.0.0',
     port: e.port ?? server?.port ?? 8080,
@@ -515,6 +552,12 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
       maxConcurrentRequests: e.maxConcurrent ?? limits?.max_concurrent_requests ?? 1024,
       maxQueue: limits?.max_queue ?? 1024,
       queueTimeoutMs: limits?.queue_timeout_ms ?? 30_000,
+      perKeyMaxConcurrent: limits?.per_key_max_concurrent ?? 0,
+    },
+    routing: {
+      retries: routing?.retries ?? 2,
+      retryBackoffMs: routing?.retry_backoff_ms ?? 100,
+      affinity: routing?.affinity ?? 'none',
     },
     timeouts: {
       connectMs: timeouts?.connect_ms ?? 5_000,

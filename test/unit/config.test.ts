@@ -51,7 +51,9 @@ describe('loadConfig: defaults', () => {
       maxConcurrentRequests: 1024,
       maxQueue: 1024,
       queueTimeoutMs: 30_000,
+      perKeyMaxConcurrent: 0,
     });
+    expect(c.routing).toEqual({ retries: 2, retryBackoffMs: 100, affinity: 'none' });
     expect(c.timeouts).toEqual({ connectMs: 5_000, firstTokenMs: 600_000, idleMs: 120_000, requestMs: 30_000 });
     expect(c.health).toEqual({ intervalMs: 5_000, timeoutMs: 2_000 });
     expect(c.drainTimeoutMs).toBe(30_000);
@@ -220,9 +222,9 @@ profiles:
   p: { thinking_start: a, thinking_end: b, forced_close: b, extension: w, typo: 1 }
 `;
     expect(problemsOf(() => withFile(yaml))).toEqual([
-      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, timeouts, health, profiles, models)',
+      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
       'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms)',
-      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_concurrent_requests, max_queue, queue_timeout_ms)',
+      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent)',
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);
@@ -476,5 +478,48 @@ describe('profiles: end_of_turn', () => {
     });
     expect(cfg.profiles.mine!.end_of_turn).toEqual(['<eot>']);
     expect(cfg.profiles['think-tags']!.end_of_turn).toBeUndefined(); // the engine's default list applies
+  });
+});
+
+describe('upstreams[].kind', () => {
+  it('selects the server protocol per upstream; absent means vllm', () => {
+    const c = withFile(`
+upstreams:
+  - http://vllm-0:8000
+  - { url: "http://llama:8080", kind: llamacpp }
+  - { url: "http://vllm-1:8000", kind: vllm, api_key: k }
+`);
+    expect(c.upstreams).toEqual([
+      { url: 'http://vllm-0:8000' },
+      { url: 'http://llama:8080', kind: 'llamacpp' },
+      { url: 'http://vllm-1:8000', kind: 'vllm', apiKey: 'k' },
+    ]);
+  });
+
+  it('an unknown kind is a problem with its path, listed with the others', () => {
+    expect(problemsOf(() => withFile('upstreams: [{ url: "http://a:1", kind: ollama }, { url: "ftp://b" }]\n'))).toEqual([
+      'upstreams[0].kind: must be one of vllm, llamacpp',
+      'upstreams[1].url: must be an http(s) URL',
+    ]);
+  });
+
+  it('THINKGATE_UPSTREAMS entries are vLLM (no kind)', () => {
+    const c = loadConfig({ THINKGATE_UPSTREAMS: 'http://a:1,http://b:2' });
+    expect(c.upstreams.map((u) => u.kind ?? 'vllm')).toEqual(['vllm', 'vllm']);
+  });
+});
+
+describe('routing and per-key limits', () => {
+  it('reads routing and per-key limits, and reports bad values', () => {
+    const cfg = loadConfigFromObject({
+      upstreams: ['http://127.0.0.1:8000'],
+      routing: { retries: 0, retry_backoff_ms: 50, affinity: 'prefix' },
+      limits: { per_key_max_concurrent: 4 },
+    });
+    expect(cfg.routing).toEqual({ retries: 0, retryBackoffMs: 50, affinity: 'prefix' });
+    expect(cfg.limits.perKeyMaxConcurrent).toBe(4);
+    expect(() => loadConfigFromObject({ upstreams: ['http://127.0.0.1:8000'], routing: { retries: 99, affinity: 'sticky' } })).toThrow(
+      /routing\.retries: must be an integer 0-10\nrouting\.affinity: must be none or prefix/,
+    );
   });
 });
