@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import type { AppContext } from './app-context.js';
 import { createKeyCheck } from './auth.js';
@@ -29,7 +29,8 @@ import { version } from './version.js';
 export interface AppDeps {
   /** Replaces the vLLM clients built from config.upstreams (tests). */
   backends?: PooledBackend[];
-  logger?: Logger;
+  /** Where the app's own pino logger writes (tests capture it); default stdout. */
+  logDestination?: DestinationStream;
   now?: () => number;
   newId?: () => string;
   build?: BuildInfo;
@@ -46,9 +47,11 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const logger =
-    deps.logger ??
-    pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] });
+  // Bodies are never logged (prompts and answers are the users' data); keys are redacted.
+  const logger = pino(
+    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    deps.logDestination ?? pino.destination(1),
+  );
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
     loggerInstance: logger as FastifyBaseLogger,

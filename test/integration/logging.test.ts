@@ -1,0 +1,45 @@
+/** Structured logs: request ids, no keys, no prompt or completion text. */
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfigFromObject } from '../../src/config.js';
+import { startSimulator, type Simulator } from '../../src/sim/server.js';
+
+let sim: Simulator | undefined;
+afterEach(async () => sim?.close());
+
+describe('logs', () => {
+  it('carry the request id, redact Authorization, and hold no prompt or completion text', async () => {
+    sim = await startSimulator();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const config = loadConfigFromObject({ upstreams: [{ url: sim.url }], auth: { api_keys: ['sk-very-secret-key'] }, server: { log_level: 'trace' } });
+    const app = await buildApp(config, { logDestination: sink });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-very-secret-key', 'x-request-id': 'log-test-1' },
+        body: JSON.stringify({ model: 'sim-r1', messages: [{ role: 'user', content: 'my private question' }], max_thinking_tokens: 3 }),
+      });
+      const body = (await res.json()) as { choices: { message: { content: string } }[] };
+      const answer = body.choices[0]!.message.content;
+      await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer wrong-key-also-secret' } });
+      const all = lines.join('\n');
+      expect(lines.length).toBeGreaterThan(2);
+      expect(lines.every((l) => JSON.parse(l) && true)).toBe(true); // structured JSON, one object per line
+      expect(all).toContain('"reqId":"log-test-1"');
+      for (const secret of ['sk-very-secret-key', 'wrong-key-also-secret', 'my private question', answer]) {
+        expect(all.includes(secret), secret).toBe(false);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
