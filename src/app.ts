@@ -107,7 +107,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     for (const m of [route.method].flat()) ctx.routes.push(`${m} ${route.url}`);
   });
 
-  // Clients that forget `Content-Type: application/json` (curl -d) still mean JSON.
+  // Clients that forget `Content-Type: application/json` (curl -d, text/plain) still mean JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, body === '' ? undefined : JSON.parse(body as string));
@@ -125,7 +126,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   app.setErrorHandler((err, request, reply) => {
     const e = fromFastifyError(err, config.limits.bodyLimitBytes);
-    if (e.status >= 500) request.log.error({ err }, 'request failed');
+    // 503s are expected states (no healthy upstream, draining), probed every few seconds: no stack.
+    if (e.status === 503) request.log.warn({ code: e.code, msg: e.message }, 'service unavailable');
+    else if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err: e.message, code: e.code }, 'request rejected');
     void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
   });

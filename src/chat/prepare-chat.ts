@@ -12,6 +12,7 @@ import type { ProfileRegistry } from '../profiles/registry.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
+import { InvalidRequestError } from '../errors.js';
 
 export interface PrepareDeps {
   config: Config;
@@ -38,6 +39,13 @@ export async function prepareChat(
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
   ]);
+  if (prompt.maxModelLen !== undefined && prompt.ids.length >= prompt.maxModelLen) {
+    // vLLM's and OpenAI's answer to a prompt that leaves no room to generate.
+    throw new InvalidRequestError(
+      `This model's maximum context length is ${prompt.maxModelLen} tokens. However, your messages resulted in ${prompt.ids.length} tokens.`,
+      { param: 'messages', code: 'context_length_exceeded' },
+    );
+  }
   const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
   return {
     model: req.model,

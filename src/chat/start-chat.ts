@@ -39,8 +39,15 @@ export async function startChat(req: ChatRequest, ctx: AppContext, signal: Abort
   const policy = ctx.retry;
   const tried = new Set<Backend>();
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
+  let lastErr: unknown;
   for (let attempt = 0; ; attempt++) {
-    const lease = ctx.pool.acquire(tried, affinity);
+    let lease: UpstreamLease;
+    try {
+      lease = ctx.pool.acquire(tried, affinity);
+    } catch (err) {
+      // No replica left to try: the failure that got us here says more than "none healthy".
+      throw lastErr ?? err;
+    }
     tried.add(lease.backend);
     try {
       const input = await prepareChat(req, lease.backend, ctx, signal);
@@ -65,6 +72,7 @@ export async function startChat(req: ChatRequest, ctx: AppContext, signal: Abort
       if (signal.aborted || isAbortError(err)) throw err instanceof AbortedError ? err : new AbortedError();
       ctx.metrics.upstreamRequest(lease.backend.name, err instanceof UpstreamTimeoutError ? 'timeout' : 'error');
       if (!isRetryable(err) || attempt >= policy.retries) throw err;
+      lastErr = err;
       if (err instanceof UpstreamError && err.code === 'upstream_unreachable') ctx.pool.markUnhealthy(lease.backend);
       ctx.metrics.upstreamRetry(lease.backend.name);
       await sleep(Math.random() * policy.backoffMs * 2 ** attempt, signal);
@@ -80,9 +88,14 @@ function conversationKey(req: ChatRequest): string {
   return `${req.model}\u0000${JSON.stringify(req.messages.slice(0, 2)).slice(0, 2048)}`;
 }
 
-/** Failures of the replica, not of the request: another replica may well succeed. */
+/**
+ * Failures of the replica, not of the request: another replica may well succeed. Timeouts are
+ * not retried, except on connect: a replica that took first_token_ms to say nothing would make
+ * every retry wait as long again (the client's own timeout is the better judge).
+ */
 function isRetryable(err: unknown): boolean {
-  return err instanceof UpstreamError || err instanceof UpstreamTimeoutError || err instanceof ServiceUnavailableError;
+  if (err instanceof UpstreamTimeoutError) return err.code === 'upstream_connect_timeout';
+  return err instanceof UpstreamError || err instanceof ServiceUnavailableError;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -8,11 +8,14 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
-import { zodToInvalidRequest } from './request-error.js';
+import { findTooDeep, MAX_JSON_DEPTH } from './json-depth.js';
+import { formatParam, zodToInvalidRequest } from './request-error.js';
 
 const int = () => z.number().int();
 const nonNegativeInt = () => z.number().int().min(0);
 
+/** Longest accepted `model` (fuzz-inputs.test.ts: a 1 MB id sent to /tokenize came back as a 502). */
+export const MAX_MODEL_ID_LENGTH = 1024;
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
 export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
 
@@ -58,7 +61,9 @@ const tool = z
 
 export const chatRequestSchema = z
   .object({
-    model: z.string().min(1),
+    // Bounded because the id travels in every upstream call (/tokenize, each segment) and comes
+    // back in error messages; vLLM's served names are Hugging Face ids (< 100 chars) or paths.
+    model: z.string().min(1).max(MAX_MODEL_ID_LENGTH),
     messages: z.array(message).min(1),
     stream: z.boolean().optional(),
     stream_options: z
@@ -111,13 +116,24 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof message>;
 
 /**
- * Validates a parsed JSON body. Throws InvalidRequestError (400) naming the first bad field.
+ * Validates a parsed JSON body. Throws InvalidRequestError (400) naming the first bad field;
+ * a body nested deeper than MAX_JSON_DEPTH is refused first (json-depth.ts says why).
  * A top-level `null` counts as absent: the openai SDKs and many clients send explicit nulls
  * for unset options, and the OpenAI API accepts them.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequestError('The request body must be a JSON object.', { code: 'invalid_type' });
+  }
+  const tooDeep = findTooDeep(body);
+  if (tooDeep !== null) {
+    // Name the field the client sent (`x`; `messages[3]`, `tools[0]` for an element object),
+    // not 65 levels of path.
+    const field = typeof tooDeep[1] === 'number' && typeof tooDeep[2] === 'string' ? tooDeep.slice(0, 2) : tooDeep.slice(0, 1);
+    throw new InvalidRequestError(`Invalid value for '${formatParam(field)}': nested more than ${MAX_JSON_DEPTH} levels deep.`, {
+      param: formatParam(field),
+      code: 'invalid_value',
+    });
   }
   // fromEntries defines own properties, so a `__proto__` key stays a plain (unknown) key.
   const input = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null));

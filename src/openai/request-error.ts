@@ -97,6 +97,8 @@ function typeName(expected: string): string {
 /** A short, quoted rendering of a client value (never echo a whole prompt back). */
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
+  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would print as "null".
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   let s: string;
   try {
     s = JSON.stringify(v) ?? String(v);

@@ -118,7 +118,12 @@ async function streamChat(
       writer ??= open();
       for (const chunk of chunks) {
         const wait = writer.send(chunk);
-        if (wait) await wait; // backpressure: a slow client slows the engine, not our memory
+        // Backpressure: a slow client slows the engine, not our memory. One that stops reading
+        // for idle_ms (and never closes) would hold a slot and an upstream forever: cut it.
+        if (wait && !(await drainedWithin(wait, ctx.config.timeouts.idleMs))) {
+          reply.raw.destroy();
+          throw Object.assign(new Error('the client stopped reading'), { name: 'AbortError' });
+        }
       }
       if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
     }
@@ -134,6 +139,19 @@ async function streamChat(
     await writer.sendError(toErrorBody(e));
     writer.end();
     return e.status;
+  }
+}
+
+/** Resolves true when `wait` settles within `ms`, false when the client is still not reading. */
+async function drainedWithin(wait: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([wait.then(() => true as const), stalled]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
-import { MALFORMED_SSE_EVENT, type FaultPlan } from './faults.js';
+import { BROKEN_SSE_BODY, MALFORMED_JSON_EVENT, MALFORMED_SSE_EVENT, type FaultPlan } from './faults.js';
 import {
   MID_STREAM_FAULTS,
   SSE_HEADERS,
@@ -104,7 +104,24 @@ async function streamCompletion(
         res.socket?.destroySoon(); // flush what was sent, then close without the chunked trailer
         return;
       }
-      await out.write(MALFORMED_SSE_EVENT);
+      if (fault.mode === 'broken-sse') {
+        // A clean end of the HTTP response (chunked terminator), but no [DONE] and no finish.
+        t.faultClosed();
+        await out.write(BROKEN_SSE_BODY);
+        await out.flush();
+        res.end();
+        return;
+      }
+      if (fault.mode === 'error-event') {
+        t.faultClosed();
+        const err = { message: 'Simulated engine failure (fault error-event).', type: 'InternalServerError', param: null, code: 500 };
+        const payload = ctx.opts.errorFormat === 'nested' ? { error: err } : { object: 'error', ...err };
+        await out.write(`data: ${JSON.stringify(payload)}\n\ndata: [DONE]\n\n`);
+        await out.flush();
+        res.end();
+        return;
+      }
+      await out.write(fault.mode === 'malformed-json' ? MALFORMED_JSON_EVENT : MALFORMED_SSE_EVENT);
     }
     const step = job.gen.next();
     k++;
@@ -150,8 +167,16 @@ async function completeNonStream(
         if (fault.mode === 'stall-mid-stream') return untilAborted(signal);
         t.faultClosed();
         if (fault.mode === 'close-mid-stream') return void res.socket?.destroy();
+        if (fault.mode === 'error-event') {
+          // The server's catch answers it as vLLM does an engine error: 500 in the envelope.
+          throw new Error('Simulated engine failure (fault error-event).');
+        }
+        if (fault.mode === 'broken-sse') {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          return void res.end(BROKEN_SSE_BODY);
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end('{"id":"cmpl-garbage","choices":[{"text":');
+        return void res.end(fault.mode === 'malformed-json' ? '{"id":"cmpl-garbage","choices":{"text":"x"}}' : '{"id":"cmpl-garbage","choices":[{"text":');
       }
       job.gen.next();
       k++;

@@ -2,8 +2,8 @@
  * SIMULATOR fault modes: the ways a real vLLM replica fails, on demand, so that the gateway's
  * timeouts, retries and error mapping can be tested. Chosen per simulator (`fault` option) or
  * per request (header `x-sim-fault`, which wins). They apply to `/v1/completions` only, and to
- * `/tokenize` for `http-500` / `http-503` when `x-sim-fault-tokenize: 1` (or the
- * `faultTokenize` option) asks for it.
+ * `/tokenize` for `http-500` / `http-503` / `malformed-json` / `stall-before-first-token` (no
+ * answer at all) when `x-sim-fault-tokenize: 1` (or the `faultTokenize` option) asks for it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidRequestError } from '../errors.js';
@@ -22,6 +22,23 @@ export const FAULT_MODES = [
   'close-mid-stream',
   /** After K tokens send one `data:` line of invalid JSON, then go on. */
   'malformed-sse',
+  /**
+   * After K tokens send one well-formed `data:` event whose JSON is not a completion chunk
+   * (`choices` is not a list), then go on. With `faultTokenize`, /tokenize answers 200 with a
+   * body that is not JSON at all.
+   */
+  'malformed-json',
+  /**
+   * After K tokens the body stops being SSE: a proxy's HTML error page (lines with no `data:`
+   * field and no blank-line framing), then a clean end of the response without `[DONE]`.
+   */
+  'broken-sse',
+  /**
+   * After K tokens vLLM's own mid-stream failure: one `data: {"error": ...}` event (in the
+   * simulator's errorFormat), then `data: [DONE]`, as serving_completion.py's
+   * completion_stream_generator does when the engine raises after the 200.
+   */
+  'error-event',
   /** Omit `token_ids` / `prompt_token_ids` (a vLLM older than 0.10.2). */
   'no-token-ids',
   /** An extra delay per token. */
@@ -36,7 +53,7 @@ export interface FaultPlan {
   after: number;
   /** Extra per-token delay for `slow`. */
   slowDelayMs: number;
-  /** Whether http-500/http-503 also hit /tokenize. */
+  /** Whether http-500/http-503/malformed-json/stall-before-first-token also hit /tokenize. */
   tokenize: boolean;
 }
 
@@ -45,6 +62,13 @@ export interface FaultDefaults {
   faultAfter: number;
   slowDelayMs: number;
   faultTokenize: boolean;
+  /**
+   * The first N /v1/completions requests after `setOptions` (or `reset`) are served normally,
+   * so a fault can strike a later segment of one gateway request (after its stream opened).
+   * With N > 0, `refuse` acts per request (the faulted request's socket is destroyed) instead
+   * of on every new connection.
+   */
+  faultSkip: number;
 }
 
 export function isFaultMode(v: string): v is FaultMode {
@@ -86,3 +110,9 @@ export function faultStatus(mode: FaultMode): 500 | 503 | null {
 
 /** A `data:` line that is not JSON, as a broken proxy or a torn write would produce. */
 export const MALFORMED_SSE_EVENT = 'data: {"id":"cmpl-garbage","choices":[{"text":\n\n';
+
+/** A well-formed event whose JSON is not a CompletionStreamResponse (`choices` must be a list). */
+export const MALFORMED_JSON_EVENT = 'data: {"id":"cmpl-garbage","object":"text_completion","choices":{"text":"x"}}\n\n';
+
+/** What a proxy in front of vLLM may splice into a response: an HTML page, no SSE framing. */
+export const BROKEN_SSE_BODY = '<html>\n<head><title>502 Bad Gateway</title></head>\n<body>502 Bad Gateway</body>\n</html>\n';

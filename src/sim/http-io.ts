@@ -81,7 +81,14 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
-export const MID_STREAM_FAULTS = new Set(['stall-mid-stream', 'close-mid-stream', 'malformed-sse']);
+export const MID_STREAM_FAULTS = new Set([
+  'stall-mid-stream',
+  'close-mid-stream',
+  'malformed-sse',
+  'malformed-json',
+  'broken-sse',
+  'error-event',
+]);
 /** With no token delay, yield to the event loop (and flush) every this many tokens. */
 const BATCH_TOKENS = 64;
 

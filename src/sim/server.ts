@@ -64,6 +64,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   faultAfter: 5,
   slowDelayMs: 20,
   faultTokenize: false,
+  faultSkip: 0,
 } satisfies SimOptions);
 
 export interface SimRequestRecord {
@@ -87,7 +88,10 @@ export interface SimStats {
   openSockets: number;
   promptTokens: number;
   cachedPromptTokens: number;
+  /** Tokens of finished requests (added when a request ends, like vLLM's counter). */
   generationTokens: number;
+  /** Tokens generated so far, running requests included: counted as each token is made. */
+  liveGenerationTokens: number;
   /** The last POST bodies (bounded), oldest first. */
   lastRequests: SimRequestRecord[];
 }
@@ -162,7 +166,10 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     promptTokens: 0,
     cachedPromptTokens: 0,
     generationTokens: 0,
+    liveGenerationTokens: 0,
   });
+  /** /v1/completions requests seen since the options changed: `faultSkip` counts these. */
+  let completionsSeen = 0;
 
   const ctx: SimContext = {
     get opts() {
@@ -187,6 +194,11 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       const params = paramsFromRequest(body, promptIds.length, defaultMax, opts.maxModelLen);
       const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed });
       const gen = createGeneration(run, tok, promptIds.length, params);
+      const step = gen.next.bind(gen);
+      gen.next = () => {
+        ctx.counters.liveGenerationTokens++;
+        return step();
+      };
       const cached = ctx.cache.lookup(promptIds);
       ctx.cache.insert(promptIds);
       ctx.counters.promptTokens += promptIds.length;
@@ -247,11 +259,20 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     const faultable = path === '/v1/completions' || path === '/tokenize';
     const fault: FaultPlan = { ...resolveFault(faultable ? req.headers : {}, opts) };
     if (!faultable) fault.mode = 'none';
+    if (path === '/v1/completions' && completionsSeen++ < opts.faultSkip) fault.mode = 'none';
     if (fault.mode === 'refuse' && path === '/v1/completions') return void req.socket.destroy();
     const status = faultStatus(fault.mode);
     if (status && (path === '/v1/completions' || (path === '/tokenize' && fault.tokenize))) {
       if (isGen) ctx.counters.total++;
       return sendError(res, ctx, status, `Simulated upstream failure (fault ${fault.mode}).`);
+    }
+    if (path === '/tokenize' && fault.mode === 'stall-before-first-token' && fault.tokenize) {
+      // Never answer; end when the client gives up (its request timeout).
+      return new Promise<void>((resolve) => res.once('close', () => resolve()));
+    }
+    if (path === '/tokenize' && fault.mode === 'malformed-json' && fault.tokenize) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"count": 3, "tokens": [1, 2,');
     }
     if (path === '/tokenize') return sendJson(res, 200, tokenizeBody(ctx, body));
     if (path === '/detokenize') return sendJson(res, 200, detokenizeBody(ctx, body));
@@ -267,7 +288,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     });
   });
   server.on('connection', (socket: Socket) => {
-    if (opts.fault === 'refuse') return void socket.destroy();
+    if (opts.fault === 'refuse' && opts.faultSkip === 0) return void socket.destroy();
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -278,11 +299,13 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     reset() {
       const running = ctx.counters.running;
       ctx.counters = { ...zero(), running };
+      completionsSeen = 0;
       lastRequests = [];
       ctx.cache.clear();
     },
     setOptions(patch) {
       opts = { ...opts, ...patch };
+      completionsSeen = 0;
       model = createScriptedModel(tok, opts);
     },
     destroyAll() {

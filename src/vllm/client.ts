@@ -160,6 +160,8 @@ export class VllmBackend implements Backend {
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
 
+    // Serialized before the transport's try (see http.ts callJson).
+    const bodyText = JSON.stringify(payload);
     const decoder = new SseDecoder();
     const reader = new CompletionChunkReader();
     let body: Dispatcher.ResponseData['body'] | undefined;
@@ -170,7 +172,7 @@ export class VllmBackend implements Backend {
         method: 'POST',
         // vLLM takes X-Request-Id as its request id: one id per segment ties its logs to ours.
         headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
-        body: JSON.stringify(payload),
+        body: bodyText,
         signal: ac.signal,
         // Our own first-token and idle timers cover both; undici's would fire with other errors.
         headersTimeout: 0,

@@ -30,6 +30,9 @@ export class VllmHttp {
     timeoutMs: number,
   ): Promise<unknown> {
     const what = `${method} ${path}`;
+    // Serialized outside the transport's try: a body that cannot be serialized is our error,
+    // not the replica's (it must not read as "unreachable" and take the replica out of rotation).
+    const body = payload === undefined ? null : JSON.stringify(payload);
     return withDeadline(signal, timeoutMs, what, async (s) => {
       let started = false;
       try {
@@ -38,7 +41,7 @@ export class VllmHttp {
           path: this.basePath + path,
           method,
           headers: this.jsonHeaders,
-          body: payload === undefined ? null : JSON.stringify(payload),
+          body,
           signal: s,
         });
         started = true;

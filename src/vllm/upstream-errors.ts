@@ -74,7 +74,10 @@ export function mapUpstreamStatus(status: number, bodyText: string, what: string
   if (status === 404) {
     // vLLM's unknown model is its ErrorResponse ("The model `x` does not exist."); an unknown
     // route is FastAPI's {"detail": "Not Found"}: a misconfigured base URL or an old vLLM.
-    if (info !== null) return new NotFoundError(text, { code: 'model_not_found', param: 'model' });
+    // (A huge id can push the error body past our read limit; its start still says which.)
+    if (info !== null || /"(message|detail)"\s*:\s*"The model/.test(bodyText)) {
+      return new NotFoundError(text, { code: 'model_not_found', param: 'model' });
+    }
     return new UpstreamError(`vLLM has no ${what} (HTTP 404): check the upstream URL and that it runs vLLM >= 0.10.`, {
       upstreamStatus: status,
     });
@@ -136,7 +139,10 @@ function errorCode(err: unknown): string | undefined {
 export function mapTransportError(err: unknown, what: string, phase: 'connect' | 'response'): ThinkgateError {
   const code = errorCode(err);
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new UpstreamTimeoutError(`Timed out connecting to vLLM for ${what} (connect timeout).`, { cause: err });
+    return new UpstreamTimeoutError(`Timed out connecting to vLLM for ${what} (connect timeout).`, {
+      cause: err,
+      code: 'upstream_connect_timeout',
+    });
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new UpstreamTimeoutError(`vLLM did not answer ${what} in time.`, { cause: err });

@@ -56,6 +56,18 @@ describe('errors before the first byte', () => {
     expect(r.json.error).toMatchObject({ type: 'upstream_error' });
   });
 
+  it('a prompt that fills the context: 400 context_length_exceeded, nothing generated', async () => {
+    stack.sim.setOptions({ maxModelLen: 64 });
+    try {
+      const before = stack.sim.stats().total;
+      const r = await post(body({ messages: [{ role: 'user', content: 'word '.repeat(200) }] }));
+      expect([r.status, r.json.error.code, r.json.error.param]).toEqual([400, 'context_length_exceeded', 'messages']);
+      expect(stack.sim.stats().total).toBe(before);
+    } finally {
+      stack.sim.setOptions({ maxModelLen: 8192 });
+    }
+  });
+
   it('unknown routes: 404 in the envelope', async () => {
     const res = await fetch(`${stack.url}/v1/nothing`);
     expect(res.status).toBe(404);

@@ -213,7 +213,7 @@ describe('upstream error mapping', () => {
   it('maps transport errors: connect timeout, unreachable, reset mid-response', () => {
     const ct = mapTransportError(Object.assign(new Error('t'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), 'x', 'connect');
     expect(ct).toBeInstanceOf(UpstreamTimeoutError);
-    expect(ct.code).toBe('upstream_timeout');
+    expect(ct.code).toBe('upstream_connect_timeout'); // the one timeout a retry elsewhere can fix
     expect(ct.message).toContain('connect');
     const refused = mapTransportError(Object.assign(new Error('r'), { code: 'ECONNREFUSED' }), 'x', 'connect');
     expect(refused).toBeInstanceOf(UpstreamError);

@@ -1,0 +1,191 @@
+"""schemathesis hooks for .ci/schemathesis.sh (loaded through `hooks` in schemathesis.toml).
+
+Three jobs:
+
+1. Keep `positive_data_acceptance` honest. A few rules of the contract relate two fields, which
+   JSON Schema cannot say, so openapi.yaml states them in prose and the gateway answers 400:
+     - the spellings of M (`max_thinking_tokens`, `thinking_token_budget`,
+       `thinking.budget_tokens`, `thinking.type: disabled` = 0) must agree (src/openai/budget.ts);
+     - `min_thinking_tokens` must not exceed M (spec 1.4), where M may come from a
+       `reasoning_effort` preset (README: none 0, minimal 512, low 1024, medium 4096, high 16384).
+   And one rule belongs to the backend, not to thinkgate: which content-part types a message may
+   carry (openapi.yaml: "which part types work is the backend's call"). The simulator takes only
+   `text` parts and answers 400 to the others, which the gateway relays as a 400 naming
+   `messages`, as it would relay a real vLLM's 400 for a part its model cannot read.
+   Positive (schema-valid) bodies that break one of these rules are dropped before they are
+   sent, so "schema-valid but rejected" keeps meaning "the document and the gateway disagree".
+   Negative bodies are all kept: any 4xx is a right answer to them.
+
+2. Send streams. Generated bodies rarely set `stream: true` (hypothesis draws it about as often
+   as any other optional field), so half of the schema-valid chat bodies, chosen by a hash of
+   the body (deterministic for a seed), are sent with `stream: true`; `stream` is a boolean, so
+   the body stays schema-valid.
+
+3. Two checks that schema validation alone cannot make:
+     - `sse_stream_terminated`: a 200 text/event-stream answer ends with `data: [DONE]`, or with
+       exactly one error event (spec 3: "Streams end with data: [DONE]. A failure after the first
+       byte is sent as one data: {"error": ...} event, then the stream ends").
+     - `chat_paths_reached`: the run got at least one 200 application/json AND one 200
+       text/event-stream answer from POST /v1/chat/completions, so a green run really went through
+       the engine both ways (a run that only ever saw 400/404 would prove little).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+import schemathesis
+
+# README "Request fields": the built-in reasoning_effort presets' max_thinking_tokens.
+EFFORT_MAX_THINKING = {"none": 0, "minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
+
+
+def _int(value: Any) -> int | None:
+    """A JSON integer as JSON Schema sees it: 5 and 5.0 are both integers; true is not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _explicit_max_thinking(body: dict[str, Any]) -> tuple[list[int], bool]:
+    """The values of M the body spells out, and whether they all agree."""
+    values: list[int] = []
+    for key in ("max_thinking_tokens", "thinking_token_budget"):
+        v = _int(body.get(key))
+        if v is not None:
+            values.append(v)
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        v = _int(thinking.get("budget_tokens"))
+        if v is not None:
+            values.append(v)
+        if thinking.get("type") == "disabled":
+            values.append(0)
+    return values, len(set(values)) <= 1
+
+
+def _has_non_text_part(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return False
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") != "text" for p in content):
+            return True
+    return False
+
+
+# `filter_case`, not `filter_body`: the coverage phase applies only the case-level hooks.
+@schemathesis.hook
+def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
+    body = case.body
+    meta = case.meta
+    if not _is_chat(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
+        return True
+    if _has_non_text_part(body):
+        return False
+    values, agree = _explicit_max_thinking(body)
+    if not agree:
+        return False
+    max_thinking = values[0] if values else EFFORT_MAX_THINKING.get(body.get("reasoning_effort"))
+    min_thinking = _int(body.get("min_thinking_tokens"))
+    if min_thinking is not None and max_thinking is not None and min_thinking > max_thinking:
+        return False
+    return True
+
+
+@schemathesis.hook
+def map_case(ctx, case):  # noqa: ANN001
+    body = case.body
+    meta = case.meta
+    if not _is_chat(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
+        return case
+    digest = zlib.crc32(json.dumps(body, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+    if digest % 2 == 0:
+        case.body = {**body, "stream": True}
+    return case
+
+
+def _is_chat(case) -> bool:  # noqa: ANN001
+    return case.operation.method.upper() == "POST" and case.operation.path == "/v1/chat/completions"
+
+
+def _content_type(response) -> str:  # noqa: ANN001
+    values = response.headers.get("content-type") or [""]
+    return values[0].split(";")[0].strip().lower()
+
+
+def _data_events(raw: bytes) -> list[str]:
+    """The `data:` payloads of an SSE body, one per event (comment lines and blank lines skipped)."""
+    events: list[str] = []
+    current: list[str] = []
+    for line in raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if line == "":
+            if current:
+                events.append("\n".join(current))
+                current = []
+        elif line.startswith("data:"):
+            current.append(line[5:].removeprefix(" "))
+    if current:
+        events.append("\n".join(current))
+    return events
+
+
+def _is_error_event(data: str) -> bool:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return False  # not JSON: the per-event schema check reports it
+    return isinstance(value, dict) and "error" in value
+
+
+@schemathesis.check
+def sse_stream_terminated(ctx, response, case):  # noqa: ANN001
+    """A chat completion stream ends with [DONE], or with one error event and nothing after it."""
+    if not _is_chat(case) or response.status_code != 200 or _content_type(response) != "text/event-stream":
+        return None
+    if getattr(response, "stream_cut_short", False):
+        return None  # read only in part (max-stream-events): its end is not known
+    events = _data_events(response.content)
+    if not events:
+        raise AssertionError("The event stream has no data events at all.")
+    errors = [i for i, e in enumerate(events) if _is_error_event(e)]
+    if errors:
+        if errors != [len(events) - 1]:
+            raise AssertionError(f"An error event must be the one and last event; error events at {errors} of {len(events)}.")
+        return None
+    if events[-1] != "[DONE]":
+        raise AssertionError(f"The stream does not end with `data: [DONE]`; its last event is {events[-1][:200]!r}.")
+    if events.count("[DONE]") != 1:
+        raise AssertionError("`data: [DONE]` was sent more than once.")
+    return None
+
+
+@schemathesis.check
+class chat_paths_reached:  # noqa: N801 - the class name is the check's name in reports
+    """Fails the run unless POST /v1/chat/completions answered 200 both as JSON and as SSE."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.tested = False
+
+    def after_response(self, ctx, response, case):  # noqa: ANN001
+        if not _is_chat(case):
+            return
+        self.tested = True
+        if response.status_code == 200:
+            self.seen.add(_content_type(response))
+
+    def after_run(self, ctx):  # noqa: ANN001
+        missing = {"application/json", "text/event-stream"} - self.seen
+        if self.tested and missing:
+            raise AssertionError(
+                "POST /v1/chat/completions never answered 200 with " + " or ".join(sorted(missing))
+                + ": the run did not exercise the budget-forcing engine (check [parameters] body.model)."
+            )
