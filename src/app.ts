@@ -4,6 +4,7 @@
  * its logger and its metrics registry, and closes them on `app.close()`: no globals.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
@@ -39,6 +40,13 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+
+/** Every in-flight request listens on it, so Node's 10-listener leak warning does not apply. */
+function shutdownController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -99,7 +107,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     now: deps.now ?? Date.now,
     newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
     draining: false,
-    shutdown: new AbortController(),
+    shutdown: shutdownController(),
     routes: [],
   };
   app.decorate('thinkgate', ctx);

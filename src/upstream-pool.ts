@@ -117,11 +117,15 @@ export class UpstreamPool {
 
   /**
    * Passive health: a replica that refused a connection leaves rotation at once instead of at
-   * the next probe; the background probe brings it back when it answers again.
+   * the next probe (unless it is the last one in rotation); the background probe brings it back
+   * when it answers again.
    */
   markUnhealthy(backend: Backend): void {
     const r = this.replicas.find((x) => x.backend === backend);
     if (!r || r.healthy === false) return;
+    // Never the last one: with no replica left every request would get 503 until a probe
+    // passes, which a saturated replica may not do for a while; its own errors say more.
+    if (!this.replicas.some((x) => x !== r && x.healthy !== false)) return;
     r.healthy = false;
     this.opts.onHealth?.(backend.name, false);
   }

@@ -23,6 +23,8 @@ import { AbortedError } from '../errors.js';
 
 type Next = { cause: SegmentCause } | { finish: EngineFinishReason };
 
+const SEGMENT_ENDED = new AbortedError('The segment ended.');
+
 export async function* runBudgetForcing(
   input: EngineInput,
   backend: Backend,
@@ -53,7 +55,7 @@ export async function* runBudgetForcing(
       outcome = yield* readSegment(stream, { state, profile, stops, segment: state.segments });
     } finally {
       signal.removeEventListener('abort', onAbort);
-      ctrl.abort(); // no-op when the stream ended by itself; closes the upstream otherwise
+      ctrl.abort(SEGMENT_ENDED); // closes the upstream if it still streams (a given reason: no DOMException per segment)
     }
     const extensionsBefore = state.extensions;
     next = decide(state, input, outcome);

@@ -107,19 +107,13 @@ export function mapStreamErrorEvent(info: VllmErrorInfo): ThinkgateError {
   return new UpstreamError(`vLLM failed during generation: ${info.message}`, status === undefined ? {} : { upstreamStatus: status });
 }
 
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-]);
+/** Nobody is there: the replica leaves rotation until its probe passes (passive health). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * The connection broke before a response: a reset under load, a pooled keep-alive socket the
+ * server had closed. Retried elsewhere, but no proof that the replica is gone.
+ */
+const BROKEN_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
@@ -155,6 +149,11 @@ export function mapTransportError(err: unknown, what: string, phase: 'connect' |
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
     return new UpstreamError(`vLLM is unreachable for ${what} (${code}).`, { code: 'upstream_unreachable', cause: err });
   }
+  if (code !== undefined && BROKEN_CODES.has(code)) {
+    return new UpstreamError(`The connection to vLLM broke for ${what} (${code}).`, { code: 'upstream_request_failed', cause: err });
+  }
+  // Anything else (a reset under load, a socket error) is a failed request, not proof the
+  // replica is gone: retried elsewhere, but it does not take the replica out of rotation.
   const detail = err instanceof Error ? err.message : String(err);
-  return new UpstreamError(`Request to vLLM failed for ${what}: ${detail}`, { code: 'upstream_unreachable', cause: err });
+  return new UpstreamError(`Request to vLLM failed for ${what}: ${detail}`, { code: 'upstream_request_failed', cause: err });
 }

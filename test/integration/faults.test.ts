@@ -141,14 +141,15 @@ function expectComplete(o: Outcome, stream: boolean): void {
 
 const BAD_GATEWAY = { status: 502, type: 'upstream_error', code: 'upstream_error' };
 const UNREACHABLE = { status: 502, type: 'upstream_error', code: 'upstream_unreachable' };
+const BROKEN = { status: 502, type: 'upstream_error', code: 'upstream_request_failed' };
 const UNAVAILABLE = { status: 503, type: 'server_error', code: 'service_unavailable' };
 const TIMEOUT = { status: 504, type: 'timeout_error', code: 'upstream_timeout' };
 
 /** What each fault maps to (src/vllm/upstream-errors.ts, src/vllm/client.ts). */
 const MAPPED: Record<Exclude<FaultMode, 'none' | 'slow'>, Want> = {
-  // Refused: 502 upstream_unreachable, or 503 when the gateway (passive health, before the
-  // first byte) has taken the only replica out of rotation and has nowhere left to retry.
-  refuse: [UNREACHABLE, UNAVAILABLE],
+  // The simulator accepts, then destroys the socket: a broken connection, not a missing server
+  // (that one, ECONNREFUSED, is the "stops listening" case below: upstream_unreachable).
+  refuse: BROKEN,
   'http-500': { ...BAD_GATEWAY, message: /HTTP 500/ },
   'http-503': UNAVAILABLE,
   'stall-before-first-token': { ...TIMEOUT, message: /first token/ },
