@@ -1,0 +1,181 @@
+/**
+ * Starting and stopping the benchmark's processes: the simulator (src/sim/main.ts) and the
+ * load generator (./loadgen.ts), Node children run through tsx; the gateway
+ * (./gateway-proc.mjs, the compiled gateway from dist/, plain node); LiteLLM (./litellm.ts). Every child is stopped by its own pid, SIGTERM then
+ * SIGKILL after a grace period; nothing is killed by name.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import type { BatchResult, BatchSpec, FromLoadgen, ToLoadgen } from './batch.js';
+
+/** The IPC messages of ./gateway-proc.mjs. */
+type ToGateway = { type: 'gc'; id: number } | { type: 'exit' };
+type FromGateway =
+  | { type: 'ready'; port: number }
+  | { type: 'heap'; id: number; heapUsed: number; rss: number; collected: boolean };
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** node --import tsx <file> <args>; stderr goes to `logFile` (or is inherited). */
+export function spawnNode(
+  file: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; execArgv?: readonly string[]; logFile?: string; ipc?: boolean } = {},
+): ChildProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...(opts.execArgv ?? []), file, ...args], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', opts.logFile ? 'pipe' : 'inherit', ...(opts.ipc ? (['ipc'] as const) : [])],
+  });
+  if (opts.logFile) proc.stderr?.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
+  return proc;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = once(proc, 'exit');
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function exitAsError(proc: ChildProcess, what: string): Promise<never> {
+  return once(proc, 'exit').then(([code, signal]) => {
+    throw new Error(`${what} exited early (code ${String(code)}, signal ${String(signal)})`);
+  });
+}
+
+/** The simulator's CLI on an ephemeral port; its URL comes from its first stdout line. */
+export async function startSim(simArgs: readonly string[], logFile?: string): Promise<Child & { url: string }> {
+  const proc = spawnNode('src/sim/main.ts', ['--host', '127.0.0.1', '--port', '0', ...simArgs], { logFile });
+  const url = new Promise<string>((resolve) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
+  const u = await withTimeout(Promise.race([url, exitAsError(proc, 'simulator')]), 60_000, 'simulator start');
+  proc.stdout!.resume();
+  return { proc, pid: proc.pid!, url: u, stop: () => stopProcess(proc) };
+}
+
+export interface GatewayChild extends Child {
+  url: string;
+  /** Full GC (when started with --expose-gc), then heapUsed and rss. */
+  heap(): Promise<{ heapUsed: number; rss: number; collected: boolean }>;
+}
+
+export async function startGateway(
+  config: Record<string, unknown>,
+  opts: { execArgv?: readonly string[]; logFile?: string; dist?: string } = {},
+): Promise<GatewayChild> {
+  // Plain node, no tsx: the gateway process must hold only what production holds.
+  const proc = spawn(process.execPath, [...(opts.execArgv ?? []), 'bench/gateway-proc.mjs'], {
+    env: {
+      ...process.env,
+      BENCH_GATEWAY_CONFIG: JSON.stringify(config),
+      ...(opts.dist ? { BENCH_GATEWAY_DIST: resolve(opts.dist) } : {}),
+    },
+    stdio: ['ignore', 'pipe', opts.logFile ? 'pipe' : 'inherit', 'ipc'],
+  });
+  if (opts.logFile) proc.stderr?.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
+  // The gateway logs to stdout (pino); operators ship it somewhere, here it is drained.
+  proc.stdout!.resume();
+  const ready = new Promise<number>((resolve) => {
+    const on = (m: FromGateway): void => {
+      if (m.type === 'ready') {
+        proc.off('message', on);
+        resolve(m.port);
+      }
+    };
+    proc.on('message', on);
+  });
+  const port = await withTimeout(Promise.race([ready, exitAsError(proc, 'gateway')]), 60_000, 'gateway start');
+  let nextId = 1;
+  return {
+    proc,
+    pid: proc.pid!,
+    url: `http://127.0.0.1:${port}`,
+    heap() {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const on = (m: FromGateway): void => {
+          if (m.type === 'heap' && m.id === id) {
+            proc.off('message', on);
+            resolve(m);
+          }
+        };
+        proc.on('message', on);
+        proc.send({ type: 'gc', id } satisfies ToGateway);
+      });
+    },
+    async stop() {
+      // A clean exit first: --cpu-prof writes its profile only then, not on SIGTERM.
+      if (proc.connected && proc.exitCode === null) {
+        const exited = once(proc, 'exit');
+        proc.send({ type: 'exit' } satisfies ToGateway);
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      }
+      await stopProcess(proc, 10_000);
+    },
+  };
+}
+
+export interface LoadgenChild extends Child {
+  run(spec: BatchSpec): Promise<BatchResult>;
+  closePools(): Promise<void>;
+}
+
+export async function startLoadgen(logFile?: string): Promise<LoadgenChild> {
+  const proc = spawnNode('bench/loadgen.ts', [], { ipc: true, logFile });
+  proc.stdout!.resume();
+  const ready = new Promise<void>((resolve) => proc.once('message', () => resolve()));
+  await withTimeout(Promise.race([ready, exitAsError(proc, 'load generator')]), 60_000, 'load generator start');
+  let nextId = 1;
+  const ask = <T>(msg: ToLoadgen & { id: number }, pick: (m: FromLoadgen) => T | undefined): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const on = (m: FromLoadgen): void => {
+        if ('id' in m && m.id !== msg.id) return;
+        if (m.type === 'failed') {
+          proc.off('message', on);
+          return reject(new Error(`load generator: ${m.message}`));
+        }
+        const v = pick(m);
+        if (v !== undefined) {
+          proc.off('message', on);
+          resolve(v);
+        }
+      };
+      proc.on('message', on);
+      proc.send(msg);
+    });
+  return {
+    proc,
+    pid: proc.pid!,
+    run: (spec) => ask({ type: 'run', id: nextId++, spec }, (m) => (m.type === 'result' ? m.result : undefined)),
+    closePools: () => ask({ type: 'close-pools', id: nextId++ }, (m) => (m.type === 'closed' ? true : undefined)).then(() => {}),
+    async stop() {
+      if (proc.connected) proc.send({ type: 'exit' } satisfies ToLoadgen);
+      await stopProcess(proc);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { emptyBatch } from '../../bench/batch.js';
+import { addDirectDeltas, computeFigures, type BatchSide } from '../../bench/figures.js';
+import { checkTargets, headline, renderMarkdown, type BenchResult } from '../../bench/report.js';
+import { forcingBudget, parseSettings } from '../../bench/settings.js';
+import { renderChart } from '../../bench/svg-chart.js';
+
+function batch(tokPerReq: number, ttft: number, gap: number, n = 10, wallMs = 1000) {
+  const b = emptyBatch();
+  b.wallMs = wallMs;
+  b.requests = b.ok = n;
+  b.relayedTokens = n * tokPerReq;
+  for (let i = 0; i < n; i++) {
+    b.ttftMs.push(ttft);
+    b.ttfaMs.push(ttft * 2);
+    b.durationMs.push(ttft * 3);
+    b.gapsMs.push(gap);
+  }
+  return b;
+}
+
+const side = (proxyCpuS: number | null, rss: [number, number] | null): BatchSide => ({
+  proxyCpuS,
+  simCpuS: 0.1,
+  loadgenCpuS: 0.1,
+  proxyRssBefore: rss ? rss[0] : null,
+  proxyRssPeak: rss ? rss[1] : null,
+  upstream: { requests: 10, promptTokens: 170, cachedPromptTokens: 160, generationTokens: 1000 },
+});
+
+function result(): BenchResult {
+  const settings = parseSettings(['--levels', '1,256']);
+  const levels = [1, 256].map((c) => {
+    const l = [
+      computeFigures('direct', c, batch(100, 1, 0.1), [side(null, null)]),
+      computeFigures('thinkgate', c, batch(100, 2, 0.2, 10, 1250), [side(0.05, [100 * 2 ** 20, 100 * 2 ** 20 + c * 10240])]),
+      computeFigures('litellm', c, batch(100, 30, 3, 10, 10_000), [side(1, [200 * 2 ** 20, 300 * 2 ** 20])]),
+    ];
+    addDirectDeltas(l);
+    return l;
+  });
+  return {
+    version: 1,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    durationS: 1,
+    machine: { cpus: 2, cpuModel: 'test', memGiB: 24, freeMemGiB: 20, kernel: 'k', node: 'v20', commit: null, loadAvgStart: [0, 0, 0], loadAvgEnd: [1, 1, 1] },
+    settings,
+    litellm: 'measured',
+    levels,
+    headline: headline(levels),
+    leak: null,
+  };
+}
+
+describe('bench report', () => {
+  it('computes figures, ratios and added latency', () => {
+    const r = result();
+    const tg = r.levels[1]![1]!;
+    expect(tg.tokPerS).toBe(800);
+    expect(tg.cpuSPer1kTokens).toBeCloseTo(0.05, 12);
+    expect(tg.rssPerStreamKiB).toBeCloseTo(10, 9);
+    expect(tg.addedTtftMs).toEqual({ p50: 1, p99: 1 });
+    expect(r.headline[1]).toMatchObject({ concurrency: 256, thinkgateVsDirect: 0.8, thinkgateVsLiteLLM: 8, liteLLMCpuPerToken: 20 });
+    const checks = checkTargets(r);
+    expect(checks.map((c) => c.met)).toEqual([true, true, true]);
+  });
+
+  it('renders Markdown and an SVG with one line per target', () => {
+    const r = result();
+    const md = renderMarkdown(r);
+    expect(md).toContain('| 256 | 80% | — | **8.0x** | 20.0x |');
+    expect(md).toContain('| thinkgate | 256 | 8.0 | 800 |');
+    const svg = renderChart(r);
+    expect(svg.startsWith('<svg')).toBe(true);
+    // Throughput: three lines; added latency: two (direct is the baseline).
+    expect(svg.match(/<polyline/g)).toHaveLength(5);
+  });
+
+  it('parses modes and flags', () => {
+    expect(parseSettings(['--quick'])).toMatchObject({ mode: 'quick', levels: [1, 16, 64], targets: ['direct', 'thinkgate', 'thinkgate-forcing'] });
+    expect(parseSettings(['--full']).levels).toEqual([1, 16, 64, 256, 1024]);
+    expect(parseSettings([]).targets).toContain('litellm');
+    expect(parseSettings(['--no-litellm']).targets).not.toContain('litellm');
+    expect(() => parseSettings(['--quick', '--full'])).toThrow(/exclude/);
+    expect(() => parseSettings(['--targets', 'thinkgate'])).toThrow(/direct/);
+    expect(() => parseSettings(['--levels', '0'])).toThrow(/positive/);
+    expect(forcingBudget(100, 25)).toBe(143);
+  });
+});
