@@ -6,11 +6,18 @@
 import type { Config, UpstreamConfig } from './config.js';
 import type { PooledBackend } from './upstream-pool.js';
 import { VllmBackend } from './vllm/client.js';
+import { LlamaCppBackend } from './llamacpp/client.js';
 
 export function createBackend(upstream: UpstreamConfig, config: Config): PooledBackend {
-  return new VllmBackend({
+  const opts = {
     baseUrl: upstream.url,
     timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
     ...(upstream.apiKey ? { apiKey: upstream.apiKey } : {}),
-  });
+  };
+  switch (upstream.kind ?? 'vllm') {
+    case 'llamacpp':
+      return new LlamaCppBackend(opts);
+    case 'vllm':
+      return new VllmBackend(opts);
+  }
 }

@@ -1,0 +1,238 @@
+/**
+ * `LlamaCppBackend`: the engine's Backend port (src/engine/backend.ts) over one llama.cpp
+ * `llama-server` (tools/server/README.md). The engine is unchanged; this maps the port onto
+ * llama-server's native endpoints:
+ *
+ * | port                 | llama-server                                                          |
+ * |----------------------|-----------------------------------------------------------------------|
+ * | tokenizeChat         | POST /apply-template {messages, chat_template_kwargs, tools}, then POST /tokenize {content, parse_special} |
+ * | tokenize             | POST /tokenize {content, add_special: false, parse_special: true}      |
+ * | streamCompletion     | POST /completion {prompt: ids, n_predict, stream, return_tokens, cache_prompt, timings_per_token} |
+ * | models / health      | GET /v1/models (+ GET /props for n_ctx) / GET /health                  |
+ *
+ * The chat template is the model's own (GGUF `tokenizer.chat_template`, rendered by llama-server
+ * with --jinja), so the prompt is what llama-server's own chat endpoint would build. Stop ids,
+ * EOS and usage are mapped to vLLM's semantics in chunk-reader.ts. The prefix cache is the
+ * slot's prompt cache (`cache_prompt: true`; run llama-server with one slot per expected
+ * concurrent request, `-np`).
+ *
+ * The HTTP plumbing (deadlines, error mapping, SSE decoding) is the vLLM backend's, shared.
+ */
+import { Pool, type Dispatcher } from 'undici';
+import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
+import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
+import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
+import { SseDecoder } from '../vllm/sse.js';
+import { mapTransportError, mapUpstreamStatus } from '../vllm/upstream-errors.js';
+import { VllmHttp, abortable, parseOrThrow, readLimited } from '../vllm/http.js';
+import type { VllmTimeouts } from '../vllm/client.js';
+import { LlamaChunkReader } from './chunk-reader.js';
+import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
+import { llamaSampling } from './sampling.js';
+
+export interface LlamaCppBackendOptions {
+  /** e.g. `http://127.0.0.1:8080` (llama-server's root). */
+  baseUrl: string;
+  dispatcher?: Dispatcher;
+  timeouts: VllmTimeouts;
+  /** llama-server's --api-key. */
+  apiKey?: string;
+  headers?: Record<string, string>;
+  tokenizeCacheSize?: number;
+}
+
+const COMPLETION = 'POST /completion';
+
+export class LlamaCppBackend implements Backend {
+  readonly name: string;
+  private readonly http: VllmHttp;
+  private readonly ownsDispatcher: boolean;
+  private readonly timeouts: Required<VllmTimeouts>;
+  private readonly streamHeaders: Record<string, string>;
+  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
+  private readonly tokenizeCacheSize: number;
+  private nCtx: Promise<number | undefined> | null = null;
+  private closed = false;
+
+  constructor(opts: LlamaCppBackendOptions) {
+    const url = new URL(opts.baseUrl);
+    this.name = opts.baseUrl;
+    const requestMs = opts.timeouts.requestMs ?? 30_000;
+    this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
+    const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
+    this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
+    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
+    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
+  }
+
+  async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
+    const body: Record<string, unknown> = { messages: req.messages, add_generation_prompt: true };
+    if (req.chatTemplateKwargs !== undefined) body.chat_template_kwargs = req.chatTemplateKwargs;
+    if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
+    const templated = parseOrThrow(
+      LlamaApplyTemplateSchema,
+      await this.http.callJson('POST', '/apply-template', body, signal, this.timeouts.requestMs),
+      'POST /apply-template',
+    );
+    // parse_special: the template's <|im_start|> etc. are special tokens, as in vLLM's /tokenize.
+    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(templated.prompt, signal), this.contextLength(signal)]);
+    return maxModelLen === undefined ? { ids } : { ids, maxModelLen };
+  }
+
+  /** Plain text -> ids, cached per text (LRU), like VllmBackend.tokenize. One model per server: `model` is not sent. */
+  async tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]> {
+    const key = `${model}\u0000${text}`;
+    let pending = this.tokenizeCache.get(key);
+    if (pending !== undefined) {
+      this.tokenizeCache.delete(key);
+      this.tokenizeCache.set(key, pending);
+    } else {
+      const p = this.tokenizeText(text, undefined);
+      p.catch(() => {
+        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
+      });
+      this.tokenizeCache.set(key, p);
+      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
+        const oldest = this.tokenizeCache.keys().next();
+        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
+      }
+      pending = p;
+    }
+    return (await abortable(pending, signal)).slice();
+  }
+
+  private async tokenizeText(content: string, signal: AbortSignal | undefined): Promise<number[]> {
+    const json = await this.http.callJson('POST', '/tokenize', { content, add_special: false, parse_special: true }, signal, this.timeouts.requestMs);
+    return parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize').tokens;
+  }
+
+  /** The slot context (`/props` n_ctx), asked once; a failure is not cached and means "unknown". */
+  private contextLength(signal: AbortSignal | undefined): Promise<number | undefined> {
+    if (this.nCtx === null) {
+      const p = this.http
+        .callJson('GET', '/props', undefined, undefined, this.timeouts.requestMs)
+        .then((json) => parseOrThrow(LlamaPropsSchema, json, 'GET /props').default_generation_settings?.n_ctx ?? undefined);
+      p.catch(() => {
+        if (this.nCtx === p) this.nCtx = null;
+      });
+      this.nCtx = p;
+    }
+    return abortable(this.nCtx, signal).catch((err: unknown) => {
+      if (err instanceof AbortedError) throw err;
+      return undefined;
+    });
+  }
+
+  async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
+    if (signal.aborted) throw new AbortedError();
+    const payload: Record<string, unknown> = {
+      ...llamaSampling(req.sampling),
+      prompt: req.promptIds,
+      n_predict: req.maxTokens,
+      stream: true,
+      return_tokens: true,
+      cache_prompt: true,
+      timings_per_token: true,
+      stop: req.stop ?? [],
+    };
+
+    const ac = new AbortController();
+    type Phase = 'first token' | 'idle';
+    const st = { phase: 'first token' as Phase, timedOut: null as Phase | null, yielding: false };
+    const onTimeout = (): void => {
+      if (st.yielding) return;
+      st.timedOut = st.phase;
+      ac.abort();
+    };
+    let timer = setTimeout(onTimeout, this.timeouts.firstTokenMs);
+    const onAbort = (): void => ac.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const decoder = new SseDecoder();
+    const reader = new LlamaChunkReader(req.stopTokenIds);
+    let body: Dispatcher.ResponseData['body'] | undefined;
+    try {
+      const res = await this.http.dispatcher.request({
+        origin: this.http.origin,
+        path: this.http.basePath + '/completion',
+        method: 'POST',
+        headers: this.streamHeaders,
+        body: JSON.stringify(payload),
+        signal: ac.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      body = res.body;
+      if (res.statusCode !== 200) throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), COMPLETION);
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        for (const data of decoder.push(chunk)) {
+          for (const ev of reader.read(data)) {
+            st.yielding = true;
+            yield ev;
+            st.yielding = false;
+          }
+        }
+        // Stopped at a stop id: close the request (finally), llama-server cancels the generation.
+        if (reader.stoppedAtId) return;
+        if (st.phase === 'first token') {
+          clearTimeout(timer);
+          st.phase = 'idle';
+          timer = setTimeout(onTimeout, this.timeouts.idleMs);
+        } else timer.refresh();
+      }
+      for (const data of decoder.end()) for (const ev of reader.read(data)) yield ev;
+    } catch (err) {
+      if (signal.aborted) throw new AbortedError();
+      if (err instanceof ThinkgateError) throw err;
+      if (reader.finished) return;
+      if (st.timedOut !== null) {
+        throw new UpstreamTimeoutError(
+          st.timedOut === 'first token'
+            ? `llama-server sent no token within ${this.timeouts.firstTokenMs} ms (first token timeout).`
+            : `llama-server sent nothing for ${this.timeouts.idleMs} ms mid-stream (idle timeout).`,
+        );
+      }
+      throw mapTransportError(err, COMPLETION, body === undefined ? 'connect' : 'response');
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (body !== undefined && !body.readableEnded) {
+        ac.abort();
+        body.destroy();
+      }
+    }
+    if (!reader.finished) throw new UpstreamError('llama-server ended the response without a final event: upstream closed the stream early.');
+  }
+
+  async models(signal?: AbortSignal): Promise<ModelInfo[]> {
+    const json = await this.http.callJson('GET', '/v1/models', undefined, signal, this.timeouts.requestMs);
+    const list = parseOrThrow(VllmModelListSchema, json, 'GET /v1/models');
+    const nCtx = await this.contextLength(signal);
+    return list.data.map((card) => {
+      const info: ModelInfo = { id: card.id };
+      if (card.owned_by != null) info.ownedBy = card.owned_by;
+      if (card.created != null) info.created = card.created;
+      if (nCtx !== undefined) info.maxModelLen = nCtx;
+      return info;
+    });
+  }
+
+  /** GET /health: 200 once the model is loaded (503 while loading). Never throws. */
+  async health(signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.http.probe('/health', signal, this.timeouts.healthMs)) === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.tokenizeCache.clear();
+    if (this.ownsDispatcher) await this.http.dispatcher.close();
+  }
+}

@@ -1,0 +1,15 @@
+/** What the suite's globalSetup hands to the tests: one entry per real server under test. */
+export interface RealBackend {
+  kind: 'vllm' | 'llamacpp';
+  label: string;
+  url: string;
+  model: string;
+  /** Started by the suite (the tiny model, known vocabulary) or someone's own vLLM. */
+  managed: boolean;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    realBackends: RealBackend[];
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * vitest globalSetup of the real-server suite (vitest.real.config.ts): starts the servers the
+ * environment names, hands their URLs to the tests (`inject('realBackends')`), stops them after.
+ *
+ * - THINKGATE_REAL_LLAMA_SERVER + THINKGATE_REAL_GGUF: start llama-server on that model.
+ * - THINKGATE_REAL_VLLM_PYTHON + THINKGATE_REAL_HF_DIR: start vLLM (that venv's python) on that folder.
+ * - THINKGATE_TEST_VLLM_URL (+ optional THINKGATE_TEST_VLLM_MODEL): a vLLM that already runs
+ *   anywhere (a GPU box with a Qwen3 / QwQ / R1 model); the same suite runs against it.
+ * - THINKGATE_REAL_LOG_DIR: where server logs go (default .cache/real/logs).
+ * .ci/real.sh sets these. With none of them the suite fails: a run that tests nothing is no pass.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startLlamaServer, startVllm, type RunningServer } from './servers.js';
+import type { RealBackend } from './backends.js';
+
+export const TINY_MODEL = 'tiny-random-qwen3';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const env = process.env;
+  const logDir = resolve(env['THINKGATE_REAL_LOG_DIR'] ?? '.cache/real/logs');
+  mkdirSync(logDir, { recursive: true });
+  const running: RunningServer[] = [];
+  const backends: RealBackend[] = [];
+  const teardown = async () => {
+    await Promise.all(running.map((s) => s.close()));
+  };
+  try {
+    const bin = env['THINKGATE_REAL_LLAMA_SERVER'];
+    const gguf = env['THINKGATE_REAL_GGUF'];
+    if (bin && gguf) {
+      const t0 = Date.now();
+      const s = await startLlamaServer({ bin, gguf, model: TINY_MODEL, logFile: join(logDir, 'llama-server.log') });
+      running.push(s);
+      backends.push({ kind: 'llamacpp', label: 'llama.cpp llama-server', url: s.url, model: s.model, managed: true });
+      console.log(`[real] llama-server ready at ${s.url} in ${Date.now() - t0} ms`);
+    }
+    const python = env['THINKGATE_REAL_VLLM_PYTHON'];
+    const hf = env['THINKGATE_REAL_HF_DIR'];
+    if (python && hf) {
+      const t0 = Date.now();
+      const s = await startVllm({ python, hfDir: hf, model: TINY_MODEL, logFile: join(logDir, 'vllm.log') });
+      running.push(s);
+      backends.push({ kind: 'vllm', label: 'vLLM (CPU)', url: s.url, model: s.model, managed: true });
+      console.log(`[real] vLLM ready at ${s.url} in ${Date.now() - t0} ms`);
+    }
+    const external = env['THINKGATE_TEST_VLLM_URL'];
+    if (external) {
+      const url = external.replace(/\/+$/, '');
+      let model = env['THINKGATE_TEST_VLLM_MODEL'];
+      if (!model) {
+        const list = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+        model = list.data[0]?.id;
+      }
+      if (!model) throw new Error(`THINKGATE_TEST_VLLM_URL=${url} serves no model`);
+      backends.push({ kind: 'vllm', label: `vLLM at ${url}`, url, model, managed: false });
+    }
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  if (backends.length === 0) {
+    throw new Error('No real server configured: run `npm run test:real` (.ci/real.sh), or set THINKGATE_TEST_VLLM_URL (see test/real/global-setup.ts).');
+  }
+  project.provide('realBackends', backends);
+  return teardown;
+}

@@ -1,0 +1,116 @@
+/**
+ * Starting and stopping the real inference servers for the suite, on loopback ports picked by
+ * the OS (no fixed ports). Each launcher waits for the server's /health and returns a handle
+ * whose close() ends the process (SIGTERM, then SIGKILL after 10 s).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+
+export interface RunningServer {
+  kind: 'vllm' | 'llamacpp';
+  url: string;
+  /** The model id the server serves. */
+  model: string;
+  close(): Promise<void>;
+}
+
+/** A port that was free a moment ago (the servers take a port number, not a socket). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} was not healthy within ${timeoutMs} ms`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+function spawnLogged(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): ChildProcess {
+  const log = createWriteStream(logFile);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
+}
+
+export interface LlamaServerOptions {
+  bin: string;
+  gguf: string;
+  model: string;
+  logFile: string;
+  /** Parallel slots: one per concurrent request the suite sends (-np). */
+  slots?: number;
+}
+
+/**
+ * llama-server with the model's own chat template (--jinja), its Prometheus metrics and the
+ * /slots endpoint, a 4096-token context per slot, 2 threads (the CI machine has 2 cores).
+ */
+export async function startLlamaServer(o: LlamaServerOptions): Promise<RunningServer> {
+  const port = await freePort();
+  const slots = o.slots ?? 1;
+  const args = ['-m', o.gguf, '--host', '127.0.0.1', '--port', String(port), '--alias', o.model,
+    '-c', String(4096 * slots), '-np', String(slots), '-t', '2', '--jinja', '--metrics', '--slots', '--no-webui'];
+  const child = spawnLogged(o.bin, args, o.logFile);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(url, child, 60_000, `llama-server (log: ${o.logFile})`);
+  } catch (err) {
+    await stopper(child)();
+    throw err;
+  }
+  return { kind: 'llamacpp', url, model: o.model, close: stopper(child) };
+}
+
+export interface VllmServerOptions {
+  /** The venv's python (vLLM's CLI is `python -m vllm.entrypoints.openai.api_server`). */
+  python: string;
+  hfDir: string;
+  model: string;
+  logFile: string;
+  startTimeoutMs?: number;
+}
+
+/** vLLM's real OpenAI server on the CPU, float32, with prefix caching and cached-token reporting. */
+export async function startVllm(o: VllmServerOptions): Promise<RunningServer> {
+  const port = await freePort();
+  const args = ['-m', 'vllm.entrypoints.openai.api_server', '--model', o.hfDir, '--served-model-name', o.model,
+    '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
+    '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4'];
+  // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
+  const env = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  const child = spawnLogged(o.python, args, o.logFile, env);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(url, child, o.startTimeoutMs ?? 600_000, `vLLM (log: ${o.logFile})`);
+  } catch (err) {
+    await stopper(child)();
+    throw err;
+  }
+  return { kind: 'vllm', url, model: o.model, close: stopper(child) };
+}
