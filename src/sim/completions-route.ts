@@ -130,7 +130,8 @@ async function streamCompletion(
       `${pre}[{"index":0,"text":${text},"logprobs":null,"finish_reason":${reasonJson(step.finishReason)},` +
       `"stop_reason":${JSON.stringify(step.stopReason)}`;
     if (withIds) {
-      if (k === 1) s += `,"prompt_token_ids":[${job.promptIds.join(',')}]`;
+      // Real vLLM repeats the key as null on every later chunk (seen against vLLM 0.32 CPU).
+      s += k === 1 ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : ',"prompt_token_ids":null';
       s += `,"token_ids":[${step.id}]`;
     }
     s += `}],"usage":${continuous ? usageJson(P, k, null) : 'null'}}\n\n`;
