@@ -67,7 +67,10 @@ describe('drain on SIGTERM', () => {
     const events = (await longText).split('\n\n').filter(Boolean);
     expect(events.at(-1)).toMatch(/^data: \{"error"/);
     expect(JSON.parse(events.at(-1)!.slice(6)).error.code).toBe('server_shutting_down');
-    await until(() => sim.stats().aborted === abortedBefore + 1 && sim.stats().running === 0, 2000, 'upstream aborted');
+    // Nothing is left running upstream. (The long request may be between two segments at the
+    // deadline, with no upstream call open to abort, so the abort count is at most one more.)
+    await until(() => sim.stats().running === 0, 2000, 'upstream requests ended');
+    expect(sim.stats().aborted - abortedBefore).toBeLessThanOrEqual(1);
 
     const [code] = await exited;
     expect(code).toBe(0);
