@@ -46,6 +46,9 @@ export async function* runBudgetForcing(
     if (input.requestId !== undefined) req.requestId = `${input.requestId}-${state.segments}`;
     yield { type: 'segment', index: state.segments, cause: next.cause, promptTokens: state.prompt.length };
 
+    // The yield above is a suspension point: the caller may have aborted meanwhile, and a
+    // listener added to an aborted signal never fires.
+    if (signal.aborted) throw new AbortedError();
     const ctrl = new AbortController();
     const onAbort = (): void => ctrl.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -320,3 +320,20 @@ describe('engine: cancellation', () => {
     expect(r.events.filter((e) => e.type === 'usage').map((e) => (e as { cachedTokens?: number }).cachedTokens)).toEqual([8, 12]);
   });
 });
+
+describe('engine: an abort while the caller holds a segment event', () => {
+  it('never opens that segment upstream', async () => {
+    const ctrl = new AbortController();
+    const backend = new FakeModelBackend({ profile: thinkTags, think: 5, extend: 1, answer: 1 });
+    const gen = runBudgetForcing(input({ M: 2 }), backend, ctrl.signal);
+    const seen: string[] = [];
+    await expect(async () => {
+      for await (const ev of gen) {
+        seen.push(ev.type);
+        // The second segment's event: the consumer aborts before asking for more.
+        if (ev.type === 'segment' && ev.index === 2) ctrl.abort();
+      }
+    }).rejects.toThrow();
+    expect(backend.requests).toHaveLength(1);
+  });
+});
