@@ -23,6 +23,7 @@ import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } fro
 import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
 import { SseDecoder } from '../vllm/sse.js';
+import { StreamWatchdog } from '../vllm/stream-watchdog.js';
 import { mapTransportError, mapUpstreamStatus } from '../vllm/upstream-errors.js';
 import { VllmHttp, abortable, parseOrThrow, readLimited } from '../vllm/http.js';
 import type { VllmTimeouts } from '../vllm/client.js';
@@ -140,16 +141,11 @@ export class LlamaCppBackend implements Backend {
     };
 
     const ac = new AbortController();
-    type Phase = 'first token' | 'idle';
-    const st = { phase: 'first token' as Phase, timedOut: null as Phase | null, yielding: false };
-    const onTimeout = (): void => {
-      if (st.yielding) return;
-      st.timedOut = st.phase;
-      ac.abort();
-    };
-    let timer = setTimeout(onTimeout, this.timeouts.firstTokenMs);
+    const watchdog = new StreamWatchdog(this.timeouts.firstTokenMs, this.timeouts.idleMs, () => ac.abort());
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
+    // Serialized outside the transport's try: our error, never the server's (src/vllm/http.ts).
+    const bodyText = JSON.stringify(payload);
 
     const decoder = new SseDecoder();
     const reader = new LlamaChunkReader(req.stopTokenIds);
@@ -160,7 +156,7 @@ export class LlamaCppBackend implements Backend {
         path: this.http.basePath + '/completion',
         method: 'POST',
         headers: this.streamHeaders,
-        body: JSON.stringify(payload),
+        body: bodyText,
         signal: ac.signal,
         headersTimeout: 0,
         bodyTimeout: 0,
@@ -170,34 +166,30 @@ export class LlamaCppBackend implements Backend {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         for (const data of decoder.push(chunk)) {
           for (const ev of reader.read(data)) {
-            st.yielding = true;
+            watchdog.pause();
             yield ev;
-            st.yielding = false;
+            watchdog.resume();
           }
         }
         // Stopped at a stop id: close the request (finally), llama-server cancels the generation.
         if (reader.stoppedAtId) return;
-        if (st.phase === 'first token') {
-          clearTimeout(timer);
-          st.phase = 'idle';
-          timer = setTimeout(onTimeout, this.timeouts.idleMs);
-        } else timer.refresh();
+        watchdog.data();
       }
       for (const data of decoder.end()) for (const ev of reader.read(data)) yield ev;
     } catch (err) {
       if (signal.aborted) throw new AbortedError();
       if (err instanceof ThinkgateError) throw err;
       if (reader.finished) return;
-      if (st.timedOut !== null) {
+      if (watchdog.timedOut !== null) {
         throw new UpstreamTimeoutError(
-          st.timedOut === 'first token'
+          watchdog.timedOut === 'first token'
             ? `llama-server sent no token within ${this.timeouts.firstTokenMs} ms (first token timeout).`
             : `llama-server sent nothing for ${this.timeouts.idleMs} ms mid-stream (idle timeout).`,
         );
       }
       throw mapTransportError(err, COMPLETION, body === undefined ? 'connect' : 'response');
     } finally {
-      clearTimeout(timer);
+      watchdog.stop();
       signal.removeEventListener('abort', onAbort);
       if (body !== undefined && !body.readableEnded) {
         ac.abort();

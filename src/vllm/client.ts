@@ -19,6 +19,7 @@ import type {
 } from '../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionRequestBody } from './schemas.js';
 import { SseDecoder } from './sse.js';
+import { StreamWatchdog, type StreamPhase } from './stream-watchdog.js';
 import { CompletionChunkReader } from './chunk-reader.js';
 import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
 import { VllmHttp, abortable, parseOrThrow, readLimited } from './http.js';
@@ -51,8 +52,6 @@ export interface VllmBackendOptions {
 }
 
 const COMPLETIONS = 'POST /v1/completions';
-
-type StreamPhase = 'first token' | 'idle';
 
 export class VllmBackend implements Backend {
   readonly name: string;
@@ -148,15 +147,7 @@ export class VllmBackend implements Backend {
     };
 
     const ac = new AbortController();
-    // One timer per stream, re-armed with refresh() per data-bearing chunk (no per-token allocation).
-    const st = { phase: 'first token' as StreamPhase, timedOut: null as StreamPhase | null, yielding: false };
-    const onTimeout = (): void => {
-      // While suspended in `yield` the consumer is slow, not vLLM: re-armed when it resumes.
-      if (st.yielding) return;
-      st.timedOut = st.phase;
-      ac.abort();
-    };
-    let timer = setTimeout(onTimeout, this.timeouts.firstTokenMs);
+    const watchdog = new StreamWatchdog(this.timeouts.firstTokenMs, this.timeouts.idleMs, () => ac.abort());
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -188,17 +179,11 @@ export class VllmBackend implements Backend {
         for (const data of datas) {
           const ev = reader.read(data);
           if (ev === null) continue;
-          st.yielding = true;
+          watchdog.pause();
           yield ev;
-          st.yielding = false;
+          watchdog.resume();
         }
-        if (st.phase === 'first token') {
-          clearTimeout(timer);
-          st.phase = 'idle';
-          timer = setTimeout(onTimeout, this.timeouts.idleMs);
-        } else {
-          timer.refresh();
-        }
+        watchdog.data();
         // After [DONE] keep reading to the end of the body, so the connection is reused.
       }
       for (const data of decoder.end()) {
@@ -215,10 +200,10 @@ export class VllmBackend implements Backend {
         if (u !== null) yield u;
         return;
       }
-      if (st.timedOut !== null) throw timeoutError(st.timedOut, this.timeouts);
+      if (watchdog.timedOut !== null) throw timeoutError(watchdog.timedOut, this.timeouts);
       throw mapTransportError(err, COMPLETIONS, body === undefined ? 'connect' : 'response');
     } finally {
-      clearTimeout(timer);
+      watchdog.stop();
       signal.removeEventListener('abort', onAbort);
       // Consumer stopped early (break / return()) or we failed: drop the upstream request.
       // Destroying an unfinished response makes undici close the socket; vLLM sees the
