@@ -71,6 +71,7 @@ export class ChatChunkRenderer {
     index: number,
   ): ChatCompletionChunk[] {
     const last = this.chunk(index, {}, reason);
+    if (this.choiceCount > 1) last.choices[0]!.budget_forcing = budgetForcing;
     // Without a usage chunk the finish chunk is the only place a stream client can read
     // the budget-forcing summary (spec 3).
     if (!this.opts.includeUsage) last.budget_forcing = budgetForcing;

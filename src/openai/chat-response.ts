@@ -58,7 +58,10 @@ export class ChatCompletionBuilder {
         usages.push(state.finish.usage);
         summaries.push(state.finish.budgetForcing);
       }
-      choices.push({ index, message: this.message(state), logprobs: null, finish_reason: state.finish?.reason ?? null });
+      const choice: ChatCompletionChoice = { index, message: this.message(state), logprobs: null, finish_reason: state.finish?.reason ?? null };
+      // n > 1: each sample was budget-forced on its own (the paper's parallel-scaling baseline).
+      if (this.choices.length > 1 && state.finish !== null) choice.budget_forcing = state.finish.budgetForcing;
+      choices.push(choice);
     });
     return {
       id: this.opts.id,

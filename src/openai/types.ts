@@ -34,6 +34,8 @@ export interface ChatCompletionChoice {
   message: ChatCompletionMessage;
   logprobs: null;
   finish_reason: ChatFinishReason | null;
+  /** With n > 1: this choice's own budget forcing (the top-level one sums the choices). */
+  budget_forcing?: BudgetForcingSummary;
 }
 
 export interface ChatCompletion {
@@ -59,6 +61,8 @@ export interface ChatCompletionChunkChoice {
   delta: ChatCompletionChunkDelta;
   logprobs: null;
   finish_reason: ChatFinishReason | null;
+  /** With n > 1, on each choice's finish chunk: that choice's own budget forcing. */
+  budget_forcing?: BudgetForcingSummary;
 }
 
 export interface ChatCompletionChunk {

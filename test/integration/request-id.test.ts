@@ -45,7 +45,25 @@ describe('request ids', () => {
     expect(json.choices.map((c) => c.index)).toEqual([0, 1, 2]);
     expect(json.choices.every((c) => c.message.content.length > 0)).toBe(true);
     expect(json.budget_forcing).toMatchObject({ thinking_tokens: 15, segments: 6 });
+    // Each sample's own figures, beside the sum (issue 7: parallel scaling).
+    const perChoice = (json.choices as unknown as { budget_forcing: unknown }[]).map((c) => c.budget_forcing);
+    expect(perChoice).toEqual(Array(3).fill({ thinking_tokens: 5, extensions: 0, truncated: true, segments: 2 }));
     const ids = stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').slice(-6).map((r) => r.headers['x-request-id']).sort();
     expect(ids).toEqual(['multi-c0-1', 'multi-c0-2', 'multi-c1-1', 'multi-c1-2', 'multi-c2-1', 'multi-c2-2']);
+  });
+
+  it('n > 1 streamed: the finish chunk of each choice carries its own budget_forcing', async () => {
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body({ n: 2, stream: true, min_thinking_tokens: 35, max_thinking_tokens: 50 }),
+    });
+    const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {'));
+    const finishes = events
+      .map((e) => JSON.parse(e.slice(6)) as { choices: { index: number; finish_reason: string | null; budget_forcing?: unknown }[] })
+      .flatMap((c) => c.choices)
+      .filter((c) => c.finish_reason !== null);
+    expect(finishes.map((c) => c.index).sort()).toEqual([0, 1]);
+    for (const c of finishes) expect(c.budget_forcing).toEqual({ thinking_tokens: 41, extensions: 1, truncated: false, segments: 3 });
   });
 });

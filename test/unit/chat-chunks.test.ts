@@ -132,9 +132,11 @@ describe('ChatChunkRenderer', () => {
       c({ role: 'assistant', content: '' }, null, u, 1),
       c({ content: 'b' }, null, u, 1),
     ]);
-    expect(r.onEvent({ type: 'finish', reason: 'stop', usage: u0, budgetForcing: b0 }, 0)).toEqual([c({}, 'stop', u, 0)]);
+    // n > 1: each finish chunk carries that choice's own budget forcing.
+    const withBf = (chunk: ChatCompletionChunk, bf: BudgetForcingSummary) => ({ ...chunk, choices: [{ ...chunk.choices[0]!, budget_forcing: bf }] });
+    expect(r.onEvent({ type: 'finish', reason: 'stop', usage: u0, budgetForcing: b0 }, 0)).toEqual([withBf(c({}, 'stop', u, 0), b0)]);
     expect(r.onEvent({ type: 'finish', reason: 'length', usage: u1, budgetForcing: b1 }, 1)).toEqual([
-      c({}, 'length', u, 1),
+      withBf(c({}, 'length', u, 1), b1),
       {
         ...head,
         choices: [],

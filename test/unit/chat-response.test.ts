@@ -137,8 +137,9 @@ describe('ChatCompletionBuilder', () => {
       model: 'm',
       system_fingerprint: null,
       choices: [
-        { index: 0, message: { role: 'assistant', content: 'A', reasoning: 'a' }, logprobs: null, finish_reason: 'stop' },
-        { index: 1, message: { role: 'assistant', content: 'B', reasoning: null }, logprobs: null, finish_reason: 'length' },
+        // n > 1: each choice also carries its own budget forcing.
+        { index: 0, message: { role: 'assistant', content: 'A', reasoning: 'a' }, logprobs: null, finish_reason: 'stop', budget_forcing: { thinking_tokens: 3, extensions: 1, truncated: false, segments: 2 } },
+        { index: 1, message: { role: 'assistant', content: 'B', reasoning: null }, logprobs: null, finish_reason: 'length', budget_forcing: { thinking_tokens: 4, extensions: 0, truncated: true, segments: 2 } },
       ],
       usage: {
         prompt_tokens: 10,
