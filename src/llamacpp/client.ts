@@ -18,56 +18,25 @@
  *
  * The HTTP plumbing (deadlines, error mapping, SSE decoding) is the vLLM backend's, shared.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
 import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
 import { SseDecoder } from '../vllm/sse.js';
 import { StreamWatchdog } from '../vllm/stream-watchdog.js';
 import { mapTransportError, mapUpstreamStatus } from '../vllm/upstream-errors.js';
-import { VllmHttp, abortable, parseOrThrow, readLimited } from '../vllm/http.js';
-import type { VllmTimeouts } from '../vllm/client.js';
+import { abortable, parseOrThrow, readLimited } from '../vllm/http.js';
+import { HttpBackend, type HttpBackendOptions } from '../vllm/http-backend.js';
 import { LlamaChunkReader } from './chunk-reader.js';
 import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
 import { llamaSampling } from './sampling.js';
 
-export interface LlamaCppBackendOptions {
-  /** e.g. `http://127.0.0.1:8080` (llama-server's root). */
-  baseUrl: string;
-  dispatcher?: Dispatcher;
-  timeouts: VllmTimeouts;
-  /** llama-server's --api-key. */
-  apiKey?: string;
-  headers?: Record<string, string>;
-  tokenizeCacheSize?: number;
-}
+export type LlamaCppBackendOptions = HttpBackendOptions;
 
 const COMPLETION = 'POST /completion';
 
-export class LlamaCppBackend implements Backend {
-  readonly name: string;
-  private readonly http: VllmHttp;
-  private readonly ownsDispatcher: boolean;
-  private readonly timeouts: Required<VllmTimeouts>;
-  private readonly streamHeaders: Record<string, string>;
-  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
-  private readonly tokenizeCacheSize: number;
+export class LlamaCppBackend extends HttpBackend implements Backend {
   private nCtx: Promise<number | undefined> | null = null;
-  private closed = false;
-
-  constructor(opts: LlamaCppBackendOptions) {
-    const url = new URL(opts.baseUrl);
-    this.name = opts.baseUrl;
-    const requestMs = opts.timeouts.requestMs ?? 30_000;
-    this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
-    this.ownsDispatcher = opts.dispatcher === undefined;
-    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
-    const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
-    const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
-    this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
-    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
-    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
-  }
 
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
     const body: Record<string, unknown> = { messages: req.messages, add_generation_prompt: true };
@@ -85,24 +54,7 @@ export class LlamaCppBackend implements Backend {
 
   /** Plain text -> ids, cached per text (LRU), like VllmBackend.tokenize. One model per server: `model` is not sent. */
   async tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]> {
-    const key = `${model}\u0000${text}`;
-    let pending = this.tokenizeCache.get(key);
-    if (pending !== undefined) {
-      this.tokenizeCache.delete(key);
-      this.tokenizeCache.set(key, pending);
-    } else {
-      const p = this.tokenizeText(text, undefined);
-      p.catch(() => {
-        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
-      });
-      this.tokenizeCache.set(key, p);
-      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
-        const oldest = this.tokenizeCache.keys().next();
-        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
-      }
-      pending = p;
-    }
-    return (await abortable(pending, signal)).slice();
+    return this.cachedTokenize(model, text, () => this.tokenizeText(text, undefined), signal);
   }
 
   private async tokenizeText(content: string, signal: AbortSignal | undefined): Promise<number[]> {
@@ -210,21 +162,5 @@ export class LlamaCppBackend implements Backend {
       if (nCtx !== undefined) info.maxModelLen = nCtx;
       return info;
     });
-  }
-
-  /** GET /health: 200 once the model is loaded (503 while loading). Never throws. */
-  async health(signal?: AbortSignal): Promise<boolean> {
-    try {
-      return (await this.http.probe('/health', signal, this.timeouts.healthMs)) === 200;
-    } catch {
-      return false;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.tokenizeCache.clear();
-    if (this.ownsDispatcher) await this.http.dispatcher.close();
   }
 }

@@ -7,7 +7,7 @@
  * Field names follow vLLM's protocol (vllm/entrypoints/openai/completion/protocol.py:
  * CompletionRequest, CompletionStreamResponse; serving_tokenization.py: TokenizeRequest).
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
 import type {
   Backend,
@@ -22,62 +22,16 @@ import { SseDecoder } from './sse.js';
 import { StreamWatchdog, type StreamPhase } from './stream-watchdog.js';
 import { CompletionChunkReader } from './chunk-reader.js';
 import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
-import { VllmHttp, abortable, parseOrThrow, readLimited } from './http.js';
+import { parseOrThrow, readLimited } from './http.js';
+import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from './http-backend.js';
 
-export interface VllmTimeouts {
-  /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
-  connectMs: number;
-  /** From sending the request to the first SSE data event (queueing + prefill). */
-  firstTokenMs: number;
-  /** Longest gap between two SSE data events (time the consumer spends is not counted). */
-  idleMs: number;
-  /** Whole non-streaming calls: /tokenize, /v1/models. Default 30 s. */
-  requestMs?: number;
-  /** GET /health. Default min(requestMs, 5 s). */
-  healthMs?: number;
-}
-
-export interface VllmBackendOptions {
-  /** e.g. `http://vllm-0:8000` (a path prefix such as `http://proxy/vllm` is kept). */
-  baseUrl: string;
-  /** A caller-owned undici dispatcher (Agent, Pool, MockAgent). Without it the backend creates a Pool and `close()` closes it. */
-  dispatcher?: Dispatcher;
-  timeouts: VllmTimeouts;
-  /** Sent as `Authorization: Bearer <apiKey>` (vLLM's --api-key). */
-  apiKey?: string;
-  /** Extra headers on every upstream request. */
-  headers?: Record<string, string>;
-  /** Entries in the tokenize(model, text) cache. Default 4096. */
-  tokenizeCacheSize?: number;
-}
+/** Kept as names of their own: callers and tests of the vLLM client import them. */
+export type VllmTimeouts = HttpBackendTimeouts;
+export type VllmBackendOptions = HttpBackendOptions;
 
 const COMPLETIONS = 'POST /v1/completions';
 
-export class VllmBackend implements Backend {
-  readonly name: string;
-  private readonly http: VllmHttp;
-  private readonly ownsDispatcher: boolean;
-  private readonly timeouts: Required<VllmTimeouts>;
-  private readonly streamHeaders: Record<string, string>;
-  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
-  private readonly tokenizeCacheSize: number;
-  private closed = false;
-
-  constructor(opts: VllmBackendOptions) {
-    const url = new URL(opts.baseUrl);
-    this.name = opts.baseUrl;
-    const requestMs = opts.timeouts.requestMs ?? 30_000;
-    this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
-    this.ownsDispatcher = opts.dispatcher === undefined;
-    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
-    // Caller headers first: the protocol's own headers always win.
-    const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
-    const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
-    this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
-    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
-    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
-  }
-
+export class VllmBackend extends HttpBackend implements Backend {
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
     const body: Record<string, unknown> = {
       model: req.model,
@@ -98,27 +52,11 @@ export class VllmBackend implements Backend {
    * wait, not the shared request. A failed lookup is not cached.
    */
   async tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]> {
-    const key = `${model}\u0000${text}`;
-    let pending = this.tokenizeCache.get(key);
-    if (pending !== undefined) {
-      this.tokenizeCache.delete(key); // re-insert: Map order is the LRU order
-      this.tokenizeCache.set(key, pending);
-    } else {
-      const p = this.http.callJson('POST', '/tokenize', { model, prompt: text, add_special_tokens: false }, undefined, this.timeouts.requestMs).then(
-        (json) => parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize').tokens,
-      );
-      p.catch(() => {
-        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
-      });
-      this.tokenizeCache.set(key, p);
-      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
-        const oldest = this.tokenizeCache.keys().next();
-        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
-      }
-      pending = p;
-    }
-    const ids = await abortable(pending, signal);
-    return ids.slice(); // callers may mutate; the cache keeps its own copy
+    const load = (): Promise<number[]> =>
+      this.http
+        .callJson('POST', '/tokenize', { model, prompt: text, add_special_tokens: false }, undefined, this.timeouts.requestMs)
+        .then((json) => parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize').tokens);
+    return this.cachedTokenize(model, text, load, signal);
   }
 
   /**
@@ -232,23 +170,6 @@ export class VllmBackend implements Backend {
       if (card.root != null) info.root = card.root;
       return info;
     });
-  }
-
-  /** GET /health: true on 200 only. Never throws (a probe's failure is its answer). */
-  async health(signal?: AbortSignal): Promise<boolean> {
-    try {
-      return (await this.http.probe('/health', signal, this.timeouts.healthMs)) === 200;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Closes the pool this backend created (waits for in-flight requests); a caller's dispatcher is left alone. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.tokenizeCache.clear();
-    if (this.ownsDispatcher) await this.http.dispatcher.close();
   }
 }
 

@@ -1,0 +1,105 @@
+/**
+ * What every HTTP inference-server Backend shares (vLLM's and llama.cpp's): the connection pool
+ * it owns or borrows, timeouts with their defaults, JSON and SSE headers, the LRU cache of
+ * tokenize(model, text) (delimiters and phrases are asked for once: spec 4), the health probe,
+ * and close(). Each subclass adds only its own protocol.
+ */
+import { Pool, type Dispatcher } from 'undici';
+import { VllmHttp, abortable } from './http.js';
+
+export interface HttpBackendTimeouts {
+  /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
+  connectMs: number;
+  /** From sending the request to the first SSE data event (queueing + prefill). */
+  firstTokenMs: number;
+  /** Longest gap between two SSE data events (time the consumer spends is not counted). */
+  idleMs: number;
+  /** Whole non-streaming calls: /tokenize, /v1/models. Default 30 s. */
+  requestMs?: number;
+  /** GET /health. Default min(requestMs, 5 s). */
+  healthMs?: number;
+}
+
+export interface HttpBackendOptions {
+  /** The server root, e.g. `http://vllm-0:8000` (a path prefix such as `http://proxy/vllm` is kept). */
+  baseUrl: string;
+  /** A caller-owned undici dispatcher (Agent, Pool, MockAgent). Without it the backend creates a Pool and `close()` closes it. */
+  dispatcher?: Dispatcher;
+  timeouts: HttpBackendTimeouts;
+  /** Sent as `Authorization: Bearer <apiKey>` (the server's --api-key). */
+  apiKey?: string;
+  /** Extra headers on every upstream request. */
+  headers?: Record<string, string>;
+  /** Entries in the tokenize(model, text) cache. Default 4096. */
+  tokenizeCacheSize?: number;
+}
+
+export abstract class HttpBackend {
+  readonly name: string;
+  protected readonly http: VllmHttp;
+  protected readonly timeouts: Required<HttpBackendTimeouts>;
+  protected readonly streamHeaders: Record<string, string>;
+  private readonly ownsDispatcher: boolean;
+  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
+  private readonly tokenizeCacheSize: number;
+  private closed = false;
+
+  constructor(opts: HttpBackendOptions) {
+    const url = new URL(opts.baseUrl);
+    this.name = opts.baseUrl;
+    const requestMs = opts.timeouts.requestMs ?? 30_000;
+    this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
+    // Caller headers first: the protocol's own headers always win.
+    const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
+    this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
+    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
+    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
+  }
+
+  /**
+   * Plain text -> ids through `load`, cached per (model, text) with LRU eviction. Concurrent
+   * callers share one request, which therefore runs under `requestMs` only; `signal` ends this
+   * caller's wait, not the shared request. A failed lookup is not cached.
+   */
+  protected async cachedTokenize(model: string, text: string, load: () => Promise<number[]>, signal?: AbortSignal): Promise<number[]> {
+    const key = `${model}\u0000${text}`;
+    let pending = this.tokenizeCache.get(key);
+    if (pending !== undefined) {
+      this.tokenizeCache.delete(key); // re-insert: Map order is the LRU order
+      this.tokenizeCache.set(key, pending);
+    } else {
+      const p = load();
+      p.catch(() => {
+        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
+      });
+      this.tokenizeCache.set(key, p);
+      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
+        const oldest = this.tokenizeCache.keys().next();
+        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
+      }
+      pending = p;
+    }
+    const ids = await abortable(pending, signal);
+    return ids.slice(); // callers may mutate; the cache keeps its own copy
+  }
+
+  /** GET /health: true on 200 only. Never throws (a probe's failure is its answer). */
+  async health(signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.http.probe('/health', signal, this.timeouts.healthMs)) === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the pool this backend created (waits for in-flight requests); a caller's dispatcher is left alone. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.tokenizeCache.clear();
+    if (this.ownsDispatcher) await this.http.dispatcher.close();
+  }
+}
