@@ -26,11 +26,14 @@ import {
   type Job,
   type Tracked,
 } from './http-io.js';
+import { MAX_LOGPROBS, concatLogprobs, generatedLogprobs, promptLogprobs } from './logprobs.js';
 import type { SimContext } from './server.js';
 
 const completionSchema = genBodySchema.extend({
   prompt: z.union([z.string(), z.array(z.number().int()), z.array(z.union([z.string(), z.array(z.number().int())]))]),
   echo: z.boolean().nullable().optional(),
+  /** vLLM's legacy completions `logprobs`: how many top alternatives per token (simulated values). */
+  logprobs: z.number().int().min(0).nullable().optional(),
   return_token_ids: z.boolean().nullable().optional(),
 });
 
@@ -51,6 +54,11 @@ export async function handleCompletions(
   const body = parseBody(completionSchema, raw);
   const spec = ctx.resolveModel(body.model);
   const prompts = promptsOf(body.prompt, ctx);
+  if (body.logprobs != null && body.logprobs > MAX_LOGPROBS) {
+    throw new InvalidRequestError(`Requested sample logprobs of ${body.logprobs}, which is greater than max allowed: ${MAX_LOGPROBS}`, {
+      param: 'logprobs',
+    });
+  }
   const stream = body.stream ?? false;
   if (stream && prompts.length > 1) {
     throw new InvalidRequestError('The simulator streams a single prompt only; send a batch with stream: false.', {
@@ -94,6 +102,8 @@ async function streamCompletion(
     `"model":${JSON.stringify(job.model.id)},"choices":`;
   const P = job.promptIds.length;
   const echo = body.echo ? ctx.tok.decode(job.promptIds, { skipSpecialTokens: job.params.skipSpecialTokens }) : '';
+  const nLp = body.logprobs ?? null;
+  let lpOffset = 0;
   let k = 0;
   while (!job.gen.finished && !signal.aborted) {
     if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode)) {
@@ -126,8 +136,21 @@ async function streamCompletion(
     const step = job.gen.next();
     k++;
     const text = JSON.stringify(k === 1 ? echo + step.text : step.text);
+    let lp = 'null';
+    if (nLp !== null) {
+      // Off the hot path: only when the client asked for logprobs.
+      const prev = k === 1 ? (job.promptIds.at(-1) ?? 0) : job.gen.outputIds[k - 2]!;
+      let l = generatedLogprobs(ctx.tok, prev, [step.id], nLp, lpOffset);
+      if (k === 1 && body.echo) {
+        const pl = promptLogprobs(ctx.tok, job.promptIds, nLp);
+        l = generatedLogprobs(ctx.tok, prev, [step.id], nLp, pl.tokens.join('').length);
+        l = concatLogprobs(pl, l);
+      }
+      lpOffset = l.text_offset.at(-1)! + l.tokens.at(-1)!.length;
+      lp = JSON.stringify(l);
+    }
     let s =
-      `${pre}[{"index":0,"text":${text},"logprobs":null,"finish_reason":${reasonJson(step.finishReason)},` +
+      `${pre}[{"index":0,"text":${text},"logprobs":${lp},"finish_reason":${reasonJson(step.finishReason)},` +
       `"stop_reason":${JSON.stringify(step.stopReason)}`;
     if (withIds) {
       // Real vLLM repeats the key as null on every later chunk (seen against vLLM 0.32 CPU).
@@ -198,10 +221,17 @@ async function completeNonStream(
     usage.completion_tokens += last;
     usage.prompt_tokens_details.cached_tokens += job.cached;
     const echo = body.echo ? ctx.tok.decode(job.promptIds, { skipSpecialTokens: job.params.skipSpecialTokens }) : '';
+    let logprobs = null;
+    if (body.logprobs != null) {
+      const pl = body.echo ? promptLogprobs(ctx.tok, job.promptIds, body.logprobs) : null;
+      const start = pl ? pl.tokens.join('').length : 0;
+      const gl = generatedLogprobs(ctx.tok, job.promptIds.at(-1) ?? 0, job.gen.outputIds, body.logprobs, start);
+      logprobs = pl ? concatLogprobs(pl, gl) : gl;
+    }
     return {
       index,
       text: echo + job.gen.text,
-      logprobs: null,
+      logprobs,
       finish_reason: job.gen.finishReason,
       stop_reason: job.gen.stopReason,
       ...(withIds ? { prompt_token_ids: job.promptIds, token_ids: [...job.gen.outputIds] } : {}),

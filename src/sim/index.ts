@@ -39,3 +39,6 @@ export { createGeneration, type Generation, type GenerationParams, type Generati
 export { createPrefixCache, type PrefixCache } from './prefix-cache.js';
 export { FAULT_MODES, isFaultMode, type FaultMode, type FaultPlan } from './faults.js';
 export { parseSimArgs } from './main.js';
+export { findProblem, findProblems, answerAfter, correctProbability, type Problem } from './solver.js';
+export { promptLogprobs, generatedLogprobs, type CompletionLogprobs } from './logprobs.js';
+export { tokenizerInfoBody, JINJA_CHAT_TEMPLATES } from './tokenizer-info.js';

@@ -25,6 +25,7 @@ import {
   THINK_START_ID,
   type Tokenizer,
 } from './tokenizer.js';
+import { answerAfter, findProblem, scriptWord, thinkingScript, type Problem } from './solver.js';
 
 export interface ScriptOptions {
   /** Thinking tokens the model writes on its own before it tries to close. */
@@ -93,10 +94,8 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
   return {
     start(prompt, template, sampling = {}) {
       const d = template === 's1' ? s1 : thinkTags;
-      const offset =
-        (sampling.temperature ?? 0) > 0 && sampling.seed != null ? mix(sampling.seed) % think.length : 0;
-      const thinkWord = (p: number): number => think[(p + offset) % think.length]!;
-      const answerWord = (p: number): number => (p === 0 ? answerFirst : answer[p % answer.length]!);
+      const sampled = (sampling.temperature ?? 0) > 0 && sampling.seed != null;
+      const offset = sampled ? mix(sampling.seed!) % think.length : 0;
 
       // ---- analyse the assistant turn of the prompt ----
       const headerAt = lastIndexOfSeq(prompt, assistantHeader, 0);
@@ -104,12 +103,38 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
       const s = lastIndexOfSeq(prompt, d.start, turn);
       const e = lastIndexOfSeq(prompt, d.end, s < 0 ? turn : s + d.start.length);
 
+      // A word problem of ./solver.ts in the text before the assistant turn switches to the
+      // solver's script; every other prompt keeps the fixed script byte for byte.
+      const problem = findProblem(tok.decode(prompt.slice(0, headerAt >= 0 ? headerAt : s >= 0 ? s : prompt.length)));
+      const seed = sampled ? sampling.seed! : null;
+      const solver = problem ? thinkingScript(problem, tok.encode, seed) : null;
+      const naturalThink = problem ? problem.naturalTokens : opts.thinkTokens;
+      const extendBy = problem ? problem.recheckTokens : opts.extendTokens;
+      /** Span position where the last extension phrase ("Wait") ended; -1: none. */
+      let extEnd = -1;
+      let answerIds: number[] = answer;
+      let answerLen = opts.answerTokens;
+      /** The answer is decided when it starts, from the thinking tokens then in the context. */
+      const decide = (r: number): void => {
+        if (!problem) return;
+        answerIds = answerIdsFor(problem, r, seed);
+        answerLen = answerIds.length;
+      };
+      const thinkWord = (p: number): number => {
+        if (!solver) return think[(p + offset) % think.length]!;
+        return scriptWord(solver, p, extEnd);
+      };
+      const answerWord = (p: number): number =>
+        problem ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+      const answerIdsFor = (pr: Problem, r: number, sd: number | null): number[] =>
+        tok.encode(`The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
+
       let fixed: number[] = [];
       let fixedKinds: TokenKind[] = [];
       let fi = 0;
       let phase: 'think' | 'answer' | 'after-eos' = 'think';
       let thinkPos = 0;
-      let thinkTarget = opts.thinkTokens;
+      let thinkTarget = naturalThink;
       let answerPos = 0;
       const load = (ids: number[], kinds: TokenKind[]): void => {
         fixed = ids;
@@ -120,6 +145,12 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
       if (e >= 0) {
         // Closed (or closed without a start, as R1 outputs read when the template opened it).
         phase = 'answer';
+        if (problem) {
+          // Thinking span: after the start delimiter (and its "\n"), before a forced close's "\n".
+          let from = s < 0 ? turn : s + d.start.length;
+          if (prompt[from] === nl) from++;
+          decide(e - from - (e > from && prompt[e - 1] === nl ? 1 : 0));
+        }
         const after = prompt.length - (e + d.end.length);
         if (after === 0) load([d.sep], ['sep']);
         else answerPos = after - (prompt[e + d.end.length] === d.sep ? 1 : 0);
@@ -132,10 +163,12 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         if (template === 's1' && prompt.length > from && prompt[prompt.length - 1] === IM_START_ID) {
           // Half of the s1 end delimiter is already there: finish it.
           phase = 'answer';
+          decide(prompt.length - 1 - from);
           load(d.end.slice(1).concat(d.sep), [...d.end.slice(1).map((): TokenKind => 'close'), 'sep']);
         } else {
           const w = lastSeqEnd(prompt, extSeqs, from);
-          thinkTarget = Math.max(thinkPos, w < 0 ? opts.thinkTokens : w - from + opts.extendTokens);
+          if (w >= 0) extEnd = w - from;
+          thinkTarget = Math.max(thinkPos, w < 0 ? naturalThink : w - from + extendBy);
         }
       } else {
         // Nothing opened thinking (qwen3 template with thinking left to the model): open it,
@@ -155,10 +188,11 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         if (phase === 'think') {
           if (thinkPos < thinkTarget) return thinkWord(thinkPos);
           phase = 'answer';
+          decide(thinkPos);
           load([...d.end, d.sep], [...d.end.map((): TokenKind => 'close'), 'sep']);
           return fixed[0]!;
         }
-        if (phase === 'answer') return answerPos < opts.answerTokens ? answerWord(answerPos) : EOS_ID;
+        if (phase === 'answer') return answerPos < answerLen ? answerWord(answerPos) : EOS_ID;
         return answerWord(answerPos);
       };
       return {

@@ -18,6 +18,7 @@ import { readJson, sendJson, type GenBody, type Job } from './http-io.js';
 import { detokenizeBody, metricsText, modelsBody, tokenizeBody } from './info-routes.js';
 import { createScriptedModel, type ScriptOptions } from './model.js';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.js';
+import { tokenizerInfoBody } from './tokenizer-info.js';
 import { createSimTokenizer, type Tokenizer } from './tokenizer.js';
 
 export interface SimModelSpec {
@@ -247,6 +248,10 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
       } else if (path === '/version') sendJson(res, 200, { version: 'simulator' });
+      else if (path === '/tokenizer_info') {
+        const model = new URL(req.url ?? '/', 'http://sim').searchParams.get('model');
+        sendJson(res, 200, tokenizerInfoBody(ctx, model));
+      }
       else sendJson(res, 404, { detail: 'Not Found' });
       return;
     }

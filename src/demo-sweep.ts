@@ -1,0 +1,128 @@
+/**
+ * `npm run demo:sweep`: a test-time scaling sweep (issue 7) against a SIMULATED model, so that
+ * anyone can see the s1 paper's curves (Muennighoff et al. 2025, arXiv 2501.19393, Figures 1
+ * and 4) with no GPU. It starts the vLLM simulator (whose scripted solver, src/sim/solver.ts,
+ * answers the project's arithmetic word problems correctly more often when it thinks longer)
+ * and the gateway in-process on loopback port 0, then runs `thinkgate sweep` twice over
+ * examples/arith/arith-word-problems.jsonl:
+ *
+ *   budget/  --max-thinking 32,64,128,256,512   (truncation: the paper's "budget forcing" sweep)
+ *   wait/    --extensions 0,1,2,4 with --min-thinking = --max-thinking = 4096 (the "Wait" sweep)
+ *
+ * Flags: --out DIR (default out/demo-sweep), --quick (two settings per sweep, for CI).
+ * Numbers it prints are properties of the simulator's script, NOT of any real model.
+ */
+import { rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildApp } from './app.js';
+import { loadConfigFromObject } from './config.js';
+import { startSimulator } from './sim/server.js';
+import { sweepMain, type SweepIo } from './sweep/main.js';
+import type { Summary } from './sweep/metrics.js';
+
+export const DATASET = resolve(dirname(fileURLToPath(import.meta.url)), '../examples/arith/arith-word-problems.jsonl');
+const LABEL = 'SIMULATED model (the vLLM simulator\'s scripted solver), not a real LLM';
+
+export interface DemoSweepOptions {
+  out: string;
+  quick: boolean;
+  /** Where progress and the report go (the sweeps' own progress bars are turned off). */
+  log?: (s: string) => void;
+  /** The dataset (default: the project's arithmetic word problems). */
+  data?: string;
+}
+
+export interface DemoSweepResult {
+  budget: Summary;
+  wait: Summary;
+  /** summary.md of each sweep. */
+  reports: { budget: string; wait: string };
+  plots: { budget: string; wait: string };
+  wallMs: number;
+}
+
+interface Plan {
+  name: 'budget' | 'wait';
+  args: string[];
+}
+
+export function plans(quick: boolean): Plan[] {
+  return [
+    { name: 'budget', args: ['--max-thinking', quick ? '32,512' : '32,64,128,256,512'] },
+    { name: 'wait', args: ['--max-thinking', '4096', '--min-thinking', '4096', '--extensions', quick ? '0,4' : '0,1,2,4'] },
+  ];
+}
+
+export async function runDemoSweep(o: DemoSweepOptions): Promise<DemoSweepResult> {
+  const log = o.log ?? ((s: string) => void process.stdout.write(s));
+  const t0 = performance.now();
+  const sim = await startSimulator({ port: 0 });
+  const config = loadConfigFromObject(
+    {
+      upstreams: [{ url: sim.url }],
+      server: { log_level: 'silent', host: '127.0.0.1' },
+      models: { 'sim-s1*': { profile: 's1' }, '*': { profile: 'think-tags' } },
+    },
+    {},
+  );
+  const app = await buildApp(config);
+  try {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('gateway: no TCP address');
+    const endpoint = `http://127.0.0.1:${addr.port}`;
+    log(`thinkgate demo:sweep: gateway ${endpoint} -> vLLM simulator ${sim.url}\n${LABEL}.\n\n`);
+    const summaries: Partial<Record<Plan['name'], Summary>> = {};
+    const reports: Partial<Record<Plan['name'], string>> = {};
+    for (const plan of plans(o.quick)) {
+      const dir = join(o.out, plan.name);
+      // A demo starts fresh (the sweep would otherwise resume from an older run's items).
+      await rm(dir, { recursive: true, force: true });
+      let stderr = '';
+      const io: SweepIo = {
+        stdout: { write: (s: string) => log(s) },
+        stderr: { write: (s: string) => (stderr += s), isTTY: false },
+        env: {},
+      };
+      const argv = [
+        '--endpoint', endpoint, '--model', 'sim-r1', '--data', o.data ?? DATASET, '--grader', 'boxed',
+        '--out', dir, '--concurrency', '8', '--quiet', '--title', `${LABEL}: ${plan.name} sweep`, ...plan.args,
+      ];
+      const code = await sweepMain(argv, io);
+      if (code !== 0) throw new Error(`sweep ${plan.name} exited ${code}: ${stderr.trim()}`);
+      summaries[plan.name] = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Summary;
+      reports[plan.name] = await readFile(join(dir, 'summary.md'), 'utf8');
+      log(`\n${reports[plan.name]}\nplot: ${join(dir, 'plot.svg')}\n\n`);
+    }
+    const wallMs = performance.now() - t0;
+    log(`done in ${(wallMs / 1000).toFixed(1)} s. ${LABEL}.\n`);
+    return {
+      budget: summaries.budget!,
+      wait: summaries.wait!,
+      reports: { budget: reports.budget!, wait: reports.wait! },
+      plots: { budget: join(o.out, 'budget', 'plot.svg'), wait: join(o.out, 'wait', 'plot.svg') },
+      wallMs,
+    };
+  } finally {
+    await app.close();
+    await sim.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { out: { type: 'string', default: 'out/demo-sweep' }, quick: { type: 'boolean', default: false } },
+  });
+  await runDemoSweep({ out: values.out!, quick: values.quick === true });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`demo:sweep: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
