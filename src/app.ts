@@ -18,6 +18,8 @@ import { fromFastifyError } from './http-errors.js';
 import { createMetrics, type BuildInfo } from './metrics.js';
 import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
+import { registerCompletions } from './routes/completions.js';
+import { registerTokenizer, TOKENIZER_ROUTES } from './routes/tokenizer.js';
 import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
 import { registerModels } from './routes/models.js';
@@ -128,7 +130,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const checkKey = createKeyCheck(config.apiKeys);
   if (checkKey) {
     app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/v1/')) checkKey(request.headers.authorization);
+      if (request.url.startsWith('/v1/') || isTokenizerRoute(request.url)) checkKey(request.headers.authorization);
     });
   }
 
@@ -147,6 +149,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await registerOpenApi(app);
   registerChatCompletions(app, ctx);
+  registerCompletions(app, ctx);
+  registerTokenizer(app, ctx);
   registerModels(app, ctx);
   registerHealth(app, ctx);
   registerMetrics(app, ctx);
@@ -154,4 +158,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook('onReady', async () => pool.start());
   app.addHook('onClose', async () => pool.close());
   return app;
+}
+
+function isTokenizerRoute(url: string): boolean {
+  const path = url.split('?', 1)[0]!;
+  return (TOKENIZER_ROUTES as readonly string[]).includes(path);
 }

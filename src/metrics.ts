@@ -100,6 +100,8 @@ export interface Metrics {
   upstreamRequest(upstream: string, outcome: UpstreamOutcome): void;
   /** A failed start retried on another replica (before the first byte). */
   upstreamRetry(upstream: string): void;
+  /** A request relayed unchanged (scoring /v1/completions, the tokenizer routes), by why and final status. */
+  relayed(route: string, reason: string, status: number): void;
   /** Admission queue: its depth now, and how long an admitted request waited (seconds). */
   queueDepth(depth: number): void;
   queueWait(seconds: number): void;
@@ -236,6 +238,11 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     'upstream',
     'outcome',
   ]);
+  const relayed = counter(
+    'thinkgate_relayed_requests_total',
+    'Requests relayed to an upstream unchanged (not budget forced): /v1/completions scoring requests and the tokenizer routes.',
+    ['route', 'reason', 'code'],
+  );
   const upstreamHealthy = new Gauge({
     name: 'thinkgate_upstream_healthy',
     help: '1 when the last health check of the upstream passed, else 0.',
@@ -335,6 +342,9 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     },
     upstreamRetry(upstream) {
       retries.inc({ upstream });
+    },
+    relayed(route, reason, status) {
+      relayed.inc({ route, reason, code: String(status) });
     },
     queueDepth(depth) {
       queueDepth.set(depth);

@@ -79,6 +79,12 @@ export interface Backend {
   /** A stable, bounded label for this replica (its base URL), for metrics and logs. */
   readonly name: string;
   tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult>;
+  /**
+   * A raw /v1/completions prompt -> ids, tokenized the way the server's own /v1/completions
+   * would (vLLM's `add_special_tokens` defaults to true there: a BOS where the tokenizer adds
+   * one), with the context length when reported. Not cached: prompts rarely repeat.
+   */
+  tokenizePrompt(model: string, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<TokenizeResult>;
   /** Plain text -> ids with add_special_tokens: false (delimiters, phrases). */
   tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]>;
   /**

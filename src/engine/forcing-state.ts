@@ -3,9 +3,11 @@
  * the thinking span, the answer, and the counters that end up in `budget_forcing` and `usage`.
  * Plain data plus arithmetic; the control flow lives in run-budget-forcing.ts.
  */
-import type { BudgetForcingSummary, EngineInput, Usage } from './types.js';
+import type { BudgetForcingSummary, EngineEvent, EngineInput, Usage } from './types.js';
 
 export type Phase = 'thinking' | 'answer';
+
+const NONE: EngineEvent[] = [];
 
 export class ForcingState {
   /** Original prompt + every id kept or inserted so far: the next segment's prompt (spec 1.7). */
@@ -21,6 +23,8 @@ export class ForcingState {
   truncated = false;
   segments = 0;
   cachedTokens: number | undefined;
+  /** Inserted delimiters not yet reported (filled only with EngineInput.transcript). */
+  private delimiters: EngineEvent[] = [];
 
   /** B = min(M, max_completion_tokens): the thinking span never exceeds it (spec 1.1, 1.5). */
   readonly thinkingLimit: number;
@@ -35,10 +39,19 @@ export class ForcingState {
     this.thinkingLimit = Math.min(m, this.completionLimit);
   }
 
-  /** Appends ids thinkgate inserted that are neither thinking nor answer (delimiters). */
-  insertDelimiter(ids: readonly number[]): void {
+  /** Appends ids thinkgate inserted that are neither thinking nor answer (delimiters); `text` is their text. */
+  insertDelimiter(ids: readonly number[], text: string): void {
     for (const id of ids) this.prompt.push(id);
     this.overhead += ids.length;
+    if (this.input.transcript === true && ids.length > 0) this.delimiters.push({ type: 'delimiter', text, tokens: ids.length });
+  }
+
+  /** The delimiter events inserted since the last call (none unless EngineInput.transcript). */
+  takeDelimiters(): EngineEvent[] {
+    if (this.delimiters.length === 0) return NONE;
+    const d = this.delimiters;
+    this.delimiters = [];
+    return d;
   }
 
   get belowMin(): boolean {

@@ -112,7 +112,8 @@ class SegmentReader {
           this.heldText = '';
           this.emitReasoning(split.before);
           if (this.state.canExtend()) return { kind: 'close-attempt', via: 'end' };
-          this.state.insertDelimiter(this.profile.endIds);
+          this.state.insertDelimiter(this.profile.endIds, this.profile.profile.thinking_end);
+          for (const d of this.state.takeDelimiters()) this.out.push(d);
           this.state.phase = 'answer';
           text = split.after;
           i++;

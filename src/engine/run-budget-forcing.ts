@@ -34,6 +34,7 @@ export async function* runBudgetForcing(
   const stops = new StopMatcher(input.stop);
   const profile = input.profile;
   let next: Next = openThinking(state, input);
+  yield* state.takeDelimiters();
 
   while ('cause' in next) {
     if (signal.aborted) throw new AbortedError();
@@ -66,6 +67,7 @@ export async function* runBudgetForcing(
       // The phrase is part of the thinking span and of the transcript (rules 2 and 9).
       yield { type: 'reasoning', text: input.budget.extensionText, tokens: input.budget.extensionIds.length };
     }
+    yield* state.takeDelimiters();
   }
 
   yield { type: 'finish', reason: next.finish, usage: state.usage(), budgetForcing: state.summary() };
@@ -80,10 +82,10 @@ function openThinking(state: ForcingState, input: EngineInput): Next {
     state.phase = 'answer';
     return { cause: 'initial' };
   }
-  if (detected === 'absent') state.insertDelimiter(p.openIds);
+  if (detected === 'absent') state.insertDelimiter(p.openIds, p.profile.open_text);
   if (state.thinkingLimit <= 0) {
     // M = 0: thinking is closed at once and the model answers.
-    state.insertDelimiter(p.forcedCloseIds);
+    state.insertDelimiter(p.forcedCloseIds, p.profile.forced_close);
     state.phase = 'answer';
   }
   return { cause: 'initial' };
@@ -119,11 +121,11 @@ function decide(state: ForcingState, input: EngineInput, outcome: SegmentOutcome
       state.phase = 'answer';
       if (outcome.via === 'end') {
         // vLLM stopped on the end id (stop_token_ids): keep it and let the model answer.
-        state.insertDelimiter(p.endIds);
+        state.insertDelimiter(p.endIds, p.profile.thinking_end);
         return { cause: 'continue' };
       }
       // EOS inside thinking: close it the way the max rule does so the model still answers.
-      state.insertDelimiter(p.forcedCloseIds);
+      state.insertDelimiter(p.forcedCloseIds, p.profile.forced_close);
       return { cause: 'close' };
     case 'finished':
       if (state.phase === 'thinking') {
@@ -142,7 +144,7 @@ function decide(state: ForcingState, input: EngineInput, outcome: SegmentOutcome
 function closeAtLimit(state: ForcingState, input: EngineInput): Next {
   state.truncated = true;
   if (state.answerRoom() <= 0) return { finish: 'length' };
-  state.insertDelimiter(input.profile.forcedCloseIds);
+  state.insertDelimiter(input.profile.forcedCloseIds, input.profile.profile.forced_close);
   state.phase = 'answer';
   return { cause: 'close' };
 }

@@ -34,6 +34,13 @@ export interface EngineInput {
   fallbackMaxTokens?: number;
   /** The gateway's request id; segment n's upstream call gets `${requestId}-${n}`. */
   requestId?: string;
+  /**
+   * Emit `delimiter` events for the ids thinkgate inserts (opening, end, forced close), so a
+   * caller can rebuild the whole generated transcript: /v1/completions returns thinking,
+   * delimiters and answer as one `text`, as the s1 harness expects. Off for chat, whose
+   * reasoning_content and content leave the delimiters out.
+   */
+  transcript?: boolean;
 }
 
 /** Why a segment (one upstream /v1/completions call) was started. */
@@ -62,5 +69,7 @@ export type EngineEvent =
   | { type: 'segment'; index: number; cause: SegmentCause; promptTokens: number }
   | { type: 'reasoning'; text: string; tokens: number }
   | { type: 'content'; text: string; tokens: number }
+  /** Ids thinkgate inserted (with `transcript` only): neither thinking nor answer. */
+  | { type: 'delimiter'; text: string; tokens: number }
   | { type: 'usage'; segment: number; promptTokens: number; completionTokens: number; cachedTokens?: number }
   | { type: 'finish'; reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary };

@@ -52,13 +52,19 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     return maxModelLen === undefined ? { ids } : { ids, maxModelLen };
   }
 
+  /** A raw prompt -> ids as llama-server's own completion endpoint tokenizes it (`add_special` = BOS). */
+  async tokenizePrompt(_model: string, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<TokenizeResult> {
+    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(text, signal, addSpecialTokens), this.contextLength(signal)]);
+    return maxModelLen === undefined ? { ids } : { ids, maxModelLen };
+  }
+
   /** Plain text -> ids, cached per text (LRU), like VllmBackend.tokenize. One model per server: `model` is not sent. */
   async tokenize(model: string, text: string, signal?: AbortSignal): Promise<number[]> {
     return this.cachedTokenize(model, text, () => this.tokenizeText(text, undefined), signal);
   }
 
-  private async tokenizeText(content: string, signal: AbortSignal | undefined): Promise<number[]> {
-    const json = await this.http.callJson('POST', '/tokenize', { content, add_special: false, parse_special: true }, signal, this.timeouts.requestMs);
+  private async tokenizeText(content: string, signal: AbortSignal | undefined, addSpecial = false): Promise<number[]> {
+    const json = await this.http.callJson('POST', '/tokenize', { content, add_special: addSpecial, parse_special: true }, signal, this.timeouts.requestMs);
     return parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize').tokens;
   }
 

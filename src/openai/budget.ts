@@ -11,6 +11,7 @@ import type { Budget } from '../engine/types.js';
 import { InvalidRequestError } from '../errors.js';
 import type { BudgetPreset, ModelPolicy } from '../profiles/profile.js';
 import type { ChatRequest } from './chat-request.js';
+import type { BudgetRequest } from './budget-fields.js';
 
 export type BudgetFields = Pick<Budget, 'maxThinkingTokens' | 'minThinkingTokens' | 'maxExtensions' | 'extensionText'>;
 
@@ -26,7 +27,7 @@ export interface GlobalBudgetDefaults {
 const NONE_EFFORT_FALLBACK: BudgetPreset = { max_thinking_tokens: 0 };
 
 export function resolveBudgetFields(
-  req: ChatRequest,
+  req: BudgetRequest,
   policy: ModelPolicy,
   globalDefaults: GlobalBudgetDefaults,
 ): BudgetFields {
@@ -79,14 +80,14 @@ export function maxCompletionTokens(req: ChatRequest): number | null {
   return req.max_completion_tokens ?? req.max_tokens ?? null;
 }
 
-function effortPreset(req: ChatRequest, policy: ModelPolicy): BudgetPreset {
+function effortPreset(req: BudgetRequest, policy: ModelPolicy): BudgetPreset {
   const effort = req.reasoning_effort;
   if (effort === undefined) return {};
   return policy.profile.effort[effort] ?? (effort === 'none' ? NONE_EFFORT_FALLBACK : {});
 }
 
 /** M from the request, through whichever alias carried it; undefined when none did. */
-function explicitMaxThinking(req: ChatRequest): { param: string; value: number } | undefined {
+function explicitMaxThinking(req: BudgetRequest): { param: string; value: number } | undefined {
   const thinking = req.thinking;
   const spellings: Array<[param: string, value: number | null | undefined]> = [
     ['max_thinking_tokens', req.max_thinking_tokens],

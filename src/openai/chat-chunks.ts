@@ -47,6 +47,7 @@ export class ChatChunkRenderer {
         return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
       case 'segment':
       case 'usage':
+      case 'delimiter': // chat leaves delimiters out of reasoning_content and content
         return [];
     }
   }

@@ -7,9 +7,8 @@
  * (vllm/entrypoints/openai/protocol.py). The thinkgate fields are spec section 2.
  */
 import { z } from 'zod';
-import { InvalidRequestError } from '../errors.js';
-import { findTooDeep, MAX_JSON_DEPTH } from './json-depth.js';
-import { formatParam, zodToInvalidRequest } from './request-error.js';
+import { parseRequestBody } from './parse-request.js';
+import { budgetFieldsShape } from './budget-fields.js';
 
 const int = () => z.number().int();
 const nonNegativeInt = () => z.number().int().min(0);
@@ -17,7 +16,7 @@ const nonNegativeInt = () => z.number().int().min(0);
 /** Longest accepted `model` (fuzz-inputs.test.ts: a 1 MB id sent to /tokenize came back as a 502). */
 export const MAX_MODEL_ID_LENGTH = 1024;
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
-export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+export { REASONING_EFFORTS } from './budget-fields.js';
 
 /** A content part: text, image_url, input_audio, video_url, ... (vLLM accepts more than OpenAI). */
 const contentPart = z
@@ -88,7 +87,6 @@ export const chatRequestSchema = z
     user: z.string().optional(),
     logprobs: z.boolean().optional(),
     top_logprobs: int().min(0).max(20).optional(),
-    reasoning_effort: z.enum(REASONING_EFFORTS).optional(),
     tools: z.array(tool).optional(),
     tool_choice: z
       .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.string() }).loose()], {
@@ -99,16 +97,8 @@ export const chatRequestSchema = z
     response_format: z.object({ type: z.string() }).loose().optional(),
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
 
-    // thinkgate (spec 2): M and its aliases, m, E, the extension phrase.
-    max_thinking_tokens: nonNegativeInt().optional(),
-    thinking_token_budget: nonNegativeInt().optional(),
-    thinking: z
-      .object({ type: z.enum(['enabled', 'disabled']), budget_tokens: nonNegativeInt().nullish() })
-      .loose()
-      .optional(),
-    min_thinking_tokens: nonNegativeInt().optional(),
-    max_thinking_extensions: nonNegativeInt().optional(),
-    thinking_extension: z.string().min(1).max(200).optional(),
+    // thinkgate (spec 2): reasoning_effort, M and its aliases, m, E, the extension phrase.
+    ...budgetFieldsShape,
   })
   .loose();
 
@@ -116,28 +106,9 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof message>;
 
 /**
- * Validates a parsed JSON body. Throws InvalidRequestError (400) naming the first bad field;
- * a body nested deeper than MAX_JSON_DEPTH is refused first (json-depth.ts says why).
- * A top-level `null` counts as absent: the openai SDKs and many clients send explicit nulls
- * for unset options, and the OpenAI API accepts them.
+ * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent).
+ * Throws InvalidRequestError (400) naming the first bad field.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError('The request body must be a JSON object.', { code: 'invalid_type' });
-  }
-  const tooDeep = findTooDeep(body);
-  if (tooDeep !== null) {
-    // Name the field the client sent (`x`; `messages[3]`, `tools[0]` for an element object),
-    // not 65 levels of path.
-    const field = typeof tooDeep[1] === 'number' && typeof tooDeep[2] === 'string' ? tooDeep.slice(0, 2) : tooDeep.slice(0, 1);
-    throw new InvalidRequestError(`Invalid value for '${formatParam(field)}': nested more than ${MAX_JSON_DEPTH} levels deep.`, {
-      param: formatParam(field),
-      code: 'invalid_value',
-    });
-  }
-  // fromEntries defines own properties, so a `__proto__` key stays a plain (unknown) key.
-  const input = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null));
-  const parsed = chatRequestSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw zodToInvalidRequest(parsed.error);
-  return parsed.data;
+  return parseRequestBody(chatRequestSchema, body);
 }

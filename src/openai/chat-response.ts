@@ -42,6 +42,7 @@ export class ChatCompletionBuilder {
         return;
       case 'segment':
       case 'usage':
+      case 'delimiter':
         // Per-segment bookkeeping; the finish event carries the request's totals.
         return;
     }

@@ -4,7 +4,6 @@
  * The rule is a deny-list, not an allow-list: vLLM grows new sampling extras every release
  * (top_k, min_p, repetition_penalty, ...) and spec 2 promises they pass through unchanged.
  */
-import type { ChatRequest } from './chat-request.js';
 
 /**
  * Request fields that are NOT forwarded to vLLM's /v1/completions, with why.
@@ -15,6 +14,12 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
   // output length comes from the budget, and the stream is always on upstream.
   'model',
   'messages',
+  // /v1/completions: the prompt becomes token ids; `suffix` and `best_of` are relayed
+  // requests only (routes/completions.ts), never budget-forced ones.
+  'prompt',
+  'suffix',
+  'best_of',
+  'prompt_logprobs',
   'stream',
   'stream_options',
   'max_tokens',
@@ -74,7 +79,7 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 /** The client's sampling fields and vLLM extras, passed as is to every segment. */
-export function samplingFields(req: ChatRequest): Record<string, unknown> {
+export function samplingFields(req: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(req)) {
     const value = req[key];

@@ -80,3 +80,39 @@ export interface ChatCompletionChunk {
   /** On the final usage chunk, or on the finish chunk when usage is not requested. */
   budget_forcing?: BudgetForcingSummary;
 }
+
+/**
+ * `/v1/completions` (`text_completion`): `text` is the whole generated transcript (thinking,
+ * the delimiters thinkgate or the model wrote, the answer) so that prompt + text is what the
+ * model saw, as the s1 harness expects. Usage and budget_forcing as in chat.
+ */
+export interface TextCompletionChoice {
+  index: number;
+  text: string;
+  logprobs: null;
+  finish_reason: ChatFinishReason | null;
+  /** With several choices (a prompt batch, or n > 1): this choice's own budget forcing. */
+  budget_forcing?: BudgetForcingSummary;
+}
+
+export interface TextCompletion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: TextCompletionChoice[];
+  usage: ChatCompletionUsage;
+  budget_forcing: BudgetForcingSummary;
+}
+
+export interface TextCompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: TextCompletionChoice[];
+  usage?: ChatCompletionUsage | null;
+  budget_forcing?: BudgetForcingSummary;
+}

@@ -62,3 +62,33 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
   }
   return out;
 }
+
+/**
+ * Totals over several prompts (a /v1/completions batch), each already summed over its own
+ * samples with sumUsage: here every number adds up, prompts included (vLLM's batch usage).
+ */
+export function addUsage(parts: readonly Usage[]): Usage {
+  if (parts.length === 1) return parts[0]!;
+  const out: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, reasoning_tokens: 0, answer_tokens: 0 };
+  let cached: number | undefined;
+  for (const p of parts) {
+    out.prompt_tokens += p.prompt_tokens;
+    out.completion_tokens += p.completion_tokens;
+    out.total_tokens += p.total_tokens;
+    out.reasoning_tokens += p.reasoning_tokens;
+    out.answer_tokens += p.answer_tokens;
+    if (p.cached_tokens !== undefined) cached = (cached ?? 0) + p.cached_tokens;
+  }
+  if (cached !== undefined) out.cached_tokens = cached;
+  return out;
+}
+
+/** The usage of a batch of `prompts` x `n` choices, in choice order (index = prompt * n + sample). */
+export function batchUsage(usages: readonly (Usage | undefined)[], n: number): Usage {
+  const perPrompt: Usage[] = [];
+  for (let i = 0; i < usages.length; i += n) {
+    const samples = usages.slice(i, i + n).filter((u): u is Usage => u !== undefined);
+    if (samples.length > 0) perPrompt.push(sumUsage(samples));
+  }
+  return perPrompt.length === 0 ? sumUsage([]) : addUsage(perPrompt);
+}

@@ -1,201 +1,27 @@
 /**
- * POST /v1/chat/completions: OpenAI's chat API with budget forcing (spec 2 and 3).
- *
- * Order: validate -> admission (limiter; 429 past the queue) -> start on a replica, retried
- * elsewhere until the first token (chat/start-chat.ts) -> render. Before the first byte every
- * failure is an HTTP status with the OpenAI envelope (app.ts's error handler); the SSE stream
- * opens only with the first token. After the first byte a failure is one `data: {"error":...}`
- * event, then the stream ends. Cancellation flows one way: client disconnect -> the request's
- * AbortController -> engine -> the upstream request of the current segment.
+ * POST /v1/chat/completions: OpenAI's chat API with budget forcing (spec 2 and 3). The prompt is
+ * the backend's own chat template over `messages`; reasoning and answer come back apart
+ * (`reasoning_content`, `content`). Serving (admission, streaming, errors, cancellation) is
+ * serve-runs.ts, shared with /v1/completions.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import type { IndexedEvent } from '../chat/merge-choices.js';
 import { startChat } from '../chat/start-chat.js';
-import { AbortedError, isAbortError, ServiceUnavailableError, UpstreamTimeoutError, toErrorBody, toThinkgateError } from '../errors.js';
 import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
-import { SseWriter } from '../openai/sse-writer.js';
-import { RequestMetrics } from '../request-metrics.js';
-
-const REQUEST_ENDED = new AbortedError('The request ended.');
-
-/** nginx's "client closed request": the metrics code of a request whose client went away. */
-const CLIENT_CLOSED = 499;
+import { serveRuns } from './serve-runs.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
-    if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
-    const stream = req.stream === true;
-    const rm = new RequestMetrics(ctx.metrics, { model: req.model, stream }, ctx.now);
-    const client = watchClient(reply, ctx.shutdown.signal);
-    let status = 200;
-    let release: (() => void) | undefined;
-    let releaseKey: (() => void) | undefined;
-    let started: Awaited<ReturnType<typeof startChat>> | undefined;
-    try {
-      releaseKey = ctx.keyLimits.acquire(request.headers.authorization);
-      try {
-        release = await ctx.limiter.acquire(client.signal);
-      } catch (err) {
-        if (isAbortError(err)) rm.disconnected('queued');
-        throw err;
-      }
-      started = await startChat(req, ctx, client.signal, request.id);
-      rm.setUpstream(started.lease.backend.name);
-      rm.budget(started.input.budget.maxThinkingTokens, started.input.budget.minThinkingTokens);
-      const events = replay(started.first, started.rest);
-      const meta = { id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields };
-      if (!stream) {
-        const builder = new ChatCompletionBuilder(meta);
-        for await (const { index, ev } of events) {
-          if (index === 0) rm.onEvent(ev);
-          builder.onEvent(ev, index);
-        }
-        return reply.send(builder.result());
-      }
-      const includeUsage = req.stream_options?.include_usage === true;
-      const renderer = new ChatChunkRenderer({ ...meta, includeUsage, choices: req.n ?? 1 });
-      status = await streamChat(reply, events, renderer, ctx, rm);
-      if (status !== 200) rm.aborted(status === 504 ? 'upstream_timeout' : ctx.shutdown.signal.aborted ? 'drain_deadline' : 'upstream_error');
-    } catch (err) {
-      if (isAbortError(err) && !client.gone && ctx.shutdown.signal.aborted) {
-        rm.aborted('drain_deadline');
-        status = 503;
-        throw shuttingDown();
-      }
-      if (client.gone || isAbortError(err)) {
-        status = CLIENT_CLOSED;
-        rm.disconnected();
-        rm.aborted('client_disconnect');
-        if (reply.sent || reply.raw.headersSent) return;
-        throw err;
-      }
-      const e = toThinkgateError(err);
-      if (e instanceof UpstreamTimeoutError) rm.aborted('upstream_timeout');
-      else if (e.status >= 500) rm.aborted('upstream_error');
-      status = e.status;
-      throw err;
-    } finally {
-      client.dispose();
-      started?.lease.release();
-      release?.();
-      releaseKey?.();
-      rm.end(status);
-    }
+    const meta = () => ({ id: ctx.newId(), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields });
+    return serveRuns(ctx, request, reply, {
+      model: req.model,
+      stream: req.stream === true,
+      start: (signal) => startChat(req, ctx, signal, request.id),
+      collector: () => new ChatCompletionBuilder(meta()),
+      renderer: () => new ChatChunkRenderer({ ...meta(), includeUsage: req.stream_options?.include_usage === true, choices: req.n ?? 1 }),
+    });
   });
-}
-
-/** The events pulled while starting, then the rest. */
-async function* replay(first: IndexedEvent[], rest: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
-  try {
-    yield* first;
-    yield* rest;
-  } finally {
-    await rest.return(undefined);
-  }
-}
-
-async function streamChat(
-  reply: FastifyReply,
-  events: AsyncGenerator<IndexedEvent, void>,
-  renderer: ChatChunkRenderer,
-  ctx: AppContext,
-  rm: RequestMetrics,
-): Promise<number> {
-  let writer: SseWriter | null = null;
-  const open = (): SseWriter => {
-    reply.hijack(); // from here on we own the socket: errors become SSE events
-    const w = new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
-    w.start();
-    return w;
-  };
-  try {
-    for await (const { index, ev } of events) {
-      if (index === 0) rm.onEvent(ev);
-      const chunks = renderer.onEvent(ev, index);
-      if (chunks.length === 0) continue;
-      writer ??= open();
-      for (const chunk of chunks) {
-        const wait = writer.send(chunk);
-        // Backpressure: a slow client slows the engine, not our memory. One that stops reading
-        // for idle_ms (and never closes) would hold a slot and an upstream forever: cut it.
-        if (wait && !(await drainedWithin(wait, ctx.config.timeouts.idleMs))) {
-          reply.raw.destroy();
-          throw Object.assign(new Error('the client stopped reading'), { name: 'AbortError' });
-        }
-      }
-      if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
-    }
-    writer ??= open();
-    writer.done();
-    return 200;
-  } catch (err) {
-    if (!writer || writer.closed) throw err;
-    const drained = isAbortError(err) && ctx.shutdown.signal.aborted;
-    if (isAbortError(err) && !drained) throw err;
-    const e = drained ? shuttingDown() : toThinkgateError(err);
-    reply.log.warn({ err }, 'stream failed after the first byte');
-    await writer.sendError(toErrorBody(e));
-    writer.end();
-    return e.status;
-  }
-}
-
-/** Resolves true when `wait` settles within `ms`, false when the client is still not reading. */
-async function drainedWithin(wait: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const stalled = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([wait.then(() => true as const), stalled]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function shuttingDown(): ServiceUnavailableError {
-  return new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', {
-    code: 'server_shutting_down',
-  });
-}
-
-interface ClientWatch {
-  signal: AbortSignal;
-  readonly gone: boolean;
-  dispose(): void;
-}
-
-/**
- * Aborts when the client's connection closes before the response is complete, or when the drain
- * deadline passes (`shutdown`); `gone` tells the two apart.
- */
-function watchClient(reply: FastifyReply, shutdown: AbortSignal): ClientWatch {
-  const ctrl = new AbortController();
-  const onShutdown = (): void => ctrl.abort();
-  shutdown.addEventListener('abort', onShutdown, { once: true });
-  let gone = false;
-  const res = reply.raw;
-  const onClose = (): void => {
-    if (res.writableFinished) return;
-    gone = true;
-    ctrl.abort();
-  };
-  res.on('close', onClose);
-  return {
-    signal: ctrl.signal,
-    get gone() {
-      return gone;
-    },
-    dispose() {
-      res.off('close', onClose);
-      shutdown.removeEventListener('abort', onShutdown);
-      // Whatever is still running (an engine run left behind by an error) stops now. A given
-      // reason: abort() without one builds a DOMException (a stack capture) on every request.
-      if (!ctrl.signal.aborted) ctrl.abort(REQUEST_ENDED);
-    },
-  };
 }

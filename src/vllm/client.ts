@@ -45,6 +45,13 @@ export class VllmBackend extends HttpBackend implements Backend {
     return res.max_model_len == null ? { ids: res.tokens } : { ids: res.tokens, maxModelLen: res.max_model_len };
   }
 
+  async tokenizePrompt(model: string, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<TokenizeResult> {
+    const body = { model, prompt: text, add_special_tokens: addSpecialTokens };
+    const json = await this.http.callJson('POST', '/tokenize', body, signal, this.timeouts.requestMs);
+    const res = parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize');
+    return res.max_model_len == null ? { ids: res.tokens } : { ids: res.tokens, maxModelLen: res.max_model_len };
+  }
+
   /**
    * Plain text -> ids (add_special_tokens: false), cached per (model, text) with LRU
    * eviction: delimiters and phrases are asked for once (spec 4). Concurrent callers share

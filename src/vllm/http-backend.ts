@@ -5,7 +5,11 @@
  * and close(). Each subclass adds only its own protocol.
  */
 import { Pool, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { ThinkgateError } from '../errors.js';
 import { VllmHttp, abortable } from './http.js';
+import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
+import { mapTransportError } from './upstream-errors.js';
 
 export interface HttpBackendTimeouts {
   /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
@@ -34,7 +38,7 @@ export interface HttpBackendOptions {
   tokenizeCacheSize?: number;
 }
 
-export abstract class HttpBackend {
+export abstract class HttpBackend implements Forwarder {
   readonly name: string;
   protected readonly http: VllmHttp;
   protected readonly timeouts: Required<HttpBackendTimeouts>;
@@ -84,6 +88,34 @@ export abstract class HttpBackend {
     }
     const ids = await abortable(pending, signal);
     return ids.slice(); // callers may mutate; the cache keeps its own copy
+  }
+
+  /**
+   * Relays one request unchanged (forward.ts). Transport failures become ThinkgateErrors
+   * (502/504, retryable before the first byte); any HTTP status is the upstream's answer.
+   */
+  async forward(req: ForwardRequest): Promise<ForwardResponse> {
+    const what = `${req.method} ${req.path}`;
+    const headers: Record<string, string> = { ...this.streamHeaders, accept: '*/*' };
+    if (req.requestId !== undefined) headers['x-request-id'] = req.requestId;
+    if (req.body === undefined) delete headers['content-type'];
+    try {
+      const res = await this.http.dispatcher.request({
+        origin: this.http.origin,
+        path: this.http.basePath + req.path,
+        method: req.method,
+        headers,
+        body: req.body ?? null,
+        signal: req.signal,
+        headersTimeout: req.headersTimeoutMs,
+        bodyTimeout: req.bodyTimeoutMs,
+      });
+      const ct = res.headers['content-type'];
+      return { status: res.statusCode, contentType: Array.isArray(ct) ? ct[0] : ct, body: res.body as unknown as Readable };
+    } catch (err) {
+      if (err instanceof ThinkgateError || req.signal.aborted) throw err;
+      throw mapTransportError(err, what, 'connect');
+    }
   }
 
   /** GET /health: true on 200 only. Never throws (a probe's failure is its answer). */

@@ -63,6 +63,9 @@ describe('endpoints', () => {
     // Every route the app registered (HEAD twins of GETs aside) is documented, and nothing else.
     const served = stack.app.thinkgate.routes.filter((r) => !r.startsWith('HEAD ')).sort();
     expect(documented).toEqual(served);
-    expect(served).toEqual(['GET /health', 'GET /metrics', 'GET /openapi.yaml', 'GET /ready', 'GET /v1/models', 'POST /v1/chat/completions']);
+    expect(served).toEqual([
+      'GET /health', 'GET /metrics', 'GET /openapi.yaml', 'GET /ready', 'GET /tokenizer_info', 'GET /v1/models',
+      'POST /detokenize', 'POST /tokenize', 'POST /v1/chat/completions', 'POST /v1/completions',
+    ]);
   });
 });

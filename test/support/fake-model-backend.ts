@@ -104,6 +104,9 @@ export class FakeModelBackend implements Backend {
   async tokenize(): Promise<number[]> {
     return [T.WAIT];
   }
+  async tokenizePrompt(): Promise<TokenizeResult> {
+    return { ids: [T.IM_START, 50, 51, T.EOS] };
+  }
   async models(): Promise<ModelInfo[]> {
     return [{ id: 'fake' }];
   }

@@ -43,6 +43,7 @@ async function run(model: Partial<FakeModelOptions>, inp: EngineInput, signal = 
       else log.push(`${tag}:${ev.text}`);
     } else if (ev.type === 'segment') log.push(`segment ${ev.index} ${ev.cause} prompt=${ev.promptTokens}`);
     else if (ev.type === 'usage') log.push(`usage ${ev.segment}`);
+    else if (ev.type === 'delimiter') log.push(`D:${ev.text}`);
     else log.push(`finish ${ev.reason}`);
   }
   const finish = events.at(-1);
@@ -335,5 +336,42 @@ describe('engine: an abort while the caller holds a segment event', () => {
       }
     }).rejects.toThrow();
     expect(backend.requests).toHaveLength(1);
+  });
+});
+
+describe('engine: transcript mode (/v1/completions returns thinking, delimiters and answer as one text)', () => {
+  const transcript = (events: EngineEvent[]): string =>
+    events.map((e) => (e.type === 'reasoning' || e.type === 'content' || e.type === 'delimiter' ? e.text : '')).join('');
+  const t = (a: number, n: number) => textOfIds(range(a, n, thought));
+
+  it('reports the forced close it inserts at M, between the thinking and the answer', async () => {
+    const r = await run({ think: 30, answer: 2 }, input({ M: 10, transcript: true }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', `R:${t(0, 10)}`, 'usage 1', 'D:\n</think>\n\n',
+      'segment 2 close prompt=22', 'C: a0 a1', 'usage 2', 'finish stop',
+    ]);
+    // Prompt + transcript is exactly what the last segment continued, detokenized.
+    expect(transcript(r.events)).toBe(textOfIds(r.requests[1]!.promptIds.slice(P.length)) + ' a0 a1');
+  });
+
+  it('reports the opening it inserts and the end delimiter the model wrote mid-chunk', async () => {
+    const r = await run({ think: 3, answer: 2, chunk: 8 }, input({ promptIds: CHAT, transcript: true }));
+    expect(transcript(r.events)).toBe(`<think>\n${t(0, 3)}</think>\n\n a0 a1`);
+    expect(r.log.filter((l) => l.startsWith('D:'))).toEqual(['D:<think>\n', 'D:</think>']);
+  });
+
+  it('shows Wait as thinking and the accepted end delimiter once the minimum is met', async () => {
+    const r = await run({ think: 6, extend: 3, answer: 2 }, input({ m: 8, transcript: true }));
+    expect(transcript(r.events)).toBe(`${t(0, 6)}Wait${t(7, 3)}</think>\n\n a0 a1`);
+  });
+
+  it('s1: the forced close carries "Final Answer:" into the text, as the s1 harness expects', async () => {
+    const r = await run({ think: 9, answer: 1 }, input({ M: 4, profile: s1, promptIds: [...CHAT, T.IM_START, T.THINKW], transcript: true }));
+    expect(transcript(r.events)).toBe(`${t(0, 4)}\n<|im_start|>answer\nFinal Answer: a0`);
+  });
+
+  it('stays silent about delimiters without transcript (chat)', async () => {
+    const r = await run({ think: 30, answer: 2 }, input({ M: 10, promptIds: CHAT }));
+    expect(r.events.some((e) => e.type === 'delimiter')).toBe(false);
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * From a validated /v1/completions request to the engine's inputs, on one replica: one run per
+ * prompt and sample (choice index = prompt * n + sample). The prompt is already templated (the
+ * s1 harness and lm-eval's `local-completions` render it themselves), so it is tokenized as the
+ * backend's own /v1/completions would (add_special_tokens, default true) or taken as token ids
+ * unchanged; the engine then opens thinking itself when the prompt does not end inside it
+ * (spec 4) and reports every id it inserts, so `text` is the whole transcript.
+ */
+import type { Backend, TokenizeResult } from '../engine/backend.js';
+import type { EngineInput } from '../engine/types.js';
+import { InvalidRequestError } from '../errors.js';
+import { resolveBudgetFields } from '../openai/budget.js';
+import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
+import { samplingFields } from '../openai/sampling.js';
+import type { PrepareDeps } from './prepare-chat.js';
+
+export async function prepareCompletion(
+  req: CompletionRequest,
+  backend: Backend,
+  deps: PrepareDeps,
+  signal: AbortSignal,
+  requestId: string,
+): Promise<EngineInput[]> {
+  const policy = deps.registry.policyFor(req.model);
+  const fields = resolveBudgetFields(req, policy, deps.config.defaults);
+  const prompts = promptsOf(req);
+  const addSpecial = req.add_special_tokens ?? true;
+  const [tokenized, profile, extensionIds] = await Promise.all([
+    Promise.all(
+      prompts.map((p): Promise<TokenizeResult> =>
+        typeof p === 'string' ? backend.tokenizePrompt(req.model, p, addSpecial, signal) : Promise.resolve({ ids: p }),
+      ),
+    ),
+    deps.resolver.get(backend, req.model, policy.profile),
+    backend.tokenize(req.model, fields.extensionText, signal),
+  ]);
+  // Token-id prompts bring no context length; a string prompt of the same batch does.
+  const maxModelLen = tokenized.find((t) => t.maxModelLen !== undefined)?.maxModelLen;
+  tokenized.forEach((t, i) => {
+    const param = prompts.length > 1 ? `prompt[${i}]` : 'prompt';
+    if (t.ids.length === 0) throw new InvalidRequestError('The prompt cannot be empty.', { param, code: 'invalid_value' });
+    if (maxModelLen !== undefined && t.ids.length >= maxModelLen) {
+      throw new InvalidRequestError(
+        `This model's maximum context length is ${maxModelLen} tokens. However, your prompt resulted in ${t.ids.length} tokens.`,
+        { param, code: 'context_length_exceeded' },
+      );
+    }
+  });
+  const n = req.n ?? 1;
+  const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const sampling = samplingFields(req);
+  const inputs: EngineInput[] = [];
+  tokenized.forEach((t, p) => {
+    for (let j = 0; j < n; j++) {
+      // Every upstream call gets its own id: request id, prompt (batch), choice (n > 1), segment.
+      const id = requestId + (prompts.length > 1 ? `-p${p}` : '') + (n > 1 ? `-c${j}` : '');
+      inputs.push({
+        model: req.model,
+        promptIds: t.ids,
+        ...(maxModelLen === undefined ? {} : { maxModelLen }),
+        profile,
+        budget: { ...fields, extensionIds },
+        maxCompletionTokens: req.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
+        stop,
+        sampling,
+        requestId: id,
+        transcript: true,
+      });
+    }
+  });
+  return inputs;
+}

@@ -1,0 +1,27 @@
+/**
+ * thinkgate's own request fields (spec 2), shared by /v1/chat/completions and /v1/completions:
+ * M and its aliases (vLLM's `thinking_token_budget`, Anthropic's `thinking`), m, E, the
+ * extension phrase, and OpenAI's `reasoning_effort`, which picks a profile preset.
+ */
+import { z } from 'zod';
+
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+
+const nonNegativeInt = () => z.number().int().min(0);
+
+export const budgetFieldsShape = {
+  reasoning_effort: z.enum(REASONING_EFFORTS).optional(),
+  max_thinking_tokens: nonNegativeInt().optional(),
+  thinking_token_budget: nonNegativeInt().optional(),
+  thinking: z
+    .object({ type: z.enum(['enabled', 'disabled']), budget_tokens: nonNegativeInt().nullish() })
+    .loose()
+    .optional(),
+  min_thinking_tokens: nonNegativeInt().optional(),
+  max_thinking_extensions: nonNegativeInt().optional(),
+  thinking_extension: z.string().min(1).max(200).optional(),
+};
+
+const budgetFieldsSchema = z.object(budgetFieldsShape);
+/** The budget fields of any request that carries them. */
+export type BudgetRequest = z.output<typeof budgetFieldsSchema>;

@@ -1,0 +1,115 @@
+/**
+ * Engine events -> `/v1/completions` responses: one `text_completion` (TextCompletionBuilder)
+ * or its stream of chunks (TextCompletionChunks), in vLLM's shapes (protocol.py:
+ * CompletionResponse, CompletionStreamResponse). The engine runs in transcript mode here, so
+ * delimiter events carry the ids thinkgate inserted and `text` is the whole transcript.
+ *
+ * Choices are indexed prompt * n + sample, as vLLM and OpenAI index a batch.
+ */
+import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
+import type { TextCompletion, TextCompletionChoice, TextCompletionChunk } from './types.js';
+import { batchUsage, sumBudgetForcing, toChatUsage } from './usage.js';
+
+export interface CompletionRenderOptions {
+  id: string;
+  created: number;
+  model: string;
+  /** Choices in all: prompts x n. */
+  choices: number;
+  /** Samples per prompt (`n`): how usage groups the choices. */
+  n: number;
+}
+
+interface Finish {
+  reason: EngineFinishReason;
+  usage: Usage;
+  budgetForcing: BudgetForcingSummary;
+}
+
+function textOf(ev: EngineEvent): string | null {
+  return ev.type === 'reasoning' || ev.type === 'delimiter' || ev.type === 'content' ? ev.text : null;
+}
+
+export class TextCompletionBuilder {
+  private readonly texts: string[][];
+  private readonly finishes: (Finish | undefined)[];
+
+  constructor(private readonly opts: CompletionRenderOptions) {
+    this.texts = Array.from({ length: opts.choices }, () => []);
+    this.finishes = new Array<Finish | undefined>(opts.choices);
+  }
+
+  onEvent(ev: EngineEvent, index = 0): void {
+    const text = textOf(ev);
+    if (text !== null) {
+      if (text !== '') this.texts[index]!.push(text);
+    } else if (ev.type === 'finish') {
+      this.finishes[index] = { reason: ev.reason, usage: ev.usage, budgetForcing: ev.budgetForcing };
+    }
+  }
+
+  result(): TextCompletion {
+    const many = this.opts.choices > 1;
+    const choices = this.texts.map((parts, index): TextCompletionChoice => {
+      const f = this.finishes[index];
+      const choice: TextCompletionChoice = { index, text: parts.join(''), logprobs: null, finish_reason: f?.reason ?? null };
+      if (many && f !== undefined) choice.budget_forcing = f.budgetForcing;
+      return choice;
+    });
+    const done = this.finishes.filter((f): f is Finish => f !== undefined);
+    return {
+      id: this.opts.id,
+      object: 'text_completion',
+      created: this.opts.created,
+      model: this.opts.model,
+      system_fingerprint: null,
+      choices,
+      usage: toChatUsage(batchUsage(this.finishes.map((f) => f?.usage), this.opts.n)),
+      budget_forcing: sumBudgetForcing(done.map((f) => f.budgetForcing)),
+    };
+  }
+}
+
+export class TextCompletionChunks {
+  private readonly finishes: (Finish | undefined)[];
+  private finished = 0;
+
+  constructor(private readonly opts: CompletionRenderOptions & { includeUsage: boolean }) {
+    this.finishes = new Array<Finish | undefined>(opts.choices);
+  }
+
+  /** The chunks for one event of choice `index` (none for segment/usage events). */
+  onEvent(ev: EngineEvent, index = 0): TextCompletionChunk[] {
+    const text = textOf(ev);
+    if (text !== null) return text === '' ? [] : [this.chunk({ index, text, logprobs: null, finish_reason: null })];
+    if (ev.type !== 'finish') return [];
+    const f: Finish = { reason: ev.reason, usage: ev.usage, budgetForcing: ev.budgetForcing };
+    this.finishes[index] = f;
+    this.finished++;
+    const last = this.chunk({ index, text: '', logprobs: null, finish_reason: ev.reason });
+    if (this.opts.choices > 1) last.choices[0]!.budget_forcing = f.budgetForcing;
+    // Without a usage chunk the finish chunk is where a stream client reads budget_forcing (spec 3).
+    if (!this.opts.includeUsage) last.budget_forcing = f.budgetForcing;
+    const out = [last];
+    if (this.opts.includeUsage && this.finished === this.opts.choices) {
+      const done = this.finishes.filter((x): x is Finish => x !== undefined);
+      out.push({
+        ...this.base(),
+        choices: [],
+        usage: toChatUsage(batchUsage(this.finishes.map((x) => x?.usage), this.opts.n)),
+        budget_forcing: sumBudgetForcing(done.map((x) => x.budgetForcing)),
+      });
+    }
+    return out;
+  }
+
+  private base(): Omit<TextCompletionChunk, 'choices'> {
+    const { id, created, model } = this.opts;
+    return { id, object: 'text_completion', created, model, system_fingerprint: null };
+  }
+
+  private chunk(choice: TextCompletionChoice): TextCompletionChunk {
+    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
+    return this.opts.includeUsage ? { ...this.base(), choices: [choice], usage: null } : { ...this.base(), choices: [choice] };
+  }
+}

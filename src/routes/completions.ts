@@ -1,0 +1,44 @@
+/**
+ * POST /v1/completions: OpenAI's legacy completions API, the one evaluation harnesses use on
+ * already-templated prompts (lm-eval `local-completions`, the s1 harness). Generation requests
+ * are budget forced on the raw prompt, and `text` holds thinking, delimiters and answer
+ * (prepare-completion.ts). Scoring requests (echo / logprobs: lm-eval's loglikelihood) and the
+ * other vLLM features that make no sense across segments are relayed to vLLM unchanged
+ * (completion-request.ts relayReason, relay.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { startCompletion } from '../chat/start-completion.js';
+import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
+import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
+import { relay } from './relay.js';
+import { serveRuns } from './serve-runs.js';
+
+export function registerCompletions(app: FastifyInstance, ctx: AppContext): void {
+  app.post('/v1/completions', async (request, reply) => {
+    const req = parseCompletionRequest(request.body);
+    const stream = req.stream === true;
+    const why = relayReason(req);
+    if (why !== null) {
+      return relay(ctx, request, reply, {
+        method: 'POST',
+        path: '/v1/completions',
+        body: request.body,
+        route: '/v1/completions',
+        reason: why,
+        admission: true,
+        headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
+      });
+    }
+    const n = req.n ?? 1;
+    const choices = promptsOf(req).length * n;
+    const meta = () => ({ id: ctx.newId().replace(/^chatcmpl-/, 'cmpl-'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
+    return serveRuns(ctx, request, reply, {
+      model: req.model,
+      stream,
+      start: (signal) => startCompletion(req, ctx, signal, request.id),
+      collector: () => new TextCompletionBuilder(meta()),
+      renderer: () => new TextCompletionChunks({ ...meta(), includeUsage: req.stream_options?.include_usage === true }),
+    });
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Relays a request to one replica unchanged and streams its answer back (vllm/forward.ts says
+ * which requests and why). A replica that cannot be reached is retried on another before any
+ * byte reaches the client, as for budget-forced requests; once the upstream answered, its
+ * status, content type and body are the client's. Client disconnect -> upstream abort: the
+ * pipeline destroys the upstream body, which closes its socket.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { isRetryable, sleep } from '../chat/start-runs.js';
+import type { Backend } from '../engine/backend.js';
+import { AbortedError, InternalError, isAbortError, ServiceUnavailableError, UpstreamError } from '../errors.js';
+import { canForward, type ForwardResponse } from '../vllm/forward.js';
+import type { UpstreamLease } from '../upstream-pool.js';
+import { watchClient } from './serve-runs.js';
+
+export interface RelaySpec {
+  method: 'GET' | 'POST';
+  /** Upstream path (with query string). */
+  path: string;
+  /** The parsed JSON body, re-serialized as is (unknown keys and all). */
+  body?: unknown;
+  /** For metrics and the `x-thinkgate-relay` response header. */
+  route: string;
+  reason: string;
+  /** Generation requests take an admission slot like any other; tokenizer calls do not. */
+  admission: boolean;
+  /** Response-header deadline: generation answers only at its end (0 = none). */
+  headersTimeoutMs: number;
+}
+
+/** nginx's "client closed request". */
+const CLIENT_CLOSED = 499;
+
+export async function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<void> {
+  if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
+  const client = watchClient(reply, ctx.shutdown.signal);
+  let status = 200;
+  let release: (() => void) | undefined;
+  let releaseKey: (() => void) | undefined;
+  let lease: UpstreamLease | undefined;
+  try {
+    if (spec.admission) {
+      releaseKey = ctx.keyLimits.acquire(request.headers.authorization);
+      release = await ctx.limiter.acquire(client.signal);
+    }
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    let res: ForwardResponse;
+    [lease, res] = await forwardWithRetries(ctx, spec, body, request.id, client.signal);
+    status = res.status;
+    reply.hijack();
+    const headers: Record<string, string> = { 'x-thinkgate-relay': spec.reason };
+    if (res.contentType !== undefined) headers['content-type'] = res.contentType;
+    reply.raw.writeHead(res.status, headers);
+    await pipeline(res.body, reply.raw, { signal: client.signal });
+  } catch (err) {
+    if (client.gone || isAbortError(err) || client.signal.aborted) {
+      if (!client.gone && ctx.shutdown.signal.aborted && !reply.raw.headersSent) {
+        status = 503;
+        throw new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', { code: 'server_shutting_down' });
+      }
+      status = CLIENT_CLOSED;
+      if (reply.raw.headersSent) {
+        reply.raw.destroy();
+        return;
+      }
+      throw err instanceof AbortedError ? err : new AbortedError();
+    }
+    if (reply.raw.headersSent) {
+      // Mid-body: the upstream broke; all a relay can do is end the response short.
+      request.log.warn({ err }, 'relay failed after the first byte');
+      reply.raw.destroy();
+      status = 502;
+      return;
+    }
+    status = err instanceof UpstreamError ? err.status : 500;
+    throw err;
+  } finally {
+    client.dispose();
+    lease?.release();
+    release?.();
+    releaseKey?.();
+    ctx.metrics.relayed(spec.route, spec.reason, status);
+  }
+}
+
+async function forwardWithRetries(
+  ctx: AppContext,
+  spec: RelaySpec,
+  body: string | undefined,
+  requestId: string,
+  signal: AbortSignal,
+): Promise<[UpstreamLease, ForwardResponse]> {
+  const tried = new Set<Backend>();
+  let lastErr: unknown;
+  for (let attempt = 0; ; attempt++) {
+    let lease: UpstreamLease;
+    try {
+      lease = ctx.pool.acquire(tried);
+    } catch (err) {
+      throw lastErr ?? err;
+    }
+    tried.add(lease.backend);
+    const backend = lease.backend;
+    try {
+      if (!canForward(backend)) throw new InternalError(`The upstream ${backend.name} cannot relay requests.`);
+      const res = await backend.forward({
+        method: spec.method,
+        path: spec.path,
+        ...(body === undefined ? {} : { body }),
+        requestId,
+        signal,
+        headersTimeoutMs: spec.headersTimeoutMs,
+        bodyTimeoutMs: ctx.config.timeouts.idleMs,
+      });
+      ctx.metrics.upstreamRequest(backend.name, res.status >= 500 ? 'error' : 'ok');
+      return [lease, res];
+    } catch (err) {
+      lease.release();
+      if (signal.aborted || isAbortError(err)) throw new AbortedError();
+      ctx.metrics.upstreamRequest(backend.name, 'error');
+      if (!isRetryable(err) || attempt >= ctx.retry.retries) throw err;
+      lastErr = err;
+      if (err instanceof UpstreamError && err.code === 'upstream_unreachable') ctx.pool.markUnhealthy(backend);
+      ctx.metrics.upstreamRetry(backend.name);
+      await sleep(Math.random() * ctx.retry.backoffMs * 2 ** attempt, signal);
+    }
+  }
+}
