@@ -12,12 +12,19 @@ Three jobs:
    carry (openapi.yaml: "which part types work is the backend's call"). The simulator takes only
    `text` parts and answers 400 to the others, which the gateway relays as a 400 naming
    `messages`, as it would relay a real vLLM's 400 for a part its model cannot read.
+   The same budget rules hold on /v1/completions. And one more belongs to the backend: which token
+   ids exist (openapi.yaml: "Token ids must be in the served model's vocabulary"); positive bodies
+   of /detokenize and token-id prompts of /v1/completions get their ids folded into the
+   simulator's vocabulary (id % SIM_VOCAB), which keeps them schema-valid. Finally, the simulator
+   streams one prompt at a time (vLLM streams batches): a streamed batch that thinkgate relays
+   unchanged (echo, logprobs, suffix, best_of > 1, max_tokens 0) is the simulator's 400, so such
+   positive bodies are dropped and batches are never switched to streaming.
    Positive (schema-valid) bodies that break one of these rules are dropped before they are
    sent, so "schema-valid but rejected" keeps meaning "the document and the gateway disagree".
    Negative bodies are all kept: any 4xx is a right answer to them.
 
 2. Send streams. Generated bodies rarely set `stream: true` (hypothesis draws it about as often
-   as any other optional field), so half of the schema-valid chat bodies, chosen by a hash of
+   as any other optional field), so half of the schema-valid chat and completion bodies, chosen by a hash of
    the body (deterministic for a seed), are sent with `stream: true`; `stream` is a boolean, so
    the body stays schema-valid.
 
@@ -40,6 +47,9 @@ import schemathesis
 
 # README "Request fields": the built-in reasoning_effort presets' max_thinking_tokens.
 EFFORT_MAX_THINKING = {"none": 0, "minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
+
+# Ids below this exist in every simulated model's vocabulary (src/sim/tokenizer.ts).
+SIM_VOCAB = 256
 
 
 def _int(value: Any) -> int | None:
@@ -86,9 +96,11 @@ def _has_non_text_part(body: dict[str, Any]) -> bool:
 def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     body = case.body
     meta = case.meta
-    if not _is_chat(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
+    if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
         return True
     if _has_non_text_part(body):
+        return False
+    if _is_path(case, "/v1/completions") and body.get("stream") is True and _is_batch(body) and _is_relayed(body):
         return False
     values, agree = _explicit_max_thinking(body)
     if not agree:
@@ -104,7 +116,19 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
 def map_case(ctx, case):  # noqa: ANN001
     body = case.body
     meta = case.meta
-    if not _is_chat(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
+    if not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
+        return case
+    if _is_path(case, "/detokenize") and isinstance(body.get("tokens"), list):
+        case.body = body = {**body, "tokens": _fold_ids(body["tokens"])}
+        return case
+    if not _is_generation(case):
+        return case
+    if _is_path(case, "/v1/completions") and isinstance(body.get("prompt"), list):
+        prompt = body["prompt"]
+        flat = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in prompt)
+        folded = _fold_ids(prompt) if flat else [_fold_ids(p) if isinstance(p, list) else p for p in prompt]
+        case.body = body = {**body, "prompt": folded}
+    if _is_path(case, "/v1/completions") and _is_batch(body):
         return case
     digest = zlib.crc32(json.dumps(body, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
     if digest % 2 == 0:
@@ -113,7 +137,45 @@ def map_case(ctx, case):  # noqa: ANN001
 
 
 def _is_chat(case) -> bool:  # noqa: ANN001
-    return case.operation.method.upper() == "POST" and case.operation.path == "/v1/chat/completions"
+    return _is_path(case, "/v1/chat/completions")
+
+
+def _is_path(case, path: str) -> bool:  # noqa: ANN001
+    return case.operation.method.upper() == "POST" and case.operation.path == path
+
+
+def _is_generation(case) -> bool:  # noqa: ANN001
+    return _is_chat(case) or _is_path(case, "/v1/completions")
+
+
+def _is_batch(body: dict[str, Any]) -> bool:
+    prompt = body.get("prompt")
+    return isinstance(prompt, list) and len(prompt) > 1 and not all(isinstance(x, (int, float)) for x in prompt)
+
+
+def _is_relayed(body: dict[str, Any]) -> bool:
+    # src/openai/completion-request.ts relayReason
+    best_of = _int(body.get("best_of"))
+    return (
+        body.get("echo") is True
+        or body.get("logprobs") is not None
+        or body.get("prompt_logprobs") is not None
+        or body.get("suffix") is not None
+        or (best_of is not None and best_of > 1)
+        or _int(body.get("max_tokens")) == 0
+    )
+
+
+def _fold_ids(ids: list[Any]) -> list[Any]:
+    # JSON Schema's integer includes 1.0: hypothesis sends integral floats too.
+    def fold(x: Any) -> Any:
+        if isinstance(x, bool):
+            return x
+        if isinstance(x, int) or (isinstance(x, float) and x.is_integer()):
+            return int(x) % SIM_VOCAB
+        return x
+
+    return [fold(x) for x in ids]
 
 
 def _content_type(response) -> str:  # noqa: ANN001

@@ -13,11 +13,17 @@ import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
 import type { PrepareDeps } from './prepare-chat.js';
+import type { UpstreamPool } from '../upstream-pool.js';
+
+export interface CompletionDeps extends PrepareDeps {
+  /** /v1/models (cached): the context length of a batch made only of token-id prompts. */
+  pool: Pick<UpstreamPool, 'models'>;
+}
 
 export async function prepareCompletion(
   req: CompletionRequest,
   backend: Backend,
-  deps: PrepareDeps,
+  deps: CompletionDeps,
   signal: AbortSignal,
   requestId: string,
 ): Promise<EngineInput[]> {
@@ -34,8 +40,9 @@ export async function prepareCompletion(
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
   ]);
-  // Token-id prompts bring no context length; a string prompt of the same batch does.
-  const maxModelLen = tokenized.find((t) => t.maxModelLen !== undefined)?.maxModelLen;
+  // Token-id prompts bring no context length; a string prompt of the same batch does, else
+  // /v1/models' max_model_len. Without it segments would ask for more than the context holds.
+  const maxModelLen = tokenized.find((t) => t.maxModelLen !== undefined)?.maxModelLen ?? (await modelContextLength(deps, req.model));
   tokenized.forEach((t, i) => {
     const param = prompts.length > 1 ? `prompt[${i}]` : 'prompt';
     if (t.ids.length === 0) throw new InvalidRequestError('The prompt cannot be empty.', { param, code: 'invalid_value' });
@@ -69,4 +76,12 @@ export async function prepareCompletion(
     }
   });
   return inputs;
+}
+
+async function modelContextLength(deps: CompletionDeps, model: string): Promise<number | undefined> {
+  try {
+    return (await deps.pool.models()).find((m) => m.id === model)?.maxModelLen;
+  } catch {
+    return undefined; // unknown: the engine's fallback bounds the segments, vLLM has the last word
+  }
 }

@@ -1,16 +1,21 @@
 /**
  * Relays a request to one replica unchanged and streams its answer back (vllm/forward.ts says
  * which requests and why). A replica that cannot be reached is retried on another before any
- * byte reaches the client, as for budget-forced requests; once the upstream answered, its
- * status, content type and body are the client's. Client disconnect -> upstream abort: the
- * pipeline destroys the upstream body, which closes its socket.
+ * byte reaches the client, as for budget-forced requests. A success is the client's as the
+ * upstream sent it (status, content type, body, streamed); an error status goes through the one
+ * error mapping (upstream-errors.ts) like every other upstream error, so a client sees one error
+ * envelope whichever vLLM version answered, and a 5xx is retried on another replica first.
+ * Client disconnect -> upstream abort: the pipeline destroys the upstream body, which closes its
+ * socket.
  */
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { isRetryable, sleep } from '../chat/start-runs.js';
 import type { Backend } from '../engine/backend.js';
-import { AbortedError, InternalError, isAbortError, ServiceUnavailableError, UpstreamError } from '../errors.js';
+import { AbortedError, InternalError, isAbortError, NotFoundError, ServiceUnavailableError, ThinkgateError, UpstreamError } from '../errors.js';
+import { readLimited } from '../vllm/http.js';
+import { mapUpstreamStatus } from '../vllm/upstream-errors.js';
 import { canForward, type ForwardResponse } from '../vllm/forward.js';
 import type { UpstreamLease } from '../upstream-pool.js';
 import { watchClient } from './serve-runs.js';
@@ -74,7 +79,7 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
       status = 502;
       return;
     }
-    status = err instanceof UpstreamError ? err.status : 500;
+    status = err instanceof ThinkgateError ? err.status : 500;
     throw err;
   } finally {
     client.dispose();
@@ -114,7 +119,8 @@ async function forwardWithRetries(
         headersTimeoutMs: spec.headersTimeoutMs,
         bodyTimeoutMs: ctx.config.timeouts.idleMs,
       });
-      ctx.metrics.upstreamRequest(backend.name, res.status >= 500 ? 'error' : 'ok');
+      if (res.status >= 400) throw await upstreamFailure(res, spec);
+      ctx.metrics.upstreamRequest(backend.name, 'ok');
       return [lease, res];
     } catch (err) {
       lease.release();
@@ -127,4 +133,18 @@ async function forwardWithRetries(
       await sleep(Math.random() * ctx.retry.backoffMs * 2 ** attempt, signal);
     }
   }
+}
+
+/** An upstream error answer as a ThinkgateError (its body read up to the error-body limit). */
+async function upstreamFailure(res: ForwardResponse, spec: RelaySpec): Promise<ThinkgateError> {
+  const what = `${spec.method} ${spec.path}`;
+  const text = await readLimited(res.body);
+  const mapped = mapUpstreamStatus(res.status, text, what);
+  // A route the upstream does not serve (vLLM's /tokenizer_info needs
+  // --enable-tokenizer-info-endpoint) is a 404 to the client, not a broken gateway: lm-eval
+  // reads any non-200 there as "no remote tokenizer" and falls back.
+  if (res.status === 404 && !(mapped instanceof NotFoundError)) {
+    return new NotFoundError(`The upstream does not serve ${what}.`, { code: 'not_found' });
+  }
+  return mapped;
 }

@@ -160,11 +160,29 @@ describe('/v1/completions: scoring requests are relayed unchanged (lm-eval logli
     expect(viaGateway.json).not.toHaveProperty('budget_forcing');
   });
 
-  it('relays the upstream error status and body as they are', async () => {
-    const r = await post('/v1/completions', { model: 'no-such-model', prompt: 'x', echo: true, max_tokens: 0 });
-    const direct = await post('/v1/completions', { model: 'no-such-model', prompt: 'x', echo: true, max_tokens: 0 }, stack.sim.url);
-    expect(r.status).toBe(direct.status);
-    expect(r.json).toEqual(direct.json);
+  it('maps an upstream error answer to the OpenAI envelope like every other upstream error', async () => {
+    const body = { model: 'no-such-model', prompt: 'x', echo: true, max_tokens: 0 };
+    const direct = await post('/v1/completions', body, stack.sim.url);
+    expect(direct.json).toMatchObject({ object: 'error', code: 404 }); // the simulator speaks vLLM < 0.10.1's flat format
+    const r = await post('/v1/completions', body);
+    expect(r.status).toBe(404);
+    expect(r.json).toEqual({ error: { message: 'The model `no-such-model` does not exist.', type: 'not_found_error', param: 'model', code: 'model_not_found' } });
+  });
+
+  it('an upstream 5xx on a relayed request is retried on another replica before any byte is sent', async () => {
+    const { startSimulator } = await import('../../src/sim/server.js');
+    const broken = await startSimulator({ fault: 'http-500' });
+    const s = await startStack({ config: { upstreams: [{ url: broken.url }, { url: stack.sim.url }], routing: { retries: 2, retry_backoff_ms: 1 } } });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await post('/v1/completions', { model: 'sim-r1', prompt: 'Question: 1+1=', echo: true, logprobs: 1, max_tokens: 1 }, s.url);
+        expect(r.status).toBe(200);
+      }
+      expect(broken.stats().errors).toBeGreaterThan(0); // the broken replica was tried, and its 500 never reached the client
+    } finally {
+      await s.close();
+      await broken.close();
+    }
   });
 
   it('a client that leaves a relayed stream aborts the upstream request', async () => {
