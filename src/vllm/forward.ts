@@ -2,8 +2,9 @@
  * Relaying a request to one upstream unchanged: what thinkgate does for the calls it has no
  * reason to rewrite (issue 7: lm-eval's `local-completions` loglikelihood requests with `echo`
  * and `logprobs`, and its remote-tokenizer probe of /tokenize, /detokenize, /tokenizer_info).
- * The body goes out byte for byte and comes back as a stream, so a streamed relay keeps its
- * pacing and a 10 MB echo response is never buffered. Status and body are the upstream's own,
+ * The body goes out as the same JSON value the client sent (re-serialized from the parsed body:
+ * whitespace and `1.0` vs `1` may differ, nothing else) and comes back as a stream, so a streamed
+ * relay keeps its pacing and a 10 MB echo response is never buffered. Status and body are the upstream's own,
  * errors included (vLLM already answers in the OpenAI envelope).
  */
 import type { Readable } from 'node:stream';

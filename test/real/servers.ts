@@ -96,12 +96,14 @@ export interface VllmServerOptions {
   startTimeoutMs?: number;
 }
 
-/** vLLM's real OpenAI server on the CPU, float32, with prefix caching and cached-token reporting. */
+/** vLLM's real OpenAI server on the CPU, float32, with prefix caching, cached-token reporting and /tokenizer_info. */
 export async function startVllm(o: VllmServerOptions): Promise<RunningServer> {
   const port = await freePort();
   const args = ['-m', 'vllm.entrypoints.openai.api_server', '--model', o.hfDir, '--served-model-name', o.model,
     '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
-    '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4'];
+    '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4',
+    // GET /tokenizer_info, which thinkgate relays for lm-eval's remote tokenizer (completions.real.ts).
+    '--enable-tokenizer-info-endpoint'];
   // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
   const env = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
   const child = spawnLogged(o.python, args, o.logFile, env);
