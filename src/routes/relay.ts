@@ -61,11 +61,12 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
     await pipeline(res.body, reply.raw, { signal: client.signal });
   } catch (err) {
     if (client.gone || isAbortError(err) || client.signal.aborted) {
-      if (!client.gone && ctx.shutdown.signal.aborted && !reply.raw.headersSent) {
+      const drained = !client.gone && ctx.shutdown.signal.aborted;
+      if (drained && !reply.raw.headersSent) {
         status = 503;
         throw new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', { code: 'server_shutting_down' });
       }
-      status = CLIENT_CLOSED;
+      status = drained ? 503 : CLIENT_CLOSED;
       if (reply.raw.headersSent) {
         reply.raw.destroy();
         return;
