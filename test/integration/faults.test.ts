@@ -17,7 +17,10 @@ import type { FaultMode } from '../../src/sim/faults.js';
 import { startStack, until, type Stack } from '../support/stack.js';
 
 /** Short upstream timeouts so that stalls end quickly; the client deadline is far beyond them. */
-const TIMEOUTS = { connect_ms: 500, first_token_ms: 300, idle_ms: 300, request_ms: 400 };
+// request_ms bounds /tokenize: the /tokenize stall case waits it out, every other case must
+// never reach it on a loaded CI machine (at 400 ms a slow /tokenize once turned an http-500
+// case into a 504).
+const TIMEOUTS = { connect_ms: 500, first_token_ms: 300, idle_ms: 300, request_ms: 2000 };
 const CLIENT_DEADLINE_MS = 5000;
 
 let stack: Stack;
@@ -25,7 +28,9 @@ let faultsInjected = 0;
 beforeAll(async () => {
   // Frequent health probes: a replica that a fault took out of rotation (a refused connection
   // marks it unhealthy at once) is back for the next test within tens of milliseconds.
-  stack = await startStack({ config: { timeouts: TIMEOUTS, health: { interval_ms: 50, timeout_ms: 1000 } } });
+  // A probe timeout far above any loaded-machine latency: a probe that timed out once turned a
+  // `refuse` case into 503 "no healthy upstream".
+  stack = await startStack({ config: { timeouts: TIMEOUTS, health: { interval_ms: 50, timeout_ms: 4000 } } });
 });
 afterEach(async () => {
   stack.sim.setOptions({ fault: 'none', faultAfter: 5, faultSkip: 0, faultTokenize: false, tokenDelayMs: 0, firstTokenDelayMs: 0 });
