@@ -139,20 +139,20 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
   const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: readonly number[]) =>
     new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
 
-  const requests = counter('thinkgate_requests_total', 'Chat completion requests by final HTTP status.', [
+  const requests = counter('thinkgate_requests_total', 'Budget-forced requests (/v1/chat/completions, /v1/completions) by final HTTP status.', [
     'model',
     'stream',
     'code',
   ]);
   const thinkingTokens = histogram(
     'thinkgate_request_thinking_tokens',
-    'Thinking span per completed request, in backend tokens (inserted phrases included).',
+    'Thinking span per completed generation (each choice of a request: n > 1 and prompt batches count each), in backend tokens (inserted phrases included).',
     ['model'],
     TOKEN_BUCKETS,
   );
   const answerTokens = histogram(
     'thinkgate_request_answer_tokens',
-    'Answer tokens per completed request.',
+    'Answer tokens per completed generation (each choice of a request).',
     ['model'],
     TOKEN_BUCKETS,
   );
@@ -163,12 +163,12 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
   );
   const truncations = counter(
     'thinkgate_thinking_truncations_total',
-    'Requests whose thinking was closed by thinkgate at max_thinking_tokens.',
+    'Generations (choices) whose thinking was closed by thinkgate at max_thinking_tokens.',
     ['model'],
   );
   const segments = histogram(
     'thinkgate_request_segments',
-    'Upstream completion segments per completed request.',
+    'Upstream completion segments per completed generation (each choice of a request).',
     ['model'],
     SEGMENT_BUCKETS,
   );
@@ -194,7 +194,7 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     ['model', 'stream'],
     VLLM_E2E_BUCKETS,
   );
-  const outcomes = counter('thinkgate_budget_outcomes_total', 'Completed requests by how thinking ended: natural, extended (min), truncated (max).', [
+  const outcomes = counter('thinkgate_budget_outcomes_total', 'Completed generations (choices) by how thinking ended: natural, extended (min), truncated (max).', [
     'model',
     'outcome',
   ]);

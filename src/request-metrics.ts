@@ -51,7 +51,16 @@ export class RequestMetrics {
     this.m.requestAborted(reason);
   }
 
-  onEvent(ev: EngineEvent): void {
+  /**
+   * One event of choice `index`. Every choice is test-time compute: segments, upstream prompt
+   * tokens, thinking, extensions and outcomes count for each (n > 1, prompt batches). Latencies
+   * (TTFT, segment and thinking durations) follow choice 0, the one a client sees first.
+   */
+  onEvent(ev: EngineEvent, index = 0): void {
+    if (index !== 0) {
+      this.onOtherChoice(ev);
+      return;
+    }
     switch (ev.type) {
       case 'reasoning':
         this.phase = 'thinking';
@@ -85,18 +94,31 @@ export class RequestMetrics {
         if (ev.cachedTokens !== undefined) this.series.upstreamCachedPromptTokens.inc(ev.cachedTokens);
         return;
       case 'finish': {
-        const bf = ev.budgetForcing;
-        this.series.thinkingTokens.observe(bf.thinking_tokens);
-        this.series.answerTokens.observe(ev.usage.answer_tokens);
-        this.series.segments.observe(bf.segments);
-        if (bf.extensions > 0) this.series.extensions.inc(bf.extensions);
-        if (bf.truncated) this.series.truncations.inc();
-        this.series.outcomes[bf.truncated ? 'truncated' : bf.extensions > 0 ? 'extended' : 'natural'].inc();
+        this.countFinish(ev);
         this.endSegment();
         this.endThinking();
         return;
       }
     }
+  }
+
+  /** The compute of a choice other than the first: counted, not timed. */
+  private onOtherChoice(ev: EngineEvent): void {
+    if (ev.type === 'segment') this.series.segmentsByCause[ev.cause].inc();
+    else if (ev.type === 'usage') {
+      this.series.upstreamPromptTokens.inc(ev.promptTokens);
+      if (ev.cachedTokens !== undefined) this.series.upstreamCachedPromptTokens.inc(ev.cachedTokens);
+    } else if (ev.type === 'finish') this.countFinish(ev);
+  }
+
+  private countFinish(ev: Extract<EngineEvent, { type: 'finish' }>): void {
+    const bf = ev.budgetForcing;
+    this.series.thinkingTokens.observe(bf.thinking_tokens);
+    this.series.answerTokens.observe(ev.usage.answer_tokens);
+    this.series.segments.observe(bf.segments);
+    if (bf.extensions > 0) this.series.extensions.inc(bf.extensions);
+    if (bf.truncated) this.series.truncations.inc();
+    this.series.outcomes[bf.truncated ? 'truncated' : bf.extensions > 0 ? 'extended' : 'natural'].inc();
   }
 
   /**

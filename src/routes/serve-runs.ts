@@ -68,7 +68,7 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
     if (!spec.stream) {
       const collector = spec.collector();
       for await (const { index, ev } of events) {
-        if (index === 0) rm.onEvent(ev);
+        rm.onEvent(ev, index);
         collector.onEvent(ev, index);
       }
       return reply.send(collector.result());
@@ -128,7 +128,7 @@ async function streamEvents(
   };
   try {
     for await (const { index, ev } of events) {
-      if (index === 0) rm.onEvent(ev);
+      rm.onEvent(ev, index);
       const chunks = renderer.onEvent(ev, index);
       if (chunks.length === 0) continue;
       writer ??= open();
