@@ -14,7 +14,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
@@ -88,7 +88,7 @@ export async function runDemoSweep(o: DemoSweepOptions): Promise<DemoSweepResult
         env: {},
       };
       const argv = [
-        '--endpoint', endpoint, '--model', 'sim-r1', '--data', o.data ?? DATASET, '--grader', 'boxed',
+        '--endpoint', endpoint, '--model', 'sim-r1', '--data', o.data ?? shortPath(DATASET), '--grader', 'boxed',
         '--out', dir, '--concurrency', '8', '--quiet', '--title', `${LABEL}: ${plan.name} sweep`, ...plan.args,
       ];
       const code = await sweepMain(argv, io);
@@ -125,4 +125,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stderr.write(`demo:sweep: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
+}
+
+/** The dataset as the summary shows it: relative to the working directory when inside it (no home paths in reports). */
+function shortPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }
