@@ -29,7 +29,8 @@ export const SWEEP_USAGE = `usage: thinkgate sweep --endpoint URL --model M --da
   --grader NAME         ${GRADER_NAMES.join(' | ')} (default numeric)
   --max-thinking LIST   e.g. 512,1024,2048 (max_thinking_tokens)
   --min-thinking LIST   min_thinking_tokens values
-  --extensions LIST     max_thinking_extensions values (the "Wait" sweep)
+  --extensions LIST     max_thinking_extensions values (the "Wait" sweep; they act only
+                        below --min-thinking, so set that too, e.g. equal to --max-thinking)
   --effort LIST         reasoning_effort values (none,minimal,low,medium,high)
   --samples N           samples per item, majority vote (default 1)
   --temperature T       sampling temperature (default: endpoint's; 0.7 when --samples > 1)

@@ -59,6 +59,14 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
     io.stderr.write('thinkgate sweep: every setting has --min-thinking above --max-thinking; nothing to run\n');
     return 2;
   }
+  if (args.grid.extensions.some((e) => e > 0) && args.grid.minThinking.length === 0) {
+    // thinkgate extends only a close below min_thinking_tokens (spec rule 2): without a minimum
+    // the "Wait" sweep measures nothing. The s1 paper's Wait sweep suppresses every close.
+    io.stderr.write(
+      'thinkgate sweep: note: --extensions only acts while thinking is below min_thinking_tokens; for the s1 "Wait" sweep ' +
+        'add --min-thinking at or above the model\'s natural thinking length (e.g. equal to --max-thinking)\n',
+    );
+  }
   await mkdir(args.out, { recursive: true });
   const progress = createProgress(args.quiet ? null : (io.stderr as NodeJS.WriteStream));
   const result = await runSweep({
