@@ -14,7 +14,9 @@ afterEach(async () => {
 });
 
 async function gateway(upstreams: string[], extra: Record<string, unknown> = {}) {
-  const config = loadConfigFromObject({ upstreams: upstreams.map((url) => ({ url })), server: { log_level: 'silent' }, health: { interval_ms: 60_000 }, ...extra });
+  // One probe at start, with a deadline no loaded CI machine misses: a probe that timed out would
+  // take a healthy replica out of rotation and change which replica a test's requests reach.
+  const config = loadConfigFromObject({ upstreams: upstreams.map((url) => ({ url })), server: { log_level: 'silent' }, health: { interval_ms: 60_000, timeout_ms: 10_000 }, ...extra });
   const app: FastifyInstance = await buildApp(config);
   await app.listen({ host: '127.0.0.1', port: 0 });
   open.push({ close: () => app.close() });
