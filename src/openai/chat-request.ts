@@ -9,9 +9,9 @@
 import { z } from 'zod';
 import { parseRequestBody } from './parse-request.js';
 import { budgetFieldsShape } from './budget-fields.js';
+import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 
 const int = () => z.number().int();
-const nonNegativeInt = () => z.number().int().min(0);
 
 /** Longest accepted `model` (fuzz-inputs.test.ts: a 1 MB id sent to /tokenize came back as a 502). */
 export const MAX_MODEL_ID_LENGTH = 1024;
@@ -64,27 +64,10 @@ export const chatRequestSchema = z
     // back in error messages; vLLM's served names are Hugging Face ids (< 100 chars) or paths.
     model: z.string().min(1).max(MAX_MODEL_ID_LENGTH),
     messages: z.array(message).min(1),
-    stream: z.boolean().optional(),
-    stream_options: z
-      .object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
-      .loose()
-      .optional(),
+    ...streamFieldsShape,
     max_tokens: int().min(1).optional(),
     max_completion_tokens: int().min(1).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_p: z.number().gt(0).max(1).optional(),
-    n: int().min(1).max(128).optional(),
-    // OpenAI allows 4 stop strings; vLLM any number, so no upper bound here.
-    stop: z
-      .union([z.string().min(1), z.array(z.string().min(1))], {
-        error: 'expected a non-empty string or an array of non-empty strings.',
-      })
-      .optional(),
-    seed: int().optional(),
-    presence_penalty: z.number().min(-2).max(2).optional(),
-    frequency_penalty: z.number().min(-2).max(2).optional(),
-    logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional(),
-    user: z.string().optional(),
+    ...samplingFieldsShape,
     logprobs: z.boolean().optional(),
     top_logprobs: int().min(0).max(20).optional(),
     tools: z.array(tool).optional(),

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { budgetFieldsShape } from './budget-fields.js';
+import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 import { MAX_MODEL_ID_LENGTH } from './chat-request.js';
 import { parseRequestBody } from './parse-request.js';
 
@@ -20,27 +21,11 @@ export const completionRequestSchema = z
     prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)], {
       error: 'expected a string, an array of strings, an array of token ids, or an array of token-id arrays.',
     }),
-    stream: z.boolean().optional(),
-    stream_options: z
-      .object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
-      .loose()
-      .optional(),
+    ...streamFieldsShape,
     // 0 is valid (echo-only scoring requests).
     max_tokens: int().min(0).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_p: z.number().gt(0).max(1).optional(),
-    n: int().min(1).max(128).optional(),
+    ...samplingFieldsShape,
     best_of: int().min(1).optional(),
-    stop: z
-      .union([z.string().min(1), z.array(z.string().min(1))], {
-        error: 'expected a non-empty string or an array of non-empty strings.',
-      })
-      .optional(),
-    seed: int().optional(),
-    presence_penalty: z.number().min(-2).max(2).optional(),
-    frequency_penalty: z.number().min(-2).max(2).optional(),
-    logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional(),
-    user: z.string().optional(),
     echo: z.boolean().optional(),
     logprobs: int().min(0).optional(),
     suffix: z.string().optional(),
