@@ -133,6 +133,27 @@ describe('/v1/completions: budget forcing on raw prompts', () => {
     expect(last!.budget_forcing).toEqual(whole.budget_forcing);
   });
 
+  it('streams a batch with n = 2: every choice streams its own transcript, one usage chunk sums the batch', async () => {
+    const body = { prompt: [OPENED, RAW], n: 2, max_thinking_tokens: 6 };
+    const whole = await complete(body);
+    const stream = await stack.client.completions.create({
+      model: 'sim-r1', temperature: 0, max_tokens: 500, ...body, stream: true, stream_options: { include_usage: true },
+    } as never);
+    const texts = ['', '', '', ''];
+    const finishes: Array<string | null> = [null, null, null, null];
+    const usages: unknown[] = [];
+    for await (const chunk of stream as unknown as AsyncIterable<OpenAI.Completion>) {
+      for (const c of chunk.choices) {
+        texts[c.index] += c.text;
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+      if (chunk.usage) usages.push(chunk.usage);
+    }
+    expect(texts).toEqual(whole.choices.map((c) => c.text));
+    expect(finishes).toEqual(['stop', 'stop', 'stop', 'stop']);
+    expect(usages).toEqual([whole.usage]);
+  });
+
   it('rejects what vLLM would reject, before any upstream call: bad prompt shapes and m > M', async () => {
     for (const prompt of [[], [[]], [1, 'a'], 5, [-1]]) {
       const r = await post('/v1/completions', { model: 'sim-r1', prompt });
