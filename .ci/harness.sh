@@ -96,59 +96,12 @@ if [[ ! -f dist/src/index.js || ! -f dist/src/sim/main.js ]]; then
   npm run build
 fi
 
-SIM_LOG=$WORK/sim.log
-GW_LOG=$WORK/gateway.log
-rm -f "$SIM_LOG" "$GW_LOG" "$WORK"/junit-*.xml "$ROOT/.cache/harness.json"
-SIM_PID=
-GW_PID=
-cleanup() {
-  local rc=$?
-  for pid in $GW_PID $SIM_PID; do kill "$pid" 2>/dev/null || true; done
-  for pid in $GW_PID $SIM_PID; do wait "$pid" 2>/dev/null || true; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits until FILE has a line matching REGEX; prints the first http://127.0.0.1:port in it.
-wait_for_url() {
-  local file=$1 regex=$2 pid=$3 what=$4 line
-  for _ in $(seq 1 100); do
-    if line=$(grep -m1 -E "$regex" "$file" 2>/dev/null); then
-      grep -oE 'http://127\.0\.0\.1:[0-9]+' <<<"$line" | head -n1
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || { echo "$what exited during start-up:" >&2; cat "$file" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$what did not start within 10 s:" >&2
-  cat "$file" >&2
-  return 1
-}
-
+rm -f "$WORK"/junit-*.xml "$ROOT/.cache/harness.json"
+# shellcheck source=lib/sim-gateway.sh
+source .ci/lib/sim-gateway.sh
 stage "simulator and gateway"
 # sim-budget: an r1-template model that gateway.yaml gives default budgets (the lighteval tests).
-node dist/src/sim/main.js --host 127.0.0.1 --port 0 \
-  --models sim-r1:r1,sim-qwen3:qwen3,sim-s1:s1,sim-budget:r1 >"$SIM_LOG" 2>&1 &
-SIM_PID=$!
-SIM_URL=$(wait_for_url "$SIM_LOG" 'listening on http' "$SIM_PID" simulator)
-echo "   simulator (pid $SIM_PID) at $SIM_URL"
-
-THINKGATE_UPSTREAMS=$SIM_URL THINKGATE_HOST=127.0.0.1 THINKGATE_PORT=0 THINKGATE_LOG_LEVEL=info \
-  THINKGATE_API_KEYS= THINKGATE_CONFIG=$ROOT/test/harness/gateway.yaml node dist/src/index.js >"$GW_LOG" 2>&1 &
-GW_PID=$!
-GW_URL=$(wait_for_url "$GW_LOG" '"msg":"Server listening at http' "$GW_PID" gateway)
-echo "   gateway (pid $GW_PID) at $GW_URL"
-ready=0
-for _ in $(seq 1 100); do
-  if node -e "fetch(process.argv[1]).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))" "$GW_URL/ready"; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-[[ $ready == 1 ]] || { echo "gateway never became ready:" >&2; cat "$GW_LOG" >&2; exit 1; }
-echo "   gateway ready"
+start_sim_and_gateway "$WORK" "$ROOT/test/harness/gateway.yaml" --models sim-r1:r1,sim-qwen3:qwen3,sim-s1:s1,sim-budget:r1
 
 # --- 3. the suites -----------------------------------------------------------------------------
 export THINKGATE_HARNESS_GATEWAY=$GW_URL THINKGATE_HARNESS_SIM=$SIM_URL

@@ -84,64 +84,9 @@ fi
 "$VENV/bin/schemathesis" --version
 
 # --- 2. simulator and gateway ----------------------------------------------------------------
-for f in dist/src/index.js dist/src/sim/main.js; do
-  [[ -f $f ]] || { echo "missing $f: run 'npm run build' first" >&2; exit 1; }
-done
-
-SIM_LOG=$CACHE/sim.log
-GW_LOG=$CACHE/gateway.log
-# Fresh logs: the start-up wait reads them, and must not find the last run's port.
-rm -f "$SIM_LOG" "$GW_LOG"
-SIM_PID=
-GW_PID=
-cleanup() {
-  local rc=$?
-  # Our own two children, by pid; SIGTERM lets the gateway drain (nothing is in flight by now).
-  for pid in $GW_PID $SIM_PID; do kill "$pid" 2>/dev/null || true; done
-  for pid in $GW_PID $SIM_PID; do wait "$pid" 2>/dev/null || true; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits until FILE contains a line matching REGEX; prints the first http://host:port in it.
-wait_for_url() {
-  local file=$1 regex=$2 pid=$3 what=$4
-  for _ in $(seq 1 100); do
-    if line=$(grep -m1 -E "$regex" "$file" 2>/dev/null); then
-      grep -oE 'http://127\.0\.0\.1:[0-9]+' <<<"$line" | head -n1
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || { echo "$what exited during start-up:" >&2; cat "$file" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$what did not start within 10 s:" >&2
-  cat "$file" >&2
-  return 1
-}
-
-node dist/src/sim/main.js --host 127.0.0.1 --port 0 >"$SIM_LOG" 2>&1 &
-SIM_PID=$!
-SIM_URL=$(wait_for_url "$SIM_LOG" 'listening on http' "$SIM_PID" simulator)
-log "simulator (pid $SIM_PID) at $SIM_URL"
-
-THINKGATE_UPSTREAMS=$SIM_URL THINKGATE_HOST=127.0.0.1 THINKGATE_PORT=0 THINKGATE_LOG_LEVEL=info \
-  THINKGATE_API_KEYS= THINKGATE_CONFIG= node dist/src/index.js >"$GW_LOG" 2>&1 &
-GW_PID=$!
-GW_URL=$(wait_for_url "$GW_LOG" '"msg":"Server listening at http' "$GW_PID" gateway)
-log "gateway (pid $GW_PID) at $GW_URL"
-
-# /ready turns 200 once the background health check has seen the simulator.
-ready=0
-for _ in $(seq 1 100); do
-  if node -e "fetch(process.argv[1]).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))" "$GW_URL/ready"; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-[[ $ready == 1 ]] || { echo "gateway never became ready:" >&2; cat "$GW_LOG" >&2; exit 1; }
-log "gateway ready"
+# shellcheck source=lib/sim-gateway.sh
+source .ci/lib/sim-gateway.sh
+start_sim_and_gateway "$CACHE" ''
 
 # --- 3. schemathesis ---------------------------------------------------------------------------
 rm -rf "$REPORT"
