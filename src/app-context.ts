@@ -19,8 +19,8 @@ export interface AppContext {
   retry: RetryPolicy;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: () => number;
-  /** Response ids (`chatcmpl-...`). */
-  newId: () => string;
+  /** Response ids: `chatcmpl-...` for chat, `cmpl-...` for completions (the prefix is the route's). */
+  newId: (prefix: string) => string;
   /** Set while draining: new requests get 503, /ready says not ready. */
   draining: boolean;
   /** Aborted at the drain deadline: in-flight requests end with a 503 error (an SSE error event). */

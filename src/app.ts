@@ -35,7 +35,7 @@ export interface AppDeps {
   /** Where the app's own pino logger writes (tests capture it); default stdout. */
   logDestination?: DestinationStream;
   now?: () => number;
-  newId?: () => string;
+  newId?: (prefix: string) => string;
   build?: BuildInfo;
   /** prom-client's process metrics: only for the process's one long-lived app. */
   processMetrics?: boolean;
@@ -107,7 +107,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     keyLimits: new KeyLimits(config.limits.perKeyMaxConcurrent),
     retry: { retries: config.routing.retries, backoffMs: config.routing.retryBackoffMs },
     now: deps.now ?? Date.now,
-    newId: deps.newId ?? (() => `chatcmpl-${randomUUID().replaceAll('-', '')}`),
+    newId: deps.newId ?? ((prefix) => `${prefix}-${randomUUID().replaceAll('-', '')}`),
     draining: false,
     shutdown: shutdownController(),
     routes: [],

@@ -42,10 +42,39 @@ export interface RetryPolicy {
 export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[]>;
 
 export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunPlan, affinity?: string): Promise<StartedRuns> {
+  const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
+    const inputs = await plan(backend, signal);
+    const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, backend, signal)));
+    const first: IndexedEvent[] = [];
+    for (;;) {
+      const r = await rest.next();
+      if (r.done) break;
+      first.push(r.value);
+      const t = r.value.ev.type;
+      if (t !== 'segment' && t !== 'usage') break;
+    }
+    return { inputs, first, rest };
+  });
+  return { lease, ...value };
+}
+
+/**
+ * Runs `attempt` on a replica from the pool and returns its value with the lease, which the
+ * caller then owns. A failure of the replica (isRetryable) is retried on another one with
+ * jittered backoff, up to the retry policy; a refusal also takes the replica out of rotation.
+ * Every attempt is counted in the upstream metrics. Shared by budget-forced runs (until their
+ * first token) and relayed requests (until the upstream's response headers).
+ */
+export async function onReplica<T>(
+  ctx: AppContext,
+  signal: AbortSignal,
+  affinity: string | undefined,
+  attempt: (backend: Backend) => Promise<T>,
+): Promise<{ lease: UpstreamLease; value: T }> {
   const policy = ctx.retry;
   const tried = new Set<Backend>();
   let lastErr: unknown;
-  for (let attempt = 0; ; attempt++) {
+  for (let n = 0; ; n++) {
     let lease: UpstreamLease;
     try {
       lease = ctx.pool.acquire(tried, affinity);
@@ -55,27 +84,18 @@ export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunP
     }
     tried.add(lease.backend);
     try {
-      const inputs = await plan(lease.backend, signal);
-      const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, lease.backend, signal)));
-      const first: IndexedEvent[] = [];
-      for (;;) {
-        const r = await rest.next();
-        if (r.done) break;
-        first.push(r.value);
-        const t = r.value.ev.type;
-        if (t !== 'segment' && t !== 'usage') break;
-      }
+      const value = await attempt(lease.backend);
       ctx.metrics.upstreamRequest(lease.backend.name, 'ok');
-      return { lease, inputs, first, rest };
+      return { lease, value };
     } catch (err) {
       lease.release();
       if (signal.aborted || isAbortError(err)) throw err instanceof AbortedError ? err : new AbortedError();
       ctx.metrics.upstreamRequest(lease.backend.name, err instanceof UpstreamTimeoutError ? 'timeout' : 'error');
-      if (!isRetryable(err) || attempt >= policy.retries) throw err;
+      if (!isRetryable(err) || n >= policy.retries) throw err;
       lastErr = err;
       if (err instanceof UpstreamError && err.code === 'upstream_unreachable') ctx.pool.markUnhealthy(lease.backend);
       ctx.metrics.upstreamRetry(lease.backend.name);
-      await sleep(Math.random() * policy.backoffMs * 2 ** attempt, signal);
+      await sleep(Math.random() * policy.backoffMs * 2 ** n, signal);
     }
   }
 }
@@ -85,12 +105,12 @@ export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunP
  * not retried, except on connect: a replica that took first_token_ms to say nothing would make
  * every retry wait as long again (the client's own timeout is the better judge).
  */
-export function isRetryable(err: unknown): boolean {
+function isRetryable(err: unknown): boolean {
   if (err instanceof UpstreamTimeoutError) return err.code === 'upstream_connect_timeout';
   return err instanceof UpstreamError || err instanceof ServiceUnavailableError;
 }
 
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(t);

@@ -26,6 +26,15 @@ interface Finish {
   budgetForcing: BudgetForcingSummary;
 }
 
+/** Usage and budget forcing of a whole request: its finished choices, grouped `n` to a prompt. */
+function totals(finishes: readonly (Finish | undefined)[], n: number): Pick<TextCompletion, 'usage' | 'budget_forcing'> {
+  const done = finishes.filter((f): f is Finish => f !== undefined);
+  return {
+    usage: toChatUsage(batchUsage(finishes.map((f) => f?.usage), n)),
+    budget_forcing: sumBudgetForcing(done.map((f) => f.budgetForcing)),
+  };
+}
+
 function textOf(ev: EngineEvent): string | null {
   return ev.type === 'reasoning' || ev.type === 'delimiter' || ev.type === 'content' ? ev.text : null;
 }
@@ -56,7 +65,6 @@ export class TextCompletionBuilder {
       if (many && f !== undefined) choice.budget_forcing = f.budgetForcing;
       return choice;
     });
-    const done = this.finishes.filter((f): f is Finish => f !== undefined);
     return {
       id: this.opts.id,
       object: 'text_completion',
@@ -64,8 +72,7 @@ export class TextCompletionBuilder {
       model: this.opts.model,
       system_fingerprint: null,
       choices,
-      usage: toChatUsage(batchUsage(this.finishes.map((f) => f?.usage), this.opts.n)),
-      budget_forcing: sumBudgetForcing(done.map((f) => f.budgetForcing)),
+      ...totals(this.finishes, this.opts.n),
     };
   }
 }
@@ -92,13 +99,7 @@ export class TextCompletionChunks {
     if (!this.opts.includeUsage) last.budget_forcing = f.budgetForcing;
     const out = [last];
     if (this.opts.includeUsage && this.finished === this.opts.choices) {
-      const done = this.finishes.filter((x): x is Finish => x !== undefined);
-      out.push({
-        ...this.base(),
-        choices: [],
-        usage: toChatUsage(batchUsage(this.finishes.map((x) => x?.usage), this.opts.n)),
-        budget_forcing: sumBudgetForcing(done.map((x) => x.budgetForcing)),
-      });
+      out.push({ ...this.base(), choices: [], ...totals(this.finishes, this.opts.n) });
     }
     return out;
   }

@@ -106,13 +106,8 @@ export interface TextCompletion {
   budget_forcing: BudgetForcingSummary;
 }
 
-export interface TextCompletionChunk {
-  id: string;
-  object: 'text_completion';
-  created: number;
-  model: string;
-  system_fingerprint: null;
-  choices: TextCompletionChoice[];
+/** A streamed piece: `usage` (null until the last chunk) and `budget_forcing` as in chat chunks. */
+export interface TextCompletionChunk extends Omit<TextCompletion, 'usage' | 'budget_forcing'> {
   usage?: ChatCompletionUsage | null;
   budget_forcing?: BudgetForcingSummary;
 }

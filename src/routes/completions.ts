@@ -32,7 +32,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
     }
     const n = req.n ?? 1;
     const choices = promptsOf(req).length * n;
-    const meta = () => ({ id: ctx.newId().replace(/^chatcmpl-/, 'cmpl-'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
+    const meta = () => ({ id: ctx.newId('cmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream,

@@ -11,14 +11,13 @@
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { isRetryable, sleep } from '../chat/start-runs.js';
-import type { Backend } from '../engine/backend.js';
-import { AbortedError, InternalError, isAbortError, NotFoundError, ServiceUnavailableError, ThinkgateError, UpstreamError } from '../errors.js';
+import { onReplica } from '../chat/start-runs.js';
+import { AbortedError, InternalError, isAbortError, NotFoundError, ThinkgateError } from '../errors.js';
 import { readLimited } from '../vllm/http.js';
 import { mapUpstreamStatus } from '../vllm/upstream-errors.js';
 import { canForward, type ForwardResponse } from '../vllm/forward.js';
 import type { UpstreamLease } from '../upstream-pool.js';
-import { watchClient } from './serve-runs.js';
+import { CLIENT_CLOSED, refuseWhileDraining, shuttingDown, watchClient } from './serve-runs.js';
 
 export interface RelaySpec {
   method: 'GET' | 'POST';
@@ -35,11 +34,8 @@ export interface RelaySpec {
   headersTimeoutMs: number;
 }
 
-/** nginx's "client closed request". */
-const CLIENT_CLOSED = 499;
-
 export async function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<void> {
-  if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
+  refuseWhileDraining(ctx);
   const client = watchClient(reply, ctx.shutdown.signal);
   let status = 200;
   let release: (() => void) | undefined;
@@ -51,8 +47,9 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
       release = await ctx.limiter.acquire(client.signal);
     }
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    let res: ForwardResponse;
-    [lease, res] = await forwardWithRetries(ctx, spec, body, request.id, client.signal);
+    const started = await forwardOnReplica(ctx, spec, body, request.id, client.signal);
+    lease = started.lease;
+    const res = started.value;
     status = res.status;
     reply.hijack();
     const headers: Record<string, string> = { 'x-thinkgate-relay': spec.reason };
@@ -64,7 +61,7 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
       const drained = !client.gone && ctx.shutdown.signal.aborted;
       if (drained && !reply.raw.headersSent) {
         status = 503;
-        throw new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', { code: 'server_shutting_down' });
+        throw shuttingDown();
       }
       status = drained ? 503 : CLIENT_CLOSED;
       if (reply.raw.headersSent) {
@@ -91,49 +88,28 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
   }
 }
 
-async function forwardWithRetries(
+/** Forwards on a replica (retried elsewhere before any byte, as budget-forced runs are). */
+function forwardOnReplica(
   ctx: AppContext,
   spec: RelaySpec,
   body: string | undefined,
   requestId: string,
   signal: AbortSignal,
-): Promise<[UpstreamLease, ForwardResponse]> {
-  const tried = new Set<Backend>();
-  let lastErr: unknown;
-  for (let attempt = 0; ; attempt++) {
-    let lease: UpstreamLease;
-    try {
-      lease = ctx.pool.acquire(tried);
-    } catch (err) {
-      throw lastErr ?? err;
-    }
-    tried.add(lease.backend);
-    const backend = lease.backend;
-    try {
-      if (!canForward(backend)) throw new InternalError(`The upstream ${backend.name} cannot relay requests.`);
-      const res = await backend.forward({
-        method: spec.method,
-        path: spec.path,
-        ...(body === undefined ? {} : { body }),
-        requestId,
-        signal,
-        headersTimeoutMs: spec.headersTimeoutMs,
-        bodyTimeoutMs: ctx.config.timeouts.idleMs,
-      });
-      if (res.status >= 400) throw await upstreamFailure(res, spec);
-      ctx.metrics.upstreamRequest(backend.name, 'ok');
-      return [lease, res];
-    } catch (err) {
-      lease.release();
-      if (signal.aborted || isAbortError(err)) throw new AbortedError();
-      ctx.metrics.upstreamRequest(backend.name, 'error');
-      if (!isRetryable(err) || attempt >= ctx.retry.retries) throw err;
-      lastErr = err;
-      if (err instanceof UpstreamError && err.code === 'upstream_unreachable') ctx.pool.markUnhealthy(backend);
-      ctx.metrics.upstreamRetry(backend.name);
-      await sleep(Math.random() * ctx.retry.backoffMs * 2 ** attempt, signal);
-    }
-  }
+): Promise<{ lease: UpstreamLease; value: ForwardResponse }> {
+  return onReplica(ctx, signal, undefined, async (backend) => {
+    if (!canForward(backend)) throw new InternalError(`The upstream ${backend.name} cannot relay requests.`);
+    const res = await backend.forward({
+      method: spec.method,
+      path: spec.path,
+      ...(body === undefined ? {} : { body }),
+      requestId,
+      signal,
+      headersTimeoutMs: spec.headersTimeoutMs,
+      bodyTimeoutMs: ctx.config.timeouts.idleMs,
+    });
+    if (res.status >= 400) throw await upstreamFailure(res, spec);
+    return res;
+  });
 }
 
 /** An upstream error answer as a ThinkgateError (its body read up to the error-body limit). */

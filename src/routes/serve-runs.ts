@@ -23,7 +23,7 @@ import { RequestMetrics } from '../request-metrics.js';
 const REQUEST_ENDED = new AbortedError('The request ended.');
 
 /** nginx's "client closed request": the metrics code of a request whose client went away. */
-const CLIENT_CLOSED = 499;
+export const CLIENT_CLOSED = 499;
 
 /** Non-stream rendering: every event, then one body. */
 export interface EventCollector {
@@ -44,8 +44,13 @@ export interface RunsSpec {
   renderer(): EventRenderer;
 }
 
-export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
+/** While draining, new requests get 503 (another instance takes them); /ready says so too. */
+export function refuseWhileDraining(ctx: AppContext): void {
   if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
+}
+
+export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
+  refuseWhileDraining(ctx);
   const rm = new RequestMetrics(ctx.metrics, { model: spec.model, stream: spec.stream }, ctx.now);
   const client = watchClient(reply, ctx.shutdown.signal);
   let status = 200;
@@ -171,7 +176,7 @@ async function drainedWithin(wait: Promise<void>, ms: number): Promise<boolean> 
   }
 }
 
-function shuttingDown(): ServiceUnavailableError {
+export function shuttingDown(): ServiceUnavailableError {
   return new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', {
     code: 'server_shutting_down',
   });

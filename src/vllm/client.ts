@@ -40,13 +40,15 @@ export class VllmBackend extends HttpBackend implements Backend {
     };
     if (req.chatTemplateKwargs !== undefined) body.chat_template_kwargs = req.chatTemplateKwargs;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
-    const json = await this.http.callJson('POST', '/tokenize', body, signal, this.timeouts.requestMs);
-    const res = parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize');
-    return res.max_model_len == null ? { ids: res.tokens } : { ids: res.tokens, maxModelLen: res.max_model_len };
+    return this.tokenizeWithLength(body, signal);
   }
 
   async tokenizePrompt(model: string, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<TokenizeResult> {
-    const body = { model, prompt: text, add_special_tokens: addSpecialTokens };
+    return this.tokenizeWithLength({ model, prompt: text, add_special_tokens: addSpecialTokens }, signal);
+  }
+
+  /** POST /tokenize -> ids and the context length vLLM reports beside them. */
+  private async tokenizeWithLength(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<TokenizeResult> {
     const json = await this.http.callJson('POST', '/tokenize', body, signal, this.timeouts.requestMs);
     const res = parseOrThrow(VllmTokenizeResponseSchema, json, 'POST /tokenize');
     return res.max_model_len == null ? { ids: res.tokens } : { ids: res.tokens, maxModelLen: res.max_model_len };
