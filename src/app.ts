@@ -5,21 +5,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import type { AppContext } from './app-context.js';
-import { createKeyCheck } from './auth.js';
+import { registerAuth } from './auth.js';
 import { createBackend } from './create-backend.js';
 import type { Config } from './config.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
-import { NotFoundError, toErrorBody } from './errors.js';
+import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
 import { fromFastifyError } from './http-errors.js';
 import { createMetrics, type BuildInfo } from './metrics.js';
+import { assertShallow } from './openai/json-depth.js';
 import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerCompletions } from './routes/completions.js';
-import { registerTokenizer, TOKENIZER_ROUTES } from './routes/tokenizer.js';
+import { registerTokenizer } from './routes/tokenizer.js';
 import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
 import { registerModels } from './routes/models.js';
@@ -62,12 +63,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
     deps.logDestination ?? pino.destination(1),
   );
+  const { connections } = config;
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.bodyLimitBytes,
-    // Long thinking streams outlive any default; the upstream timeouts bound them instead.
-    requestTimeout: 0,
+    // Node's server.requestTimeout bounds RECEIVING the request (headers and body: a trickled
+    // body gets 408 and a closed socket); the response, a thinking stream of minutes, is bounded
+    // by the upstream timeouts instead.
+    requestTimeout: connections.requestTimeoutMs,
+    keepAliveTimeout: connections.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: connections.headersTimeoutMs,
+      // How often Node looks for connections past those deadlines (its default is 30 s, which
+      // would let a slow-loris connection live 30 s past a 15 s deadline).
+      connectionsCheckingInterval: Math.min(1000, connections.headersTimeoutMs),
+    },
     return503OnClosing: true,
     // Honour a caller's X-Request-Id when it is a sane token (it reaches logs and vLLM), else mint one.
     requestIdHeader: false,
@@ -75,7 +86,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // A URL the router cannot decode (`/v1/models%`) gets the OpenAI envelope like any other 400.
+    frameworkErrors: (_err, _request, reply) => {
+      const e = new InvalidRequestError('The request URL is malformed.', { code: 'invalid_url' });
+      void (reply as FastifyReply).code(400).header('connection', 'close').send(toErrorBody(e));
+    },
   });
+  app.server.maxConnections = connections.maxConnections;
   app.addHook('onRequest', async (request, reply) => {
     // On the raw response so that hijacked SSE streams carry it too.
     reply.raw.setHeader('x-request-id', request.id);
@@ -117,22 +134,29 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     for (const m of [route.method].flat()) ctx.routes.push(`${m} ${route.url}`);
   });
 
-  // Clients that forget `Content-Type: application/json` (curl -d, text/plain) still mean JSON.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
-
-  const checkKey = createKeyCheck(config.apiKeys);
-  if (checkKey) {
-    app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/v1/') || isTokenizerRoute(request.url)) checkKey(request.headers.authorization);
+  // One JSON parser for every route and content type (clients that forget
+  // `Content-Type: application/json`, curl -d and text/plain, still mean JSON): Fastify's own
+  // (prototype-poisoning checks) plus the depth bound, so no route can be handed a body that
+  // overflows the stack when it is serialized again.
+  type Done = (err: Error | null, body?: unknown) => void;
+  const parseJson = app.getDefaultJsonParser('error', 'error') as (req: FastifyRequest, body: string, done: Done) => void;
+  const bodyParser = (allowEmpty: boolean) => (req: FastifyRequest, body: string, done: Done): void => {
+    if (allowEmpty && body === '') return done(null, undefined);
+    parseJson(req, body, (err, value) => {
+      if (err) return done(err);
+      try {
+        assertShallow(value);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null, value);
     });
-  }
+  };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, bodyParser(false));
+  app.addContentTypeParser('*', { parseAs: 'string' }, bodyParser(true));
+
+  registerAuth(app, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
 
   app.setErrorHandler((err, request, reply) => {
     const e = fromFastifyError(err, config.limits.bodyLimitBytes);
@@ -140,6 +164,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (e.status === 503) request.log.warn({ code: e.code, msg: e.message }, 'service unavailable');
     else if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err: e.message, code: e.code }, 'request rejected');
+    // Answered before the body arrived (401, 413, ...): close the socket after the answer rather
+    // than let Node keep reading a body nobody wants (a trickling client would hold it open).
+    if (!request.raw.complete) reply.header('connection', 'close');
     void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -160,7 +187,3 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   return app;
 }
 
-function isTokenizerRoute(url: string): boolean {
-  const path = url.split('?', 1)[0]!;
-  return (TOKENIZER_ROUTES as readonly string[]).includes(path);
-}

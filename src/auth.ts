@@ -1,22 +1,81 @@
 /**
- * Bearer keys on /v1/* (spec 6: THINKGATE_API_KEYS). Keys are compared as SHA-256 digests with
- * timingSafeEqual, so neither a key's content nor its length leaks through timing; every
- * configured key is compared on every request for the same reason.
+ * API keys (config `auth.api_keys`, THINKGATE_API_KEYS): every route needs one, except an
+ * explicit list of open routes. The rule is decided on the route the router MATCHED
+ * (`request.routeOptions.url`), never on the raw request line: Fastify's router decodes
+ * percent-escapes (`/%761/models` is `/v1/models`), accepts the absolute form
+ * (`POST http://host/v1/... HTTP/1.1`) and whatever spelling a future router option admits, so a
+ * check on `request.url` can be walked around (issue 11, item 1). Protected by default: a route
+ * added tomorrow needs a key unless it is put on OPEN_ROUTES, and a request that matches no
+ * route gets 401, not a 404 that maps the API for an anonymous caller.
+ *
+ * Keys are compared as SHA-256 digests with timingSafeEqual, so neither a key's content nor its
+ * length leaks through timing; every configured key is compared on every request for the same
+ * reason.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthenticationError } from './errors.js';
+
+/**
+ * Routes any caller may reach when keys are set: orchestrator probes, the public contract, and
+ * (unless `auth.metrics: api_key`) Prometheus's scrape. Matched route patterns, not raw URLs.
+ */
+export const OPEN_ROUTES: readonly string[] = ['/health', '/ready', '/openapi.yaml', '/metrics'];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Who is calling, for per-key limits: `key:<digest prefix>` of the matched configured key,
+     * or, with auth off, of whatever bearer value came (advisory only: anyone can mint one).
+     */
+    apiKeyId: string;
+  }
+}
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-export function createKeyCheck(keys: readonly string[]): ((authorization: string | undefined) => void) | null {
+/** The bearer value of an Authorization header, or undefined. */
+export function bearerOf(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
+}
+
+/** Checks an Authorization header against the configured keys; returns the matched key's id. */
+export function createKeyCheck(keys: readonly string[]): ((authorization: string | undefined) => string) | null {
   if (keys.length === 0) return null;
   const digests = keys.map(digest);
   return (authorization) => {
-    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (!m) throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>".');
-    const given = digest(m[1]!.trim());
-    let ok = false;
-    for (const d of digests) ok = timingSafeEqual(d, given) || ok;
-    if (!ok) throw new AuthenticationError('Incorrect API key provided.');
+    const token = bearerOf(authorization);
+    if (token === undefined) {
+      throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>".');
+    }
+    const given = digest(token);
+    let match = -1;
+    for (let i = 0; i < digests.length; i++) if (timingSafeEqual(digests[i]!, given) && match < 0) match = i;
+    if (match < 0) throw new AuthenticationError('Incorrect API key provided.');
+    return keyId(digests[match]!);
   };
+}
+
+const keyId = (d: Buffer): string => `key:${d.subarray(0, 12).toString('base64url')}`;
+
+/** The route-level rule, one onRequest hook for the whole app (runs before any body is read). */
+export function registerAuth(app: FastifyInstance, opts: { apiKeys: readonly string[]; metricsAuth: 'open' | 'api_key' }): void {
+  const open = new Set(OPEN_ROUTES.filter((r) => !(r === '/metrics' && opts.metricsAuth === 'api_key')));
+  const check = createKeyCheck(opts.apiKeys);
+  app.decorateRequest('apiKeyId', '');
+  app.addHook('onRequest', async (request) => {
+    if (check === null) {
+      const token = bearerOf(request.headers.authorization);
+      request.apiKeyId = token === undefined ? 'anonymous' : keyId(digest(token));
+      return;
+    }
+    if (isOpen(request, open)) return;
+    request.apiKeyId = check(request.headers.authorization);
+  });
+}
+
+/** Open only when the router matched a route on the open list (a 404 has no matched url). */
+function isOpen(request: FastifyRequest, open: ReadonlySet<string>): boolean {
+  const matched = request.is404 ? undefined : request.routeOptions.url;
+  return matched !== undefined && open.has(matched);
 }

@@ -15,6 +15,11 @@
  * | `THINKGATE_API_KEYS`          | `auth.api_keys`               | (open)    | Comma-separated client keys; when set, `/v1/*` needs `Authorization: Bearer <key>` |
  * | `THINKGATE_DRAIN_TIMEOUT_MS`  | `server.drain_timeout_ms`     | `30000`   | On SIGTERM, how long in-flight requests may finish |
  * | -                             | `server.sse_keepalive_ms`     | `15000`   | SSE `:` comment interval; 0 disables |
+ * | -                             | `server.request_timeout_ms`   | `60000`   | Whole request (headers + body) must arrive within it, else 408 and close |
+ * | -                             | `server.headers_timeout_ms`   | `15000`   | Request headers must arrive within it (at most request_timeout_ms) |
+ * | -                             | `server.keep_alive_timeout_ms`| `72000`   | Idle keep-alive connections close after it |
+ * | -                             | `server.max_connections`      | `8192`    | Open client connections at once; more are dropped |
+ * | -                             | `auth.metrics`                | `open`    | `api_key`: /metrics needs a key too |
  * | `THINKGATE_BODY_LIMIT_BYTES`  | `limits.body_limit_bytes`     | `8388608` | Largest request body (413 above) |
  * | `THINKGATE_MAX_CONCURRENT`    | `limits.max_concurrent_requests` | `1024` | Requests served at once; more wait in the queue |
  * | -                             | `limits.max_queue`            | `1024`    | Requests waiting; more get 429 |
@@ -105,6 +110,22 @@ export interface Config {
   drainTimeoutMs: number;
   /** 0 disables keep-alives. */
   sseKeepAliveMs: number;
+  /**
+   * Bounds on the client side of the socket (docs: Operations). Node's own defaults leave a
+   * trickled body or a silent half-sent header open forever; these close them.
+   */
+  connections: {
+    /** Whole request (headers and body) must arrive within this (Node's server.requestTimeout); the response is not bounded by it. */
+    requestTimeoutMs: number;
+    /** Headers must arrive within this (server.headersTimeout); at most requestTimeoutMs. */
+    headersTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this (above a load balancer's idle timeout). */
+    keepAliveTimeoutMs: number;
+    /** Open client connections at once; more are refused by the kernel's accept path (server.maxConnections). */
+    maxConnections: number;
+  };
+  /** `open`: /metrics needs no key (Prometheus scrapes in-cluster); `api_key`: it needs one of auth.api_keys. */
+  metricsAuth: 'open' | 'api_key';
 }
 
 /** Every configuration problem at once, one `path: message` per line. Not a ThinkgateError: it never reaches a client. */
@@ -209,8 +230,15 @@ const fileSections = {
     log_level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
     drain_timeout_ms: ms(0).optional(),
     sse_keepalive_ms: ms(0).optional(),
+    request_timeout_ms: ms(1).optional(),
+    headers_timeout_ms: ms(1).optional(),
+    keep_alive_timeout_ms: ms(1).optional(),
+    max_connections: int(1).optional(),
   }),
-  auth: section({ api_keys: z.array(text(), { error: 'must be a list of strings' }).optional() }),
+  auth: section({
+    api_keys: z.array(text(), { error: 'must be a list of strings' }).optional(),
+    metrics: z.enum(['open', 'api_key'], { error: 'must be open or api_key' }).optional(),
+  }),
   defaults: section(budgetShape),
   response: section({
     reasoning_fields: z
@@ -534,6 +562,7 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
   const { profiles, names } = buildProfiles(file.profiles, problems);
   const models = readModels(file.models, names, defaults, problems);
   problems.push(...envProblems);
+  const connections = readConnections(file.sections.server, problems);
   if (problems.length > 0) throw new ConfigError(problems, source === undefined ? 'environment' : `${source} and environment`);
 
   const { server, auth, response, limits, routing, timeouts, health } = file.sections;
@@ -568,7 +597,23 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
     health: { intervalMs: health?.interval_ms ?? 5_000, timeoutMs: health?.timeout_ms ?? 2_000 },
     drainTimeoutMs: e.drainTimeoutMs ?? server?.drain_timeout_ms ?? 30_000,
     sseKeepAliveMs: server?.sse_keepalive_ms ?? 15_000,
+    connections,
+    metricsAuth: auth?.metrics ?? 'open',
   });
+}
+
+function readConnections(server: FileSections['server'], problems: string[]): Config['connections'] {
+  const c = {
+    requestTimeoutMs: server?.request_timeout_ms ?? 60_000,
+    headersTimeoutMs: server?.headers_timeout_ms ?? 15_000,
+    keepAliveTimeoutMs: server?.keep_alive_timeout_ms ?? 72_000,
+    maxConnections: server?.max_connections ?? 8192,
+  };
+  // Node refuses a server whose headers deadline is later than its whole-request deadline.
+  if (c.headersTimeoutMs > c.requestTimeoutMs) {
+    problems.push(`server.headers_timeout_ms: ${c.headersTimeoutMs} exceeds server.request_timeout_ms ${c.requestTimeoutMs}`);
+  }
+  return c;
 }
 
 function deepFreeze<T>(value: T): T {

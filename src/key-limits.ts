@@ -1,10 +1,11 @@
 /**
  * Optional per-API-key concurrency (config `limits.per_key_max_concurrent`): one tenant's batch
  * job cannot take every slot of the shared limiter. Past the limit the request gets 429 at once
- * (the tenant is the one to slow down, not the queue). Keys are held as SHA-256 digests and
- * forgotten when their count returns to 0, so the map stays as small as the set of active keys.
+ * (the tenant is the one to slow down, not the queue). Callers are told apart by the id auth.ts
+ * gives the request (the matched configured key, never a raw bearer value, so with keys set an
+ * anonymous caller cannot mint slots of its own), and forgotten when their count returns to 0,
+ * so the map stays as small as the set of active keys.
  */
-import { createHash } from 'node:crypto';
 import { RateLimitError } from './errors.js';
 import type { Release } from './limiter.js';
 
@@ -17,10 +18,9 @@ export class KeyLimits {
     return this.maxPerKey > 0;
   }
 
-  acquire(authorization: string | undefined): Release {
+  /** `id`: the request's apiKeyId (auth.ts). */
+  acquire(id: string): Release {
     if (!this.enabled) return () => undefined;
-    const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? '';
-    const id = createHash('sha256').update(token).digest('base64');
     const n = this.counts.get(id) ?? 0;
     if (n >= this.maxPerKey) {
       throw new RateLimitError(`Too many concurrent requests for this API key (limit ${this.maxPerKey}).`, 1);

@@ -9,6 +9,9 @@
  * request bodies, JSON-schema `parameters` of tools included, nest a few dozen levels at most.
  */
 
+import { InvalidRequestError } from '../errors.js';
+import { formatParam } from './request-error.js';
+
 /** Levels of arrays/objects allowed below the body object itself (the body is level 0). */
 export const MAX_JSON_DEPTH = 64;
 
@@ -43,4 +46,21 @@ function pathOf(e: { key: PropertyKey; parent: { key: PropertyKey; parent: unkno
   const path: PropertyKey[] = [];
   for (let cur: typeof e | null = e; cur !== null && cur.parent !== null; cur = cur.parent as typeof e | null) path.push(cur.key);
   return path.reverse();
+}
+
+/**
+ * Throws a 400 naming the field when `body` nests deeper than MAX_JSON_DEPTH. Run by the app's
+ * one JSON body parser, so every route gets it (the relayed /tokenize once answered 500 to a
+ * 5,000-deep body: issue 11, item 8).
+ */
+export function assertShallow(body: unknown): void {
+  const tooDeep = findTooDeep(body);
+  if (tooDeep === null) return;
+  // Name the field the client sent (`x`; `messages[3]`, `tools[0]` for an element object),
+  // not 65 levels of path.
+  const field = typeof tooDeep[1] === 'number' && typeof tooDeep[2] === 'string' ? tooDeep.slice(0, 2) : tooDeep.slice(0, 1);
+  throw new InvalidRequestError(`Invalid value for '${formatParam(field)}': nested more than ${MAX_JSON_DEPTH} levels deep.`, {
+    param: formatParam(field),
+    code: 'invalid_value',
+  });
 }

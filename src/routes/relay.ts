@@ -43,7 +43,7 @@ export async function relay(ctx: AppContext, request: FastifyRequest, reply: Fas
   let lease: UpstreamLease | undefined;
   try {
     if (spec.admission) {
-      releaseKey = ctx.keyLimits.acquire(request.headers.authorization);
+      releaseKey = ctx.keyLimits.acquire(request.apiKeyId);
       release = await ctx.limiter.acquire(client.signal);
     }
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);

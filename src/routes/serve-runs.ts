@@ -58,7 +58,7 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
   let releaseKey: (() => void) | undefined;
   let started: StartedRuns | undefined;
   try {
-    releaseKey = ctx.keyLimits.acquire(request.headers.authorization);
+    releaseKey = ctx.keyLimits.acquire(request.apiKeyId);
     try {
       release = await ctx.limiter.acquire(client.signal);
     } catch (err) {

@@ -223,11 +223,32 @@ profiles:
 `;
     expect(problemsOf(() => withFile(yaml))).toEqual([
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
-      'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms)',
+      'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms, request_timeout_ms, headers_timeout_ms, keep_alive_timeout_ms, max_connections)',
       'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent)',
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);
+  });
+
+  it('client connection bounds: defaults, file keys, and a headers deadline past the request deadline', () => {
+    expect(loadConfigFromObject({ upstreams: [UP] }).connections).toEqual({
+      requestTimeoutMs: 60_000,
+      headersTimeoutMs: 15_000,
+      keepAliveTimeoutMs: 72_000,
+      maxConnections: 8192,
+    });
+    const c = loadConfigFromObject({
+      upstreams: [UP],
+      server: { request_timeout_ms: 5000, headers_timeout_ms: 1000, keep_alive_timeout_ms: 10, max_connections: 3 },
+      auth: { metrics: 'api_key' },
+    });
+    expect(c.connections).toEqual({ requestTimeoutMs: 5000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 10, maxConnections: 3 });
+    expect(c.metricsAuth).toBe('api_key');
+    expect(loadConfigFromObject({ upstreams: [UP] }).metricsAuth).toBe('open');
+    expect(problemsOf(() => loadConfigFromObject({ upstreams: [UP], server: { request_timeout_ms: 1000, headers_timeout_ms: 2000 } }))).toEqual([
+      'server.headers_timeout_ms: 2000 exceeds server.request_timeout_ms 1000',
+    ]);
+    expect(problemsOf(() => loadConfigFromObject({ upstreams: [UP], auth: { metrics: 'closed' } }))).toEqual(['auth.metrics: must be open or api_key']);
   });
 
   it('min > max is a config error in defaults, models and effort presets, also when inherited', () => {

@@ -5,14 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
 import { parseChatRequest } from '../../src/openai/chat-request.js';
-import { findTooDeep, MAX_JSON_DEPTH } from '../../src/openai/json-depth.js';
+import { assertShallow, findTooDeep, MAX_JSON_DEPTH } from '../../src/openai/json-depth.js';
 
 /** `[[...[]...]]` n levels deep, built by JSON.parse (like a request body). */
 const nested = (n: number): unknown => JSON.parse('['.repeat(n) + ']'.repeat(n));
 const base = { model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }] };
 
+/** The app's body parser runs assertShallow on every route's body before parseChatRequest sees it. */
 function rejection(body: unknown): InvalidRequestError {
   try {
+    assertShallow(body);
     parseChatRequest(body);
   } catch (err) {
     if (err instanceof InvalidRequestError) return err;
@@ -43,7 +45,7 @@ describe('findTooDeep', () => {
   });
 });
 
-describe('parseChatRequest with hostile shapes', () => {
+describe('assertShallow + parseChatRequest with hostile shapes', () => {
   it('refuses a deeply nested unknown field with a 400 naming it', () => {
     const e = rejection({ ...base, x: nested(10_000) });
     expect([e.status, e.param, e.code]).toEqual([400, 'x', 'invalid_value']);
