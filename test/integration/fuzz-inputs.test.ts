@@ -237,6 +237,12 @@ const TEXT: Row[] = [
   { name: 'unicode model id', send: json(req({ model: '模型-🤖' })), status: 404, param: 'model', code: 'model_not_found' },
   { name: 'unicode thinking_extension', send: json(req({ thinking_extension: '待って', min_thinking_tokens: 40, max_thinking_tokens: 60 })), status: 200 },
   { name: 'stop: 1000 strings', send: json(req({ stop: Array.from({ length: 1000 }, (_, i) => `stop-${i}`) })), status: 200 },
+  // Bounded (issue 11): vLLM checks every stop string at every token, and 120,000 once made the
+  // simulator answer 500; the engine's matcher is built per request from their total size.
+  { name: 'stop: 120,000 strings', send: json(req({ stop: Array.from({ length: 120_000 }, (_, i) => `s${i}`) })), status: 400, param: 'stop' },
+  { name: 'stop: 1,025 strings', send: json(req({ stop: Array.from({ length: 1025 }, (_, i) => `s${i}`) })), status: 400, param: 'stop' },
+  { name: 'stop: one 40,000-character string', send: json(req({ stop: 'x'.repeat(40_000) })), status: 400, param: 'stop' },
+  { name: 'stop: 1,024 strings of 32 characters (the limit)', send: json(req({ stop: Array.from({ length: 1024 }, (_, i) => `s${i}`.padEnd(32, '.')) })), status: 200 },
   { name: 'stop: 1000 strings, streamed', send: json(req({ stop: Array.from({ length: 1000 }, (_, i) => `s${i}`), stream: true })), status: 200, stream: true },
   // A prompt longer than the context: vLLM says 400; today the engine ends the choice with
   // finish_reason "length" before calling it (reported to the lead). Either is an answer, not a 5xx.

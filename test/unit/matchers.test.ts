@@ -58,6 +58,13 @@ describe('StopMatcher', () => {
     [['日本'], 'これは日本語', { text: 'これは', stopped: true }],
     [['xyz', 'yz!'], 'axyz!', { text: 'a', stopped: true }],
     [[], 'no stops at all', { text: 'no stops at all', stopped: false }],
+    // Overlapping stops: the one that ends first wins, whatever the cut (the old scan picked the
+    // earliest start within a chunk, so 'abcd'+'e' and 'abcde' gave different answers).
+    [['abcde', 'cd'], 'xabcdey', { text: 'xab', stopped: true }],
+    [['he', 'she', 'hers'], 'ushers', { text: 'u', stopped: true }],
+    // Two stops end at the same character: the longer one (the earlier start) cuts.
+    [['aab', 'ab'], 'aaab', { text: 'a', stopped: true }],
+    [['a\u{1F600}b'], 'x a\u{1F600}b', { text: 'x ', stopped: true }],
   ];
 
   it.each(cases)('stops %j in %j the same at every split offset', (stops, input, want) => {
@@ -66,6 +73,14 @@ describe('StopMatcher', () => {
       expect([i, feed(stops, [input.slice(0, i), input.slice(i)])]).toEqual([i, want]);
     }
     expect(feed(stops, [...input])).toEqual(want);
+  });
+
+  it('holds up to the request limit of stop strings (1,024, 32 KiB) and stays split-proof', () => {
+    const stops = Array.from({ length: 1024 }, (_, i) => `s${i}`.padEnd(32, '.'));
+    const input = 'answer: ' + 's1023'.padEnd(32, '.') + ' tail';
+    const whole = feed(stops, [input]);
+    expect(whole).toEqual({ text: 'answer: ', stopped: true });
+    expect(feed(stops, [...input])).toEqual(whole);
   });
 
   it('never emits a possible stop prefix before it is decided', () => {
