@@ -1,5 +1,5 @@
 /**
- * Applies client `stop` strings to the answer text only (spec 1.6): thinking never stops on
+ * Applies client `stop` strings to the answer text only (docs/budget-forcing.md): thinking never stops on
  * them. Text that could be the start of a stop string is held back until it is decided,
  * like vLLM's own stop checker, so a stop string split across chunks is still caught and
  * never shown.
