@@ -1,7 +1,7 @@
 /**
  * Configuration: a YAML file (THINKGATE_CONFIG) overlaid by environment variables, validated with
  * zod, returned deep-frozen. Bad configuration throws one ConfigError listing every problem with
- * its path (spec section 6), so an operator fixes them all in one round.
+ * its path (docs/configuration.md), so an operator fixes them all in one round.
  *
  * | Environment variable          | File key                      | Default   | Meaning |
  * |-------------------------------|-------------------------------|-----------|---------|

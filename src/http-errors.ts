@@ -1,6 +1,6 @@
 /**
  * Fastify's own errors (body parsing, size limit, unknown routes) -> the error hierarchy, so
- * that app.ts has exactly one place that renders errors (DEVELOPERS.md, habit 4).
+ * that app.ts has exactly one place that renders errors (docs/architecture.md, "One error hierarchy").
  */
 import {
   InvalidRequestError,

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of thinkgate (spec section 7). Names are a contract: prefix `thinkgate_`,
+ * Prometheus metrics of thinkgate (docs/metrics.md). Names are a contract: prefix `thinkgate_`,
  * base units in the name (seconds, tokens), `_total` on counters (Prometheus naming guide,
  * https://prometheus.io/docs/practices/naming/).
  *

@@ -28,7 +28,7 @@ export class RequestMetrics {
   constructor(
     private readonly m: Metrics,
     private readonly labels: { model: string; stream: boolean },
-    /** Milliseconds; injected so tests drive time (architecture.md: time is passed in). */
+    /** Milliseconds; injected so tests drive time (docs/architecture.md: time is passed in). */
     private readonly now: () => number,
   ) {
     this.series = m.forModel(labels.model);
@@ -88,7 +88,7 @@ export class RequestMetrics {
         // At most one usage event per segment (src/vllm: the trailing usage chunk). A segment
         // that thinkgate cut short (a close attempt mid-stream) reports none, so both counters
         // cover the same segments and cached/prompt is the prefix-cache hit rate of
-        // continuations (spec 1.7), as far as vLLM reports it (--enable-prompt-tokens-details).
+        // continuations (docs/budget-forcing.md), as far as vLLM reports it (--enable-prompt-tokens-details).
         this.phase = 'between_segments';
         this.series.upstreamPromptTokens.inc(ev.promptTokens);
         if (ev.cachedTokens !== undefined) this.series.upstreamCachedPromptTokens.inc(ev.cachedTokens);

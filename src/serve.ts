@@ -1,5 +1,5 @@
 /**
- * Runs an app until a signal. On SIGTERM/SIGINT it drains (spec 6): /ready and new requests
+ * Runs an app until a signal. On SIGTERM/SIGINT it drains (docs/architecture.md): /ready and new requests
  * answer 503 while the listener stays open (a Kubernetes endpoint lingers a few seconds after
  * SIGTERM), in-flight requests run to the end or to the drain deadline, where they end with an
  * error event and their upstream requests are aborted; then the app closes and the process

@@ -1,6 +1,6 @@
 /**
  * The vLLM replicas behind this gateway: background health checks and the choice of a replica
- * for a new request. A request keeps the replica it got for all its segments (spec 1.8: the
+ * for a new request. A request keeps the replica it got for all its segments (docs/budget-forcing.md: the
  * prefix cache lives on that replica), so the pool hands out leases, not per-call picks.
  *
  * Choice: the healthy replica with the fewest outstanding requests (reasoning requests last

@@ -6,7 +6,7 @@ Three jobs:
    JSON Schema cannot say, so openapi.yaml states them in prose and the gateway answers 400:
      - the spellings of M (`max_thinking_tokens`, `thinking_token_budget`,
        `thinking.budget_tokens`, `thinking.type: disabled` = 0) must agree (src/openai/budget.ts);
-     - `min_thinking_tokens` must not exceed M (spec 1.4), where M may come from a
+     - `min_thinking_tokens` must not exceed M (docs/budget-forcing.md), where M may come from a
        `reasoning_effort` preset (README: none 0, minimal 512, low 1024, medium 4096, high 16384).
    And one rule belongs to the backend, not to thinkgate: which content-part types a message may
    carry (openapi.yaml: "which part types work is the backend's call"). The simulator takes only
@@ -30,8 +30,8 @@ Three jobs:
 
 3. Two checks that schema validation alone cannot make:
      - `sse_stream_terminated`: a 200 text/event-stream answer ends with `data: [DONE]`, or with
-       exactly one error event (spec 3: "Streams end with data: [DONE]. A failure after the first
-       byte is sent as one data: {"error": ...} event, then the stream ends").
+       exactly one error event (docs/api.md, "Errors in a stream": a failure after the first
+       byte is sent as one data: {"error": ...} event, then the stream ends).
      - `chat_paths_reached`: the run got at least one 200 application/json AND one 200
        text/event-stream answer from POST /v1/chat/completions, so a green run really went through
        the engine both ways (a run that only ever saw 400/404 would prove little).

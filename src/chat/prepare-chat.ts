@@ -1,7 +1,7 @@
 /**
  * From a validated chat request to the engine's input, on one replica: the model's policy
  * (profile + default budgets), the budget numbers, the prompt rendered by the backend's own
- * chat template (spec 5: /tokenize with messages), and the delimiter and phrase ids.
+ * chat template (docs/upstream-protocol.md: /tokenize with messages), and the delimiter and phrase ids.
  * Everything here happens before the first byte, so its errors get a proper HTTP status.
  */
 import type { Backend } from '../engine/backend.js';

@@ -4,7 +4,7 @@
  * s1 harness and lm-eval's `local-completions` render it themselves), so it is tokenized as the
  * backend's own /v1/completions would (add_special_tokens, default true) or taken as token ids
  * unchanged; the engine then opens thinking itself when the prompt does not end inside it
- * (spec 4) and reports every id it inserts, so `text` is the whole transcript.
+ * (docs/budget-forcing.md) and reports every id it inserts, so `text` is the whole transcript.
  */
 import type { Backend, TokenizeResult } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';

@@ -6,7 +6,7 @@
  *
  * What runs is the caller's plan: one run per chat choice (start-chat.ts), one per prompt and
  * sample of a /v1/completions batch (start-completion.ts). All runs of a request share the
- * replica (spec 1.8: its prefix cache holds their common prompt).
+ * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
  */
 import type { AppContext } from '../app-context.js';
 import type { Backend } from '../engine/backend.js';

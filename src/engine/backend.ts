@@ -5,7 +5,7 @@
  * `return_token_ids`); tests implement it with a scripted fake.
  *
  * A Backend value is bound to ONE replica: the engine runs every segment of a request on
- * the backend it was given, so continuations hit that replica's prefix cache (spec 1.8).
+ * the backend it was given, so continuations hit that replica's prefix cache (docs/budget-forcing.md).
  */
 
 export interface ChatMessageLike {
@@ -31,12 +31,12 @@ export interface TokenizeResult {
 
 export interface CompletionRequest {
   model: string;
-  /** The whole prompt as the backend's own token ids (spec 1.7: never re-tokenized). */
+  /** The whole prompt as the backend's own token ids (docs/budget-forcing.md: never re-tokenized). */
   promptIds: number[];
   maxTokens: number;
   /** Token ids that end generation; the id is in `tokenIds` but not in `text` (vLLM semantics). */
   stopTokenIds?: number[];
-  /** Stop strings, only ever for answer-only segments (spec 1.6). */
+  /** Stop strings, only ever for answer-only segments (docs/budget-forcing.md). */
   stop?: string[];
   /** The client's sampling fields and vLLM extras (temperature, top_p, seed, top_k, ...), passed as is. */
   sampling: Record<string, unknown>;

@@ -10,11 +10,11 @@ export type Phase = 'thinking' | 'answer';
 const NONE: EngineEvent[] = [];
 
 export class ForcingState {
-  /** Original prompt + every id kept or inserted so far: the next segment's prompt (spec 1.7). */
+  /** Original prompt + every id kept or inserted so far: the next segment's prompt (docs/budget-forcing.md). */
   readonly prompt: number[];
   readonly basePromptTokens: number;
   phase: Phase = 'thinking';
-  /** Thinking span: generated thinking ids + inserted extension ids (spec 1, "thinking span"). */
+  /** Thinking span: generated thinking ids + inserted extension ids (docs/budget-forcing.md, "thinking span"). */
   span = 0;
   answer = 0;
   /** Delimiters, forced close, opening inserted by thinkgate, final EOS: completion, not span or answer. */
@@ -26,9 +26,9 @@ export class ForcingState {
   /** Inserted delimiters not yet reported (filled only with EngineInput.transcript). */
   private delimiters: EngineEvent[] = [];
 
-  /** B = min(M, max_completion_tokens): the thinking span never exceeds it (spec 1.1, 1.5). */
+  /** B = min(M, max_completion_tokens): the thinking span never exceeds it (docs/budget-forcing.md). */
   readonly thinkingLimit: number;
-  /** max_completion_tokens bounds span + answer (spec 1.5). */
+  /** max_completion_tokens bounds span + answer (docs/budget-forcing.md). */
   readonly completionLimit: number;
 
   constructor(private readonly input: EngineInput) {

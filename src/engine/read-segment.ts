@@ -3,7 +3,7 @@
  * ForcingState exact, and yields reasoning/content/usage events. It returns how the segment
  * ended; run-budget-forcing.ts decides what comes next.
  *
- * Ids are the truth (spec 1: the span is counted in the backend's own token ids); text follows
+ * Ids are the truth (docs/budget-forcing.md: the span is counted in the backend's own token ids); text follows
  * them. vLLM puts a stop token (EOS, or an id from `stop_token_ids`) in `token_ids` but not in
  * `text`, and sends `finish_reason` on the chunk that carries the last token.
  */

@@ -1,5 +1,5 @@
 /**
- * Learns a profile's delimiters as the backend's own token ids (spec 4: "thinkgate learns
+ * Learns a profile's delimiters as the backend's own token ids (docs/budget-forcing.md: "thinkgate learns
  * delimiter ids from the backend's /tokenize"). Asked once per (model, profile) and cached by
  * the ProfileResolver that the app owns; concurrent first requests share one lookup.
  */

@@ -1,6 +1,6 @@
 /**
  * Budget forcing (s1: Simple test-time scaling, Muennighoff et al. 2025, section 3.1) as a
- * state machine over streamed segments. Spec: ../shared/spec/thinkgate.md, section 1.
+ * state machine over streamed segments. Semantics: docs/budget-forcing.md.
  *
  * - Max: a thinking segment asks for exactly B - span tokens (B = min(M, max_completion_tokens)),
  *   so vLLM stops at the budget by itself; thinkgate then appends the profile's forced close
@@ -73,7 +73,7 @@ export async function* runBudgetForcing(
   yield { type: 'finish', reason: next.finish, usage: state.usage(), budgetForcing: state.summary() };
 }
 
-/** Before the first segment: make sure thinking is open (spec 4), or skip it (rule 3). */
+/** Before the first segment: make sure thinking is open (docs/budget-forcing.md), or skip it (rule 3). */
 function openThinking(state: ForcingState, input: EngineInput): Next {
   const p = input.profile;
   const detected = detectThinkingState(input.promptIds, p);

@@ -1,6 +1,6 @@
 /**
  * What goes into and comes out of the budget-forcing engine. Plain data only.
- * Spec: ../shared/spec/thinkgate.md, section 1.
+ * Semantics: docs/budget-forcing.md.
  */
 import type { ResolvedProfile } from '../profiles/profile.js';
 
@@ -26,7 +26,7 @@ export interface EngineInput {
   budget: Budget;
   /** max_completion_tokens / max_tokens: bounds thinking span + answer. null = context bound. */
   maxCompletionTokens: number | null;
-  /** Client stop strings: the answer only (spec 1.6). */
+  /** Client stop strings: the answer only (docs/budget-forcing.md). */
   stop: string[];
   /** Sampling fields and vLLM extras passed to every segment. */
   sampling: Record<string, unknown>;

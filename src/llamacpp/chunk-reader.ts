@@ -17,7 +17,7 @@
  *   timings on every event, so a completion ended at a stop id still has it).
  * - A token that ends inside a multi-byte UTF-8 character is not streamed on its own: llama-server
  *   sends its text with the next token but NOT its id (server-context.cpp, process_token). The
- *   reader sees the gap in `tokens_predicted` and fails rather than return inexact ids (spec 1.7).
+ *   reader sees the gap in `tokens_predicted` and fails rather than return inexact ids (docs/budget-forcing.md).
  */
 import { UpstreamError } from '../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';

@@ -1,5 +1,5 @@
 /**
- * thinkgate's own request fields (spec 2), shared by /v1/chat/completions and /v1/completions:
+ * thinkgate's own request fields (docs/api.md), shared by /v1/chat/completions and /v1/completions:
  * M and its aliases (vLLM's `thinking_token_budget`, Anthropic's `thinking`), m, E, the
  * extension phrase, and OpenAI's `reasoning_effort`, which picks a profile preset.
  */

@@ -1,5 +1,5 @@
 /**
- * Request fields -> the engine's budget numbers (spec 1 and 2).
+ * Request fields -> the engine's budget numbers (docs/budget-forcing.md).
  *
  * Precedence, per number: explicit request field > `reasoning_effort` preset of the model's
  * profile > the model's configured defaults > global defaults. M has three request spellings
@@ -41,7 +41,7 @@ export function resolveBudgetFields(
   let minThinkingTokens = req.min_thinking_tokens ?? preset.min_thinking_tokens ?? defaults.min_thinking_tokens ?? 0;
   if (maxThinkingTokens !== null && minThinkingTokens > maxThinkingTokens) {
     if (req.min_thinking_tokens !== undefined) {
-      // spec 1.4: m > M is the client's error, named after the field they sent.
+      // docs/budget-forcing.md: m > M is the client's error, named after the field they sent.
       const source =
         explicitMax !== undefined
           ? explicitMax.param
@@ -75,7 +75,7 @@ export function resolveBudgetFields(
   return { maxThinkingTokens, minThinkingTokens, maxExtensions, extensionText };
 }
 
-/** `max_completion_tokens` bounds thinking + answer (spec 1.5); it wins over the older `max_tokens`, as in OpenAI. */
+/** `max_completion_tokens` bounds thinking + answer (docs/budget-forcing.md); it wins over the older `max_tokens`, as in OpenAI. */
 export function maxCompletionTokens(req: ChatRequest): number | null {
   return req.max_completion_tokens ?? req.max_tokens ?? null;
 }

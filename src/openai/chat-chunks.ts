@@ -1,5 +1,5 @@
 /**
- * Stream rendering: engine events -> `chat.completion.chunk` objects (spec 3), in the order
+ * Stream rendering: engine events -> `chat.completion.chunk` objects (docs/api.md), in the order
  * the OpenAI API sends them: a first chunk with `role`, content deltas, a chunk with the
  * `finish_reason` and an empty delta, then (with `stream_options.include_usage`) a last chunk
  * with `choices: []` and the usage. vLLM's reasoning parser sends thinking as
@@ -74,7 +74,7 @@ export class ChatChunkRenderer {
     const last = this.chunk(index, {}, reason);
     if (this.choiceCount > 1) last.choices[0]!.budget_forcing = budgetForcing;
     // Without a usage chunk the finish chunk is the only place a stream client can read
-    // the budget-forcing summary (spec 3).
+    // the budget-forcing summary (docs/api.md).
     if (!this.opts.includeUsage) last.budget_forcing = budgetForcing;
     const out = this.withRole(index, last);
     this.usages.push(usage);

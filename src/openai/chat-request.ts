@@ -1,10 +1,10 @@
 /**
  * The `/v1/chat/completions` request body: a zod schema that validates every field thinkgate
  * or the OpenAI API knows, precisely, and KEEPS unknown keys (`.loose()`), because vLLM's
- * extras (top_k, min_p, repetition_penalty, ...) must reach the backend (spec 2).
+ * extras (top_k, min_p, repetition_penalty, ...) must reach the backend (docs/api.md).
  *
  * Ranges follow the OpenAI API reference and vLLM's ChatCompletionRequest
- * (vllm/entrypoints/openai/protocol.py). The thinkgate fields are spec section 2.
+ * (vllm/entrypoints/openai/protocol.py). The thinkgate fields are in docs/api.md.
  */
 import { z } from 'zod';
 import { parseRequestBody } from './parse-request.js';
@@ -80,7 +80,7 @@ export const chatRequestSchema = z
     response_format: z.object({ type: z.string() }).loose().optional(),
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
 
-    // thinkgate (spec 2): reasoning_effort, M and its aliases, m, E, the extension phrase.
+    // thinkgate (docs/api.md): reasoning_effort, M and its aliases, m, E, the extension phrase.
     ...budgetFieldsShape,
   })
   .loose();

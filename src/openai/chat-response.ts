@@ -1,5 +1,5 @@
 /**
- * Non-stream rendering: engine events -> one `chat.completion` (spec 3).
+ * Non-stream rendering: engine events -> one `chat.completion` (docs/api.md).
  *
  * Thinking can be tens of thousands of deltas; text is kept in arrays and joined once in
  * result(), not concatenated per delta.
@@ -12,7 +12,7 @@ export interface ChatRenderOptions {
   id: string;
   created: number;
   model: string;
-  /** Which names carry the thinking text (spec 3: configurable, both by default). */
+  /** Which names carry the thinking text (docs/api.md: configurable, both by default). */
   reasoningFields: readonly ReasoningField[];
 }
 

@@ -95,7 +95,7 @@ export class TextCompletionChunks {
     this.finished++;
     const last = this.chunk({ index, text: '', logprobs: null, finish_reason: ev.reason });
     if (this.opts.choices > 1) last.choices[0]!.budget_forcing = f.budgetForcing;
-    // Without a usage chunk the finish chunk is where a stream client reads budget_forcing (spec 3).
+    // Without a usage chunk the finish chunk is where a stream client reads budget_forcing (docs/api.md).
     if (!this.opts.includeUsage) last.budget_forcing = f.budgetForcing;
     const out = [last];
     if (this.opts.includeUsage && this.finished === this.opts.choices) {

@@ -1,7 +1,7 @@
 /**
  * The `/v1/completions` request body (OpenAI's legacy completions API as vLLM serves it:
  * vllm/entrypoints/openai/protocol.py, CompletionRequest). Unknown keys are kept (`.loose()`)
- * so vLLM's extras reach the backend; the thinkgate budget fields are those of chat (spec 2).
+ * so vLLM's extras reach the backend; the thinkgate budget fields are those of chat (docs/api.md).
  *
  * `prompt` takes the four shapes vLLM takes: a string, a batch of strings, token ids, or a
  * batch of token-id lists (lm-eval's `local-completions` sends all four).

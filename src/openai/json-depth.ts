@@ -2,7 +2,7 @@
  * A bound on how deeply a request body nests, checked before anything walks the body recursively.
  *
  * Why: JSON.parse (V8) takes any depth, but JSON.stringify throws RangeError ("Maximum call stack
- * size exceeded") a few thousand levels down, and unknown fields are forwarded to vLLM (spec 2),
+ * size exceeded") a few thousand levels down, and unknown fields are forwarded to vLLM (docs/api.md),
  * so `{"x": [[[[...]]]]}` 5,000 deep parsed fine and then failed while the upstream request was
  * being serialized, where it looked like an unreachable replica (found by
  * test/integration/fuzz-inputs.test.ts). The OpenAI API does not document a depth limit; real

@@ -1,8 +1,8 @@
 /**
- * Which request fields reach vLLM as sampling parameters of every segment (spec 2 and 5).
+ * Which request fields reach vLLM as sampling parameters of every segment (docs/api.md, docs/upstream-protocol.md).
  *
  * The rule is a deny-list, not an allow-list: vLLM grows new sampling extras every release
- * (top_k, min_p, repetition_penalty, ...) and spec 2 promises they pass through unchanged.
+ * (top_k, min_p, repetition_penalty, ...) and docs/api.md promises they pass through unchanged.
  */
 
 /**
@@ -10,7 +10,7 @@
  * One constant, so the answer to "does field X reach vLLM?" is in one place.
  */
 export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
-  // The engine builds these itself per segment (spec 5): the prompt is token ids, the
+  // The engine builds these itself per segment (docs/upstream-protocol.md): the prompt is token ids, the
   // output length comes from the budget, and the stream is always on upstream.
   'model',
   'messages',
@@ -25,9 +25,9 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
   'max_tokens',
   'max_completion_tokens',
   'n',
-  // Client stop strings apply to the answer only (spec 1.6); the engine adds them to answer segments.
+  // Client stop strings apply to the answer only (docs/budget-forcing.md); the engine adds them to answer segments.
   'stop',
-  // thinkgate's own budget fields and their aliases (spec 2), consumed by budget.ts.
+  // thinkgate's own budget fields and their aliases (docs/api.md), consumed by budget.ts.
   'reasoning_effort',
   'max_thinking_tokens',
   'thinking_token_budget',
@@ -55,7 +55,7 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
   'guided_choice',
   'guided_grammar',
   'structured_outputs',
-  // Per-segment controls the engine owns (spec 5: it sends them on every segment); a
+  // Per-segment controls the engine owns (docs/upstream-protocol.md: it sends them on every segment); a
   // client value would override the engine's and break the token accounting.
   'min_tokens',
   'stop_token_ids',

@@ -1,7 +1,7 @@
 /**
  * Server-sent events onto a node `http.ServerResponse` (WHATWG HTML, "Server-sent events"):
  * each event is one `data:` line and a blank line; keep-alives are comment lines (`:`), which
- * every SSE parser ignores. No `event:` names (spec 3): openai-node reads only `data`.
+ * every SSE parser ignores. No `event:` names (docs/api.md): openai-node reads only `data`.
  *
  * Backpressure: when `res.write` returns false the socket buffer is full; send() then returns
  * a promise that settles on 'drain' (or on close), and the caller awaits it before pulling the
@@ -75,7 +75,7 @@ export class SseWriter {
     return this.write(`data: ${JSON.stringify(obj)}\n\n`);
   }
 
-  /** One error event in the OpenAI envelope (spec 3: a failure after the first byte). */
+  /** One error event in the OpenAI envelope (docs/api.md: a failure after the first byte). */
   sendError(body: OpenAIErrorBody): Promise<void> | void {
     return this.write(`data: ${JSON.stringify(body)}\n\n`);
   }

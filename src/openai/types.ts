@@ -1,12 +1,12 @@
 /**
  * The OpenAI chat wire shapes thinkgate sends back: `chat.completion` (non-stream) and
  * `chat.completion.chunk` (stream), as openai-node 6 reads them, plus the two thinkgate
- * additions fixed by the spec (section 3): `reasoning_content` / `reasoning` on the message
+ * additions fixed by docs/api.md: `reasoning_content` / `reasoning` on the message
  * (vLLM's reasoning-parser fields) and the top-level `budget_forcing` summary.
  */
 import type { BudgetForcingSummary, EngineFinishReason } from '../engine/types.js';
 
-/** The names under which thinking text is sent; which ones is configurable (spec 3). */
+/** The names under which thinking text is sent; which ones is configurable (docs/api.md). */
 export type ReasoningField = 'reasoning_content' | 'reasoning';
 
 export type ChatFinishReason = EngineFinishReason;
@@ -22,7 +22,7 @@ export interface ChatCompletionUsage {
 
 export interface ChatCompletionMessage {
   role: 'assistant';
-  /** The answer; never null on success (spec 3), `''` at worst. */
+  /** The answer; never null on success (docs/api.md), `''` at worst. */
   content: string;
   /** Thinking text; null when the model produced none (as vLLM's reasoning parser does). */
   reasoning_content?: string | null;

@@ -1,6 +1,6 @@
 /**
  * Engine usage -> the OpenAI `usage` object, shared by the non-stream builder and the
- * stream renderer so both report exactly the same numbers (spec 3).
+ * stream renderer so both report exactly the same numbers (docs/api.md).
  */
 import type { BudgetForcingSummary, Usage } from '../engine/types.js';
 import type { ChatCompletionUsage } from './types.js';
@@ -18,7 +18,7 @@ export function toChatUsage(u: Usage): ChatCompletionUsage {
 }
 
 /**
- * Totals over several choices (n > 1): the prompt is counted once (spec 3, as OpenAI does),
+ * Totals over several choices (n > 1): the prompt is counted once (docs/budget-forcing.md, as OpenAI does),
  * completion-side numbers add up.
  */
 export function sumUsage(parts: readonly Usage[]): Usage {

@@ -1,5 +1,5 @@
 /**
- * The built-in profiles by name (spec section 4). Operators add to or override them with the
+ * The built-in profiles by name (docs/budget-forcing.md). Operators add to or override them with the
  * config's `profiles:`; a model that matches no `models` entry uses DEFAULT_PROFILE_NAME.
  */
 import type { Profile } from './profile.js';

@@ -1,7 +1,7 @@
 /**
  * Did the chat template already open thinking? Pure: token ids in, a verdict out.
  *
- * Chat templates differ in where they leave the model (spec section 4):
+ * Chat templates differ in where they leave the model (docs/budget-forcing.md):
  * - DeepSeek-R1 and its distills, QwQ: the generation prompt ends `<think>\n`: thinking is 'open'.
  * - Qwen3 with `chat_template_kwargs: {enable_thinking: false}`: it ends
  *   `<think>\n\n</think>\n\n`: thinking is 'closed' (the model answers directly).

@@ -1,5 +1,5 @@
 /**
- * A model family as data (DEVELOPERS.md: "models are data"): how it delimits thinking,
+ * A model family as data (docs/architecture.md: "model families are data"): how it delimits thinking,
  * how thinkgate closes thinking for it, the phrase that extends it, and its effort presets.
  * The engine never branches on a family; it reads these fields.
  */

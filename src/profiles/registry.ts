@@ -1,7 +1,7 @@
 /**
  * Model id -> ModelPolicy: which profile a model uses and its default budgets, from the config's
- * `models` globs (first match wins; spec section 6). Unmatched models use think-tags (spec
- * section 4) with the global defaults.
+ * `models` globs (first match wins; docs/configuration.md). Unmatched models use think-tags (docs/budget-forcing.md
+ * "Profiles") with the global defaults.
  */
 import picomatch from 'picomatch';
 import type { BudgetDefaults, BudgetPreset, ModelPolicy, Profile, ReasoningEffort } from './profile.js';

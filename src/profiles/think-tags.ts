@@ -1,6 +1,6 @@
 /**
  * The `think-tags` family: `<think> ... </think>`, as emitted by DeepSeek-R1 and its distills,
- * QwQ, Qwen3 and most open reasoning models (spec section 4). It is the profile of every model
+ * QwQ, Qwen3 and most open reasoning models (docs/budget-forcing.md). It is the profile of every model
  * that matches no `models` entry of the config.
  */
 import type { BudgetPreset, Profile, ReasoningEffort } from './profile.js';
@@ -9,7 +9,7 @@ import type { BudgetPreset, Profile, ReasoningEffort } from './profile.js';
  * `reasoning_effort` presets. OpenAI's low/medium/high are relative ("fewer/more reasoning
  * tokens"), so thinkgate pins them to absolute budgets on the scale operators already use with
  * vLLM's `thinking_token_budget` (1k to 32k):
- * - none: M = 0 skips thinking (spec 1.3), the direct-answer mode Qwen3 calls "no think".
+ * - none: M = 0 skips thinking (docs/budget-forcing.md), the direct-answer mode Qwen3 calls "no think".
  * - minimal / low / medium: 512 / 1024 / 4096 max, no minimum: a cap, the model may stop earlier.
  * - high: 16384 max and a 2048 minimum. The s1 paper (section 3.1 and its budget-forcing results)
  *   shows that suppressing an early end with "Wait" raises accuracy, so "think hard" also means

@@ -1,5 +1,5 @@
 /**
- * POST /v1/chat/completions: OpenAI's chat API with budget forcing (spec 2 and 3). The prompt is
+ * POST /v1/chat/completions: OpenAI's chat API with budget forcing (docs/api.md). The prompt is
  * the backend's own chat template over `messages`; reasoning and answer come back apart
  * (`reasoning_content`, `content`). Serving (admission, streaming, errors, cancellation) is
  * serve-runs.ts, shared with /v1/completions.

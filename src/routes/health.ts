@@ -1,5 +1,5 @@
 /**
- * Probes for orchestrators (spec 6): /health says the process is alive and never depends on
+ * Probes for orchestrators (docs/api.md): /health says the process is alive and never depends on
  * upstreams (a liveness probe that did would restart every gateway pod when vLLM restarts);
  * /ready says this instance should get traffic: not draining and an upstream is healthy.
  */

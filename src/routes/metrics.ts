@@ -1,4 +1,4 @@
-/** GET /metrics: Prometheus exposition of this app's own registry (spec 7). */
+/** GET /metrics: Prometheus exposition of this app's own registry (docs/metrics.md). */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 

@@ -1,7 +1,7 @@
 /**
  * Serving engine runs over HTTP, for /v1/chat/completions and /v1/completions alike: admission,
  * start, then a JSON body or an SSE stream, with the metrics, cancellation and error rules of
- * spec 3 in one place.
+ * docs/api.md in one place.
  *
  * Order: admission (per-key limit, then the limiter; 429 past the queue) -> start on a replica,
  * retried elsewhere until the first token (chat/start-runs.ts) -> render. Before the first byte

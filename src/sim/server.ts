@@ -1,7 +1,7 @@
 /**
  * SIMULATOR of vLLM's OpenAI-compatible server (vLLM >= 0.10), NOT a real model: a plain
  * node:http server (so fault modes can do raw things to sockets) that speaks the subset of
- * vLLM's protocol thinkgate uses (spec section 5) with the scripted model of ./model.ts.
+ * vLLM's protocol thinkgate uses (docs/upstream-protocol.md) with the scripted model of ./model.ts.
  * Field names and error shapes follow vllm/entrypoints/openai/protocol.py. It is the test double
  * of the suite, the backend of `npm run demo` and the upstream of the benchmark, so the
  * per-token path builds chunks by string concatenation and batches writes when there is no delay.

@@ -55,7 +55,7 @@ export function parseEffortList(s: string): Effort[] {
 
 /**
  * All combinations, in the order given (max-thinking outermost), less those with min > max:
- * the spec rejects them with a 400, so they are not settings anyone can measure.
+ * the gateway rejects them with a 400 (docs/budget-forcing.md), so they are not settings anyone can measure.
  */
 export function buildGrid(spec: GridSpec): Setting[] {
   const vals = <T>(xs: T[]): (T | undefined)[] => (xs.length === 0 ? [undefined] : xs);

@@ -60,7 +60,7 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
     return 2;
   }
   if (args.grid.extensions.some((e) => e > 0) && args.grid.minThinking.length === 0) {
-    // thinkgate extends only a close below min_thinking_tokens (spec rule 2): without a minimum
+    // thinkgate extends only a close below min_thinking_tokens (docs/budget-forcing.md, rule 2): without a minimum
     // the "Wait" sweep measures nothing. The s1 paper's Wait sweep suppresses every close.
     io.stderr.write(
       'thinkgate sweep: note: --extensions only acts while thinking is below min_thinking_tokens; for the s1 "Wait" sweep ' +

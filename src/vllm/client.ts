@@ -1,6 +1,6 @@
 /**
  * `VllmBackend`: the engine's Backend port (src/engine/backend.ts) over one vLLM replica's
- * OpenAI server, using only the subset of spec section 5 (so any vLLM >= 0.10.2 works
+ * OpenAI server, using only the subset of docs/upstream-protocol.md (so any vLLM >= 0.10.2 works
  * unmodified): GET /v1/models, GET /health, POST /tokenize, streaming POST /v1/completions
  * with token-id prompts and `return_token_ids`.
  *
@@ -56,7 +56,7 @@ export class VllmBackend extends HttpBackend implements Backend {
 
   /**
    * Plain text -> ids (add_special_tokens: false), cached per (model, text) with LRU
-   * eviction: delimiters and phrases are asked for once (spec 4). Concurrent callers share
+   * eviction: delimiters and phrases are asked for once (docs/upstream-protocol.md). Concurrent callers share
    * one request, which therefore runs under `requestMs` only; `signal` ends this caller's
    * wait, not the shared request. A failed lookup is not cached.
    */

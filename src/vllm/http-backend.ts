@@ -1,7 +1,7 @@
 /**
  * What every HTTP inference-server Backend shares (vLLM's and llama.cpp's): the connection pool
  * it owns or borrows, timeouts with their defaults, JSON and SSE headers, the LRU cache of
- * tokenize(model, text) (delimiters and phrases are asked for once: spec 4), the health probe,
+ * tokenize(model, text) (delimiters and phrases are asked for once: docs/upstream-protocol.md), the health probe,
  * and close(). Each subclass adds only its own protocol.
  */
 import { Pool, type Dispatcher } from 'undici';

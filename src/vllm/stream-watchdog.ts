@@ -1,6 +1,6 @@
 /**
  * The two timeouts of a streamed upstream completion, time to first token and idle between data
- * (spec: long thinking is not capped in total), on ONE timer per stream that is re-armed with
+ * (docs/configuration.md: long thinking is not capped in total), on ONE timer per stream that is re-armed with
  * refresh(): no allocation per token. Time the consumer spends holding an event (between pause()
  * and resume()) belongs to the client, not the upstream, and never fires the timer.
  */

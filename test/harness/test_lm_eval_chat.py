@@ -6,7 +6,7 @@ asserted, and why it proves the point:
   - budget fields given in the task's generation_kwargs and on the CLI (--gen_kwargs) reach the
     engine: thinkgate's own /metrics (requested budgets, thinking tokens, extensions,
     truncations) move by exactly what five requests with those budgets produce;
-  - stop strings never cut the thinking (spec rule 6): `until` holds "step", which the
+  - stop strings never cut the thinking (docs/budget-forcing.md, rule 6): `until` holds "step", which the
     simulator's thinking contains six tokens in, yet every request thinks its full minimum;
     they do cut the answer ("It follows" is gone from every logged response);
   - content is never null (lm-eval would log the placeholder "" and warn).

@@ -31,7 +31,7 @@ def _check(results, samples, metrics, model, requests):
         # thinking, the end delimiter and the answer, in one text (what the s1 harness parses)
         assert "</think>" in text and "Wait" in text, text
         assert text.index("Wait") < text.index("</think>") < text.index("answer is")
-        assert "step by step" in text, "a stop string cut the thinking (spec rule 6)"
+        assert "step by step" in text, "a stop string cut the thinking (docs/budget-forcing.md, rule 6)"
         assert "It follows" not in text, "the stop string did not cut the answer"
     # The requested budgets are observed once per HTTP request; the compute series (extensions,
     # thinking tokens) once per generation, i.e. per prompt of a batch (src/request-metrics.ts).

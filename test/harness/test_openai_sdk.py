@@ -40,7 +40,7 @@ def test_reasoning_content_and_budget_forcing_are_read_back(client, model):
 
 
 @pytest.mark.parametrize("effort, thinking, extensions", [
-    ("none", 0, 0),     # M = 0: no thinking at all (spec 1.3)
+    ("none", 0, 0),     # M = 0: no thinking at all (docs/budget-forcing.md)
     ("low", 30, 0),     # a 1024 cap: the simulator stops on its own after 30
     ("high", None, 8),  # min 2048: every one of the 8 allowed "Wait"s is used
 ])
@@ -118,7 +118,7 @@ def test_stream_with_include_usage(client, model):
 
 
 def test_stop_strings_never_cut_the_thinking(client, model):
-    # "step" occurs 6 tokens into the simulator's thinking; spec rule 6.
+    # "step" occurs 6 tokens into the simulator's thinking; docs/budget-forcing.md, rule 6.
     r = client.chat.completions.create(
         model=model, messages=Q, stop=["step", "It follows"], max_completion_tokens=300,
         extra_body={"max_thinking_tokens": 25},

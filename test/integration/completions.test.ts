@@ -77,7 +77,7 @@ describe('/v1/completions: budget forcing on raw prompts', () => {
     expect(await countTokens(stack.sim, thinking)).toBe(52);
   });
 
-  it('stop strings cut the answer only, never the thinking (spec rule 6; lm-eval sends until=["\\n\\n"])', async () => {
+  it('stop strings cut the answer only, never the thinking (docs/budget-forcing.md rule 6; lm-eval sends until=["\\n\\n"])', async () => {
     const res = await complete({ prompt: OPENED, stop: ['\n', 'Question:'] });
     const text = res.choices[0]!.text;
     expect(await countTokens(stack.sim, thinkingOf(text))).toBe(30);

@@ -2,7 +2,7 @@
  * Upstream faults (issue 4, "Faults (each tested)"): for every way a vLLM replica fails, in
  * stream and non-stream mode, the client gets a complete answer or an OpenAI error: an HTTP
  * status with the envelope before the first byte, or exactly one `data: {"error": ...}` event
- * after it and then the end of the stream without `[DONE]` (spec 3). Never a silent EOF, never
+ * after it and then the end of the stream without `[DONE]` (docs/api.md). Never a silent EOF, never
  * a hang: every call runs under short gateway timeouts and a client deadline, and afterwards
  * the simulator must have no generation left running (the gateway closed the upstream call).
  *

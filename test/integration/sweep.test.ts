@@ -57,7 +57,7 @@ describe('thinkgate sweep against the gateway', () => {
     expect(items.find((r) => r.id === 'a4')!.correct).toBe(false);
 
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
-    // The gateway truncates thinking at exactly M (spec rule 1); the sim closes on its own at 30.
+    // The gateway truncates thinking at exactly M (docs/budget-forcing.md, rule 1); the sim closes on its own at 30.
     expect(summary.settings.map((s) => [s.setting, s.accuracy, s.mean_thinking_tokens, s.control])).toEqual([
       ['max=8 min=- ext=0 effort=-', 0.6, 8, 1],
       ['max=8 min=- ext=1 effort=-', 0.6, 8, 1],

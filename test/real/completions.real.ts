@@ -145,7 +145,7 @@ describe.each(backends)('$label: /v1/completions', (backend) => {
         expect(l.kept).toBe(M);
         expect(l.inserted).toEqual(ids.forcedClose);
       }
-      // Every continuation extends the previous prompt (spec 1.7).
+      // Every continuation extends the previous prompt (docs/budget-forcing.md).
       for (let i = 1; i < segs.length; i++) expect(startsWith(segs[i]!.prompt, segs[i - 1]!.prompt)).toBe(true);
       const tail = await expectTranscript(res.choices[0]!.text, segs, ids.raw);
       if (bf.truncated) expect(res.choices[0]!.text).toContain(FORCED_CLOSE);

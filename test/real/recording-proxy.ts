@@ -3,7 +3,7 @@
  * request unchanged, streams the response back unchanged, and keeps what went by (request body,
  * response text, whether the gateway closed the upstream request before the server finished).
  * The suite reads the real server's own token ids from it, to check budget arithmetic exactly
- * (spec 1) without trusting the gateway's report of itself.
+ * (docs/budget-forcing.md) without trusting the gateway's report of itself.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

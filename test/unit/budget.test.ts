@@ -71,7 +71,7 @@ describe('resolveBudgetFields', () => {
     expect(rejectOf({ thinking: { type: 'disabled', budget_tokens: 5 } }).param).toBe('thinking.type');
   });
 
-  it('m > M is a 400 naming min_thinking_tokens and both values (spec 1.4)', () => {
+  it('m > M is a 400 naming min_thinking_tokens and both values (docs/budget-forcing.md)', () => {
     const err = rejectOf({ max_thinking_tokens: 100, min_thinking_tokens: 101 });
     expect(err.status).toBe(400);
     expect(err.param).toBe('min_thinking_tokens');

@@ -258,7 +258,7 @@ describe('createMetrics', () => {
     expect(on.some((l) => l.startsWith('thinkgate_nodejs_heap_size_used_bytes '))).toBe(true);
   });
 
-  it('names every metric of spec section 7', async () => {
+  it('names every metric of docs/metrics.md', async () => {
     const { registry } = setup();
     const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
     for (const name of [
