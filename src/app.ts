@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { NotFoundError, toErrorBody } from './errors.js';
 import { fromFastifyError } from './http-errors.js';
+import { logUpstreamDetail, reqSerializer } from './log-redact.js';
 import { createMetrics, type BuildInfo } from './metrics.js';
 import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
@@ -59,7 +60,11 @@ declare module 'fastify' {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   // Bodies are never logged (prompts and answers are the users' data); keys are redacted.
   const logger = pino(
-    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+      serializers: { req: reqSerializer }, // URLs without their query string (log-redact.ts)
+    },
     deps.logDestination ?? pino.destination(1),
   );
   const app = Fastify({
@@ -140,6 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (e.status === 503) request.log.warn({ code: e.code, msg: e.message }, 'service unavailable');
     else if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err: e.message, code: e.code }, 'request rejected');
+    logUpstreamDetail(request.log, e);
     void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {

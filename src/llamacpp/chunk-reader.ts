@@ -49,17 +49,20 @@ export class LlamaChunkReader {
     let json: unknown;
     try {
       json = JSON.parse(data);
-    } catch (err) {
-      throw new UpstreamError(`llama-server sent malformed JSON in the stream: ${excerpt(data)}`, { cause: err });
+    } catch {
+      // Stable messages; the event (model output) goes to the redacted debug log as `detail`.
+      throw new UpstreamError('llama-server sent malformed JSON in the stream.', { detail: excerpt(data) });
     }
     if (typeof json === 'object' && json !== null && 'error' in json) {
       const parsed = VllmErrorBodySchema.safeParse(json);
       if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError(`llama-server failed during generation: ${excerpt(data)}`);
+      throw new UpstreamError('llama-server failed during generation.', { detail: excerpt(data) });
     }
     const parsed = LlamaCompletionChunkSchema.safeParse(json);
     if (!parsed.success) {
-      throw new UpstreamError(`llama-server sent an unexpected stream event (${parsed.error.issues[0]?.message ?? 'invalid'}): ${excerpt(data)}`);
+      throw new UpstreamError('llama-server sent an unexpected stream event.', {
+        detail: `${parsed.error.issues[0]?.message ?? 'invalid'}: ${excerpt(data)}`,
+      });
     }
     const chunk = parsed.data;
     this.note(chunk);

@@ -31,20 +31,26 @@ export class CompletionChunkReader {
     let json: unknown;
     try {
       json = JSON.parse(data);
-    } catch (err) {
-      throw new UpstreamError(`vLLM sent malformed JSON in the stream: ${excerpt(data)}`, { cause: err });
+    } catch {
+      // Stable messages: the chunk is model output (and V8's SyntaxError quotes it); it goes to
+      // the redacted debug log as `detail`, never to the client or the error log.
+      throw new UpstreamError('vLLM sent malformed JSON in the stream.', { detail: excerpt(data) });
     }
     if (typeof json !== 'object' || json === null) {
-      throw new UpstreamError(`vLLM sent a stream event that is not a JSON object: ${excerpt(data)}`);
+      throw new UpstreamError('vLLM sent a stream event that is not a JSON object.', { detail: excerpt(data) });
     }
     if ('error' in json || (json as { object?: unknown }).object === 'error') {
       const parsed = VllmErrorBodySchema.safeParse(json);
       if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError(`vLLM failed during generation: ${excerpt(data)}`);
+      throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
     }
     const parsed = VllmCompletionChunkSchema.safeParse(json);
     if (!parsed.success) {
-      throw new UpstreamError(`vLLM sent an unexpected stream chunk (${parsed.error.issues[0]?.message ?? 'invalid'}): ${excerpt(data)}`);
+      const issue = parsed.error.issues[0];
+      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
+      throw new UpstreamError(`vLLM sent an unexpected stream chunk (invalid field${where}).`, {
+        detail: `${issue?.message ?? 'invalid'}: ${excerpt(data)}`,
+      });
     }
     const chunk = parsed.data;
     const choice = chunk.choices[0];

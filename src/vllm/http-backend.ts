@@ -8,6 +8,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { ThinkgateError } from '../errors.js';
 import { VllmHttp, abortable } from './http.js';
+import { pathOnly } from '../log-redact.js';
 import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
 import { mapTransportError } from './upstream-errors.js';
 
@@ -95,7 +96,7 @@ export abstract class HttpBackend implements Forwarder {
    * (502/504, retryable before the first byte); any HTTP status is the upstream's answer.
    */
   async forward(req: ForwardRequest): Promise<ForwardResponse> {
-    const what = `${req.method} ${req.path}`;
+    const what = `${req.method} ${pathOnly(req.path)}`;
     const headers: Record<string, string> = { ...this.streamHeaders, accept: '*/*' };
     if (req.requestId !== undefined) headers['x-request-id'] = req.requestId;
     if (req.body === undefined) delete headers['content-type'];

@@ -52,7 +52,8 @@ export class VllmHttp {
         try {
           return JSON.parse(text) as unknown;
         } catch (err) {
-          throw new UpstreamError(`vLLM answered ${what} with malformed JSON.`, { cause: err });
+          // Not the SyntaxError as cause: V8 quotes the input in its message (an error-log leak).
+          throw new UpstreamError(`vLLM answered ${what} with malformed JSON.`, { detail: `${String(err)}: ${text.slice(0, 500)}` });
         }
       } catch (err) {
         if (err instanceof ThinkgateError || s.aborted) throw err;
@@ -116,7 +117,7 @@ export function parseOrThrow<T>(
 ): T {
   const r = schema.safeParse(json);
   if (r.success) return r.data;
-  throw new UpstreamError(`vLLM answered ${what} with an unexpected body: ${r.error.message}`);
+  throw new UpstreamError(`vLLM answered ${what} with an unexpected body.`, { detail: r.error.message });
 }
 
 /** Reads at most MAX_ERROR_BODY_BYTES of an error body as text, then drops the rest. */
