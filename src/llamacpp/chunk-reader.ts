@@ -23,6 +23,7 @@ import { UpstreamError } from '../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';
 import { errorInfoOf, VllmErrorBodySchema } from '../vllm/schemas.js';
 import { mapStreamErrorEvent } from '../vllm/upstream-errors.js';
+import { TextPerTokenBound } from '../vllm/chunk-reader.js';
 import { LlamaCompletionChunkSchema, type LlamaCompletionChunk } from './schemas.js';
 
 export const WITHHELD_IDS_MESSAGE =
@@ -35,9 +36,15 @@ export class LlamaChunkReader {
   stoppedAtId = false;
   private held: CompletionDelta | null = null;
   private ids = 0;
+  private readonly textBound = new TextPerTokenBound('llama-server');
   private promptTokens = 0;
   private cachedTokens: number | undefined;
   private readonly stopIds: ReadonlySet<number>;
+
+  /** Token ids received so far: the client's timers count only these as progress. */
+  get tokens(): number {
+    return this.ids;
+  }
 
   constructor(stopTokenIds: readonly number[] = []) {
     this.stopIds = new Set(stopTokenIds);
@@ -65,6 +72,7 @@ export class LlamaChunkReader {
       });
     }
     const chunk = parsed.data;
+    this.textBound.add(chunk.tokens.length, chunk.content);
     this.note(chunk);
     return chunk.stop ? this.onFinal(chunk) : this.onToken(chunk);
   }

@@ -168,6 +168,17 @@ describe('CompletionChunkReader', () => {
     const r = new CompletionChunkReader();
     expect(r.read('')).toBeNull();
     expect(r.read('{"choices": []}')).toBeNull();
+    expect(r.read('{"choices": [{"index": 0, "text": "", "token_ids": []}]}')).toBeNull();
+  });
+
+  it('bounds text by the token ids it came with (text without ids is a protocol error)', () => {
+    const r = new CompletionChunkReader();
+    const chunk = (text: string, ids: number[]) => JSON.stringify({ choices: [{ index: 0, text, token_ids: ids }] });
+    // Long tokens are fine: 256 characters per id, plus slack.
+    for (let i = 0; i < 100; i++) expect(r.read(chunk('x'.repeat(256), [1]))).toMatchObject({ kind: 'delta' });
+    expect(() => {
+      for (let i = 0; i < 100; i++) r.read(chunk('x'.repeat(1024), []));
+    }).toThrow(/sent text without the token ids/);
   });
 });
 
