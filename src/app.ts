@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
 import { fromFastifyError } from './http-errors.js';
+import { logUpstreamDetail, reqSerializer } from './log-redact.js';
 import { createMetrics, type BuildInfo } from './metrics.js';
 import { assertShallow } from './openai/json-depth.js';
 import { createProfileRegistry } from './profiles/registry.js';
@@ -60,7 +61,11 @@ declare module 'fastify' {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   // Bodies are never logged (prompts and answers are the users' data); keys are redacted.
   const logger = pino(
-    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+      serializers: { req: reqSerializer }, // URLs without their query string (log-redact.ts)
+    },
     deps.logDestination ?? pino.destination(1),
   );
   const { connections } = config;
@@ -167,6 +172,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Answered before the body arrived (401, 413, ...): close the socket after the answer rather
     // than let Node keep reading a body nobody wants (a trickling client would hold it open).
     if (!request.raw.complete) reply.header('connection', 'close');
+    logUpstreamDetail(request.log, e);
     void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {

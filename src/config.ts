@@ -21,6 +21,8 @@
  * | -                             | `server.max_connections`      | `8192`    | Open client connections at once; more are dropped |
  * | -                             | `auth.metrics`                | `open`    | `api_key`: /metrics needs a key too |
  * | `THINKGATE_BODY_LIMIT_BYTES`  | `limits.body_limit_bytes`     | `8388608` | Largest request body (413 above) |
+ * | -                             | `limits.max_upstream_response_bytes` | `16777216` | Largest upstream body or SSE event read whole (502 `upstream_response_too_large` above) |
+ * | -                             | `limits.max_relay_response_bytes` | `268435456` | Largest relayed response (streamed; cut above) |
  * | `THINKGATE_MAX_CONCURRENT`    | `limits.max_concurrent_requests` | `1024` | Requests served at once; more wait in the queue |
  * | -                             | `limits.max_queue`            | `1024`    | Requests waiting; more get 429 |
  * | -                             | `limits.queue_timeout_ms`     | `30000`   | Longest wait in the queue (then 429) |
@@ -90,6 +92,10 @@ export interface Config {
   reasoningFields: readonly ReasoningField[];
   limits: {
     bodyLimitBytes: number;
+    /** Most bytes buffered of one upstream answer: a whole /tokenize or /v1/models body, one SSE event. */
+    maxUpstreamResponseBytes: number;
+    /** Most bytes of one relayed response (streamed, never buffered). */
+    maxRelayResponseBytes: number;
     maxConcurrentRequests: number;
     maxQueue: number;
     queueTimeoutMs: number;
@@ -250,6 +256,8 @@ const fileSections = {
   }),
   limits: section({
     body_limit_bytes: int(1).optional(),
+    max_upstream_response_bytes: int(1024).optional(),
+    max_relay_response_bytes: int(1024).optional(),
     max_concurrent_requests: int(1).optional(),
     max_queue: int(0).optional(),
     queue_timeout_ms: ms(1).optional(),
@@ -578,6 +586,8 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
     reasoningFields: [...new Set(response?.reasoning_fields ?? REASONING_FIELDS)],
     limits: {
       bodyLimitBytes: e.bodyLimitBytes ?? limits?.body_limit_bytes ?? 8 * 1024 * 1024,
+      maxUpstreamResponseBytes: limits?.max_upstream_response_bytes ?? 16 * 1024 * 1024,
+      maxRelayResponseBytes: limits?.max_relay_response_bytes ?? 256 * 1024 * 1024,
       maxConcurrentRequests: e.maxConcurrent ?? limits?.max_concurrent_requests ?? 1024,
       maxQueue: limits?.max_queue ?? 1024,
       queueTimeoutMs: limits?.queue_timeout_ms ?? 30_000,

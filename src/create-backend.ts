@@ -12,6 +12,8 @@ export function createBackend(upstream: UpstreamConfig, config: Config): PooledB
   const opts = {
     baseUrl: upstream.url,
     timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
+    maxResponseBytes: config.limits.maxUpstreamResponseBytes,
+    maxRelayResponseBytes: config.limits.maxRelayResponseBytes,
     ...(upstream.apiKey ? { apiKey: upstream.apiKey } : {}),
   };
   switch (upstream.kind ?? 'vllm') {

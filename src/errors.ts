@@ -25,6 +25,11 @@ export interface ErrorOptions {
   param?: string | null;
   code?: string | null;
   cause?: unknown;
+  /**
+   * The upstream's own words (its error body, the chunk it choked on): for a redacted debug
+   * log only (src/log-redact.ts), never rendered to a client and never in the error log.
+   */
+  detail?: string;
 }
 
 export abstract class ThinkgateError extends Error {
@@ -32,12 +37,20 @@ export abstract class ThinkgateError extends Error {
   abstract readonly type: OpenAIErrorType;
   readonly param: string | null;
   readonly code: string | null;
+  // Private: pino's err serializer copies enumerable fields into the error log.
+  readonly #detail: string | undefined;
 
   constructor(message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.param = opts.param ?? null;
     this.code = opts.code ?? null;
+    this.#detail = opts.detail;
+  }
+
+  /** What the upstream said (ErrorOptions.detail), unredacted: log it only through src/log-redact.ts. */
+  get upstreamDetail(): string | undefined {
+    return this.#detail;
   }
 
   /** Extra response headers (Retry-After for 429/503). */

@@ -23,6 +23,7 @@ import { UpstreamError } from '../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';
 import { errorInfoOf, VllmErrorBodySchema } from '../vllm/schemas.js';
 import { mapStreamErrorEvent } from '../vllm/upstream-errors.js';
+import { TextPerTokenBound } from '../vllm/chunk-reader.js';
 import { LlamaCompletionChunkSchema, type LlamaCompletionChunk } from './schemas.js';
 
 export const WITHHELD_IDS_MESSAGE =
@@ -35,9 +36,15 @@ export class LlamaChunkReader {
   stoppedAtId = false;
   private held: CompletionDelta | null = null;
   private ids = 0;
+  private readonly textBound = new TextPerTokenBound('llama-server');
   private promptTokens = 0;
   private cachedTokens: number | undefined;
   private readonly stopIds: ReadonlySet<number>;
+
+  /** Token ids received so far: the client's timers count only these as progress. */
+  get tokens(): number {
+    return this.ids;
+  }
 
   constructor(stopTokenIds: readonly number[] = []) {
     this.stopIds = new Set(stopTokenIds);
@@ -49,19 +56,23 @@ export class LlamaChunkReader {
     let json: unknown;
     try {
       json = JSON.parse(data);
-    } catch (err) {
-      throw new UpstreamError(`llama-server sent malformed JSON in the stream: ${excerpt(data)}`, { cause: err });
+    } catch {
+      // Stable messages; the event (model output) goes to the redacted debug log as `detail`.
+      throw new UpstreamError('llama-server sent malformed JSON in the stream.', { detail: excerpt(data) });
     }
     if (typeof json === 'object' && json !== null && 'error' in json) {
       const parsed = VllmErrorBodySchema.safeParse(json);
       if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError(`llama-server failed during generation: ${excerpt(data)}`);
+      throw new UpstreamError('llama-server failed during generation.', { detail: excerpt(data) });
     }
     const parsed = LlamaCompletionChunkSchema.safeParse(json);
     if (!parsed.success) {
-      throw new UpstreamError(`llama-server sent an unexpected stream event (${parsed.error.issues[0]?.message ?? 'invalid'}): ${excerpt(data)}`);
+      throw new UpstreamError('llama-server sent an unexpected stream event.', {
+        detail: `${parsed.error.issues[0]?.message ?? 'invalid'}: ${excerpt(data)}`,
+      });
     }
     const chunk = parsed.data;
+    this.textBound.add(chunk.tokens.length, chunk.content);
     this.note(chunk);
     return chunk.stop ? this.onFinal(chunk) : this.onToken(chunk);
   }

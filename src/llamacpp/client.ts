@@ -105,7 +105,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     // Serialized outside the transport's try: our error, never the server's (src/vllm/http.ts).
     const bodyText = JSON.stringify(payload);
 
-    const decoder = new SseDecoder();
+    const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
     const reader = new LlamaChunkReader(req.stopTokenIds);
     let body: Dispatcher.ResponseData['body'] | undefined;
     try {
@@ -122,6 +122,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       body = res.body;
       if (res.statusCode !== 200) throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), COMPLETION);
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        const before = reader.tokens;
         for (const data of decoder.push(chunk)) {
           for (const ev of reader.read(data)) {
             watchdog.pause();
@@ -131,7 +132,8 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
         }
         // Stopped at a stop id: close the request (finally), llama-server cancels the generation.
         if (reader.stoppedAtId) return;
-        watchdog.data();
+        // Only tokens are progress: events without any must not keep the timers alive.
+        if (reader.tokens > before) watchdog.data();
       }
       for (const data of decoder.end()) for (const ev of reader.read(data)) yield ev;
     } catch (err) {

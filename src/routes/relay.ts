@@ -14,6 +14,7 @@ import type { AppContext } from '../app-context.js';
 import { onReplica } from '../chat/start-runs.js';
 import { AbortedError, InternalError, isAbortError, NotFoundError, ThinkgateError } from '../errors.js';
 import { readLimited } from '../vllm/http.js';
+import { pathOnly } from '../log-redact.js';
 import { mapUpstreamStatus } from '../vllm/upstream-errors.js';
 import { canForward, type ForwardResponse } from '../vllm/forward.js';
 import type { UpstreamLease } from '../upstream-pool.js';
@@ -114,7 +115,7 @@ function forwardOnReplica(
 
 /** An upstream error answer as a ThinkgateError (its body read up to the error-body limit). */
 async function upstreamFailure(res: ForwardResponse, spec: RelaySpec): Promise<ThinkgateError> {
-  const what = `${spec.method} ${spec.path}`;
+  const what = `${spec.method} ${pathOnly(spec.path)}`;
   const text = await readLimited(res.body);
   const mapped = mapUpstreamStatus(res.status, text, what);
   // A route the upstream does not serve (vLLM's /tokenizer_info needs

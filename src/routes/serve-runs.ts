@@ -19,6 +19,7 @@ import type { EngineEvent } from '../engine/types.js';
 import { AbortedError, isAbortError, ServiceUnavailableError, UpstreamTimeoutError, toErrorBody, toThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
 import { RequestMetrics } from '../request-metrics.js';
+import { logUpstreamDetail } from '../log-redact.js';
 
 const REQUEST_ENDED = new AbortedError('The request ended.');
 
@@ -157,6 +158,7 @@ async function streamEvents(
     if (isAbortError(err) && !drained) throw err;
     const e = drained ? shuttingDown() : toThinkgateError(err);
     reply.log.warn({ err }, 'stream failed after the first byte');
+    logUpstreamDetail(reply.log, err);
     await writer.sendError(toErrorBody(e));
     writer.end();
     return e.status;

@@ -18,11 +18,38 @@ import { mapStreamErrorEvent } from './upstream-errors.js';
 export const TOKEN_IDS_REQUIRED_MESSAGE =
   'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';
 
+/**
+ * Text is bounded by the ids it came with. With `return_token_ids` vLLM sends the ids of every
+ * piece of text (CompletionResponseStreamChoice.token_ids is the step's new ids; text held back
+ * for stop strings is released with later ids), and no token decodes to more than a few
+ * hundred characters. Without this bound a stream of text with empty `token_ids` would grow a
+ * non-stream request's answer without end: max_tokens counts ids, not text.
+ */
+export const MAX_TEXT_CHARS_PER_TOKEN = 256;
+/** Slack for short completions (a stop string's held-back text released with one id). */
+const TEXT_SLACK_CHARS = 8192;
+
+/** Counts a stream's ids and text and fails once the text outgrows what the ids can decode to. */
+export class TextPerTokenBound {
+  private ids = 0;
+  private chars = 0;
+  constructor(private readonly server: string) {}
+
+  add(ids: number, text: string): void {
+    this.ids += ids;
+    this.chars += text.length;
+    if (this.chars > this.ids * MAX_TEXT_CHARS_PER_TOKEN + TEXT_SLACK_CHARS) {
+      throw new UpstreamError(`${this.server} sent text without the token ids it decodes from (${this.ids} ids, ${this.chars} characters).`);
+    }
+  }
+}
+
 export class CompletionChunkReader {
   /** A choice chunk carried a finish_reason: the completion is whole even if [DONE] never comes. */
   finished = false;
   private finalUsageSeen = false;
   private lastRunningUsage: VllmUsage | null = null;
+  private readonly textBound = new TextPerTokenBound('vLLM');
 
   /** Parses and validates one data string. Throws ThinkgateError subclasses. */
   read(data: string): CompletionEvent | null {
@@ -31,20 +58,26 @@ export class CompletionChunkReader {
     let json: unknown;
     try {
       json = JSON.parse(data);
-    } catch (err) {
-      throw new UpstreamError(`vLLM sent malformed JSON in the stream: ${excerpt(data)}`, { cause: err });
+    } catch {
+      // Stable messages: the chunk is model output (and V8's SyntaxError quotes it); it goes to
+      // the redacted debug log as `detail`, never to the client or the error log.
+      throw new UpstreamError('vLLM sent malformed JSON in the stream.', { detail: excerpt(data) });
     }
     if (typeof json !== 'object' || json === null) {
-      throw new UpstreamError(`vLLM sent a stream event that is not a JSON object: ${excerpt(data)}`);
+      throw new UpstreamError('vLLM sent a stream event that is not a JSON object.', { detail: excerpt(data) });
     }
     if ('error' in json || (json as { object?: unknown }).object === 'error') {
       const parsed = VllmErrorBodySchema.safeParse(json);
       if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError(`vLLM failed during generation: ${excerpt(data)}`);
+      throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
     }
     const parsed = VllmCompletionChunkSchema.safeParse(json);
     if (!parsed.success) {
-      throw new UpstreamError(`vLLM sent an unexpected stream chunk (${parsed.error.issues[0]?.message ?? 'invalid'}): ${excerpt(data)}`);
+      const issue = parsed.error.issues[0];
+      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
+      throw new UpstreamError(`vLLM sent an unexpected stream chunk (invalid field${where}).`, {
+        detail: `${issue?.message ?? 'invalid'}: ${excerpt(data)}`,
+      });
     }
     const chunk = parsed.data;
     const choice = chunk.choices[0];
@@ -60,7 +93,10 @@ export class CompletionChunkReader {
     }
     if (choice.token_ids == null) throw new UpstreamError(TOKEN_IDS_REQUIRED_MESSAGE);
     if (chunk.usage != null) this.lastRunningUsage = chunk.usage;
+    this.textBound.add(choice.token_ids.length, choice.text);
     const finishReason = toFinishReason(choice.finish_reason);
+    // An empty delta carries nothing (a heartbeat in choice form).
+    if (finishReason === null && choice.token_ids.length === 0 && choice.text === '') return null;
     if (finishReason !== null) this.finished = true;
     const delta: CompletionDelta = {
       kind: 'delta',

@@ -100,7 +100,7 @@ export class VllmBackend extends HttpBackend implements Backend {
 
     // Serialized before the transport's try (see http.ts callJson).
     const bodyText = JSON.stringify(payload);
-    const decoder = new SseDecoder();
+    const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
     const reader = new CompletionChunkReader();
     let body: Dispatcher.ResponseData['body'] | undefined;
     try {
@@ -123,14 +123,18 @@ export class VllmBackend extends HttpBackend implements Backend {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         const datas = decoder.push(chunk);
         if (datas.length === 0) continue; // partial line, comment, or drained bytes after [DONE]
+        let progress = false;
         for (const data of datas) {
           const ev = reader.read(data);
           if (ev === null) continue;
+          // Only tokens are progress: heartbeat chunks (`{"choices": []}`, empty deltas, bare
+          // usage) must not keep the first-token and idle timers alive forever.
+          if (ev.kind === 'delta' && ev.tokenIds.length > 0) progress = true;
           watchdog.pause();
           yield ev;
           watchdog.resume();
         }
-        watchdog.data();
+        if (progress) watchdog.data();
         // After [DONE] keep reading to the end of the body, so the connection is reused.
       }
       for (const data of decoder.end()) {

@@ -5,9 +5,10 @@
  * and close(). Each subclass adds only its own protocol.
  */
 import { Pool, type Dispatcher } from 'undici';
-import type { Readable } from 'node:stream';
-import { ThinkgateError } from '../errors.js';
-import { VllmHttp, abortable } from './http.js';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { ThinkgateError, UpstreamError } from '../errors.js';
+import { DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES, RESPONSE_TOO_LARGE, VllmHttp, abortable } from './http.js';
+import { pathOnly } from '../log-redact.js';
 import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
 import { mapTransportError } from './upstream-errors.js';
 
@@ -36,13 +37,23 @@ export interface HttpBackendOptions {
   headers?: Record<string, string>;
   /** Entries in the tokenize(model, text) cache. Default 4096. */
   tokenizeCacheSize?: number;
+  /** Largest whole body or single SSE event read from the server (limits.max_upstream_response_bytes). */
+  maxResponseBytes?: number;
+  /** Largest relayed response (limits.max_relay_response_bytes); streamed, so this bounds length, not memory. */
+  maxRelayResponseBytes?: number;
 }
+
+/** Default for `limits.max_relay_response_bytes`. */
+export const DEFAULT_MAX_RELAY_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export abstract class HttpBackend implements Forwarder {
   readonly name: string;
   protected readonly http: VllmHttp;
   protected readonly timeouts: Required<HttpBackendTimeouts>;
   protected readonly streamHeaders: Record<string, string>;
+  /** Bound on one SSE event (in UTF-16 units, which never outnumber the bytes they decode from). */
+  protected readonly maxEventChars: number;
+  private readonly maxRelayBytes: number;
   private readonly ownsDispatcher: boolean;
   private readonly tokenizeCache = new Map<string, Promise<number[]>>();
   private readonly tokenizeCacheSize: number;
@@ -59,7 +70,10 @@ export abstract class HttpBackend implements Forwarder {
     const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
     const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };
     this.streamHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
-    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders);
+    const maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES;
+    this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders, maxResponseBytes);
+    this.maxEventChars = maxResponseBytes;
+    this.maxRelayBytes = opts.maxRelayResponseBytes ?? DEFAULT_MAX_RELAY_RESPONSE_BYTES;
     this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
   }
 
@@ -95,7 +109,7 @@ export abstract class HttpBackend implements Forwarder {
    * (502/504, retryable before the first byte); any HTTP status is the upstream's answer.
    */
   async forward(req: ForwardRequest): Promise<ForwardResponse> {
-    const what = `${req.method} ${req.path}`;
+    const what = `${req.method} ${pathOnly(req.path)}`;
     const headers: Record<string, string> = { ...this.streamHeaders, accept: '*/*' };
     if (req.requestId !== undefined) headers['x-request-id'] = req.requestId;
     if (req.body === undefined) delete headers['content-type'];
@@ -111,7 +125,17 @@ export abstract class HttpBackend implements Forwarder {
         bodyTimeout: req.bodyTimeoutMs,
       });
       const ct = res.headers['content-type'];
-      return { status: res.statusCode, contentType: Array.isArray(ct) ? ct[0] : ct, body: res.body as unknown as Readable };
+      let body = res.body as unknown as Readable;
+      // A success is streamed to the client, never buffered; the ceiling ends an endless one.
+      // (An error status is read by readLimited, bounded on its own.)
+      if (res.statusCode < 400) {
+        if (Number(res.headers['content-length']) > this.maxRelayBytes) {
+          body.destroy();
+          throw relayTooLarge(what, this.maxRelayBytes);
+        }
+        body = capBytes(body, this.maxRelayBytes, () => relayTooLarge(what, this.maxRelayBytes));
+      }
+      return { status: res.statusCode, contentType: Array.isArray(ct) ? ct[0] : ct, body };
     } catch (err) {
       if (err instanceof ThinkgateError || req.signal.aborted) throw err;
       throw mapTransportError(err, what, 'connect');
@@ -134,4 +158,28 @@ export abstract class HttpBackend implements Forwarder {
     this.tokenizeCache.clear();
     if (this.ownsDispatcher) await this.http.dispatcher.close();
   }
+}
+
+function relayTooLarge(what: string, limit: number): UpstreamError {
+  return new UpstreamError(`vLLM answered ${what} with more than ${limit} bytes (limits.max_relay_response_bytes).`, {
+    code: RESPONSE_TOO_LARGE,
+  });
+}
+
+/**
+ * `body` through a counter that fails once more than `limit` bytes passed. pipeline() ties the
+ * two: the counter's error destroys `body` (undici closes the socket), and a consumer that
+ * destroys the counter (client gone) destroys `body` too.
+ */
+function capBytes(body: Readable, limit: number, error: () => Error): Readable {
+  let n = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.byteLength;
+      if (n > limit) cb(error());
+      else cb(null, chunk);
+    },
+  });
+  pipeline(body, counter, () => {});
+  return counter;
 }

@@ -10,6 +10,22 @@ import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
 /** Error bodies are read up to this many bytes (enough for any vLLM message), the rest dropped. */
 export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+/**
+ * Default for `limits.max_upstream_response_bytes`: the most thinkgate buffers of one upstream
+ * answer (a whole /tokenize or /v1/models body, one SSE event). A /tokenize of a 1M-token
+ * prompt is about 7 MB; vLLM's first stream chunk carries `prompt_token_ids` (as large).
+ */
+export const DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** The stable code of an upstream answer over the byte limit. */
+export const RESPONSE_TOO_LARGE = 'upstream_response_too_large';
+
+export function responseTooLarge(what: string, limit: number): UpstreamError {
+  return new UpstreamError(`vLLM answered ${what} with more than ${limit} bytes (limits.max_upstream_response_bytes).`, {
+    code: RESPONSE_TOO_LARGE,
+  });
+}
+
 /** Where one vLLM replica lives and how to reach it. */
 export class VllmHttp {
   constructor(
@@ -19,6 +35,8 @@ export class VllmHttp {
     /** A path prefix without trailing slash ('' for none). */
     readonly basePath: string,
     readonly jsonHeaders: Record<string, string>,
+    /** Largest body callJson reads (limits.max_upstream_response_bytes). */
+    readonly maxResponseBytes: number = DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES,
   ) {}
 
   /** A JSON call under one deadline; non-2xx, bad JSON and socket failures become ThinkgateErrors. */
@@ -48,11 +66,12 @@ export class VllmHttp {
         if (res.statusCode < 200 || res.statusCode >= 300) {
           throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), what);
         }
-        const text = await res.body.text();
+        const text = (await readBounded(res, this.maxResponseBytes, what)).toString('utf8');
         try {
           return JSON.parse(text) as unknown;
         } catch (err) {
-          throw new UpstreamError(`vLLM answered ${what} with malformed JSON.`, { cause: err });
+          // Not the SyntaxError as cause: V8 quotes the input in its message (an error-log leak).
+          throw new UpstreamError(`vLLM answered ${what} with malformed JSON.`, { detail: `${String(err)}: ${text.slice(0, 500)}` });
         }
       } catch (err) {
         if (err instanceof ThinkgateError || s.aborted) throw err;
@@ -116,7 +135,35 @@ export function parseOrThrow<T>(
 ): T {
   const r = schema.safeParse(json);
   if (r.success) return r.data;
-  throw new UpstreamError(`vLLM answered ${what} with an unexpected body: ${r.error.message}`);
+  throw new UpstreamError(`vLLM answered ${what} with an unexpected body.`, { detail: r.error.message });
+}
+
+/**
+ * A whole response body, at most `limit` bytes: a declared Content-Length over it fails before
+ * reading, a body that grows past it fails at that byte. Either way the body is destroyed, which
+ * makes undici close the socket (the rest is never read).
+ */
+export async function readBounded(
+  res: { headers: Record<string, string | string[] | undefined>; body: Dispatcher.ResponseData['body'] },
+  limit: number,
+  what: string,
+): Promise<Buffer> {
+  const declared = Number(res.headers['content-length']);
+  if (declared > limit) {
+    res.body.destroy();
+    throw responseTooLarge(what, limit);
+  }
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    n += chunk.byteLength;
+    if (n > limit) {
+      res.body.destroy();
+      throw responseTooLarge(what, limit);
+    }
+    parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(parts, n);
 }
 
 /** Reads at most MAX_ERROR_BODY_BYTES of an error body as text, then drops the rest. */

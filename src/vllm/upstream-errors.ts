@@ -56,19 +56,41 @@ function excerpt(text: string): string {
 }
 
 /**
+ * Client-facing messages are ours and stable: the upstream's text (a traceback, a proxy page,
+ * model output) can hold secrets and goes to the redacted debug log only (`detail`, see
+ * src/log-redact.ts). The one class worth more words is "context length exceeded": its limit
+ * is a number, safe to repeat.
+ */
+export function contextLengthError(upstreamMessage: string): InvalidRequestError {
+  const limit = /(?:maximum context length is|maximum model length of|max_model_len(?: is|=|:)?)\s*(\d{1,9})/i.exec(upstreamMessage)?.[1];
+  const message =
+    limit === undefined
+      ? "The prompt plus max_tokens exceeds this model's context length."
+      : `This model's maximum context length is ${limit} tokens; the prompt plus max_tokens exceeds it.`;
+  return new InvalidRequestError(message, { code: 'context_length_exceeded', param: 'messages', detail: upstreamMessage });
+}
+
+/** vLLM's `param` is a field name; anything else (or a long one) is not repeated. */
+function safeParam(param: string | null | undefined): string | null {
+  return param != null && /^[A-Za-z_][\w.[\]]{0,63}$/.test(param) ? param : null;
+}
+
+/**
  * An HTTP error status from vLLM (before any streamed byte) -> a ThinkgateError.
  * `what` names the call ("POST /v1/completions") for messages that are ours.
  */
 export function mapUpstreamStatus(status: number, bodyText: string, what: string): ThinkgateError {
   const { message, info } = parseErrorBody(bodyText);
-  const text = message === '' ? `vLLM answered ${what} with HTTP ${status}.` : message;
-  // The client's own request was bad (vLLM validates sampling fields and lengths): 400 with
-  // vLLM's message, so the caller can fix it. FastAPI validation errors are 422 in some versions.
+  const detail = message === '' ? undefined : message;
+  const opts = detail === undefined ? {} : { detail };
+  // The client's own request was bad (vLLM validates sampling fields and lengths): 400, with
+  // vLLM's `param` when it names a field. FastAPI validation errors are 422 in some versions.
   if (status === 400 || status === 422) {
-    const ctx = isContextLengthMessage(text);
-    return new InvalidRequestError(text, {
-      code: ctx ? 'context_length_exceeded' : null,
-      param: info?.param ?? (ctx ? 'messages' : null),
+    if (isContextLengthMessage(message)) return contextLengthError(message);
+    return new InvalidRequestError(`The upstream rejected the request as invalid (HTTP ${status}).`, {
+      code: 'upstream_rejected_request',
+      param: safeParam(info?.param),
+      ...opts,
     });
   }
   if (status === 404) {
@@ -76,35 +98,38 @@ export function mapUpstreamStatus(status: number, bodyText: string, what: string
     // route is FastAPI's {"detail": "Not Found"}: a misconfigured base URL or an old vLLM.
     // (A huge id can push the error body past our read limit; its start still says which.)
     if (info !== null || /"(message|detail)"\s*:\s*"The model/.test(bodyText)) {
-      return new NotFoundError(text, { code: 'model_not_found', param: 'model' });
+      return new NotFoundError('The model does not exist on the upstream.', { code: 'model_not_found', param: 'model', ...opts });
     }
     return new UpstreamError(`vLLM has no ${what} (HTTP 404): check the upstream URL and that it runs vLLM >= 0.10.`, {
       upstreamStatus: status,
+      ...opts,
     });
   }
   if (status === 429 || status === 503) {
-    return new ServiceUnavailableError(`vLLM is overloaded or not ready (HTTP ${status}): ${text}`);
+    return new ServiceUnavailableError(`vLLM is overloaded or not ready (HTTP ${status}).`, opts);
   }
   if (status === 504 || status === 408) {
-    return new UpstreamTimeoutError(`vLLM (or a proxy before it) timed out (HTTP ${status}): ${text}`);
+    return new UpstreamTimeoutError(`vLLM (or a proxy before it) timed out (HTTP ${status}).`, opts);
   }
   if (status === 401 || status === 403) {
     return new UpstreamError(`vLLM refused thinkgate's credentials (HTTP ${status}): check the upstream api key.`, {
       upstreamStatus: status,
+      ...opts,
     });
   }
-  return new UpstreamError(`vLLM failed (HTTP ${status}): ${text}`, { upstreamStatus: status });
+  return new UpstreamError(`vLLM failed (HTTP ${status}).`, { upstreamStatus: status, ...opts });
 }
 
 /** A `data: {"error": ...}` event inside a stream: vLLM failed after sending 200. */
 export function mapStreamErrorEvent(info: VllmErrorInfo): ThinkgateError {
   // Old vLLM raised prompt-length errors inside the stream generator, so they arrive here
   // (with its default code 400); everything else is a generation failure on vLLM's side.
-  if (isContextLengthMessage(info.message)) {
-    return new InvalidRequestError(info.message, { code: 'context_length_exceeded', param: 'messages' });
-  }
+  if (isContextLengthMessage(info.message)) return contextLengthError(info.message);
   const status = typeof info.code === 'number' ? info.code : undefined;
-  return new UpstreamError(`vLLM failed during generation: ${info.message}`, status === undefined ? {} : { upstreamStatus: status });
+  return new UpstreamError('vLLM failed during generation.', {
+    detail: info.message,
+    ...(status === undefined ? {} : { upstreamStatus: status }),
+  });
 }
 
 /** Nobody is there: the replica leaves rotation until its probe passes (passive health). */
@@ -155,5 +180,5 @@ export function mapTransportError(err: unknown, what: string, phase: 'connect' |
   // Anything else (a reset under load, a socket error) is a failed request, not proof the
   // replica is gone: retried elsewhere, but it does not take the replica out of rotation.
   const detail = err instanceof Error ? err.message : String(err);
-  return new UpstreamError(`Request to vLLM failed for ${what}: ${detail}`, { code: 'upstream_request_failed', cause: err });
+  return new UpstreamError(`Request to vLLM failed for ${what}.`, { code: 'upstream_request_failed', cause: err, detail });
 }

@@ -187,7 +187,7 @@ describe('/v1/completions: scoring requests are relayed unchanged (lm-eval logli
     expect(direct.json).toMatchObject({ object: 'error', code: 404 }); // the simulator speaks vLLM < 0.10.1's flat format
     const r = await post('/v1/completions', body);
     expect(r.status).toBe(404);
-    expect(r.json).toEqual({ error: { message: 'The model `no-such-model` does not exist.', type: 'not_found_error', param: 'model', code: 'model_not_found' } });
+    expect(r.json).toEqual({ error: { message: 'The model does not exist on the upstream.', type: 'not_found_error', param: 'model', code: 'model_not_found' } });
   });
 
   it('an upstream 5xx on a relayed request is retried on another replica before any byte is sent', async () => {

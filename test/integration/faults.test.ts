@@ -164,7 +164,8 @@ const MAPPED: Record<Exclude<FaultMode, 'none' | 'slow'>, Want> = {
   'malformed-json': { ...BAD_GATEWAY, message: /unexpected stream chunk/ },
   'broken-sse': { ...BAD_GATEWAY, message: /closed the stream early|without a finish_reason/ },
   // vLLM's own error event, followed by [DONE]: an error all the same, never a short answer.
-  'error-event': { ...BAD_GATEWAY, message: /Simulated engine failure/ },
+  // A stable message: the upstream's own text never reaches the client (it is debug-logged).
+  'error-event': { ...BAD_GATEWAY, message: /^vLLM failed during generation\.$/ },
   'no-token-ids': { ...BAD_GATEWAY, message: /token_ids/ },
 };
 /** Mid-stream faults at K = 0 strike before the first token; the stall then is a first-token stall. */

@@ -31,11 +31,14 @@ describe('logs', () => {
       const body = (await res.json()) as { choices: { message: { content: string } }[] };
       const answer = body.choices[0]!.message.content;
       await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer wrong-key-also-secret' } });
+      // Some clients put the key in the query string: URLs are logged without it.
+      await fetch(`${url}/v1/models?api_key=query-string-secret`, { headers: { authorization: 'Bearer sk-very-secret-key' } });
       const all = lines.join('\n');
       expect(lines.length).toBeGreaterThan(2);
       expect(lines.every((l) => JSON.parse(l) && true)).toBe(true); // structured JSON, one object per line
       expect(all).toContain('"reqId":"log-test-1"');
-      for (const secret of ['sk-very-secret-key', 'wrong-key-also-secret', 'my private question', answer]) {
+      expect(all).toContain('"url":"/v1/models"');
+      for (const secret of ['sk-very-secret-key', 'wrong-key-also-secret', 'query-string-secret', 'my private question', answer]) {
         expect(all.includes(secret), secret).toBe(false);
       }
     } finally {

@@ -291,7 +291,8 @@ describe('VllmBackend.streamCompletion', () => {
     );
     expect(seen).toHaveLength(1);
     expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as Error).message).toContain('CUDA went away');
+    expect((err as Error).message).toBe('vLLM failed during generation.');
+    expect((err as UpstreamError).upstreamDetail).toBe('CUDA went away');
   });
 
   it('maps HTTP errors before the stream', async () => {
@@ -315,9 +316,9 @@ describe('VllmBackend.streamCompletion', () => {
 
     const e400 = await run();
     expect(e400).toBeInstanceOf(InvalidRequestError);
-    expect(e400).toMatchObject({ message: ctx, code: 'context_length_exceeded', status: 400 });
+    expect(e400).toMatchObject({ message: "This model's maximum context length is 32 tokens; the prompt plus max_tokens exceeds it.", code: 'context_length_exceeded', status: 400 });
     const e400b = await run();
-    expect(e400b).toMatchObject({ message: 'top_k must be -1 or >= 1', param: 'top_k', code: null });
+    expect(e400b).toMatchObject({ message: 'The upstream rejected the request as invalid (HTTP 400).', param: 'top_k', code: 'upstream_rejected_request' });
     const e404 = await run();
     expect(e404).toBeInstanceOf(NotFoundError);
     expect(e404).toMatchObject({ code: 'model_not_found', status: 404 });
@@ -328,7 +329,8 @@ describe('VllmBackend.streamCompletion', () => {
     const e500 = await run();
     expect(e500).toBeInstanceOf(UpstreamError);
     expect(e500).toMatchObject({ status: 502, upstreamStatus: 500 });
-    expect((e500 as Error).message).toContain('kaboom');
+    expect((e500 as Error).message).toBe('vLLM failed (HTTP 500).');
+    expect((e500 as UpstreamError).upstreamDetail).toBe('kaboom');
   });
 
   it('reports a refused connection as upstream_unreachable', async () => {

@@ -48,6 +48,8 @@ describe('loadConfig: defaults', () => {
     expect(c.reasoningFields).toEqual(['reasoning_content', 'reasoning']);
     expect(c.limits).toEqual({
       bodyLimitBytes: 8 * 1024 * 1024,
+      maxUpstreamResponseBytes: 16 * 1024 * 1024,
+      maxRelayResponseBytes: 256 * 1024 * 1024,
       maxConcurrentRequests: 1024,
       maxQueue: 1024,
       queueTimeoutMs: 30_000,
@@ -224,7 +226,7 @@ profiles:
     expect(problemsOf(() => withFile(yaml))).toEqual([
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
       'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms, request_timeout_ms, headers_timeout_ms, keep_alive_timeout_ms, max_connections)',
-      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent)',
+      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_upstream_response_bytes, max_relay_response_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent)',
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);

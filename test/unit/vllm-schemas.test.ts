@@ -148,7 +148,9 @@ describe('CompletionChunkReader', () => {
       caught = err;
     }
     expect(caught).toBeInstanceOf(UpstreamError);
-    expect((caught as UpstreamError).message).toContain('Internal server error');
+    // Stable message for the client; vLLM's words only as the (debug-logged) detail.
+    expect((caught as UpstreamError).message).toBe('vLLM failed during generation.');
+    expect((caught as UpstreamError).upstreamDetail).toBe('Internal server error');
     expect((caught as UpstreamError).upstreamStatus).toBe(500);
     const flat = JSON.stringify({ object: 'error', message: "This model's maximum context length is 10 tokens.", type: 'BadRequestError', code: 400 });
     expect(() => r.read(flat)).toThrow(InvalidRequestError);
@@ -166,6 +168,17 @@ describe('CompletionChunkReader', () => {
     const r = new CompletionChunkReader();
     expect(r.read('')).toBeNull();
     expect(r.read('{"choices": []}')).toBeNull();
+    expect(r.read('{"choices": [{"index": 0, "text": "", "token_ids": []}]}')).toBeNull();
+  });
+
+  it('bounds text by the token ids it came with (text without ids is a protocol error)', () => {
+    const r = new CompletionChunkReader();
+    const chunk = (text: string, ids: number[]) => JSON.stringify({ choices: [{ index: 0, text, token_ids: ids }] });
+    // Long tokens are fine: 256 characters per id, plus slack.
+    for (let i = 0; i < 100; i++) expect(r.read(chunk('x'.repeat(256), [1]))).toMatchObject({ kind: 'delta' });
+    expect(() => {
+      for (let i = 0; i < 100; i++) r.read(chunk('x'.repeat(1024), []));
+    }).toThrow(/sent text without the token ids/);
   });
 });
 
@@ -176,19 +189,24 @@ describe('upstream error mapping', () => {
   it('400 -> InvalidRequestError with vLLM message; context length gets its code', () => {
     const e = mapUpstreamStatus(400, JSON.stringify({ error: { message: ctxMsg, type: 'BadRequestError', param: null, code: 400 } }), 'POST /v1/completions');
     expect(e).toBeInstanceOf(InvalidRequestError);
-    expect(e.message).toBe(ctxMsg);
+    expect(e.message).toBe("This model's maximum context length is 4096 tokens; the prompt plus max_tokens exceeds it.");
     expect(e.code).toBe('context_length_exceeded');
+    expect(e.upstreamDetail).toBe(ctxMsg);
     const plain = mapUpstreamStatus(400, JSON.stringify({ object: 'error', message: 'temperature must be >= 0', type: 'BadRequestError', param: 'temperature', code: 400 }), 'x');
     expect(plain).toBeInstanceOf(InvalidRequestError);
-    expect(plain.code).toBeNull();
+    expect(plain.message).toBe('The upstream rejected the request as invalid (HTTP 400).');
+    expect(plain.code).toBe('upstream_rejected_request');
     expect(plain.param).toBe('temperature');
+    // A `param` that is not a field name is not repeated either.
+    const odd = mapUpstreamStatus(400, JSON.stringify({ error: { message: 'x', param: 'api_key=sk-123 leaked', code: 400 } }), 'x');
+    expect(odd.param).toBeNull();
   });
 
   it('404 -> model_not_found for vLLM errors, UpstreamError for an unknown route', () => {
     const e = mapUpstreamStatus(404, JSON.stringify({ error: { message: 'The model `x` does not exist.', type: 'NotFoundError', code: 404 } }), 'x');
     expect(e).toBeInstanceOf(NotFoundError);
     expect(e.code).toBe('model_not_found');
-    expect(e.message).toContain('does not exist');
+    expect(e.message).toBe('The model does not exist on the upstream.');
     const route = mapUpstreamStatus(404, '{"detail":"Not Found"}', 'POST /tokenize');
     expect(route).toBeInstanceOf(UpstreamError);
     expect(route.message).toContain('POST /tokenize');
@@ -201,7 +219,8 @@ describe('upstream error mapping', () => {
     expect(e).toBeInstanceOf(UpstreamError);
     expect(e.status).toBe(502);
     expect((e as UpstreamError).upstreamStatus).toBe(500);
-    expect(e.message).toContain('oops');
+    expect(e.message).toBe('vLLM failed (HTTP 500).');
+    expect(e.upstreamDetail).toContain('oops');
   });
 
   it('parses non-JSON and FastAPI bodies into a message', () => {
