@@ -3,6 +3,10 @@
  * job cannot take every slot of the shared limiter. Past the limit the request gets 429 at once
  * (the tenant is the one to slow down, not the queue). Keys are held as SHA-256 digests and
  * forgotten when their count returns to 0, so the map stays as small as the set of active keys.
+ *
+ * Counted by weight, as the limiter is (limiter.ts): a request of w runs counts w. A weight
+ * above the limit is clamped to it, so such a request is admitted only when the key has
+ * nothing else running (429 otherwise, like any request past the limit).
  */
 import { createHash } from 'node:crypto';
 import { RateLimitError } from './errors.js';
@@ -17,20 +21,21 @@ export class KeyLimits {
     return this.maxPerKey > 0;
   }
 
-  acquire(authorization: string | undefined): Release {
+  acquire(authorization: string | undefined, weight = 1): Release {
     if (!this.enabled) return () => undefined;
+    const w = Math.min(Math.max(1, Math.ceil(weight)), this.maxPerKey);
     const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() ?? '';
     const id = createHash('sha256').update(token).digest('base64');
     const n = this.counts.get(id) ?? 0;
-    if (n >= this.maxPerKey) {
+    if (n + w > this.maxPerKey) {
       throw new RateLimitError(`Too many concurrent requests for this API key (limit ${this.maxPerKey}).`, 1);
     }
-    this.counts.set(id, n + 1);
+    this.counts.set(id, n + w);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.counts.get(id) ?? 1) - 1;
+      const left = (this.counts.get(id) ?? w) - w;
       if (left <= 0) this.counts.delete(id);
       else this.counts.set(id, left);
     };
