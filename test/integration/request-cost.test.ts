@@ -65,3 +65,35 @@ describe('runs per request (item 2)', () => {
     }
   });
 });
+
+describe('client-requested extensions (item 7)', () => {
+  it('min_thinking_tokens 1e6 with E = 1e9: E is clamped to 32 and said so, segments stay bounded', async () => {
+    stack.sim.reset();
+    const res = await post('/v1/completions', {
+      model: 'sim-r1', prompt: RAW, n: 2, max_tokens: 100_000, min_thinking_tokens: 1_000_000, max_thinking_extensions: 1_000_000_000,
+    });
+    expect(res.status).toBe(200);
+    const choices = res.json.choices as Array<{ budget_forcing: { extensions: number; segments: number; extensions_clamped_to?: number } }>;
+    for (const c of choices) {
+      expect(c.budget_forcing.extensions_clamped_to).toBe(32);
+      expect(c.budget_forcing.extensions).toBe(32);
+      expect(c.budget_forcing.segments).toBeLessThanOrEqual(34);
+    }
+    expect(res.json.budget_forcing).toMatchObject({ extensions_clamped_to: 32 });
+    expect(stack.sim.stats().total).toBeLessThanOrEqual(2 * 34);
+  });
+
+  it('a lower segment ceiling ends extending early and is reported', async () => {
+    const small = await startStack({ config: { limits: { max_segments_per_choice: 4 } } });
+    try {
+      const res = await post('/v1/chat/completions', {
+        model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2000, min_thinking_tokens: 1000,
+      }, {}, small.url);
+      expect(res.status).toBe(200);
+      expect(res.json.budget_forcing).toMatchObject({ extensions: 2, segments: 4, segment_limit_reached: true });
+      expect(small.sim.stats().total).toBe(4);
+    } finally {
+      await small.close();
+    }
+  });
+});
