@@ -12,6 +12,8 @@ import { startCompletion } from '../chat/start-completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
 import { checkRunCount } from '../openai/run-count.js';
+import { samplingFields } from '../openai/sampling.js';
+import { checkSamplingBytes } from '../chat/upstream-allowance.js';
 import { relay } from './relay.js';
 import { serveRuns } from './serve-runs.js';
 
@@ -33,6 +35,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
+    checkSamplingBytes(samplingFields(req), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({ id: ctx.newId('cmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
     return serveRuns(ctx, request, reply, {
       model: req.model,

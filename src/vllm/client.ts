@@ -79,7 +79,6 @@ export class VllmBackend extends HttpBackend implements Backend {
     // Sampling first: the protocol fields below can never be overridden by a client field.
     // n and echo are pinned: the engine follows exactly one sequence and counts only its tokens.
     const payload: VllmCompletionRequestBody = {
-      ...req.sampling,
       model: req.model,
       prompt: req.promptIds,
       max_tokens: req.maxTokens,
@@ -98,8 +97,8 @@ export class VllmBackend extends HttpBackend implements Backend {
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
 
-    // Serialized before the transport's try (see http.ts callJson).
-    const bodyText = JSON.stringify(payload);
+    // Serialized before the transport's try (see http.ts callJson); sampling first, once per request.
+    const bodyText = this.payloadText(req.sampling, (s) => ({ ...s }), payload);
     const decoder = new SseDecoder();
     const reader = new CompletionChunkReader();
     let body: Dispatcher.ResponseData['body'] | undefined;

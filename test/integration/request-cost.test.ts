@@ -97,3 +97,50 @@ describe('client-requested extensions (item 7)', () => {
     }
   });
 });
+
+describe('upstream bytes of one request (item 4)', () => {
+  const blob = 'x'.repeat(1_000_000);
+
+  it('an unknown 1 MB field still reaches vLLM, serialized into each segment once, and counted', async () => {
+    const small = await startStack({ config: { limits: { max_upstream_bytes_per_request: 20_000_000 } } });
+    try {
+      const res = await post('/v1/chat/completions', {
+        model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }], n: 2, max_tokens: 200, min_thinking_tokens: 45, vllm_extra_blob: blob,
+      }, {}, small.url);
+      expect(res.status).toBe(200);
+      const sent = small.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions');
+      expect(sent.length).toBeGreaterThan(2);
+      for (const r of sent) expect((r.body as Record<string, unknown>).vllm_extra_blob).toBe(blob);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('n x the field above the limit is a 400 naming the field, before any upstream call', async () => {
+    const small = await startStack({ config: { limits: { max_upstream_bytes_per_request: 20_000_000 } } });
+    try {
+      const res = await post('/v1/chat/completions', { model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }], n: 21, vllm_extra_blob: blob }, {}, small.url);
+      expect(res.status).toBe(400);
+      expect(res.json.error).toMatchObject({ param: 'vllm_extra_blob', code: 'upstream_bytes_exceeded' });
+      expect(small.sim.stats().total).toBe(0);
+      expect(small.sim.stats().lastRequests).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('segments that add up past the limit end the request with the same stable error', async () => {
+    // 3 MB: the first segments of 2 choices fit (2 x 1 MB), their extensions do not.
+    const small = await startStack({ config: { limits: { max_upstream_bytes_per_request: 3_000_000 } } });
+    try {
+      const res = await post('/v1/chat/completions', {
+        model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }], n: 2, max_tokens: 200, min_thinking_tokens: 60, vllm_extra_blob: blob,
+      }, {}, small.url);
+      expect(res.status).toBe(400);
+      expect(res.json.error).toMatchObject({ code: 'upstream_bytes_exceeded' });
+      expect(small.sim.stats().total).toBeLessThanOrEqual(3);
+    } finally {
+      await small.close();
+    }
+  });
+});
