@@ -3,10 +3,10 @@
  * start, then a JSON body or an SSE stream, with the metrics, cancellation and error rules of
  * spec 3 in one place.
  *
- * Order: admission by weight, one slot per run (per-key limit, then the limiter; 429 past the queue) -> start on a replica,
- * retried elsewhere until the first token (chat/start-runs.ts) -> render. Before the first byte
- * every failure is an HTTP status with the OpenAI envelope (app.ts's error handler); the SSE
- * stream opens only with the first token. After the first byte a failure is one
+ * Order: admission, one slot per run (per-key limit, then the limiter; 429 past the queue) ->
+ * start on a replica, retried elsewhere until the first token (chat/start-runs.ts) -> render.
+ * Before the first byte every failure is an HTTP status with the OpenAI envelope (app.ts's
+ * error handler); the SSE stream opens only with the first token. After the first byte a failure is one
  * `data: {"error":...}` event, then the stream ends. Cancellation flows one way: client
  * disconnect -> the request's AbortController -> engine -> the upstream request of the current
  * segment.

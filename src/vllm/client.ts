@@ -76,7 +76,8 @@ export class VllmBackend extends HttpBackend implements Backend {
    */
   async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     if (signal.aborted) throw new AbortedError();
-    // Sampling first: the protocol fields below can never be overridden by a client field.
+    // The protocol fields: payloadText puts the sampling fields first and drops any of these
+    // from them, so a client field can never override one.
     // n and echo are pinned: the engine follows exactly one sequence and counts only its tokens.
     const payload: VllmCompletionRequestBody = {
       model: req.model,

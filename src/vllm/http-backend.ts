@@ -113,7 +113,8 @@ export abstract class HttpBackend implements Forwarder {
       this.samplingText.set(sampling, fixed);
     }
     const own = JSON.stringify(perSegment);
-    return fixed === '' ? own : `{${fixed},${own.slice(1)}`;
+    if (fixed === '') return own;
+    return own === '{}' ? `{${fixed}}` : `{${fixed},${own.slice(1)}`;
   }
 
   /**
