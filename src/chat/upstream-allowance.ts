@@ -4,8 +4,9 @@
  * `n: 128` went into every segment of every choice, about 2 GB sent upstream for an 8 MB body.
  * Unknown fields still pass through (sampling.ts: vLLM's extras); what they cost is bounded.
  *
- * A segment is counted as the JSON of its sampling fields plus its prompt ids (the payload's
- * bulk; the fixed protocol fields are a constant on top). Three checks, as early as each is
+ * A segment is counted as the JSON of its sampling fields, its prompt ids and its stop strings
+ * (answer segments only; 120k of them fit in a body) - the payload's bulk; the fixed protocol
+ * fields are a constant on top. Three checks, as early as each is
  * predictable: the sampling part x runs before admission (checkSamplingBytes), the first
  * segment of every run once the prompts are tokenized (checkFirstSegments), and every segment
  * as it starts (meteredBackend), which fails the request with a stable 400 once the total is
@@ -26,14 +27,14 @@ export function idsBytes(ids: readonly number[]): number {
   return n;
 }
 
-/** Per sampling object: every segment of a request carries the same one. */
+/** JSON sizes per object: every segment of a request carries the same sampling and stop objects. */
 export class SamplingSizes {
   private readonly sizes = new WeakMap<object, number>();
-  of(sampling: Record<string, unknown>): number {
-    let n = this.sizes.get(sampling);
+  of(value: object): number {
+    let n = this.sizes.get(value);
     if (n === undefined) {
-      n = Buffer.byteLength(JSON.stringify(sampling));
-      this.sizes.set(sampling, n);
+      n = Buffer.byteLength(JSON.stringify(value));
+      this.sizes.set(value, n);
     }
     return n;
   }
@@ -69,8 +70,9 @@ export class UpstreamAllowance {
 
   constructor(readonly limit: number) {}
 
-  segmentBytes(req: Pick<CompletionRequest, 'sampling' | 'promptIds'>): number {
-    return this.sizes.of(req.sampling) + idsBytes(req.promptIds) + PROTOCOL_BYTES;
+  segmentBytes(req: Pick<CompletionRequest, 'sampling' | 'promptIds' | 'stop'>): number {
+    const stop = req.stop === undefined || req.stop.length === 0 ? 0 : this.sizes.of(req.stop);
+    return this.sizes.of(req.sampling) + idsBytes(req.promptIds) + stop + PROTOCOL_BYTES;
   }
 
   /** Before the first generation call: every run's first segment must fit. */
