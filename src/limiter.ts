@@ -40,6 +40,7 @@ export class ConcurrencyLimiter {
     this.now = opts.now ?? Date.now;
   }
 
+  /** Slots in use: the summed weight of the running requests (0 exactly when none runs). */
   get running(): number {
     return this.active;
   }
