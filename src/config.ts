@@ -27,6 +27,10 @@
  * | -                             | `limits.max_queue`            | `1024`    | Requests waiting; more get 429 |
  * | -                             | `limits.queue_timeout_ms`     | `30000`   | Longest wait in the queue (then 429) |
  * | -                             | `limits.per_key_max_concurrent` | `0`     | Concurrent requests per API key; 0 = no per-key limit |
+ * | -                             | `limits.max_choices_per_request` | `128`  | Runs of one request (prompts x n); above, 400. Each run is one admission slot |
+ * | -                             | `limits.max_thinking_extensions` | `32`   | Ceiling on a request's E (larger values are clamped, reported in budget_forcing) |
+ * | -                             | `limits.max_segments_per_choice` | `64`   | Upstream calls of one choice; at the ceiling the choice ends with `length` |
+ * | -                             | `limits.max_upstream_bytes_per_request` | `268435456` | Bytes one request may send upstream, all segments together; above, 400 |
  * | -                             | `routing.retries`             | `2`       | Retries on another replica before the first byte |
  * | -                             | `routing.retry_backoff_ms`    | `100`     | Backoff base (doubles per retry, jittered) |
  * | -                             | `routing.affinity`            | `none`    | `prefix`: same conversation start -> same replica |
@@ -101,6 +105,11 @@ export interface Config {
     queueTimeoutMs: number;
     /** Concurrent requests per API key (0 = no per-key limit); past it, 429. */
     perKeyMaxConcurrent: number;
+    /** Issue 11 items 2, 4, 7: what one request may cost (runs, extensions, segments, upstream bytes). */
+    maxChoicesPerRequest: number;
+    maxThinkingExtensions: number;
+    maxSegmentsPerChoice: number;
+    maxUpstreamBytesPerRequest: number;
   };
   /** How requests pick and change replicas. */
   routing: {
@@ -262,6 +271,10 @@ const fileSections = {
     max_queue: int(0).optional(),
     queue_timeout_ms: ms(1).optional(),
     per_key_max_concurrent: int(0).optional(),
+    max_choices_per_request: int(1).optional(),
+    max_thinking_extensions: int(0).optional(),
+    max_segments_per_choice: int(1).optional(),
+    max_upstream_bytes_per_request: int(1).optional(),
   }),
   routing: section({
     retries: int(0, 10).optional(),
@@ -592,6 +605,10 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
       maxQueue: limits?.max_queue ?? 1024,
       queueTimeoutMs: limits?.queue_timeout_ms ?? 30_000,
       perKeyMaxConcurrent: limits?.per_key_max_concurrent ?? 0,
+      maxChoicesPerRequest: limits?.max_choices_per_request ?? 128,
+      maxThinkingExtensions: limits?.max_thinking_extensions ?? 32,
+      maxSegmentsPerChoice: limits?.max_segments_per_choice ?? 64,
+      maxUpstreamBytesPerRequest: limits?.max_upstream_bytes_per_request ?? 256 * 1024 * 1024,
     },
     routing: {
       retries: routing?.retries ?? 2,

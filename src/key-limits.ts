@@ -5,6 +5,10 @@
  * gives the request (the matched configured key, never a raw bearer value, so with keys set an
  * anonymous caller cannot mint slots of its own), and forgotten when their count returns to 0,
  * so the map stays as small as the set of active keys.
+ *
+ * Counted by weight, as the limiter is (limiter.ts): a request of w runs counts w. A weight
+ * above the limit is clamped to it, so such a request is admitted only when the key has
+ * nothing else running (429 otherwise, like any request past the limit).
  */
 import { RateLimitError } from './errors.js';
 import type { Release } from './limiter.js';
@@ -18,19 +22,20 @@ export class KeyLimits {
     return this.maxPerKey > 0;
   }
 
-  /** `id`: the request's apiKeyId (auth.ts). */
-  acquire(id: string): Release {
+  /** `id`: the request's apiKeyId (auth.ts); `weight`: its runs. */
+  acquire(id: string, weight = 1): Release {
     if (!this.enabled) return () => undefined;
+    const w = Math.min(Math.max(1, Math.ceil(weight)), this.maxPerKey);
     const n = this.counts.get(id) ?? 0;
-    if (n >= this.maxPerKey) {
+    if (n + w > this.maxPerKey) {
       throw new RateLimitError(`Too many concurrent requests for this API key (limit ${this.maxPerKey}).`, 1);
     }
-    this.counts.set(id, n + 1);
+    this.counts.set(id, n + w);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.counts.get(id) ?? 1) - 1;
+      const left = (this.counts.get(id) ?? w) - w;
       if (left <= 0) this.counts.delete(id);
       else this.counts.set(id, left);
     };

@@ -18,7 +18,8 @@ Three jobs:
    simulator's vocabulary (id % SIM_VOCAB), which keeps them schema-valid. Finally, the simulator
    streams one prompt at a time (vLLM streams batches): a streamed batch that thinkgate relays
    unchanged (echo, logprobs, suffix, best_of > 1, max_tokens 0) is the simulator's 400, so such
-   positive bodies are dropped and batches are never switched to streaming.
+   positive bodies are dropped and batches are never switched to streaming. And prompts x n of a
+   /v1/completions body must not exceed limits.max_choices_per_request (128 by default).
    Positive (schema-valid) bodies that break one of these rules are dropped before they are
    sent, so "schema-valid but rejected" keeps meaning "the document and the gateway disagree".
    Negative bodies are all kept: any 4xx is a right answer to them.
@@ -50,6 +51,17 @@ EFFORT_MAX_THINKING = {"none": 0, "minimal": 512, "low": 1024, "medium": 4096, "
 
 # Ids below this exist in every simulated model's vocabulary (src/sim/tokenizer.ts).
 SIM_VOCAB = 256
+
+
+# limits.max_choices_per_request's default: prompts x n above it is a 400 (too_many_choices).
+MAX_CHOICES_PER_REQUEST = 128
+
+
+def _runs(body: dict[str, Any]) -> int:
+    """prompts x n of a /v1/completions body (a batch is a list of strings or of id lists)."""
+    prompt = body.get("prompt")
+    prompts = len(prompt) if isinstance(prompt, list) and _is_batch(body) else 1
+    return prompts * (_int(body.get("n")) or 1)
 
 
 def _int(value: Any) -> int | None:
@@ -101,6 +113,8 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     if _has_non_text_part(body):
         return False
     if _is_path(case, "/v1/completions") and body.get("stream") is True and _is_batch(body) and _is_relayed(body):
+        return False
+    if _is_path(case, "/v1/completions") and _runs(body) > MAX_CHOICES_PER_REQUEST:
         return False
     values, agree = _explicit_max_thinking(body)
     if not agree:

@@ -27,7 +27,7 @@ export async function prepareChat(
   signal: AbortSignal,
 ): Promise<EngineInput> {
   const policy = deps.registry.policyFor(req.model);
-  const fields = resolveBudgetFields(req, policy, deps.config.defaults);
+  const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
   const tokenizeReq = {
     model: req.model,
     messages: req.messages,
@@ -54,6 +54,7 @@ export async function prepareChat(
     profile,
     budget: { ...fields, extensionIds },
     maxCompletionTokens: maxCompletionTokens(req),
+    maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
     sampling: samplingFields(req),
   };

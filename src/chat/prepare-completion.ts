@@ -28,7 +28,7 @@ export async function prepareCompletion(
   requestId: string,
 ): Promise<EngineInput[]> {
   const policy = deps.registry.policyFor(req.model);
-  const fields = resolveBudgetFields(req, policy, deps.config.defaults);
+  const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
   const prompts = promptsOf(req);
   const addSpecial = req.add_special_tokens ?? true;
   const [tokenized, profile, extensionIds] = await Promise.all([
@@ -68,6 +68,7 @@ export async function prepareCompletion(
         profile,
         budget: { ...fields, extensionIds },
         maxCompletionTokens: req.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
+        maxSegments: deps.config.limits.maxSegmentsPerChoice,
         stop,
         sampling,
         requestId: id,

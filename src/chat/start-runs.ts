@@ -21,6 +21,7 @@ import {
 } from '../errors.js';
 import type { UpstreamLease } from '../upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
+import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
 
 export interface StartedRuns {
   lease: UpstreamLease;
@@ -42,9 +43,13 @@ export interface RetryPolicy {
 export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[]>;
 
 export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunPlan, affinity?: string): Promise<StartedRuns> {
+  // One allowance per request: bytes sent to a replica that failed count too.
+  const allowance = new UpstreamAllowance(ctx.config.limits.maxUpstreamBytesPerRequest);
   const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
     const inputs = await plan(backend, signal);
-    const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, backend, signal)));
+    allowance.checkFirstSegments(inputs);
+    const metered = meteredBackend(backend, allowance);
+    const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, metered, signal)));
     const first: IndexedEvent[] = [];
     for (;;) {
       const r = await rest.next();

@@ -22,6 +22,8 @@ export class ForcingState {
   extensions = 0;
   truncated = false;
   segments = 0;
+  /** The segment ceiling refused an extension or ended the run. */
+  segmentLimitReached = false;
   cachedTokens: number | undefined;
   /** Inserted delimiters not yet reported (filled only with EngineInput.transcript). */
   private delimiters: EngineEvent[] = [];
@@ -58,8 +60,16 @@ export class ForcingState {
     return this.span < this.input.budget.minThinkingTokens;
   }
 
-  /** Rule 2: a close below m becomes an extension while E allows and the phrase fits in B. */
+  /**
+   * Rule 2: a close below m becomes an extension while E allows, the phrase fits in B, and the
+   * segment ceiling leaves room for the extension's segment and one to answer in.
+   */
   canExtend(): boolean {
+    return this.extensionAllowed() && this.segmentsLeft() >= 2;
+  }
+
+  /** Rule 2 without the segment ceiling: what the budget alone allows. */
+  extensionAllowed(): boolean {
     const b = this.input.budget;
     return (
       this.belowMin &&
@@ -67,6 +77,11 @@ export class ForcingState {
       b.extensionIds.length > 0 &&
       this.span + b.extensionIds.length <= this.thinkingLimit
     );
+  }
+
+  /** Segments the ceiling still allows (Infinity without one). */
+  segmentsLeft(): number {
+    return (this.input.maxSegments ?? Infinity) - this.segments;
   }
 
   /** Room the model has before the context is full. */
@@ -81,12 +96,16 @@ export class ForcingState {
   }
 
   summary(): BudgetForcingSummary {
-    return {
+    const s: BudgetForcingSummary = {
       thinking_tokens: this.span,
       extensions: this.extensions,
       truncated: this.truncated,
       segments: this.segments,
     };
+    const clamped = this.input.budget.extensionsClampedTo;
+    if (clamped !== undefined) s.extensions_clamped_to = clamped;
+    if (this.segmentLimitReached) s.segment_limit_reached = true;
+    return s;
   }
 
   usage(): Usage {

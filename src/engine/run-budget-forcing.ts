@@ -43,6 +43,12 @@ export async function* runBudgetForcing(
       next = { finish: 'length' };
       break;
     }
+    if (state.segmentsLeft() <= 0) {
+      // The operator's ceiling (issue 11 item 7: 742 segments per choice for a huge m and E).
+      state.segmentLimitReached = true;
+      next = { finish: 'length' };
+      break;
+    }
     state.segments++;
     if (input.requestId !== undefined) req.requestId = `${input.requestId}-${state.segments}`;
     yield { type: 'segment', index: state.segments, cause: next.cause, promptTokens: state.prompt.length };
@@ -112,6 +118,7 @@ function decide(state: ForcingState, input: EngineInput, outcome: SegmentOutcome
     case 'stopped':
       return { finish: 'stop' };
     case 'close-attempt':
+      if (!state.canExtend() && state.extensionAllowed()) state.segmentLimitReached = true;
       if (state.canExtend()) {
         state.extensions++;
         for (const id of input.budget.extensionIds) state.prompt.push(id);

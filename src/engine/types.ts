@@ -14,6 +14,8 @@ export interface Budget {
   /** The extension phrase ("Wait") and its ids in the backend's tokenizer. */
   extensionText: string;
   extensionIds: number[];
+  /** Set when the client's E was above the operator's ceiling and clamped to it (reported in the summary). */
+  extensionsClampedTo?: number;
 }
 
 export interface EngineInput {
@@ -30,6 +32,12 @@ export interface EngineInput {
   stop: string[];
   /** Sampling fields and vLLM extras passed to every segment. */
   sampling: Record<string, unknown>;
+  /**
+   * Operator ceiling on this run's segments (upstream calls). An extension is taken only while
+   * two segments remain (its own and one to answer in); at the ceiling the run ends with
+   * `length`. Undefined = no ceiling.
+   */
+  maxSegments?: number;
   /** Used when neither max_completion_tokens nor maxModelLen bound the output. */
   fallbackMaxTokens?: number;
   /** The gateway's request id; segment n's upstream call gets `${requestId}-${n}`. */
@@ -51,6 +59,10 @@ export interface BudgetForcingSummary {
   extensions: number;
   truncated: boolean;
   segments: number;
+  /** The E that applied when the request asked for more than the operator's ceiling. */
+  extensions_clamped_to?: number;
+  /** True when the segment ceiling refused an extension or ended the run. */
+  segment_limit_reached?: boolean;
 }
 
 export interface Usage {

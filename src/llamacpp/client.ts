@@ -88,7 +88,6 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
   async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     if (signal.aborted) throw new AbortedError();
     const payload: Record<string, unknown> = {
-      ...llamaSampling(req.sampling),
       prompt: req.promptIds,
       n_predict: req.maxTokens,
       stream: true,
@@ -103,7 +102,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     // Serialized outside the transport's try: our error, never the server's (src/vllm/http.ts).
-    const bodyText = JSON.stringify(payload);
+    const bodyText = this.payloadText(req.sampling, llamaSampling, payload);
 
     const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
     const reader = new LlamaChunkReader(req.stopTokenIds);

@@ -13,7 +13,7 @@ import type { BudgetPreset, ModelPolicy } from '../profiles/profile.js';
 import type { ChatRequest } from './chat-request.js';
 import type { BudgetRequest } from './budget-fields.js';
 
-export type BudgetFields = Pick<Budget, 'maxThinkingTokens' | 'minThinkingTokens' | 'maxExtensions' | 'extensionText'>;
+export type BudgetFields = Pick<Budget, 'maxThinkingTokens' | 'minThinkingTokens' | 'maxExtensions' | 'extensionText' | 'extensionsClampedTo'>;
 
 export interface GlobalBudgetDefaults {
   max_thinking_extensions: number;
@@ -30,6 +30,7 @@ export function resolveBudgetFields(
   req: BudgetRequest,
   policy: ModelPolicy,
   globalDefaults: GlobalBudgetDefaults,
+  extensionCeiling = Infinity,
 ): BudgetFields {
   const preset = effortPreset(req, policy);
   const defaults = policy.defaults;
@@ -58,7 +59,7 @@ export function resolveBudgetFields(
     minThinkingTokens = maxThinkingTokens;
   }
 
-  const maxExtensions =
+  const wantedExtensions =
     req.max_thinking_extensions ??
     preset.max_thinking_extensions ??
     defaults.max_thinking_extensions ??
@@ -72,7 +73,15 @@ export function resolveBudgetFields(
     nonEmpty(policy.profile.extension) ??
     globalDefaults.thinking_extension;
 
-  return { maxThinkingTokens, minThinkingTokens, maxExtensions, extensionText };
+  // Issue 11 item 7: E = 1e9 with a huge m gave 742 segments per choice. Clamped rather than
+  // refused: a large E means "as many as allowed" (s1's budget forcing), and the response says
+  // which E applied (budget_forcing.extensions_clamped_to).
+  const fields: BudgetFields = { maxThinkingTokens, minThinkingTokens, maxExtensions: wantedExtensions, extensionText };
+  if (wantedExtensions > extensionCeiling) {
+    fields.maxExtensions = extensionCeiling;
+    fields.extensionsClampedTo = extensionCeiling;
+  }
+  return fields;
 }
 
 /** `max_completion_tokens` bounds thinking + answer (docs/budget-forcing.md); it wins over the older `max_tokens`, as in OpenAI. */

@@ -59,6 +59,8 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
     out.extensions += p.extensions;
     out.truncated ||= p.truncated;
     out.segments += p.segments;
+    if (p.extensions_clamped_to !== undefined) out.extensions_clamped_to = p.extensions_clamped_to;
+    if (p.segment_limit_reached === true) out.segment_limit_reached = true;
   }
   return out;
 }

@@ -10,15 +10,21 @@ import { startChat } from '../chat/start-chat.js';
 import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
+import { checkRunCount } from '../openai/run-count.js';
+import { samplingFields } from '../openai/sampling.js';
+import { checkSamplingBytes } from '../chat/upstream-allowance.js';
 import { serveRuns } from './serve-runs.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
+    const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
+    checkSamplingBytes(samplingFields(req), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,
+      weight,
       start: (signal) => startChat(req, ctx, signal, request.id),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: () => new ChatChunkRenderer({ ...meta(), includeUsage: req.stream_options?.include_usage === true, choices: req.n ?? 1 }),

@@ -11,12 +11,17 @@ import type { AppContext } from '../app-context.js';
 import { startCompletion } from '../chat/start-completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
+import { checkRunCount } from '../openai/run-count.js';
+import { samplingFields } from '../openai/sampling.js';
+import { checkSamplingBytes } from '../chat/upstream-allowance.js';
 import { relay } from './relay.js';
 import { serveRuns } from './serve-runs.js';
 
 export function registerCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/completions', async (request, reply) => {
     const req = parseCompletionRequest(request.body);
+    const n = req.n ?? 1;
+    const choices = checkRunCount(promptsOf(req).length, n, ctx.config.limits.maxChoicesPerRequest);
     const stream = req.stream === true;
     const why = relayReason(req);
     if (why !== null) {
@@ -30,12 +35,12 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
-    const n = req.n ?? 1;
-    const choices = promptsOf(req).length * n;
+    checkSamplingBytes(samplingFields(req), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({ id: ctx.newId('cmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream,
+      weight: choices,
       start: (signal) => startCompletion(req, ctx, signal, request.id),
       collector: () => new TextCompletionBuilder(meta()),
       renderer: () => new TextCompletionChunks({ ...meta(), includeUsage: req.stream_options?.include_usage === true }),

@@ -3,10 +3,10 @@
  * start, then a JSON body or an SSE stream, with the metrics, cancellation and error rules of
  * docs/api.md in one place.
  *
- * Order: admission (per-key limit, then the limiter; 429 past the queue) -> start on a replica,
- * retried elsewhere until the first token (chat/start-runs.ts) -> render. Before the first byte
- * every failure is an HTTP status with the OpenAI envelope (app.ts's error handler); the SSE
- * stream opens only with the first token. After the first byte a failure is one
+ * Order: admission, one slot per run (per-key limit, then the limiter; 429 past the queue) ->
+ * start on a replica, retried elsewhere until the first token (chat/start-runs.ts) -> render.
+ * Before the first byte every failure is an HTTP status with the OpenAI envelope (app.ts's
+ * error handler); the SSE stream opens only with the first token. After the first byte a failure is one
  * `data: {"error":...}` event, then the stream ends. Cancellation flows one way: client
  * disconnect -> the request's AbortController -> engine -> the upstream request of the current
  * segment.
@@ -40,6 +40,8 @@ export interface EventRenderer {
 export interface RunsSpec {
   model: string;
   stream: boolean;
+  /** Engine runs of the request (prompts x n): the slots it takes in admission (limiter.ts). */
+  weight: number;
   start(signal: AbortSignal): Promise<StartedRuns>;
   collector(): EventCollector;
   renderer(): EventRenderer;
@@ -59,9 +61,9 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
   let releaseKey: (() => void) | undefined;
   let started: StartedRuns | undefined;
   try {
-    releaseKey = ctx.keyLimits.acquire(request.apiKeyId);
+    releaseKey = ctx.keyLimits.acquire(request.apiKeyId, spec.weight);
     try {
-      release = await ctx.limiter.acquire(client.signal);
+      release = await ctx.limiter.acquire(client.signal, spec.weight);
     } catch (err) {
       if (isAbortError(err)) rm.disconnected('queued');
       throw err;

@@ -76,10 +76,10 @@ export class VllmBackend extends HttpBackend implements Backend {
    */
   async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     if (signal.aborted) throw new AbortedError();
-    // Sampling first: the protocol fields below can never be overridden by a client field.
+    // The protocol fields: payloadText puts the sampling fields first and drops any of these
+    // from them, so a client field can never override one.
     // n and echo are pinned: the engine follows exactly one sequence and counts only its tokens.
     const payload: VllmCompletionRequestBody = {
-      ...req.sampling,
       model: req.model,
       prompt: req.promptIds,
       max_tokens: req.maxTokens,
@@ -98,8 +98,8 @@ export class VllmBackend extends HttpBackend implements Backend {
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
 
-    // Serialized before the transport's try (see http.ts callJson).
-    const bodyText = JSON.stringify(payload);
+    // Serialized before the transport's try (see http.ts callJson); sampling first, once per request.
+    const bodyText = this.payloadText(req.sampling, (s) => ({ ...s }), payload);
     const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
     const reader = new CompletionChunkReader();
     let body: Dispatcher.ResponseData['body'] | undefined;

@@ -56,6 +56,8 @@ export abstract class HttpBackend implements Forwarder {
   private readonly maxRelayBytes: number;
   private readonly ownsDispatcher: boolean;
   private readonly tokenizeCache = new Map<string, Promise<number[]>>();
+  /** The serialized per-request part of streamed payloads, per sampling object (see payloadText). */
+  private readonly samplingText = new WeakMap<object, string>();
   private readonly tokenizeCacheSize: number;
   private closed = false;
 
@@ -102,6 +104,31 @@ export abstract class HttpBackend implements Forwarder {
     }
     const ids = await abortable(pending, signal);
     return ids.slice(); // callers may mutate; the cache keeps its own copy
+  }
+
+  /**
+   * A streamed completion's JSON body: the request's sampling fields (the client's extras,
+   * possibly megabytes) serialized once per request, then the segment's own protocol fields.
+   * Every segment of every choice carries the same `sampling` object (the engine passes it
+   * through), so issue 11 item 4's 7.9 MB unknown field x n = 128 is stringified once instead
+   * of once per segment per choice. `perSegment` must have the same keys on every call: they
+   * are removed from the sampling part, so the protocol always wins over a client field.
+   */
+  protected payloadText(
+    sampling: Record<string, unknown>,
+    toFields: (s: Record<string, unknown>) => Record<string, unknown>,
+    perSegment: Record<string, unknown>,
+  ): string {
+    let fixed = this.samplingText.get(sampling);
+    if (fixed === undefined) {
+      const fields = toFields(sampling);
+      for (const k of Object.keys(perSegment)) delete fields[k];
+      fixed = JSON.stringify(fields).slice(1, -1);
+      this.samplingText.set(sampling, fixed);
+    }
+    const own = JSON.stringify(perSegment);
+    if (fixed === '') return own;
+    return own === '{}' ? `{${fixed}}` : `{${fixed},${own.slice(1)}`;
   }
 
   /**

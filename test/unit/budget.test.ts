@@ -151,3 +151,14 @@ describe('maxCompletionTokens', () => {
     expect(maxCompletionTokens(req({ max_tokens: null, max_completion_tokens: 7 }))).toBe(7);
   });
 });
+
+describe('resolveBudgetFields: the operator ceiling on E (issue 11 item 7)', () => {
+  it('clamps a larger E to the ceiling and says so; an E within it is kept as is', () => {
+    const r = resolveBudgetFields(req({ max_thinking_extensions: 1_000_000_000 }), policy(), globals, 32);
+    expect(r.maxExtensions).toBe(32);
+    expect(r.extensionsClampedTo).toBe(32);
+    const ok = resolveBudgetFields(req({ max_thinking_extensions: 32 }), policy(), globals, 32);
+    expect(ok.maxExtensions).toBe(32);
+    expect(ok.extensionsClampedTo).toBeUndefined();
+  });
+});

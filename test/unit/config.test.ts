@@ -54,6 +54,10 @@ describe('loadConfig: defaults', () => {
       maxQueue: 1024,
       queueTimeoutMs: 30_000,
       perKeyMaxConcurrent: 0,
+      maxChoicesPerRequest: 128,
+      maxThinkingExtensions: 32,
+      maxSegmentsPerChoice: 64,
+      maxUpstreamBytesPerRequest: 256 * 1024 * 1024,
     });
     expect(c.routing).toEqual({ retries: 2, retryBackoffMs: 100, affinity: 'none' });
     expect(c.timeouts).toEqual({ connectMs: 5_000, firstTokenMs: 600_000, idleMs: 120_000, requestMs: 30_000 });
@@ -226,7 +230,7 @@ profiles:
     expect(problemsOf(() => withFile(yaml))).toEqual([
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
       'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms, request_timeout_ms, headers_timeout_ms, keep_alive_timeout_ms, max_connections)',
-      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_upstream_response_bytes, max_relay_response_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent)',
+      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_upstream_response_bytes, max_relay_response_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent, max_choices_per_request, max_thinking_extensions, max_segments_per_choice, max_upstream_bytes_per_request)',
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);

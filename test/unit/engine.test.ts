@@ -375,3 +375,36 @@ describe('engine: transcript mode (/v1/completions returns thinking, delimiters 
     expect(r.events.some((e) => e.type === 'delimiter')).toBe(false);
   });
 });
+
+describe('engine: the segment ceiling (issue 11 item 7)', () => {
+  it('stops extending while two segments remain, so the model still answers in the last one', async () => {
+    // m = 100 and E = 1000 would extend 98 times; a ceiling of 3 allows 1 extension + the answer.
+    const r = await run({ think: 2, extend: 1, answer: 1 }, input({ m: 100, E: 1000, maxSegments: 3 }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', 'R: t0 t1', 'usage 1', 'R:Wait',
+      'segment 2 extend prompt=12', 'R: t3', 'usage 2',
+      'segment 3 continue prompt=14', 'C:\n\n a0', 'usage 3', 'finish stop',
+    ]);
+    expect(r.requests.map((q) => q.stopTokenIds)).toEqual([[T.END], [T.END], undefined]);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 4, extensions: 1, truncated: false, segments: 3, segment_limit_reached: true,
+    });
+  });
+
+  it('ends the run with length at the ceiling, without opening another segment', async () => {
+    // M = 4 cuts thinking (segment 1), the close needs a second segment: a ceiling of 1 ends there.
+    const r = await run({ think: 30, answer: 2 }, input({ M: 4, maxSegments: 1 }));
+    expect(r.log).toEqual(['segment 1 initial prompt=9', 'R: t0 t1 t2 t3', 'usage 1', 'finish length']);
+    expect(r.requests).toHaveLength(1);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 4, extensions: 0, truncated: true, segments: 1, segment_limit_reached: true,
+    });
+  });
+
+  it('reports an E the request asked for above the ceiling as extensions_clamped_to', async () => {
+    const inp = input({ m: 100 });
+    inp.budget = { ...inp.budget, maxExtensions: 2, extensionsClampedTo: 2 };
+    const r = await run({ think: 2, extend: 1 }, inp);
+    expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 6, extensions: 2, truncated: false, segments: 3, extensions_clamped_to: 2 });
+  });
+});

@@ -61,3 +61,48 @@ describe('ConcurrencyLimiter', () => {
     expect(l.running).toBe(0);
   });
 });
+
+describe('ConcurrencyLimiter weights (issue 11 item 2)', () => {
+  it('a request of weight w takes w slots', async () => {
+    const { l } = limiter(4, 5);
+    const heavy = await l.acquire(undefined, 3);
+    expect(l.running).toBe(3);
+    const one = await l.acquire();
+    expect(l.running).toBe(4);
+    const waiting = l.acquire(undefined, 2);
+    expect(l.queued).toBe(1);
+    one();
+    expect(l.queued).toBe(1); // 3 + 2 > 4: still waiting
+    heavy();
+    const r = await waiting;
+    expect([l.running, l.queued]).toEqual([2, 0]);
+    r();
+    expect(l.running).toBe(0);
+  });
+
+  it('a weight above max_concurrent is clamped: admitted only when nothing else runs', async () => {
+    const { l } = limiter(4, 5);
+    const small = await l.acquire();
+    const huge = l.acquire(undefined, 1000);
+    const after = l.acquire(); // FIFO: not admitted ahead of the heavy head
+    expect([l.running, l.queued]).toEqual([1, 2]);
+    small();
+    const rh = await huge;
+    expect([l.running, l.queued]).toEqual([4, 1]);
+    rh();
+    (await after)();
+    expect(l.running).toBe(0);
+  });
+
+  it('a heavy head that times out lets lighter waiters in', async () => {
+    const { l } = limiter(2, 5, 30);
+    const one = await l.acquire();
+    const heavy = l.acquire(undefined, 2);
+    const light = l.acquire(new AbortController().signal);
+    await expect(heavy).rejects.toBeInstanceOf(RateLimitError);
+    const r = await light;
+    expect(l.running).toBe(2);
+    r();
+    one();
+  });
+});
