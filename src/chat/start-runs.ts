@@ -55,8 +55,11 @@ export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunP
       const r = await rest.next();
       if (r.done) break;
       first.push(r.value);
+      // Until the first event that came from the upstream: segment starts, usage, and the
+      // delimiters thinkgate inserts itself (a completions transcript opens thinking before any
+      // upstream call) reach no client yet, so a replica failure until then is still retried.
       const t = r.value.ev.type;
-      if (t !== 'segment' && t !== 'usage') break;
+      if (t !== 'segment' && t !== 'usage' && t !== 'delimiter') break;
     }
     return { inputs, first, rest };
   });

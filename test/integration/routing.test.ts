@@ -56,6 +56,24 @@ describe('retries before the first byte', () => {
     expect(metrics).toMatch(new RegExp(`thinkgate_upstream_retries_total\\{upstream="${bad.url.replaceAll('.', '\\.')}"\\} [1-9]`));
   });
 
+  it('/v1/completions: a replica that answers 500 is retried too, though thinkgate opened the thinking itself', async () => {
+    // The opening thinkgate inserts is a transcript event produced before any upstream call; it
+    // once counted as the "first token", so start-up ended before the replica was asked and its
+    // 500 reached the client (502, or an error event after a 200 for streams).
+    const bad = await sim({ fault: 'http-500' });
+    const good = await sim();
+    const gw = await gateway([bad.url, good.url]);
+    for (let i = 0; i < 4; i++) {
+      const r = await gw.client.completions.create({ model: 'sim-r1', prompt: 'hi', max_tokens: 64 });
+      expect(r.choices[0]!.text).toMatch(/\S/);
+      const stream = await gw.client.completions.create({ model: 'sim-r1', prompt: 'hi', max_tokens: 64, stream: true });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+      expect(text).toMatch(/\S/);
+    }
+    expect(completions(bad)).toBeGreaterThan(0);
+  });
+
   it('a dead replica is found by the first health check and never tried', async () => {
     const dead = await deadPort();
     const good = await sim();
