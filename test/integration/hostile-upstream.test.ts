@@ -252,6 +252,23 @@ describe('what a request collects is bounded by token ids', () => {
   });
 });
 
+describe('an upstream that ends every segment early', () => {
+  it('finish_reason "length" after one token, every time: the segment ceiling bounds the upstream requests', async () => {
+    // The engine opens a new segment after each early "length" while room is left; without
+    // limits.max_segments_per_choice this once made 3,511 upstream requests in 8 s.
+    let requests = 0;
+    hostile.routes.set('POST /v1/completions', async (_req, res) => {
+      requests++;
+      sseHead(res);
+      res.write(sse(delta('a', [tokenA], 'length')));
+      res.end('data: [DONE]\n\n');
+    });
+    const o = await attack(() => chat(false, { max_tokens: 100_000, min_thinking_tokens: 50_000, max_thinking_tokens: 60_000 }));
+    expect([200, 400, 502]).toContain(o.status);
+    expect(requests).toBeLessThanOrEqual(64);
+  });
+});
+
 describe('bad bytes and absurd numbers', () => {
   it('invalid UTF-8 in the text: a clean answer with U+FFFD, valid JSON', async () => {
     // Two segments: thinking ends at "EOS" (finish stop: the last id is the stop token), the
