@@ -52,6 +52,8 @@ export function refuseWhileDraining(ctx: AppContext): void {
 export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
   refuseWhileDraining(ctx);
   const rm = new RequestMetrics(ctx.metrics, { model: spec.model, stream: spec.stream }, ctx.now);
+  // Asked alongside admission and the start, so the usual answer (cached) costs the first token nothing.
+  const served = servedModel(ctx, spec.model);
   const client = watchClient(reply, ctx.shutdown.signal);
   let status = 200;
   let release: (() => void) | undefined;
@@ -66,6 +68,7 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
       throw err;
     }
     started = await spec.start(client.signal);
+    if (await served) rm.modelServed();
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
@@ -104,6 +107,21 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
     release?.();
     releaseKey?.();
     rm.end(status);
+  }
+}
+
+/**
+ * Whether an upstream lists `model` in GET /v1/models (the pool caches the answer a few
+ * seconds): only such a name may become a metrics label. A name that was found served before
+ * needs no lookup; one that starts on an upstream that takes any name (llama-server) is still
+ * not a label. Never rejects: a failed lookup means "not known to be served".
+ */
+async function servedModel(ctx: AppContext, model: string): Promise<boolean> {
+  if (ctx.metrics.hasModel(model)) return true;
+  try {
+    return (await ctx.pool.models()).some((m) => m.id === model);
+  } catch {
+    return false;
   }
 }
 
