@@ -52,8 +52,6 @@ export function refuseWhileDraining(ctx: AppContext): void {
 export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
   refuseWhileDraining(ctx);
   const rm = new RequestMetrics(ctx.metrics, { model: spec.model, stream: spec.stream }, ctx.now);
-  // Asked alongside admission and the start, so the usual answer (cached) costs the first token nothing.
-  const served = servedModel(ctx, spec.model);
   const client = watchClient(reply, ctx.shutdown.signal);
   let status = 200;
   let release: (() => void) | undefined;
@@ -68,7 +66,9 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
       throw err;
     }
     started = await spec.start(client.signal);
-    if (await served) rm.modelServed();
+    // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
+    // a known model none (servedModel), so only a model's first request waits for /v1/models.
+    if (await servedModel(ctx, spec.model)) rm.modelServed();
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
