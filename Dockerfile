@@ -16,9 +16,11 @@
 # - tini is PID 1: it forwards SIGTERM to Node (whose handler drains in-flight streams, see
 #   src/serve.ts) and reaps zombies. Kubernetes has no `--init`, so the image brings its own.
 
-# Pinned by full tag: Node 20 (package.json engines), Debian bookworm slim. Bump deliberately;
-# for reproducible builds pass the digest too: --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:...
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Pinned by full tag: Node 24, the LTS line (package.json engines admit 22 and later; CI runs
+# the suite on both, .ci/run), the same version as .ci/lib/node.sh; Debian bookworm slim. Bump
+# deliberately; for reproducible builds pass the digest too:
+#   --build-arg NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:...
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Integration tests open real loopback sockets; two workers fit the 2-core CI machine.
-    poolOptions: { forks: { maxForks: 2 } },
+    // (Vitest 4 replaced poolOptions.forks.maxForks with maxWorkers.)
+    maxWorkers: 2,
   },
 });

@@ -12,7 +12,9 @@ export default defineConfig({
     globalSetup: ['test/real/global-setup.ts'],
     testTimeout: 180_000,
     hookTimeout: 900_000,
+    // One worker, files in sequence (Vitest 4 replaced poolOptions.forks.singleFork): the
+    // servers live in the global setup and reach each file through inject().
     fileParallelism: false,
-    poolOptions: { forks: { singleFork: true } },
+    maxWorkers: 1,
   },
 });

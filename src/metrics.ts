@@ -3,9 +3,11 @@
  * base units in the name (seconds, tokens), `_total` on counters (Prometheus naming guide,
  * https://prometheus.io/docs/practices/naming/).
  *
- * Labels are bounded: never a user, key or request id. `model` values are the model ids the
- * routes resolved (config-known or served); past `maxModelLabels` distinct ids the rest fold
- * into "other", so a client sending arbitrary names cannot blow up the series count.
+ * Labels are bounded: never a user, key or request id. `model` values are only model ids an
+ * upstream serves (its GET /v1/models lists them, serve-runs.ts checks); any other name a client
+ * sends counts under "unknown", so junk names neither add series nor use up the cap (issue 11,
+ * item 6: 99 unknown 1 KB names used to push a real model into "other"). Past `maxModelLabels`
+ * distinct served ids the rest fold into "other" (an upstream listing thousands of aliases).
  * `upstream` values are Backend.name (a configured base URL), `code` an HTTP status.
  *
  * Everything registers on the registry it is given, never prom-client's global one, so two
@@ -47,6 +49,8 @@ export type AbortReason = 'client_disconnect' | 'drain_deadline' | 'upstream_err
 export const DEFAULT_MAX_MODEL_LABELS = 100;
 /** The label value that distinct model ids past the cap fold into. */
 export const OTHER_MODEL = 'other';
+/** The label value of every model name no upstream serves (a 404, a typo, a hostile name). */
+export const UNKNOWN_MODEL = 'unknown';
 
 export type UpstreamOutcome = 'ok' | 'error' | 'timeout' | 'aborted';
 export type DisconnectPhase = 'queued' | 'first_token' | 'thinking' | 'answer' | 'between_segments';
@@ -93,10 +97,16 @@ export interface UpstreamSeries {
 export interface Metrics {
   readonly registry: Registry;
   readonly inflight: Gauge;
-  /** The bound series of `model`, or of "other" once the cap of distinct labels is reached. */
-  forModel(model: string): ModelSeries;
-  /** One finished (or rejected) request; RequestMetrics.end calls it. */
-  countRequest(model: string, stream: boolean, status: number): void;
+  /**
+   * The bound series of a served `model` (of "other" once the cap of distinct labels is
+   * reached); null, or the reserved labels themselves, give the "unknown" series. Callers pass
+   * only names an upstream serves: every name passed here may become a label.
+   */
+  forModel(model: string | null): ModelSeries;
+  /** Whether `model` already has its own series (it was found served before). */
+  hasModel(model: string): boolean;
+  /** One finished (or rejected) request, by a label forModel gave; RequestMetrics.end calls it. */
+  countRequest(label: string, stream: boolean, status: number): void;
   upstreamRequest(upstream: string, outcome: UpstreamOutcome): void;
   /** A failed start retried on another replica (before the first byte). */
   upstreamRetry(upstream: string): void;
@@ -307,7 +317,9 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
 
   const byModel = new Map<string, ModelSeries>();
   let other: ModelSeries | undefined;
-  const forModel = (model: string): ModelSeries => {
+  let unknown: ModelSeries | undefined;
+  const forModel = (model: string | null): ModelSeries => {
+    if (model === null || model === UNKNOWN_MODEL) return (unknown ??= bind(UNKNOWN_MODEL));
     const known = byModel.get(model);
     if (known) return known;
     if (byModel.size >= maxModelLabels || model === OTHER_MODEL) return (other ??= bind(OTHER_MODEL));
@@ -330,12 +342,13 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     registry,
     inflight,
     forModel,
+    hasModel: (model) => byModel.has(model),
     forUpstream,
     requestAborted(reason) {
       aborts.inc({ reason });
     },
-    countRequest(model, stream, status) {
-      requests.inc({ model: forModel(model).label, stream: stream ? 'true' : 'false', code: String(status) });
+    countRequest(label, stream, status) {
+      requests.inc({ model: forModel(label).label, stream: stream ? 'true' : 'false', code: String(status) });
     },
     upstreamRequest(upstream, outcome) {
       upstreamRequests.inc({ upstream, outcome });

@@ -5,13 +5,18 @@
  *
  * `onEvent` runs on every streamed token of hundreds of concurrent streams, so for token
  * events it only compares and assigns fields: no allocation, no label hashing (the model's
- * series are bound once, in the constructor, via Metrics.forModel).
+ * series are bound once, via Metrics.forModel).
+ *
+ * The client's model name becomes a label only once the route says an upstream serves it
+ * (`modelServed`, before the first event); until then, and for requests that fail before (a
+ * 404 for an unknown model, a 429), the request counts under its model's existing series if an
+ * earlier request found it served, else under "unknown" (metrics.ts).
  */
 import type { EngineEvent } from './engine/types.js';
 import type { AbortReason, DisconnectPhase, Metrics, ModelSeries, UpstreamSeries } from './metrics.js';
 
 export class RequestMetrics {
-  private readonly series: ModelSeries;
+  private bound: ModelSeries | null = null;
   private readonly startMs: number;
   private sawToken = false;
   private sawAnswer = false;
@@ -31,9 +36,18 @@ export class RequestMetrics {
     /** Milliseconds; injected so tests drive time (docs/architecture.md: time is passed in). */
     private readonly now: () => number,
   ) {
-    this.series = m.forModel(labels.model);
     this.startMs = now();
     m.inflight.inc();
+  }
+
+  /** An upstream serves the requested model: from here on it is the request's label. */
+  modelServed(): void {
+    this.bound = this.m.forModel(this.labels.model);
+  }
+
+  /** The model's series: its own once known served, else "unknown". */
+  private get series(): ModelSeries {
+    return (this.bound ??= this.m.forModel(this.m.hasModel(this.labels.model) ? this.labels.model : null));
   }
 
   /** The replica serving the request (known once it started): per-upstream latency series. */

@@ -69,6 +69,9 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
       throw err;
     }
     started = await spec.start(client.signal);
+    // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
+    // a known model none (servedModel), so only a model's first request waits for /v1/models.
+    if (await servedModel(ctx, spec.model)) rm.modelServed();
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
@@ -107,6 +110,21 @@ export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply:
     release?.();
     releaseKey?.();
     rm.end(status);
+  }
+}
+
+/**
+ * Whether an upstream lists `model` in GET /v1/models (the pool caches the answer a few
+ * seconds): only such a name may become a metrics label. A name that was found served before
+ * needs no lookup; one that starts on an upstream that takes any name (llama-server) is still
+ * not a label. Never rejects: a failed lookup means "not known to be served".
+ */
+async function servedModel(ctx: AppContext, model: string): Promise<boolean> {
+  if (ctx.metrics.hasModel(model)) return true;
+  try {
+    return (await ctx.pool.models()).some((m) => m.id === model);
+  } catch {
+    return false;
   }
 }
 

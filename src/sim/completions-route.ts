@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
 import { BROKEN_SSE_BODY, MALFORMED_JSON_EVENT, MALFORMED_SSE_EVENT, type FaultPlan } from './faults.js';
@@ -111,6 +112,10 @@ async function streamCompletion(
       if (fault.mode === 'stall-mid-stream') return untilAborted(signal);
       if (fault.mode === 'close-mid-stream') {
         t.faultClosed();
+        // Node 24 holds a response's writes in the response itself until the next tick (Node 20
+        // passed them to the socket at once): let them reach the socket first, or destroySoon()
+        // closes it with the last events unsent.
+        await yieldToLoop();
         res.socket?.destroySoon(); // flush what was sent, then close without the chunked trailer
         return;
       }

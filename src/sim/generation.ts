@@ -57,9 +57,11 @@ export function createGeneration(
   if (!p.ignoreEos) suppressible.add(EOS_ID);
   const isSuppressed = (id: number): boolean => suppressible.has(id);
   const detok = tok.createDetokenizer({ skipSpecialTokens: p.skipSpecialTokens });
-  const bufferLen =
-    p.stop.length > 0 && !p.includeStopStrInOutput ? Math.max(...p.stop.map((s) => s.length)) - 1 : 0;
-  const maxStop = p.stop.length > 0 ? Math.max(...p.stop.map((s) => s.length)) : 0;
+  // A loop, not Math.max(...spread): spreading 120k stop strings into arguments overflowed
+  // the stack (a simulator 500, issue 11 item 11).
+  let maxStop = 0;
+  for (const s of p.stop) if (s.length > maxStop) maxStop = s.length;
+  const bufferLen = maxStop > 0 && !p.includeStopStrInOutput ? maxStop - 1 : 0;
   const outputIds: number[] = [];
   // Perf: `text` only grows by appends (a rope); the per-token work reads short strings only:
   // `held` (text not yet released, at most bufferLen + one piece) and `recent` (the last

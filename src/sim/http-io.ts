@@ -8,9 +8,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
+import { findTooDeep } from '../openai/json-depth.js';
 import type { FaultPlan } from './faults.js';
 import type { Generation, GenerationParams } from './generation.js';
 import type { SimContext, SimModelSpec } from './server.js';
+
+/** How deeply a request body may nest (levels below the body object). */
+export const SIM_MAX_JSON_DEPTH = 512;
 
 export interface Job {
   model: SimModelSpec;
@@ -73,11 +77,19 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new InvalidRequestError('Request body is not valid JSON.');
   }
+  // JSON.parse takes any depth, but JSON.stringify (tools in the chat template) overflows the
+  // stack a few thousand levels down: a 500. vLLM's Python JSON parser stops near its recursion
+  // limit (1000) too. Well above the gateway's own bound, which forwards a few levels more.
+  if (findTooDeep(body, SIM_MAX_JSON_DEPTH) !== null) {
+    throw new InvalidRequestError(`Request body is nested more than ${SIM_MAX_JSON_DEPTH} levels deep.`);
+  }
+  return body;
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };

@@ -21,7 +21,7 @@ const production = instructions.slice(instructions.findIndex((l) => /^FROM .* AS
 describe('Dockerfile', () => {
   it('builds in one stage and runs from another with production dependencies only', () => {
     expect(instructions.filter((l) => l.startsWith('FROM '))).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE} AS production']);
-    expect(instructions).toContain('ARG NODE_IMAGE=node:20.20.2-bookworm-slim');
+    expect(instructions).toContain('ARG NODE_IMAGE=node:24.22.3-bookworm-slim');
     expect(production.some((l) => l.startsWith('RUN npm ci --omit=dev'))).toBe(true);
     expect(production.some((l) => l.startsWith('COPY --from=build /app/dist ./dist'))).toBe(true);
     expect(production.find((l) => l.startsWith('ENV '))).toMatch(/NODE_ENV=production/);

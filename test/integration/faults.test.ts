@@ -153,8 +153,11 @@ const TIMEOUT = { status: 504, type: 'timeout_error', code: 'upstream_timeout' }
 /** What each fault maps to (src/vllm/upstream-errors.ts, src/vllm/client.ts). */
 const MAPPED: Record<Exclude<FaultMode, 'none' | 'slow'>, Want> = {
   // The simulator accepts, then destroys the socket: a broken connection, not a missing server
-  // (that one, ECONNREFUSED, is the "stops listening" case below: upstream_unreachable).
-  refuse: BROKEN,
+  // (that one, ECONNREFUSED, is the "stops listening" case below: upstream_unreachable). It
+  // destroys the 50 ms health probes' new connections too, so a probe that lands before the
+  // request picks a replica has taken the only one out: 503 (seen on a loaded machine on Node 22
+  // and 24, about one run in ten).
+  refuse: [BROKEN, { ...UNAVAILABLE, message: /No healthy upstream/ }],
   'http-500': { ...BAD_GATEWAY, message: /HTTP 500/ },
   'http-503': UNAVAILABLE,
   'stall-before-first-token': { ...TIMEOUT, message: /first token/ },

@@ -43,6 +43,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
   it('records tokens, segments, extensions, truncation, latencies and the status exactly', async () => {
     const { metrics, clock, now, text } = setup();
     const rm = new RequestMetrics(metrics, { model: 'qwen3', stream: true }, now);
+    rm.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 1');
 
     const script: Array<[number, EngineEvent]> = [
@@ -108,6 +109,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
   it('uses 1-2-5 token buckets that start at 0 and puts a skipped thinking (M = 0) in le="0"', async () => {
     const { metrics, now, text } = setup();
     const rm = new RequestMetrics(metrics, { model: 'm', stream: false }, now);
+    rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     rm.onEvent({ type: 'content', text: 'hi', tokens: 1 });
     rm.onEvent(finish(0, 1, 1, 0, false));
@@ -136,7 +138,9 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
   it('counts end() once: a second call changes neither the counter, the gauge nor the duration', async () => {
     const { metrics, now, text } = setup();
     const a = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    a.modelServed();
     const b = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    b.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 2');
     a.end(502);
     a.end(502);
@@ -153,6 +157,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
   it('observes no token or latency histograms for a request that failed before any token', async () => {
     const { metrics, clock, now, text } = setup();
     const rm = new RequestMetrics(metrics, { model: 'm', stream: false }, now);
+    rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     clock.t = 30_000;
     rm.end(504);
@@ -169,6 +174,7 @@ describe('client disconnects', () => {
   async function phaseAfter(events: EngineEvent[], explicit?: 'queued'): Promise<string[]> {
     const { metrics, now, text } = setup();
     const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    rm.modelServed();
     for (const ev of events) rm.onEvent(ev);
     if (explicit) rm.disconnected(explicit);
     else rm.disconnected();
@@ -202,12 +208,35 @@ describe('client disconnects', () => {
 describe('createMetrics', () => {
   it('folds model labels past the cap into "other"', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
-    for (const model of ['a', 'b', 'c', 'd', 'a']) new RequestMetrics(metrics, { model, stream: false }, now).end(200);
+    for (const model of ['a', 'b', 'c', 'd', 'a']) {
+      const rm = new RequestMetrics(metrics, { model, stream: false }, now);
+      rm.modelServed();
+      rm.end(200);
+    }
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
       'thinkgate_requests_total{model="a",stream="false",code="200"} 2',
       'thinkgate_requests_total{model="b",stream="false",code="200"} 1',
       'thinkgate_requests_total{model="other",stream="false",code="200"} 2',
+    ]);
+  });
+
+  it('counts names never found served under "unknown", outside the cap (issue 11, item 6)', async () => {
+    const { metrics, now, text } = setup({ maxModelLabels: 2 });
+    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end(404);
+    // The reserved labels are not names a client can take over.
+    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end(404);
+    const served = new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now);
+    served.modelServed();
+    served.end(200);
+    // A later request for a model found served before keeps its label even when it fails
+    // before the route could check again (a 429 at admission).
+    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end(429);
+    const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
+    expect(lines).toEqual([
+      'thinkgate_requests_total{model="unknown",stream="false",code="404"} 51',
+      'thinkgate_requests_total{model="qwen3",stream="false",code="200"} 1',
+      'thinkgate_requests_total{model="qwen3",stream="false",code="429"} 1',
     ]);
   });
 
@@ -240,7 +269,9 @@ describe('createMetrics', () => {
   it('keeps two registries independent and never touches the global one', async () => {
     const one = setup();
     const two = setup();
-    new RequestMetrics(one.metrics, { model: 'm', stream: false }, one.now).end(200);
+    const rm = new RequestMetrics(one.metrics, { model: 'm', stream: false }, one.now);
+    rm.modelServed();
+    rm.end(200);
     one.metrics.clientDisconnect('answer');
     expect(await one.text()).toContain('thinkgate_requests_total{model="m",stream="false",code="200"} 1');
     const other = await two.text();
@@ -281,6 +312,7 @@ describe('RequestMetrics: issue 4 series', () => {
     const metrics = createMetrics(registry, { version: 't' });
     let t = 0;
     const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, () => t);
+    rm.modelServed();
     rm.setUpstream('http://vllm-0:8000');
     rm.budget(100, 20);
     rm.onEvent({ type: 'segment', index: 1, cause: 'initial', promptTokens: 10 });
