@@ -1,12 +1,12 @@
 /** What the routes share, owned by buildApp (no globals: each app has its own). */
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 import type { ProfileResolver } from './engine/resolve-profile.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { ProfileRegistry } from './profiles/registry.js';
-import type { UpstreamPool } from './upstream-pool.js';
-import type { ConcurrencyLimiter } from './limiter.js';
-import type { KeyLimits } from './key-limits.js';
-import type { RetryPolicy } from './chat/start-chat.js';
+import type { UpstreamPool } from './replicas/upstream-pool.js';
+import type { ConcurrencyLimiter } from './http/limiter.js';
+import type { KeyLimits } from './http/key-limits.js';
+import type { RetryPolicy } from './replicas/retry-policy.js';
 
 export interface AppContext {
   config: Config;

@@ -9,14 +9,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { pino, type DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import type { AppContext } from './app-context.js';
-import { registerAuth } from './auth.js';
-import { createBackend } from './create-backend.js';
-import type { Config } from './config.js';
+import { registerAuth } from './http/auth.js';
+import { createBackend } from './backends/create-backend.js';
+import type { Config } from './config/config.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
-import { fromFastifyError } from './http-errors.js';
-import { logUpstreamDetail, reqSerializer } from './log-redact.js';
-import { createMetrics, type BuildInfo } from './metrics.js';
+import { fromFastifyError } from './http/fastify-errors.js';
+import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
+import { createMetrics, type BuildInfo } from './metrics/metrics.js';
 import { assertShallow } from './openai/json-depth.js';
 import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
@@ -26,9 +26,9 @@ import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
 import { registerModels } from './routes/models.js';
 import { registerOpenApi } from './routes/openapi.js';
-import { UpstreamPool, type PooledBackend } from './upstream-pool.js';
-import { ConcurrencyLimiter } from './limiter.js';
-import { KeyLimits } from './key-limits.js';
+import { UpstreamPool, type PooledBackend } from './replicas/upstream-pool.js';
+import { ConcurrencyLimiter } from './http/limiter.js';
+import { KeyLimits } from './http/key-limits.js';
 import { version } from './version.js';
 
 export interface AppDeps {
@@ -64,7 +64,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
-      serializers: { req: reqSerializer }, // URLs without their query string (log-redact.ts)
+      serializers: { req: reqSerializer }, // URLs without their query string (logging/redact.ts)
     },
     deps.logDestination ?? pino.destination(1),
   );

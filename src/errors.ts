@@ -27,7 +27,7 @@ export interface ErrorOptions {
   cause?: unknown;
   /**
    * The upstream's own words (its error body, the chunk it choked on): for a redacted debug
-   * log only (src/log-redact.ts), never rendered to a client and never in the error log.
+   * log only (src/logging/redact.ts), never rendered to a client and never in the error log.
    */
   detail?: string;
 }
@@ -48,7 +48,7 @@ export abstract class ThinkgateError extends Error {
     this.#detail = opts.detail;
   }
 
-  /** What the upstream said (ErrorOptions.detail), unredacted: log it only through src/log-redact.ts. */
+  /** What the upstream said (ErrorOptions.detail), unredacted: log it only through src/logging/redact.ts. */
   get upstreamDetail(): string | undefined {
     return this.#detail;
   }

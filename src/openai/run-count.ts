@@ -3,7 +3,7 @@
  * budget-forced generation with its own upstream streams. Issue 11 item 2: 20,000 one-token
  * prompts (an 80 KB body) exhausted the heap, and 10 prompts x n = 128 grew past 4 GB, so the
  * product is capped (`limits.max_choices_per_request`) before anything is admitted or sent.
- * The count is also the request's weight in admission (limiter.ts, key-limits.ts).
+ * The count is also the request's weight in admission (http/limiter.ts, http/key-limits.ts).
  */
 import { InvalidRequestError } from '../errors.js';
 

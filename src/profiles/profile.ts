@@ -65,3 +65,23 @@ export interface ModelPolicy {
   profile: Profile;
   defaults: BudgetDefaults;
 }
+
+/** One `models` entry: a glob over model ids; first match wins. */
+export interface ModelRule {
+  pattern: string;
+  profile: string;
+  /** Only the budget keys this entry sets; the registry overlays them on the global defaults. */
+  defaults: BudgetDefaults;
+  /** Replaces the profile's presets level by level. */
+  effort?: Partial<Record<ReasoningEffort, BudgetPreset>>;
+}
+
+/** The global budget defaults (config `defaults`): E and the phrase always have a value. */
+export type GlobalDefaults = BudgetDefaults & { max_thinking_extensions: number; thinking_extension: string };
+
+/** What model-policy resolution reads of the configuration (config.ts's Config has these). */
+export interface PolicyConfig {
+  profiles: Readonly<Record<string, Profile>>;
+  models: readonly ModelRule[];
+  defaults: GlobalDefaults;
+}

@@ -4,11 +4,10 @@
  * "Profiles") with the global defaults.
  */
 import picomatch from 'picomatch';
-import type { BudgetDefaults, BudgetPreset, ModelPolicy, Profile, ReasoningEffort } from './profile.js';
+import type { BudgetDefaults, BudgetPreset, ModelPolicy, ModelRule, PolicyConfig, Profile, ReasoningEffort } from './profile.js';
 import { DEFAULT_PROFILE_NAME } from './builtin.js';
-import type { Config, ModelRule } from '../config.js';
 
-export type PolicyConfig = Pick<Config, 'profiles' | 'models' | 'defaults'>;
+export type { PolicyConfig } from './profile.js';
 
 /** The extension phrase the global defaults fall back to when the operator sets none. */
 export const DEFAULT_THINKING_EXTENSION = 'Wait';

@@ -6,14 +6,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { startChat } from '../chat/start-chat.js';
+import { startChat } from '../runs/start-chat.js';
 import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
 import { checkRunCount } from '../openai/run-count.js';
 import { samplingFields } from '../openai/sampling.js';
-import { checkSamplingBytes } from '../chat/upstream-allowance.js';
-import { serveRuns } from './serve-runs.js';
+import { checkSamplingBytes } from '../runs/upstream-allowance.js';
+import { serveRuns } from '../serving/serve-runs.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {

@@ -8,14 +8,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { startCompletion } from '../chat/start-completion.js';
+import { startCompletion } from '../runs/start-completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
 import { checkRunCount } from '../openai/run-count.js';
 import { samplingFields } from '../openai/sampling.js';
-import { checkSamplingBytes } from '../chat/upstream-allowance.js';
-import { relay } from './relay.js';
-import { serveRuns } from './serve-runs.js';
+import { checkSamplingBytes } from '../runs/upstream-allowance.js';
+import { relay } from '../serving/relay.js';
+import { serveRuns } from '../serving/serve-runs.js';
 
 export function registerCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/completions', async (request, reply) => {

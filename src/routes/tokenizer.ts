@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { relay } from './relay.js';
+import { relay } from '../serving/relay.js';
 
 export const TOKENIZER_ROUTES = ['/tokenize', '/detokenize', '/tokenizer_info'] as const;
 

@@ -12,7 +12,6 @@ import type { FaultPlan } from './faults.js';
 import {
   SSE_HEADERS,
   createWriter,
-  genBodySchema,
   pacer,
   parseBody,
   reasonJson,
@@ -21,7 +20,8 @@ import {
   usageJson,
   type Tracked,
 } from './http-io.js';
-import type { SimContext } from './server.js';
+import { genBodySchema } from './gen-body.js';
+import type { SimContext } from './context.js';
 
 const chatSchema = genBodySchema.extend({
   messages: z.array(chatMessageSchema).min(1),

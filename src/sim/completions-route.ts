@@ -16,7 +16,6 @@ import {
   MID_STREAM_FAULTS,
   SSE_HEADERS,
   createWriter,
-  genBodySchema,
   pacer,
   parseBody,
   reasonJson,
@@ -24,11 +23,11 @@ import {
   sleep,
   untilAborted,
   usageJson,
-  type Job,
   type Tracked,
 } from './http-io.js';
+import { genBodySchema } from './gen-body.js';
 import { MAX_LOGPROBS, concatLogprobs, generatedLogprobs, promptLogprobs } from './logprobs.js';
-import type { SimContext } from './server.js';
+import type { Job, SimContext } from './context.js';
 
 const completionSchema = genBodySchema.extend({
   prompt: z.union([z.string(), z.array(z.number().int()), z.array(z.union([z.string(), z.array(z.number().int())]))]),

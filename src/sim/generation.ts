@@ -9,7 +9,7 @@
  * max(len(stop)) - 1 characters until the end).
  */
 import { InvalidRequestError } from '../errors.js';
-import type { GenBody } from './http-io.js';
+import type { GenBody } from './gen-body.js';
 import type { ScriptRun, TokenKind } from './model.js';
 import { EOS_ID, type Tokenizer } from './tokenizer.js';
 

@@ -10,20 +10,13 @@ import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
 import { findTooDeep } from '../openai/json-depth.js';
 import type { FaultPlan } from './faults.js';
-import type { Generation, GenerationParams } from './generation.js';
-import type { SimContext, SimModelSpec } from './server.js';
+import type { GenerationParams } from './generation.js';
+import type { Job, SimContext, SimModelSpec } from './context.js';
+import type { GenBody } from './gen-body.js';
+
 
 /** How deeply a request body may nest (levels below the body object). */
 export const SIM_MAX_JSON_DEPTH = 512;
-
-export interface Job {
-  model: SimModelSpec;
-  promptIds: number[];
-  gen: Generation;
-  /** vLLM's prompt_tokens_details.cached_tokens for this prompt. */
-  cached: number;
-  params: GenerationParams;
-}
 
 export interface Tracked {
   signal: AbortSignal;
@@ -31,33 +24,6 @@ export interface Tracked {
   faultClosed(): void;
 }
 
-/** The sampling fields both generation endpoints share (vLLM's SamplingParams names). */
-export const genBodySchema = z
-  .object({
-    model: z.string().nullable().optional(),
-    max_tokens: z.number().int().nullable().optional(),
-    max_completion_tokens: z.number().int().nullable().optional(),
-    min_tokens: z.number().int().min(0).nullable().optional(),
-    stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
-    stop_token_ids: z.array(z.number().int()).nullable().optional(),
-    ignore_eos: z.boolean().nullable().optional(),
-    skip_special_tokens: z.boolean().nullable().optional(),
-    include_stop_str_in_output: z.boolean().nullable().optional(),
-    stream: z.boolean().nullable().optional(),
-    stream_options: z
-      .object({
-        include_usage: z.boolean().nullable().optional(),
-        continuous_usage_stats: z.boolean().nullable().optional(),
-      })
-      .loose()
-      .nullable()
-      .optional(),
-    n: z.number().int().nullable().optional(),
-    temperature: z.number().nullable().optional(),
-    seed: z.number().int().nullable().optional(),
-  })
-  .loose();
-export type GenBody = z.infer<typeof genBodySchema>;
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);

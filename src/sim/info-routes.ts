@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
 import { chatMessageSchema, renderChatTemplate } from './chat-template.js';
 import { parseBody } from './http-io.js';
-import type { SimContext } from './server.js';
+import type { SimContext } from './context.js';
 
 const tokenizeSchema = z
   .object({

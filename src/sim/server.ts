@@ -14,34 +14,17 @@ import type { TemplateKind } from './chat-template.js';
 import { handleCompletions } from './completions-route.js';
 import { faultStatus, resolveFault, type FaultDefaults, type FaultPlan } from './faults.js';
 import { createGeneration, paramsFromRequest } from './generation.js';
-import { readJson, sendJson, type GenBody, type Job } from './http-io.js';
+import { readJson, sendJson } from './http-io.js';
+import type { SimContext, SimModelSpec, SimOptions, SimRequestRecord, SimStats } from './context.js';
+
+export type { SimContext, SimModelSpec, SimOptions, SimRequestRecord, SimStats } from './context.js';
 import { detokenizeBody, metricsText, modelsBody, tokenizeBody } from './info-routes.js';
 import { createScriptedModel, type ScriptOptions } from './model.js';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.js';
 import { tokenizerInfoBody } from './tokenizer-info.js';
 import { createSimTokenizer, type Tokenizer } from './tokenizer.js';
 
-export interface SimModelSpec {
-  id: string;
-  template: TemplateKind;
-}
 
-export interface SimOptions extends ScriptOptions, FaultDefaults {
-  host: string;
-  port: number;
-  models: SimModelSpec[];
-  /** Delay between tokens (setTimeout, never a busy wait). */
-  tokenDelayMs: number;
-  /** Delay before the first token (prefill). */
-  firstTokenDelayMs: number;
-  maxModelLen: number;
-  /** Prefix-cache capacity in 16-token blocks (LRU beyond). */
-  prefixCacheBlocks: number;
-  /** `flat`: vLLM < 0.10.1's `{object:"error", message, type, param, code}`; `nested`: `{error:{...}}`. */
-  errorFormat: 'flat' | 'nested';
-  /** How many request bodies `stats().lastRequests` keeps. */
-  lastRequestsLimit: number;
-}
 
 export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   host: '127.0.0.1',
@@ -68,34 +51,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   faultSkip: 0,
 } satisfies SimOptions);
 
-export interface SimRequestRecord {
-  method: string;
-  path: string;
-  body: unknown;
-  headers: Record<string, string | string[] | undefined>;
-}
 
-export interface SimStats {
-  /** Generation requests (/v1/completions, /v1/chat/completions) in progress. */
-  running: number;
-  /** Generation requests received. */
-  total: number;
-  /** Ended because the client closed the connection before the end. */
-  aborted: number;
-  /** Ended with a full response. */
-  completed: number;
-  /** Answered with an error status (validation or an http-5xx fault). */
-  errors: number;
-  openSockets: number;
-  promptTokens: number;
-  cachedPromptTokens: number;
-  /** Tokens of finished requests (added when a request ends, like vLLM's counter). */
-  generationTokens: number;
-  /** Tokens generated so far, running requests included: counted as each token is made. */
-  liveGenerationTokens: number;
-  /** The last POST bodies (bounded), oldest first. */
-  lastRequests: SimRequestRecord[];
-}
 
 export interface SimulatorServer {
   server: Server;
@@ -115,17 +71,6 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-/** Per-simulator state shared with the route handlers. */
-export interface SimContext {
-  opts: SimOptions;
-  tok: Tokenizer;
-  created: number;
-  counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
-  cache: PrefixCache;
-  resolveModel(name: unknown): SimModelSpec;
-  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null): Job;
-  endJob(job: Job): void;
-}
 
 const VLLM_ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',

@@ -10,7 +10,7 @@
  * simulator answers for its first model (`?model=` picks another; a simulator extension).
  */
 import type { TemplateKind } from './chat-template.js';
-import type { SimContext } from './server.js';
+import type { SimContext } from './context.js';
 import { SPECIAL_TOKENS } from './tokenizer.js';
 
 const TURNS =

@@ -34,7 +34,7 @@ def _check(results, samples, metrics, model, requests):
         assert "step by step" in text, "a stop string cut the thinking (docs/budget-forcing.md, rule 6)"
         assert "It follows" not in text, "the stop string did not cut the answer"
     # The requested budgets are observed once per HTTP request; the compute series (extensions,
-    # thinking tokens) once per generation, i.e. per prompt of a batch (src/request-metrics.ts).
+    # thinking tokens) once per generation, i.e. per prompt of a batch (src/metrics/request-metrics.ts).
     m = f'{{model="{model}"}}'
     assert metrics.delta(f"thinkgate_requested_max_thinking_tokens_sum{m}") == requests * 60
     assert metrics.delta(f"thinkgate_requested_min_thinking_tokens_sum{m}") == requests * 40

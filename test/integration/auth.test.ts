@@ -9,7 +9,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPEN_ROUTES } from '../../src/auth.js';
+import { OPEN_ROUTES } from '../../src/http/auth.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const KEY = 'sk-test-key';

@@ -9,7 +9,7 @@
  * The stream opens only at the first token, so a fault before it (in segment 1) is an HTTP
  * status even for `stream: true`; a fault in a later segment (sim `faultSkip`) or after the
  * first tokens comes after the first byte and is an SSE error event.
- * Status mapping: src/vllm/upstream-errors.ts and src/vllm/client.ts.
+ * Status mapping: src/backends/upstream-errors.ts and src/backends/vllm/client.ts.
  */
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -150,7 +150,7 @@ const BROKEN = { status: 502, type: 'upstream_error', code: 'upstream_request_fa
 const UNAVAILABLE = { status: 503, type: 'server_error', code: 'service_unavailable' };
 const TIMEOUT = { status: 504, type: 'timeout_error', code: 'upstream_timeout' };
 
-/** What each fault maps to (src/vllm/upstream-errors.ts, src/vllm/client.ts). */
+/** What each fault maps to (src/backends/upstream-errors.ts, src/backends/vllm/client.ts). */
 const MAPPED: Record<Exclude<FaultMode, 'none' | 'slow'>, Want> = {
   // The simulator accepts, then destroys the socket: a broken connection, not a missing server
   // (that one, ECONNREFUSED, is the "stops listening" case below: upstream_unreachable). It

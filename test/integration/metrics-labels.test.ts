@@ -7,10 +7,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config.js';
+import { loadConfigFromObject } from '../../src/config/config.js';
 import type { CompletionRequest, TokenizeChatRequest } from '../../src/engine/backend.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
-import { VllmBackend } from '../../src/vllm/client.js';
+import { VllmBackend } from '../../src/backends/vllm/client.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const JUNK = 120; // past the default cap of 100 model labels

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { VllmBackend } from '../../src/vllm/index.js';
-import { LlamaCppBackend } from '../../src/llamacpp/client.js';
+import { VllmBackend } from '../../src/backends/vllm/index.js';
+import { LlamaCppBackend } from '../../src/backends/llamacpp/client.js';
 import type { CompletionRequest } from '../../src/engine/backend.js';
 
 let server: Server;

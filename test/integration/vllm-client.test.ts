@@ -8,7 +8,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
-import { VllmBackend, type VllmBackendOptions } from '../../src/vllm/index.js';
+import { VllmBackend, type VllmBackendOptions } from '../../src/backends/vllm/index.js';
 import type { CompletionEvent, CompletionRequest } from '../../src/engine/backend.js';
 import {
   AbortedError,

@@ -10,7 +10,7 @@
  * text is asserted, only structure and token arithmetic.
  *
  * Scoring requests (lm-eval's loglikelihood: echo + logprobs) and /tokenize, /detokenize,
- * /tokenizer_info must reach vLLM unchanged and come back unchanged (src/routes/relay.ts).
+ * /tokenizer_info must reach vLLM unchanged and come back unchanged (src/serving/relay.ts).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import './backends.js';

@@ -8,7 +8,7 @@ import {
   loadConfigFromObject,
   loadConfigFromYaml,
   type Config,
-} from '../../src/config.js';
+} from '../../src/config/config.js';
 import { ThinkgateError } from '../../src/errors.js';
 import { s1Profile } from '../../src/profiles/s1.js';
 import { thinkTagsProfile } from '../../src/profiles/think-tags.js';

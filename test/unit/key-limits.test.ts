@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyLimits } from '../../src/key-limits.js';
+import { KeyLimits } from '../../src/http/key-limits.js';
 import { RateLimitError } from '../../src/errors.js';
 
 describe('KeyLimits by weight (issue 11 item 2)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyLimiter } from '../../src/limiter.js';
+import { ConcurrencyLimiter } from '../../src/http/limiter.js';
 import { AbortedError, RateLimitError } from '../../src/errors.js';
 
 const limiter = (maxConcurrent: number, maxQueue: number, queueTimeoutMs = 10_000) => {

@@ -1,10 +1,10 @@
 /**
- * llama-server's /completion stream -> vLLM-semantics CompletionEvents (src/llamacpp/chunk-reader.ts).
+ * llama-server's /completion stream -> vLLM-semantics CompletionEvents (src/backends/llamacpp/chunk-reader.ts).
  * Event shapes as llama-server 0.4.0-dev (commit 80fb11a) sends them, trimmed to the fields read.
  */
 import { describe, expect, it } from 'vitest';
-import { LlamaChunkReader, WITHHELD_IDS_MESSAGE } from '../../src/llamacpp/chunk-reader.js';
-import { llamaSampling } from '../../src/llamacpp/sampling.js';
+import { LlamaChunkReader, WITHHELD_IDS_MESSAGE } from '../../src/backends/llamacpp/chunk-reader.js';
+import { llamaSampling } from '../../src/backends/llamacpp/sampling.js';
 import { UpstreamError } from '../../src/errors.js';
 import type { CompletionEvent } from '../../src/engine/backend.js';
 

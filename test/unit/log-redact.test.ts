@@ -1,6 +1,6 @@
-/** What may reach a log (src/log-redact.ts): upstream text redacted, URLs without query strings. */
+/** What may reach a log (src/logging/redact.ts): upstream text redacted, URLs without query strings. */
 import { describe, expect, it } from 'vitest';
-import { pathOnly, redactSecrets, reqSerializer } from '../../src/log-redact.js';
+import { pathOnly, redactSecrets, reqSerializer } from '../../src/logging/redact.js';
 import { UpstreamError } from '../../src/errors.js';
 
 describe('redactSecrets', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeChoices } from '../../src/chat/merge-choices.js';
+import { mergeChoices } from '../../src/runs/merge-choices.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 
 const ev = (i: number): EngineEvent => ({ type: 'content', text: String(i), tokens: 1 });

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Registry, register as globalRegistry } from 'prom-client';
-import { createMetrics, type MetricsOptions } from '../../src/metrics.js';
-import { RequestMetrics } from '../../src/request-metrics.js';
+import { createMetrics, type MetricsOptions } from '../../src/metrics/metrics.js';
+import { RequestMetrics } from '../../src/metrics/request-metrics.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 
 const BUILD = { version: '1.2.3', commit: 'abc1234', node: '20.0.0' };

@@ -1,6 +1,6 @@
-/** The first-token and idle timer of a streamed upstream call (src/vllm/stream-watchdog.ts). */
+/** The first-token and idle timer of a streamed upstream call (src/backends/stream-watchdog.ts). */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StreamWatchdog } from '../../src/vllm/stream-watchdog.js';
+import { StreamWatchdog } from '../../src/backends/stream-watchdog.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());

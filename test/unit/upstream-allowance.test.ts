@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamAllowance, checkSamplingBytes, idsBytes } from '../../src/chat/upstream-allowance.js';
+import { UpstreamAllowance, checkSamplingBytes, idsBytes } from '../../src/runs/upstream-allowance.js';
 import { InvalidRequestError } from '../../src/errors.js';
 
 describe('upstream allowance (issue 11 item 4)', () => {

@@ -5,9 +5,9 @@ import {
   VllmModelListSchema,
   VllmTokenizeResponseSchema,
   errorInfoOf,
-} from '../../src/vllm/schemas.js';
-import { CompletionChunkReader, TOKEN_IDS_REQUIRED_MESSAGE } from '../../src/vllm/chunk-reader.js';
-import { mapStreamErrorEvent, mapTransportError, mapUpstreamStatus, parseErrorBody } from '../../src/vllm/upstream-errors.js';
+} from '../../src/backends/vllm/schemas.js';
+import { CompletionChunkReader, TOKEN_IDS_REQUIRED_MESSAGE } from '../../src/backends/vllm/chunk-reader.js';
+import { mapStreamErrorEvent, mapTransportError, mapUpstreamStatus, parseErrorBody } from '../../src/backends/upstream-errors.js';
 import {
   InvalidRequestError,
   NotFoundError,

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { SseDecoder, sseData } from '../../src/vllm/sse.js';
+import { SseDecoder, sseData } from '../../src/backends/sse.js';
 import { UpstreamError } from '../../src/errors.js';
 
 const enc = new TextEncoder();

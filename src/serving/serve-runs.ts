@@ -4,7 +4,7 @@
  * docs/api.md in one place.
  *
  * Order: admission, one slot per run (per-key limit, then the limiter; 429 past the queue) ->
- * start on a replica, retried elsewhere until the first token (chat/start-runs.ts) -> render.
+ * start on a replica, retried elsewhere until the first token (runs/start-runs.ts) -> render.
  * Before the first byte every failure is an HTTP status with the OpenAI envelope (app.ts's
  * error handler); the SSE stream opens only with the first token. After the first byte a failure is one
  * `data: {"error":...}` event, then the stream ends. Cancellation flows one way: client
@@ -13,13 +13,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import type { IndexedEvent } from '../chat/merge-choices.js';
-import type { StartedRuns } from '../chat/start-runs.js';
+import type { IndexedEvent } from '../runs/merge-choices.js';
+import type { StartedRuns } from '../runs/start-runs.js';
 import type { EngineEvent } from '../engine/types.js';
 import { AbortedError, isAbortError, ServiceUnavailableError, UpstreamTimeoutError, toErrorBody, toThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
-import { RequestMetrics } from '../request-metrics.js';
-import { logUpstreamDetail } from '../log-redact.js';
+import { RequestMetrics } from '../metrics/request-metrics.js';
+import { logUpstreamDetail } from '../logging/redact.js';
 
 const REQUEST_ENDED = new AbortedError('The request ended.');
 
@@ -40,7 +40,7 @@ export interface EventRenderer {
 export interface RunsSpec {
   model: string;
   stream: boolean;
-  /** Engine runs of the request (prompts x n): the slots it takes in admission (limiter.ts). */
+  /** Engine runs of the request (prompts x n): the slots it takes in admission (http/limiter.ts). */
   weight: number;
   start(signal: AbortSignal): Promise<StartedRuns>;
   collector(): EventCollector;

@@ -8,7 +8,7 @@
  * CompletionRequest, CompletionStreamResponse; serving_tokenization.py: TokenizeRequest).
  */
 import type { Dispatcher } from 'undici';
-import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
+import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../../errors.js';
 import type {
   Backend,
   CompletionEvent,
@@ -16,14 +16,14 @@ import type {
   ModelInfo,
   TokenizeChatRequest,
   TokenizeResult,
-} from '../engine/backend.js';
+} from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionRequestBody } from './schemas.js';
-import { SseDecoder } from './sse.js';
-import { StreamWatchdog, type StreamPhase } from './stream-watchdog.js';
+import { SseDecoder } from '../sse.js';
+import { StreamWatchdog, type StreamPhase } from '../stream-watchdog.js';
 import { CompletionChunkReader } from './chunk-reader.js';
-import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
-import { parseOrThrow, readLimited } from './http.js';
-import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from './http-backend.js';
+import { mapTransportError, mapUpstreamStatus } from '../upstream-errors.js';
+import { parseOrThrow, readLimited } from '../http.js';
+import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
 
 /** Kept as names of their own: callers and tests of the vLLM client import them. */
 export type VllmTimeouts = HttpBackendTimeouts;

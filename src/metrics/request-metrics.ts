@@ -1,7 +1,7 @@
 /**
  * Per-request recorder: the route feeds it every engine event (src/engine/types.ts) and
  * calls `end(status)` once the response is over. It turns the events into the series of
- * src/metrics.ts.
+ * src/metrics/metrics.ts.
  *
  * `onEvent` runs on every streamed token of hundreds of concurrent streams, so for token
  * events it only compares and assigns fields: no allocation, no label hashing (the model's
@@ -10,9 +10,9 @@
  * The client's model name becomes a label only once the route says an upstream serves it
  * (`modelServed`, before the first event); until then, and for requests that fail before (a
  * 404 for an unknown model, a 429), the request counts under its model's existing series if an
- * earlier request found it served, else under "unknown" (metrics.ts).
+ * earlier request found it served, else under "unknown" (metrics/metrics.ts).
  */
-import type { EngineEvent } from './engine/types.js';
+import type { EngineEvent } from '../engine/types.js';
 import type { AbortReason, DisconnectPhase, Metrics, ModelSeries, UpstreamSeries } from './metrics.js';
 
 export class RequestMetrics {

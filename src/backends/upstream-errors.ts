@@ -15,7 +15,7 @@ import {
   UpstreamTimeoutError,
   type ThinkgateError,
 } from '../errors.js';
-import { errorInfoOf, VllmErrorBodySchema, type VllmErrorInfo } from './schemas.js';
+import { errorInfoOf, VllmErrorBodySchema, type VllmErrorInfo } from './vllm/schemas.js';
 
 /**
  * vLLM's wording for prompt + max_tokens over max_model_len, across versions:
@@ -58,7 +58,7 @@ function excerpt(text: string): string {
 /**
  * Client-facing messages are ours and stable: the upstream's text (a traceback, a proxy page,
  * model output) can hold secrets and goes to the redacted debug log only (`detail`, see
- * src/log-redact.ts). The one class worth more words is "context length exceeded": its limit
+ * src/logging/redact.ts). The one class worth more words is "context length exceeded": its limit
  * is a number, safe to repeat.
  */
 export function contextLengthError(upstreamMessage: string): InvalidRequestError {

@@ -3,8 +3,8 @@
  * the Backend port, so a second server kind (llama.cpp's llama-server) is a second case here,
  * never a branch in the engine.
  */
-import type { Config, UpstreamConfig } from './config.js';
-import type { PooledBackend } from './upstream-pool.js';
+import type { Config, UpstreamConfig } from '../config/config.js';
+import type { PooledBackend } from '../replicas/upstream-pool.js';
 import { VllmBackend } from './vllm/client.js';
 import { LlamaCppBackend } from './llamacpp/client.js';
 

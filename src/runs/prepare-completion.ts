@@ -13,7 +13,7 @@ import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
 import type { PrepareDeps } from './prepare-chat.js';
-import type { UpstreamPool } from '../upstream-pool.js';
+import type { UpstreamPool } from '../replicas/upstream-pool.js';
 
 export interface CompletionDeps extends PrepareDeps {
   /** /v1/models (cached): the context length of a batch made only of token-id prompts. */

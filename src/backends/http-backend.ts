@@ -8,7 +8,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { ThinkgateError, UpstreamError } from '../errors.js';
 import { DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES, RESPONSE_TOO_LARGE, VllmHttp, abortable } from './http.js';
-import { pathOnly } from '../log-redact.js';
+import { pathOnly } from '../logging/redact.js';
 import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
 import { mapTransportError } from './upstream-errors.js';
 

@@ -6,8 +6,8 @@
  * Choice: the healthy replica with the fewest outstanding requests (reasoning requests last
  * minutes, so round-robin piles long requests onto one replica); ties rotate.
  */
-import type { Backend, ModelInfo } from './engine/backend.js';
-import { ServiceUnavailableError } from './errors.js';
+import type { Backend, ModelInfo } from '../engine/backend.js';
+import { ServiceUnavailableError } from '../errors.js';
 
 export interface PooledBackend extends Backend {
   close(): Promise<void>;

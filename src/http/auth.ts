@@ -14,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AuthenticationError } from './errors.js';
+import { AuthenticationError } from '../errors.js';
 
 /**
  * Routes any caller may reach when keys are set: orchestrator probes, the public contract, and

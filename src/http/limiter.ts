@@ -11,7 +11,7 @@
  * `limits.max_choices_per_request`, is where a request is too big). FIFO holds for weights
  * too: a heavy waiter at the head is not overtaken by light ones (no starvation).
  */
-import { AbortedError, RateLimitError } from './errors.js';
+import { AbortedError, RateLimitError } from '../errors.js';
 
 export interface LimiterOptions {
   maxConcurrent: number;

@@ -1,12 +1,12 @@
 /**
  * What may reach a log. Upstream text (error bodies, tracebacks, the chunk a stream choked on)
  * can carry credentials: a vLLM traceback prints its request and settings, a proxy's error
- * page echoes headers. Clients get a stable message (src/vllm/upstream-errors.ts); the
+ * page echoes headers. Clients get a stable message (src/backends/upstream-errors.ts); the
  * upstream's words go to the debug log only, through `redactSecrets`. Query strings are never
  * logged: `?api_key=...` is how some clients send keys.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { ThinkgateError } from './errors.js';
+import { ThinkgateError } from '../errors.js';
 
 /** Longest upstream text kept in one debug line. */
 const MAX_DETAIL_CHARS = 2000;

@@ -8,7 +8,6 @@ import type { ChatRequest } from '../openai/chat-request.js';
 import { prepareChat } from './prepare-chat.js';
 import { startRuns, type StartedRuns } from './start-runs.js';
 
-export type { RetryPolicy } from './start-runs.js';
 export type StartedChat = StartedRuns;
 
 export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {

@@ -15,7 +15,7 @@
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { SegmentCause } from './engine/types.js';
+import type { SegmentCause } from '../engine/types.js';
 
 /** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 1M, the longest contexts served. */
 export const TOKEN_BUCKETS: readonly number[] = [

@@ -50,8 +50,8 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { BudgetDefaults, BudgetPreset, Profile, ReasoningEffort } from './profiles/profile.js';
-import { BUILTIN_PROFILES, DEFAULT_PROFILE_NAME } from './profiles/builtin.js';
+import type { BudgetDefaults, BudgetPreset, GlobalDefaults, ModelRule, Profile, ReasoningEffort } from '../profiles/profile.js';
+import { BUILTIN_PROFILES, DEFAULT_PROFILE_NAME } from '../profiles/builtin.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -59,7 +59,7 @@ export const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 export type ReasoningField = (typeof REASONING_FIELDS)[number];
 const EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const satisfies readonly ReasoningEffort[];
 
-/** Which server protocol an upstream speaks (src/create-backend.ts picks the Backend). */
+/** Which server protocol an upstream speaks (src/backends/create-backend.ts picks the Backend). */
 export const UPSTREAM_KINDS = ['vllm', 'llamacpp'] as const;
 export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
 
@@ -71,15 +71,7 @@ export interface UpstreamConfig {
   kind?: UpstreamKind;
 }
 
-/** One `models` entry: a glob over model ids; first match wins. */
-export interface ModelRule {
-  pattern: string;
-  profile: string;
-  /** Only the budget keys this entry sets; the registry overlays them on the global defaults. */
-  defaults: BudgetDefaults;
-  /** Replaces the profile's presets level by level. */
-  effort?: Partial<Record<ReasoningEffort, BudgetPreset>>;
-}
+export type { ModelRule } from '../profiles/profile.js';
 
 export interface Config {
   host: string;
@@ -92,7 +84,7 @@ export interface Config {
   /** Built-ins plus operator profiles (an operator entry may override a built-in by name). Null prototype. */
   profiles: Readonly<Record<string, Profile>>;
   models: readonly ModelRule[];
-  defaults: BudgetDefaults & { max_thinking_extensions: number; thinking_extension: string };
+  defaults: GlobalDefaults;
   reasoningFields: readonly ReasoningField[];
   limits: {
     bodyLimitBytes: number;

@@ -1,16 +1,16 @@
 /**
  * Optional per-API-key concurrency (config `limits.per_key_max_concurrent`): one tenant's batch
  * job cannot take every slot of the shared limiter. Past the limit the request gets 429 at once
- * (the tenant is the one to slow down, not the queue). Callers are told apart by the id auth.ts
+ * (the tenant is the one to slow down, not the queue). Callers are told apart by the id http/auth.ts
  * gives the request (the matched configured key, never a raw bearer value, so with keys set an
  * anonymous caller cannot mint slots of its own), and forgotten when their count returns to 0,
  * so the map stays as small as the set of active keys.
  *
- * Counted by weight, as the limiter is (limiter.ts): a request of w runs counts w. A weight
+ * Counted by weight, as the limiter is (http/limiter.ts): a request of w runs counts w. A weight
  * above the limit is clamped to it, so such a request is admitted only when the key has
  * nothing else running (429 otherwise, like any request past the limit).
  */
-import { RateLimitError } from './errors.js';
+import { RateLimitError } from '../errors.js';
 import type { Release } from './limiter.js';
 
 export class KeyLimits {
@@ -22,7 +22,7 @@ export class KeyLimits {
     return this.maxPerKey > 0;
   }
 
-  /** `id`: the request's apiKeyId (auth.ts); `weight`: its runs. */
+  /** `id`: the request's apiKeyId (http/auth.ts); `weight`: its runs. */
   acquire(id: string, weight = 1): Release {
     if (!this.enabled) return () => undefined;
     const w = Math.min(Math.max(1, Math.ceil(weight)), this.maxPerKey);

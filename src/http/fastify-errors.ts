@@ -8,7 +8,7 @@ import {
   PayloadTooLargeError,
   ThinkgateError,
   toThinkgateError,
-} from './errors.js';
+} from '../errors.js';
 
 interface FastifyLikeError {
   code?: string;

@@ -19,14 +19,14 @@
  * The HTTP plumbing (deadlines, error mapping, SSE decoding) is the vLLM backend's, shared.
  */
 import type { Dispatcher } from 'undici';
-import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../errors.js';
-import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
+import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../../errors.js';
+import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
-import { SseDecoder } from '../vllm/sse.js';
-import { StreamWatchdog } from '../vllm/stream-watchdog.js';
-import { mapTransportError, mapUpstreamStatus } from '../vllm/upstream-errors.js';
-import { abortable, parseOrThrow, readLimited } from '../vllm/http.js';
-import { HttpBackend, type HttpBackendOptions } from '../vllm/http-backend.js';
+import { SseDecoder } from '../sse.js';
+import { StreamWatchdog } from '../stream-watchdog.js';
+import { mapTransportError, mapUpstreamStatus } from '../upstream-errors.js';
+import { abortable, parseOrThrow, readLimited } from '../http.js';
+import { HttpBackend, type HttpBackendOptions } from '../http-backend.js';
 import { LlamaChunkReader } from './chunk-reader.js';
 import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
 import { llamaSampling } from './sampling.js';
@@ -101,7 +101,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     const watchdog = new StreamWatchdog(this.timeouts.firstTokenMs, this.timeouts.idleMs, () => ac.abort());
     const onAbort = (): void => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    // Serialized outside the transport's try: our error, never the server's (src/vllm/http.ts).
+    // Serialized outside the transport's try: our error, never the server's (src/backends/http.ts).
     const bodyText = this.payloadText(req.sampling, llamaSampling, payload);
 
     const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });

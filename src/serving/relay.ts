@@ -1,5 +1,5 @@
 /**
- * Relays a request to one replica unchanged and streams its answer back (vllm/forward.ts says
+ * Relays a request to one replica unchanged and streams its answer back (backends/forward.ts says
  * which requests and why). A replica that cannot be reached is retried on another before any
  * byte reaches the client, as for budget-forced requests. A success is the client's as the
  * upstream sent it (status, content type, body, streamed); an error status goes through the one
@@ -11,13 +11,13 @@
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { onReplica } from '../chat/start-runs.js';
+import { onReplica } from '../replicas/on-replica.js';
 import { AbortedError, InternalError, isAbortError, NotFoundError, ThinkgateError } from '../errors.js';
-import { readLimited } from '../vllm/http.js';
-import { pathOnly } from '../log-redact.js';
-import { mapUpstreamStatus } from '../vllm/upstream-errors.js';
-import { canForward, type ForwardResponse } from '../vllm/forward.js';
-import type { UpstreamLease } from '../upstream-pool.js';
+import { readLimited } from '../backends/http.js';
+import { pathOnly } from '../logging/redact.js';
+import { mapUpstreamStatus } from '../backends/upstream-errors.js';
+import { canForward, type ForwardResponse } from '../backends/forward.js';
+import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { CLIENT_CLOSED, refuseWhileDraining, shuttingDown, watchClient } from './serve-runs.js';
 
 export interface RelaySpec {

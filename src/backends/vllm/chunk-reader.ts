@@ -10,10 +10,10 @@
  *   prompt_tokens_details?: {cached_tokens}}}`, authoritative;
  * - failure after the 200: `{error: {message, type, param, code}}` (older: the flat ErrorResponse).
  */
-import { UpstreamError } from '../errors.js';
-import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';
+import { UpstreamError } from '../../errors.js';
+import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
 import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmUsage } from './schemas.js';
-import { mapStreamErrorEvent } from './upstream-errors.js';
+import { mapStreamErrorEvent } from '../upstream-errors.js';
 
 export const TOKEN_IDS_REQUIRED_MESSAGE =
   'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';

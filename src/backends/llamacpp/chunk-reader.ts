@@ -19,10 +19,10 @@
  *   sends its text with the next token but NOT its id (server-context.cpp, process_token). The
  *   reader sees the gap in `tokens_predicted` and fails rather than return inexact ids (docs/budget-forcing.md).
  */
-import { UpstreamError } from '../errors.js';
-import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../engine/backend.js';
+import { UpstreamError } from '../../errors.js';
+import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
 import { errorInfoOf, VllmErrorBodySchema } from '../vllm/schemas.js';
-import { mapStreamErrorEvent } from '../vllm/upstream-errors.js';
+import { mapStreamErrorEvent } from '../upstream-errors.js';
 import { TextPerTokenBound } from '../vllm/chunk-reader.js';
 import { LlamaCompletionChunkSchema, type LlamaCompletionChunk } from './schemas.js';
 

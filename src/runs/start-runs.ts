@@ -1,0 +1,54 @@
+/**
+ * Starts engine runs on a replica and pulls them up to their first token. Until that token
+ * nothing has reached the client, so a failed upstream (refused, 5xx, no first token in time) is
+ * retried on another replica with backoff, a bounded number of times. After it, never: the client
+ * has seen part of an answer that another replica would not continue token for token.
+ *
+ * What runs is the caller's plan: one run per chat choice (start-chat.ts), one per prompt and
+ * sample of a /v1/completions batch (start-completion.ts). All runs of a request share the
+ * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
+ */
+import type { AppContext } from '../app-context.js';
+import type { Backend } from '../engine/backend.js';
+import { runBudgetForcing } from '../engine/run-budget-forcing.js';
+import type { EngineInput } from '../engine/types.js';
+import { onReplica } from '../replicas/on-replica.js';
+import type { UpstreamLease } from '../replicas/upstream-pool.js';
+import { mergeChoices, type IndexedEvent } from './merge-choices.js';
+import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
+
+export interface StartedRuns {
+  lease: UpstreamLease;
+  /** One engine input per run, in choice-index order. */
+  inputs: EngineInput[];
+  /** Events pulled while starting (segment/usage events and the first renderable one). */
+  first: IndexedEvent[];
+  rest: AsyncGenerator<IndexedEvent, void>;
+}
+
+/** Builds the runs' inputs on the chosen replica (tokenize, resolve the profile). Runs before the first byte. */
+export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[]>;
+
+export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunPlan, affinity?: string): Promise<StartedRuns> {
+  // One allowance per request: bytes sent to a replica that failed count too.
+  const allowance = new UpstreamAllowance(ctx.config.limits.maxUpstreamBytesPerRequest);
+  const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
+    const inputs = await plan(backend, signal);
+    allowance.checkFirstSegments(inputs);
+    const metered = meteredBackend(backend, allowance);
+    const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, metered, signal)));
+    const first: IndexedEvent[] = [];
+    for (;;) {
+      const r = await rest.next();
+      if (r.done) break;
+      first.push(r.value);
+      // Until the first event that came from the upstream: segment starts, usage, and the
+      // delimiters thinkgate inserts itself (a completions transcript opens thinking before any
+      // upstream call) reach no client yet, so a replica failure until then is still retried.
+      const t = r.value.ev.type;
+      if (t !== 'segment' && t !== 'usage' && t !== 'delimiter') break;
+    }
+    return { inputs, first, rest };
+  });
+  return { lease, ...value };
+}

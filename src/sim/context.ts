@@ -1,0 +1,83 @@
+/**
+ * SIMULATOR: the types its server and route handlers share, in a module of their own so that
+ * the routes depend on these, not on server.ts (which depends on the routes).
+ */
+import type { TemplateKind } from './chat-template.js';
+import type { FaultDefaults } from './faults.js';
+import type { GenBody } from './gen-body.js';
+import type { Generation, GenerationParams } from './generation.js';
+import type { ScriptOptions } from './model.js';
+import type { PrefixCache } from './prefix-cache.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface SimModelSpec {
+  id: string;
+  template: TemplateKind;
+}
+
+export interface SimOptions extends ScriptOptions, FaultDefaults {
+  host: string;
+  port: number;
+  models: SimModelSpec[];
+  /** Delay between tokens (setTimeout, never a busy wait). */
+  tokenDelayMs: number;
+  /** Delay before the first token (prefill). */
+  firstTokenDelayMs: number;
+  maxModelLen: number;
+  /** Prefix-cache capacity in 16-token blocks (LRU beyond). */
+  prefixCacheBlocks: number;
+  /** `flat`: vLLM < 0.10.1's `{object:"error", message, type, param, code}`; `nested`: `{error:{...}}`. */
+  errorFormat: 'flat' | 'nested';
+  /** How many request bodies `stats().lastRequests` keeps. */
+  lastRequestsLimit: number;
+}
+
+export interface SimRequestRecord {
+  method: string;
+  path: string;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface SimStats {
+  /** Generation requests (/v1/completions, /v1/chat/completions) in progress. */
+  running: number;
+  /** Generation requests received. */
+  total: number;
+  /** Ended because the client closed the connection before the end. */
+  aborted: number;
+  /** Ended with a full response. */
+  completed: number;
+  /** Answered with an error status (validation or an http-5xx fault). */
+  errors: number;
+  openSockets: number;
+  promptTokens: number;
+  cachedPromptTokens: number;
+  /** Tokens of finished requests (added when a request ends, like vLLM's counter). */
+  generationTokens: number;
+  /** Tokens generated so far, running requests included: counted as each token is made. */
+  liveGenerationTokens: number;
+  /** The last POST bodies (bounded), oldest first. */
+  lastRequests: SimRequestRecord[];
+}
+
+export interface Job {
+  model: SimModelSpec;
+  promptIds: number[];
+  gen: Generation;
+  /** vLLM's prompt_tokens_details.cached_tokens for this prompt. */
+  cached: number;
+  params: GenerationParams;
+}
+
+/** Per-simulator state shared with the route handlers. */
+export interface SimContext {
+  opts: SimOptions;
+  tok: Tokenizer;
+  created: number;
+  counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
+  cache: PrefixCache;
+  resolveModel(name: unknown): SimModelSpec;
+  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null): Job;
+  endJob(job: Job): void;
+}
