@@ -6,6 +6,7 @@
 import picomatch from 'picomatch';
 import type { BudgetDefaults, BudgetPreset, ModelPolicy, ModelRule, PolicyConfig, Profile, ReasoningEffort } from './profile.js';
 import { DEFAULT_PROFILE_NAME } from './builtin.js';
+import { LruCache } from '../util/lru.js';
 
 export type { PolicyConfig } from './profile.js';
 
@@ -88,22 +89,14 @@ export interface ProfileRegistry {
  * beyond `cacheSize` (default 1024).
  */
 export function createProfileRegistry(config: PolicyConfig, opts: { cacheSize?: number } = {}): ProfileRegistry {
-  const cacheSize = Math.max(1, opts.cacheSize ?? 1024);
   const rules = compileRules(config.models);
-  const cache = new Map<string, ModelPolicy>();
+  const cache = new LruCache<string, ModelPolicy>(opts.cacheSize ?? 1024);
   return {
     policyFor(modelId) {
-      const hit = cache.get(modelId);
-      if (hit !== undefined) {
-        cache.delete(modelId); // re-insert: Map order is the recency order
-        cache.set(modelId, hit);
-        return hit;
-      }
-      const policy = policyFor(config, rules, modelId);
-      cache.set(modelId, policy);
-      if (cache.size > cacheSize) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
+      let policy = cache.get(modelId);
+      if (policy === undefined) {
+        policy = policyFor(config, rules, modelId);
+        cache.set(modelId, policy);
       }
       return policy;
     },
