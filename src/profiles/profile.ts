@@ -4,7 +4,9 @@
  * The engine never branches on a family; it reads these fields.
  */
 
-export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+/** OpenAI's `reasoning_effort` levels, lowest first: the one list (request schema, config, sweep). */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export interface BudgetPreset {
   max_thinking_tokens?: number;

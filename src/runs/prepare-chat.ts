@@ -12,6 +12,7 @@ import type { ProfileRegistry } from '../profiles/registry.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
+import { stopList } from '../openai/common-fields.js';
 import { InvalidRequestError } from '../errors.js';
 
 export interface PrepareDeps {
@@ -46,7 +47,7 @@ export async function prepareChat(
       { param: 'messages', code: 'context_length_exceeded' },
     );
   }
-  const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const stop = stopList(req.stop);
   return {
     model: req.model,
     promptIds: prompt.ids,
