@@ -85,6 +85,8 @@ export interface Config {
   profiles: Readonly<Record<string, Profile>>;
   models: readonly ModelRule[];
   defaults: GlobalDefaults;
+  /** What the file's `defaults:` section set, without the built-in fallbacks (PolicyConfig). */
+  explicitDefaults: Readonly<BudgetDefaults>;
   reasoningFields: readonly ReasoningField[];
   limits: {
     bodyLimitBytes: number;
@@ -570,7 +572,8 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
   const e = readEnv(env, envProblems);
   const file = readFileParts(raw, source, problems);
   const upstreams = resolveUpstreams(file.upstreams, e, problems, early.length > 0);
-  const defaults = { max_thinking_extensions: 8, thinking_extension: 'Wait', ...definedOnly(file.sections.defaults ?? {}) };
+  const explicitDefaults = definedOnly(file.sections.defaults ?? {});
+  const defaults = { max_thinking_extensions: 8, thinking_extension: 'Wait', ...explicitDefaults };
   checkBudget('defaults', defaults, problems);
   const { profiles, names } = buildProfiles(file.profiles, problems);
   const models = readModels(file.models, names, defaults, problems);
@@ -588,6 +591,7 @@ function assemble(raw: unknown, env: Env, source: string | undefined, early: rea
     profiles,
     models,
     defaults,
+    explicitDefaults,
     reasoningFields: [...new Set(response?.reasoning_fields ?? REASONING_FIELDS)],
     limits: {
       bodyLimitBytes: e.bodyLimitBytes ?? limits?.body_limit_bytes ?? 8 * 1024 * 1024,

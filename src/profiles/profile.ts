@@ -86,4 +86,9 @@ export interface PolicyConfig {
   profiles: Readonly<Record<string, Profile>>;
   models: readonly ModelRule[];
   defaults: GlobalDefaults;
+  /**
+   * The keys of `defaults` the operator set (the file's `defaults:` section), without the built-in
+   * fallbacks: an explicitly configured phrase, even "Wait", wins over a profile's own.
+   */
+  explicitDefaults: Readonly<BudgetDefaults>;
 }
