@@ -7,7 +7,7 @@
 import type { Backend } from '../engine/backend.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { EngineInput } from '../engine/types.js';
-import type { Config } from '../config/config.js';
+import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfigFromObject, type Config } from '../../src/config/config.js';
+import { loadConfigFromObject, type Config } from '../../src/config/index.js';
 import { BUILTIN_PROFILES, DEFAULT_PROFILE_NAME } from '../../src/profiles/builtin.js';
 import type { ReasoningEffort } from '../../src/profiles/profile.js';
 import { compileModelGlob, createProfileRegistry, resolveModelPolicy } from '../../src/profiles/registry.js';
