@@ -21,12 +21,12 @@ export interface EnvValues {
 
 /** What loadConfig reads variables from (usually process.env). */
 export type ConfigEnv = NodeJS.ProcessEnv | Record<string, string | undefined>;
-export type Env = ConfigEnv;
 
 /** The path of the YAML file; the only variable without a file key. */
 export const CONFIG_FILE_ENV = 'THINKGATE_CONFIG';
 
-export function readEnv(env: Env, problems: string[]): EnvValues {
+/** The variables that are set, parsed; a bad one is a problem and left out. */
+export function readEnv(env: ConfigEnv, problems: string[]): EnvValues {
   const get = (name: string): string | undefined => {
     const v = env[name]?.trim();
     return v === undefined || v === '' ? undefined : v;

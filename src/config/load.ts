@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { defaultOf as d } from './defaults.js';
-import { CONFIG_FILE_ENV, readEnv, type Env } from './env.js';
+import { CONFIG_FILE_ENV, readEnv, type ConfigEnv } from './env.js';
 import { buildProfiles, checkBudget, definedOnly, readModels } from './profiles.js';
 import { TOP_LEVEL_KEYS, fileSections, isPlainObject, joinPath, zodProblems, type FileSections } from './schema.js';
 import { ConfigError, type Config } from './types.js';
@@ -42,7 +42,7 @@ function readFileParts(raw: unknown, source: string | undefined, problems: strin
   return { ...parts, upstreams: raw['upstreams'], profiles: raw['profiles'], models: raw['models'] };
 }
 
-function assemble(raw: unknown, env: Env, source: string | undefined, early: readonly string[]): Config {
+function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, early: readonly string[]): Config {
   const problems = [...early];
   const envProblems: string[] = [];
   const e = readEnv(env, envProblems);
@@ -131,7 +131,7 @@ function deepFreeze<T>(value: T): T {
  * The configuration from `env` (usually process.env): THINKGATE_CONFIG's YAML file, if set, with
  * the environment variables over it. Throws ConfigError listing every problem.
  */
-export function loadConfig(env: Env, opts: { readFile?: (path: string) => string } = {}): Config {
+export function loadConfig(env: ConfigEnv, opts: { readFile?: (path: string) => string } = {}): Config {
   const path = env[CONFIG_FILE_ENV]?.trim();
   if (path === undefined || path === '') return assemble(undefined, env, undefined, []);
   const readFile = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
@@ -146,12 +146,12 @@ export function loadConfig(env: Env, opts: { readFile?: (path: string) => string
 }
 
 /** The same validation for an already-parsed file (tests, embedders). THINKGATE_CONFIG is ignored. */
-export function loadConfigFromObject(obj: unknown, env: Env = {}): Config {
+export function loadConfigFromObject(obj: unknown, env: ConfigEnv = {}): Config {
   return assemble(obj, env, undefined, []);
 }
 
 /** For tests and tools: a YAML text as if it were the config file at `path`. */
-export function loadConfigFromYaml(text: string, env: Env = {}, path = 'config.yaml'): Config {
+export function loadConfigFromYaml(text: string, env: ConfigEnv = {}, path = 'config.yaml'): Config {
   const problems: string[] = [];
   const raw = parseYaml(text, path, problems);
   return assemble(raw, env, path, problems);

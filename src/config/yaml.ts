@@ -1,3 +1,4 @@
+/** The config file's YAML (yaml 2, `merge: true` for `<<:`), read into plain data for schema.ts. */
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { isPlainObject } from './schema.js';
 
