@@ -517,6 +517,8 @@ describe('loadConfig: the result', () => {
     for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
       expect(c[key], key).toEqual(bare[key]);
     }
+    // ...and it leaves the extension phrase to the profiles, as the bare config does.
+    expect(c.explicitDefaults.thinking_extension).toBeUndefined();
     expect(readFileSync(EXAMPLE, 'utf8')).toContain('THINKGATE_UPSTREAMS');
   });
 
