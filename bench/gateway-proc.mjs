@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 // BENCH_GATEWAY_DIST (npm run bench -- --gateway-dist DIR) measures another build: A/B of a change.
 const dist = process.env.BENCH_GATEWAY_DIST ? pathToFileURL(`${process.env.BENCH_GATEWAY_DIST}/`).href : new URL('../dist/', import.meta.url).href;
 const { buildApp } = await import(new URL('src/app.js', dist).href);
-const { loadConfigFromObject } = await import(new URL('src/config/config.js', dist).href);
+const { loadConfigFromObject } = await import(new URL('src/config/index.js', dist).href);
 
 /** @param {unknown} m */
 const send = (m) => void process.send?.(/** @type {any} */ (m));

@@ -1,5 +1,5 @@
 /** What the routes share, owned by buildApp (no globals: each app has its own). */
-import type { Config } from './config/config.js';
+import type { Config } from './config/index.js';
 import type { ProfileResolver } from './engine/resolve-profile.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { ProfileRegistry } from './profiles/registry.js';

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import type { AppContext } from './app-context.js';
 import { registerAuth } from './http/auth.js';
 import { createBackend } from './backends/create-backend.js';
-import type { Config } from './config/config.js';
+import type { Config } from './config/index.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
 import { fromFastifyError } from './http/fastify-errors.js';

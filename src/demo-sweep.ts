@@ -18,7 +18,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
-import { loadConfigFromObject } from './config/config.js';
+import { loadConfigFromObject } from './config/index.js';
 import { startSimulator } from './sim/server.js';
 import { sweepMain, type SweepIo } from './sweep/main.js';
 import type { Summary } from './sweep/metrics.js';

@@ -7,7 +7,7 @@
  * (default 15) makes the stream visible to the eye.
  */
 import { buildApp } from './app.js';
-import { ConfigError, loadConfigFromObject } from './config/config.js';
+import { ConfigError, loadConfigFromObject } from './config/index.js';
 import { serveUntilSignal } from './serve.js';
 import { startSimulator } from './sim/server.js';
 

@@ -80,15 +80,6 @@ export class NotFoundError extends ThinkgateError {
   readonly type = 'not_found_error' as const;
 }
 
-export class ModelNotFoundError extends NotFoundError {
-  constructor(model: string) {
-    super(`The model '${model}' does not exist or is not served by any upstream.`, {
-      param: 'model',
-      code: 'model_not_found',
-    });
-  }
-}
-
 /** 413: body over the configured limit. */
 export class PayloadTooLargeError extends ThinkgateError {
   readonly status = 413;

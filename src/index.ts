@@ -3,7 +3,7 @@
  * `npm start` runs the built copy of this file.
  */
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig } from './config/index.js';
 import { serveUntilSignal } from './serve.js';
 
 async function main(): Promise<void> {

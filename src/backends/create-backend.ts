@@ -3,7 +3,7 @@
  * the Backend port, so a second server kind (llama.cpp's llama-server) is a second case here,
  * never a branch in the engine.
  */
-import type { Config, UpstreamConfig } from '../config/config.js';
+import { defaultOf, type Config, type UpstreamConfig } from '../config/index.js';
 import type { PooledBackend } from '../replicas/upstream-pool.js';
 import { VllmBackend } from './vllm/client.js';
 import { LlamaCppBackend } from './llamacpp/client.js';
@@ -16,7 +16,7 @@ export function createBackend(upstream: UpstreamConfig, config: Config): PooledB
     maxRelayResponseBytes: config.limits.maxRelayResponseBytes,
     ...(upstream.apiKey ? { apiKey: upstream.apiKey } : {}),
   };
-  switch (upstream.kind ?? 'vllm') {
+  switch (upstream.kind ?? defaultOf('upstreams[].kind')) {
     case 'llamacpp':
       return new LlamaCppBackend(opts);
     case 'vllm':

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES, RESPONSE_TOO_LARGE, VllmHttp, abor
 import { pathOnly } from '../logging/redact.js';
 import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
 import { mapTransportError } from './upstream-errors.js';
+import { LruCache } from '../util/lru.js';
 
 export interface HttpBackendTimeouts {
   /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
@@ -55,10 +56,9 @@ export abstract class HttpBackend implements Forwarder {
   protected readonly maxEventChars: number;
   private readonly maxRelayBytes: number;
   private readonly ownsDispatcher: boolean;
-  private readonly tokenizeCache = new Map<string, Promise<number[]>>();
+  private readonly tokenizeCache: LruCache<string, Promise<number[]>>;
   /** The serialized per-request part of streamed payloads, per sampling object (see payloadText). */
   private readonly samplingText = new WeakMap<object, string>();
-  private readonly tokenizeCacheSize: number;
   private closed = false;
 
   constructor(opts: HttpBackendOptions) {
@@ -76,7 +76,7 @@ export abstract class HttpBackend implements Forwarder {
     this.http = new VllmHttp(dispatcher, url.origin, url.pathname.replace(/\/+$/, ''), jsonHeaders, maxResponseBytes);
     this.maxEventChars = maxResponseBytes;
     this.maxRelayBytes = opts.maxRelayResponseBytes ?? DEFAULT_MAX_RELAY_RESPONSE_BYTES;
-    this.tokenizeCacheSize = Math.max(1, opts.tokenizeCacheSize ?? 4096);
+    this.tokenizeCache = new LruCache(opts.tokenizeCacheSize ?? 4096);
   }
 
   /**
@@ -87,19 +87,10 @@ export abstract class HttpBackend implements Forwarder {
   protected async cachedTokenize(model: string, text: string, load: () => Promise<number[]>, signal?: AbortSignal): Promise<number[]> {
     const key = `${model}\u0000${text}`;
     let pending = this.tokenizeCache.get(key);
-    if (pending !== undefined) {
-      this.tokenizeCache.delete(key); // re-insert: Map order is the LRU order
-      this.tokenizeCache.set(key, pending);
-    } else {
+    if (pending === undefined) {
       const p = load();
-      p.catch(() => {
-        if (this.tokenizeCache.get(key) === p) this.tokenizeCache.delete(key);
-      });
+      p.catch(() => this.tokenizeCache.deleteIfSame(key, p));
       this.tokenizeCache.set(key, p);
-      if (this.tokenizeCache.size > this.tokenizeCacheSize) {
-        const oldest = this.tokenizeCache.keys().next();
-        if (oldest.done !== true) this.tokenizeCache.delete(oldest.value);
-      }
       pending = p;
     }
     const ids = await abortable(pending, signal);

@@ -6,6 +6,7 @@
 import type { Backend } from './backend.js';
 import { END_OF_TURN_TEXTS, type Profile, type ResolvedProfile } from '../profiles/profile.js';
 import { UpstreamError } from '../errors.js';
+import { LruCache } from '../util/lru.js';
 
 export async function resolveProfile(backend: Backend, model: string, profile: Profile, signal?: AbortSignal): Promise<ResolvedProfile> {
   const tok = (text: string): Promise<number[]> =>
@@ -26,20 +27,23 @@ export async function resolveProfile(backend: Backend, model: string, profile: P
   return { profile, startIds, endIds, forcedCloseIds, openIds, eosIds };
 }
 
+/** Profile ids per (model, profile name), least recently used dropped beyond `maxEntries`. */
 export class ProfileResolver {
-  private readonly cache = new Map<string, Promise<ResolvedProfile>>();
+  private readonly cache: LruCache<string, Promise<ResolvedProfile>>;
 
-  constructor(private readonly maxEntries = 256) {}
+  constructor(maxEntries = 256) {
+    this.cache = new LruCache(maxEntries);
+  }
 
   get(backend: Backend, model: string, profile: Profile): Promise<ResolvedProfile> {
     const key = `${model}\u0000${profile.name}`;
     let hit = this.cache.get(key);
     if (!hit) {
-      if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-      hit = resolveProfile(backend, model, profile);
+      const p = resolveProfile(backend, model, profile);
       // A failed lookup (upstream down) must not be cached.
-      hit.catch(() => this.cache.delete(key));
-      this.cache.set(key, hit);
+      p.catch(() => this.cache.deleteIfSame(key, p));
+      this.cache.set(key, p);
+      hit = p;
     }
     return hit;
   }

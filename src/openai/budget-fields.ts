@@ -4,8 +4,9 @@
  * extension phrase, and OpenAI's `reasoning_effort`, which picks a profile preset.
  */
 import { z } from 'zod';
+import { REASONING_EFFORTS } from '../profiles/profile.js';
 
-export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+export { REASONING_EFFORTS };
 
 const nonNegativeInt = () => z.number().int().min(0);
 

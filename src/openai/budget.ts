@@ -9,16 +9,14 @@
  */
 import type { Budget } from '../engine/types.js';
 import { InvalidRequestError } from '../errors.js';
-import type { BudgetPreset, ModelPolicy } from '../profiles/profile.js';
+import type { BudgetPreset, GlobalDefaults, ModelPolicy } from '../profiles/profile.js';
 import type { ChatRequest } from './chat-request.js';
 import type { BudgetRequest } from './budget-fields.js';
 
 export type BudgetFields = Pick<Budget, 'maxThinkingTokens' | 'minThinkingTokens' | 'maxExtensions' | 'extensionText' | 'extensionsClampedTo'>;
 
-export interface GlobalBudgetDefaults {
-  max_thinking_extensions: number;
-  thinking_extension: string;
-}
+/** What budget resolution reads of the global defaults (config `defaults`). */
+export type GlobalBudgetDefaults = Pick<GlobalDefaults, 'max_thinking_extensions' | 'thinking_extension'>;
 
 /**
  * What `reasoning_effort: "none"` means when the profile has no preset for it: no thinking
@@ -65,8 +63,9 @@ export function resolveBudgetFields(
     defaults.max_thinking_extensions ??
     globalDefaults.max_thinking_extensions;
 
-  // The profile's own phrase sits between the model's configured default and the global one:
-  // a model family knows its phrase better than a server-wide setting (s1 uses "Wait").
+  // The request's phrase, else the model's: profiles/registry.ts applies the one rule (entry >
+  // the operator's global phrase when set > the profile's own). The last two steps only serve a
+  // policy built by hand without a phrase.
   const extensionText =
     req.thinking_extension ??
     nonEmpty(defaults.thinking_extension) ??

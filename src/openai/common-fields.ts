@@ -43,3 +43,8 @@ export const samplingFieldsShape = {
   logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional(),
   user: z.string().optional(),
 };
+
+/** `stop` as the engine and vLLM take it: always a list (OpenAI allows one string or several). */
+export function stopList(stop: string | readonly string[] | undefined): string[] {
+  return stop === undefined ? [] : typeof stop === 'string' ? [stop] : [...stop];
+}

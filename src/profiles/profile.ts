@@ -4,7 +4,9 @@
  * The engine never branches on a family; it reads these fields.
  */
 
-export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+/** OpenAI's `reasoning_effort` levels, lowest first: the one list (request schema, config, sweep). */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export interface BudgetPreset {
   max_thinking_tokens?: number;
@@ -84,4 +86,9 @@ export interface PolicyConfig {
   profiles: Readonly<Record<string, Profile>>;
   models: readonly ModelRule[];
   defaults: GlobalDefaults;
+  /**
+   * The keys of `defaults` the operator set (the file's `defaults:` section), without the built-in
+   * fallbacks: an explicitly configured phrase, even "Wait", wins over a profile's own.
+   */
+  explicitDefaults: Readonly<BudgetDefaults>;
 }

@@ -6,11 +6,9 @@
 import picomatch from 'picomatch';
 import type { BudgetDefaults, BudgetPreset, ModelPolicy, ModelRule, PolicyConfig, Profile, ReasoningEffort } from './profile.js';
 import { DEFAULT_PROFILE_NAME } from './builtin.js';
+import { LruCache } from '../util/lru.js';
 
 export type { PolicyConfig } from './profile.js';
-
-/** The extension phrase the global defaults fall back to when the operator sets none. */
-export const DEFAULT_THINKING_EXTENSION = 'Wait';
 
 /**
  * Model ids are globbed as plain strings, not paths: `*` must match `simplescaling/s1.1-32B`.
@@ -37,8 +35,10 @@ const BUDGET_KEYS = [
  * replaces the profile's preset level by level (a level is replaced whole, never merged field by
  * field, so a validated preset never becomes min > max by mixing).
  *
- * The extension phrase: the entry's `thinking_extension`, else the global one when the operator
- * changed it from 'Wait', else the profile's own `extension` (an operator profile may say "Hmm").
+ * The extension phrase, one rule (docs/budget-forcing.md, "Budget fields and their precedence"): the entry's
+ * `thinking_extension`, else the global one when the operator set it (even to "Wait"), else the
+ * profile's own `extension` (an operator profile may say "Hmm"). A request's own phrase wins over
+ * all of them (openai/budget.ts).
  */
 function policyFor(
   config: PolicyConfig,
@@ -52,8 +52,10 @@ function policyFor(
     // loadConfig rejects unknown profile names; this is a caller bypassing it.
     throw new Error(`unknown profile '${profileName}' for model '${modelId}'`);
   }
-  const defaults: BudgetDefaults = { ...config.defaults };
-  if (defaults.thinking_extension === DEFAULT_THINKING_EXTENSION) defaults.thinking_extension = base.extension;
+  const defaults: BudgetDefaults = {
+    ...config.defaults,
+    thinking_extension: config.explicitDefaults.thinking_extension ?? base.extension,
+  };
   for (const key of BUDGET_KEYS) {
     const value = match?.defaults[key];
     if (value !== undefined) (defaults as Record<string, unknown>)[key] = value;
@@ -88,22 +90,14 @@ export interface ProfileRegistry {
  * beyond `cacheSize` (default 1024).
  */
 export function createProfileRegistry(config: PolicyConfig, opts: { cacheSize?: number } = {}): ProfileRegistry {
-  const cacheSize = Math.max(1, opts.cacheSize ?? 1024);
   const rules = compileRules(config.models);
-  const cache = new Map<string, ModelPolicy>();
+  const cache = new LruCache<string, ModelPolicy>(opts.cacheSize ?? 1024);
   return {
     policyFor(modelId) {
-      const hit = cache.get(modelId);
-      if (hit !== undefined) {
-        cache.delete(modelId); // re-insert: Map order is the recency order
-        cache.set(modelId, hit);
-        return hit;
-      }
-      const policy = policyFor(config, rules, modelId);
-      cache.set(modelId, policy);
-      if (cache.size > cacheSize) {
-        const oldest = cache.keys().next();
-        if (oldest.done !== true) cache.delete(oldest.value);
+      let policy = cache.get(modelId);
+      if (policy === undefined) {
+        policy = policyFor(config, rules, modelId);
+        cache.set(modelId, policy);
       }
       return policy;
     },

@@ -7,11 +7,12 @@
 import type { Backend } from '../engine/backend.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { EngineInput } from '../engine/types.js';
-import type { Config } from '../config/config.js';
+import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
+import { stopList } from '../openai/common-fields.js';
 import { InvalidRequestError } from '../errors.js';
 
 export interface PrepareDeps {
@@ -46,7 +47,7 @@ export async function prepareChat(
       { param: 'messages', code: 'context_length_exceeded' },
     );
   }
-  const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const stop = stopList(req.stop);
   return {
     model: req.model,
     promptIds: prompt.ids,

@@ -12,6 +12,8 @@ import { InvalidRequestError } from '../errors.js';
 import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
+import { stopList } from '../openai/common-fields.js';
+import { runRequestId } from './run-id.js';
 import type { PrepareDeps } from './prepare-chat.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
 
@@ -54,13 +56,12 @@ export async function prepareCompletion(
     }
   });
   const n = req.n ?? 1;
-  const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const stop = stopList(req.stop);
   const sampling = samplingFields(req);
   const inputs: EngineInput[] = [];
   tokenized.forEach((t, p) => {
     for (let j = 0; j < n; j++) {
-      // Every upstream call gets its own id: request id, prompt (batch), choice (n > 1), segment.
-      const id = requestId + (prompts.length > 1 ? `-p${p}` : '') + (n > 1 ? `-c${j}` : '');
+      const id = runRequestId(requestId, { choice: j, n, prompt: p, prompts: prompts.length });
       inputs.push({
         model: req.model,
         promptIds: t.ids,

@@ -6,6 +6,7 @@
 import type { AppContext } from '../app-context.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { prepareChat } from './prepare-chat.js';
+import { runRequestId } from './run-id.js';
 import { startRuns, type StartedRuns } from './start-runs.js';
 
 export type StartedChat = StartedRuns;
@@ -15,8 +16,7 @@ export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal
   const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
     const input = await prepareChat(req, backend, ctx, s);
     const n = req.n ?? 1;
-    // Every upstream call gets its own id: request id, choice (when n > 1), segment.
-    return Array.from({ length: n }, (_, i) => ({ ...input, requestId: n > 1 ? `${requestId}-c${i}` : requestId }));
+    return Array.from({ length: n }, (_, i) => ({ ...input, requestId: runRequestId(requestId, { choice: i, n }) }));
   };
   return startRuns(ctx, signal, plan, affinity);
 }

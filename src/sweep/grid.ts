@@ -4,9 +4,10 @@
  * give has the single value "unset" (the field is left out of the request, so the endpoint's
  * defaults apply).
  */
+import { REASONING_EFFORTS, type ReasoningEffort } from '../profiles/profile.js';
 
-export const EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
-export type Effort = (typeof EFFORTS)[number];
+export const EFFORTS = REASONING_EFFORTS;
+export type Effort = ReasoningEffort;
 
 export interface Setting {
   maxThinking?: number;

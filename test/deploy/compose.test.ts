@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfigFromYaml } from '../../src/config/config.js';
+import { loadConfigFromYaml } from '../../src/config/index.js';
 import { REPO_ROOT } from './tools.js';
 
 type Service = {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { loadConfigFromYaml } from '../../src/config/config.js';
+import { loadConfigFromYaml } from '../../src/config/index.js';
 import { REPO_ROOT, findTool, requireTool, skipWithout } from './tools.js';
 
 const CHART = join(REPO_ROOT, 'helm/thinkgate');

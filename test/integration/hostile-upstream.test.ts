@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { LlamaCppBackend } from '../../src/backends/llamacpp/client.js';
 import { UpstreamError, UpstreamTimeoutError } from '../../src/errors.js';

@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 
 let sim: Simulator | undefined;

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import type { CompletionRequest, TokenizeChatRequest } from '../../src/engine/backend.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 import { VllmBackend } from '../../src/backends/vllm/client.js';

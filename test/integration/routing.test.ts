@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 import { until } from '../support/stack.js';
 

@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 import type { RealBackend } from './backends.js';
 

@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfigFromObject } from '../../src/config/config.js';
+import { loadConfigFromObject } from '../../src/config/index.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 import type { SimOptions } from '../../src/sim/server.js';
 

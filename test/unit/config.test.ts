@@ -8,13 +8,22 @@ import {
   loadConfigFromObject,
   loadConfigFromYaml,
   type Config,
-} from '../../src/config/config.js';
+  defaultOf,
+  SETTINGS,
+} from '../../src/config/index.js';
 import { ThinkgateError } from '../../src/errors.js';
 import { s1Profile } from '../../src/profiles/s1.js';
 import { thinkTagsProfile } from '../../src/profiles/think-tags.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config.example.yaml', import.meta.url));
 const UP = 'http://127.0.0.1:8000';
+
+/** The keys of one file section, in the settings table's order (which is the schema's: config-table.test.ts). */
+function keysOf(section: string): string[] {
+  return Object.keys(SETTINGS)
+    .filter((k) => k.startsWith(`${section}.`))
+    .map((k) => k.slice(section.length + 1));
+}
 
 /** The problems a config raises ([] when it loads). */
 function problemsOf(load: () => unknown): readonly string[] {
@@ -35,35 +44,54 @@ function withFile(yaml: string, env: Record<string, string> = {}): Config {
 describe('loadConfig: defaults', () => {
   it('with only THINKGATE_UPSTREAMS, every value is its documented default', () => {
     const c = loadConfig({ THINKGATE_UPSTREAMS: UP });
-    expect(c.host).toBe('0.0.0.0');
-    expect(c.port).toBe(8080);
-    expect(c.logLevel).toBe('info');
-    expect(c.apiKeys).toEqual([]);
+    // The values come from the one settings table (src/config/defaults.ts); config-table.test.ts
+    // checks that the README and docs/configuration.md document the same ones.
+    const d = defaultOf;
+    expect(c.host).toBe(d('server.host'));
+    expect(c.port).toBe(d('server.port'));
+    expect(c.logLevel).toBe(d('server.log_level'));
+    expect(c.apiKeys).toEqual(d('auth.api_keys'));
     expect(c.upstreams).toEqual([{ url: UP }]);
     expect(Object.keys(c.profiles)).toEqual(['think-tags', 's1']);
     expect(c.profiles['think-tags']).toBe(thinkTagsProfile);
     expect(c.profiles['s1']).toBe(s1Profile);
     expect(c.models).toEqual([]);
-    expect(c.defaults).toEqual({ max_thinking_extensions: 8, thinking_extension: 'Wait' });
-    expect(c.reasoningFields).toEqual(['reasoning_content', 'reasoning']);
-    expect(c.limits).toEqual({
-      bodyLimitBytes: 8 * 1024 * 1024,
-      maxUpstreamResponseBytes: 16 * 1024 * 1024,
-      maxRelayResponseBytes: 256 * 1024 * 1024,
-      maxConcurrentRequests: 1024,
-      maxQueue: 1024,
-      queueTimeoutMs: 30_000,
-      perKeyMaxConcurrent: 0,
-      maxChoicesPerRequest: 128,
-      maxThinkingExtensions: 32,
-      maxSegmentsPerChoice: 64,
-      maxUpstreamBytesPerRequest: 256 * 1024 * 1024,
+    expect(c.defaults).toEqual({
+      max_thinking_extensions: d('defaults.max_thinking_extensions'),
+      thinking_extension: d('defaults.thinking_extension'),
     });
-    expect(c.routing).toEqual({ retries: 2, retryBackoffMs: 100, affinity: 'none' });
-    expect(c.timeouts).toEqual({ connectMs: 5_000, firstTokenMs: 600_000, idleMs: 120_000, requestMs: 30_000 });
-    expect(c.health).toEqual({ intervalMs: 5_000, timeoutMs: 2_000 });
-    expect(c.drainTimeoutMs).toBe(30_000);
-    expect(c.sseKeepAliveMs).toBe(15_000);
+    expect(c.explicitDefaults).toEqual({});
+    expect(c.reasoningFields).toEqual(d('response.reasoning_fields'));
+    expect(c.limits).toEqual({
+      bodyLimitBytes: d('limits.body_limit_bytes'),
+      maxUpstreamResponseBytes: d('limits.max_upstream_response_bytes'),
+      maxRelayResponseBytes: d('limits.max_relay_response_bytes'),
+      maxConcurrentRequests: d('limits.max_concurrent_requests'),
+      maxQueue: d('limits.max_queue'),
+      queueTimeoutMs: d('limits.queue_timeout_ms'),
+      perKeyMaxConcurrent: d('limits.per_key_max_concurrent'),
+      maxChoicesPerRequest: d('limits.max_choices_per_request'),
+      maxThinkingExtensions: d('limits.max_thinking_extensions'),
+      maxSegmentsPerChoice: d('limits.max_segments_per_choice'),
+      maxUpstreamBytesPerRequest: d('limits.max_upstream_bytes_per_request'),
+    });
+    expect(c.routing).toEqual({ retries: d('routing.retries'), retryBackoffMs: d('routing.retry_backoff_ms'), affinity: d('routing.affinity') });
+    expect(c.timeouts).toEqual({
+      connectMs: d('timeouts.connect_ms'),
+      firstTokenMs: d('timeouts.first_token_ms'),
+      idleMs: d('timeouts.idle_ms'),
+      requestMs: d('timeouts.request_ms'),
+    });
+    expect(c.health).toEqual({ intervalMs: d('health.interval_ms'), timeoutMs: d('health.timeout_ms') });
+    expect(c.drainTimeoutMs).toBe(d('server.drain_timeout_ms'));
+    expect(c.sseKeepAliveMs).toBe(d('server.sse_keepalive_ms'));
+    expect(c.connections).toEqual({
+      requestTimeoutMs: d('server.request_timeout_ms'),
+      headersTimeoutMs: d('server.headers_timeout_ms'),
+      keepAliveTimeoutMs: d('server.keep_alive_timeout_ms'),
+      maxConnections: d('server.max_connections'),
+    });
+    expect(c.metricsAuth).toBe(d('auth.metrics'));
   });
 
   it('requires at least one upstream', () => {
@@ -229,8 +257,8 @@ profiles:
 `;
     expect(problemsOf(() => withFile(yaml))).toEqual([
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
-      'server.hots: unknown key (known: host, port, log_level, drain_timeout_ms, sse_keepalive_ms, request_timeout_ms, headers_timeout_ms, keep_alive_timeout_ms, max_connections)',
-      'limits.max_concurent_requests: unknown key (known: body_limit_bytes, max_upstream_response_bytes, max_relay_response_bytes, max_concurrent_requests, max_queue, queue_timeout_ms, per_key_max_concurrent, max_choices_per_request, max_thinking_extensions, max_segments_per_choice, max_upstream_bytes_per_request)',
+      `server.hots: unknown key (known: ${keysOf('server').join(', ')})`,
+      `limits.max_concurent_requests: unknown key (known: ${keysOf('limits').join(', ')})`,
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
     ]);
@@ -238,10 +266,10 @@ profiles:
 
   it('client connection bounds: defaults, file keys, and a headers deadline past the request deadline', () => {
     expect(loadConfigFromObject({ upstreams: [UP] }).connections).toEqual({
-      requestTimeoutMs: 60_000,
-      headersTimeoutMs: 15_000,
-      keepAliveTimeoutMs: 72_000,
-      maxConnections: 8192,
+      requestTimeoutMs: defaultOf('server.request_timeout_ms'),
+      headersTimeoutMs: defaultOf('server.headers_timeout_ms'),
+      keepAliveTimeoutMs: defaultOf('server.keep_alive_timeout_ms'),
+      maxConnections: defaultOf('server.max_connections'),
     });
     const c = loadConfigFromObject({
       upstreams: [UP],
@@ -489,6 +517,8 @@ describe('loadConfig: the result', () => {
     for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
       expect(c[key], key).toEqual(bare[key]);
     }
+    // ...and it leaves the extension phrase to the profiles, as the bare config does.
+    expect(c.explicitDefaults.thinking_extension).toBeUndefined();
     expect(readFileSync(EXAMPLE, 'utf8')).toContain('THINKGATE_UPSTREAMS');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfigFromObject, type Config } from '../../src/config/config.js';
+import { loadConfigFromObject, type Config } from '../../src/config/index.js';
 import { BUILTIN_PROFILES, DEFAULT_PROFILE_NAME } from '../../src/profiles/builtin.js';
 import type { ReasoningEffort } from '../../src/profiles/profile.js';
 import { compileModelGlob, createProfileRegistry, resolveModelPolicy } from '../../src/profiles/registry.js';
@@ -141,7 +141,7 @@ describe('resolveModelPolicy / createProfileRegistry', () => {
     expect(p.defaults.thinking_extension).toBe('Hmm'); // the profile's phrase, global left at 'Wait'
   });
 
-  it("the extension: entry > global (when changed from 'Wait') > profile", () => {
+  it('the extension: entry > global (when set) > profile', () => {
     const profiles = { mine: { thinking_start: '<t>', thinking_end: '</t>', forced_close: '</t>', extension: 'But' } };
     const models = { 'a*': { profile: 'mine', thinking_extension: 'Entry' }, '*': { profile: 'mine' } };
     const c1 = config({ profiles, models });
@@ -149,6 +149,16 @@ describe('resolveModelPolicy / createProfileRegistry', () => {
     expect(resolveModelPolicy(c1, 'b').defaults.thinking_extension).toBe('But');
     const c2 = config({ profiles, models, defaults: { thinking_extension: 'Global' } });
     expect(resolveModelPolicy(c2, 'b').defaults.thinking_extension).toBe('Global');
+  });
+
+  it("an operator's explicit 'Wait' wins over a profile's own phrase", () => {
+    const profiles = { mine: { thinking_start: '<t>', thinking_end: '</t>', forced_close: '</t>', extension: 'But' } };
+    const models = { 'a*': { profile: 'mine', thinking_extension: 'Entry' }, '*': { profile: 'mine' } };
+    const c = config({ profiles, models, defaults: { thinking_extension: 'Wait' } });
+    expect(resolveModelPolicy(c, 'b').defaults.thinking_extension).toBe('Wait');
+    expect(resolveModelPolicy(c, 'ab').defaults.thinking_extension).toBe('Entry'); // the entry still wins
+    // Left unset, the profile's phrase wins over the built-in 'Wait'.
+    expect(resolveModelPolicy(config({ profiles, models }), 'b').defaults.thinking_extension).toBe('But');
   });
 
   it("an entry's effort replaces the profile's presets level by level", () => {

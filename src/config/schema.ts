@@ -1,0 +1,167 @@
+/**
+ * The file's shape, validated with zod: fixed-shape sections where unknown keys are errors and
+ * `x-` keys are ignored (YAML anchors), and the problem paths (`a.b[0]["Qwen/*"]`) every message
+ * starts with. Keys and their defaults: defaults.ts.
+ */
+import { z } from 'zod';
+import { REASONING_EFFORTS, type ReasoningEffort } from '../profiles/profile.js';
+import { LOG_LEVELS, REASONING_FIELDS, UPSTREAM_KINDS } from './types.js';
+
+/** setTimeout's largest delay; Node turns anything above into 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2_147_483_647;
+export const intMessage = (min: number, max: number) =>
+  max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer ${min}-${max}`;
+const requiredOr = (msg: string) => (iss: { input: unknown }) => (iss.input === undefined ? 'required' : msg);
+
+function int(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const msg = intMessage(min, max);
+  return z.number({ error: requiredOr(msg) }).refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: msg });
+}
+const ms = (min: number) => int(min, MAX_TIMER_MS);
+const text = () => z.string({ error: requiredOr('must be a string') }).min(1, { error: 'must not be empty' });
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map);
+}
+
+/** A fixed-shape mapping: unknown keys are errors (typos must not pass), `x-` keys are ignored. */
+function section<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  const dropExtensions = (v: unknown) =>
+    isPlainObject(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('x-'))) : v;
+  return z.preprocess(
+    dropExtensions,
+    z.strictObject(shape, {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys' ? `unknown key (known: ${known})` : requiredOr('must be a mapping')(iss),
+    }),
+  );
+}
+
+const HTTP_URL = 'must be an http(s) URL';
+export function urlProblem(s: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return HTTP_URL;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return HTTP_URL;
+  if (u.username !== '' || u.password !== '') return 'must not contain credentials (use api_key)';
+  if (u.search !== '' || u.hash !== '') return 'must not have a query or fragment';
+  // vLLM serves /tokenize at the root and the OpenAI API under /v1: the base is the root.
+  if (/\/v1\/*$/.test(u.pathname)) return 'must be the vLLM server root, without /v1';
+  return undefined;
+}
+export const normalizeUrl = (s: string) => s.trim().replace(/\/+$/, '');
+const url = z.string({ error: requiredOr(HTTP_URL) }).superRefine((s, ctx) => {
+  const why = urlProblem(s.trim());
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+});
+
+const presetShape = {
+  max_thinking_tokens: int(0).optional(),
+  min_thinking_tokens: int(0).optional(),
+  max_thinking_extensions: int(0).optional(),
+};
+const budgetShape = { ...presetShape, thinking_extension: text().optional() };
+const preset = section(presetShape).optional();
+const effortSchema = section(Object.fromEntries(REASONING_EFFORTS.map((level) => [level, preset])) as Record<ReasoningEffort, typeof preset>);
+export const profileSchema = section({
+  thinking_start: text().optional(),
+  thinking_end: text().optional(),
+  forced_close: text().optional(),
+  extension: text().optional(),
+  open_text: text().optional(),
+  end_of_turn: z.array(text()).optional(),
+  effort: effortSchema.optional(),
+});
+const modelEntryShape = { profile: text(), ...budgetShape, effort: effortSchema.optional() };
+export const modelEntrySchema = section(modelEntryShape);
+export const modelListEntrySchema = section({ match: text(), ...modelEntryShape });
+export const upstreamSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { url: v } : v),
+  section({
+    url,
+    api_key: text().optional(),
+    kind: z.enum(UPSTREAM_KINDS, { error: `must be one of ${UPSTREAM_KINDS.join(', ')}` }).optional(),
+  }),
+);
+
+/** The file's top-level sections, each validated on its own so one bad section hides no other problem. */
+export const fileSections = {
+  server: section({
+    host: text().optional(),
+    port: int(0, 65535).optional(),
+    log_level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+    drain_timeout_ms: ms(0).optional(),
+    sse_keepalive_ms: ms(0).optional(),
+    request_timeout_ms: ms(1).optional(),
+    headers_timeout_ms: ms(1).optional(),
+    keep_alive_timeout_ms: ms(1).optional(),
+    max_connections: int(1).optional(),
+  }),
+  auth: section({
+    api_keys: z.array(text(), { error: 'must be a list of strings' }).optional(),
+    metrics: z.enum(['open', 'api_key'], { error: 'must be open or api_key' }).optional(),
+  }),
+  defaults: section(budgetShape),
+  response: section({
+    reasoning_fields: z
+      .array(z.enum(REASONING_FIELDS, { error: `must be one of ${REASONING_FIELDS.join(', ')}` }), {
+        error: 'must be a list',
+      })
+      .min(1, { error: 'must name at least one field' })
+      .optional(),
+  }),
+  limits: section({
+    body_limit_bytes: int(1).optional(),
+    max_upstream_response_bytes: int(1024).optional(),
+    max_relay_response_bytes: int(1024).optional(),
+    max_concurrent_requests: int(1).optional(),
+    max_queue: int(0).optional(),
+    queue_timeout_ms: ms(1).optional(),
+    per_key_max_concurrent: int(0).optional(),
+    max_choices_per_request: int(1).optional(),
+    max_thinking_extensions: int(0).optional(),
+    max_segments_per_choice: int(1).optional(),
+    max_upstream_bytes_per_request: int(1).optional(),
+  }),
+  routing: section({
+    retries: int(0, 10).optional(),
+    retry_backoff_ms: ms(0).optional(),
+    affinity: z.enum(['none', 'prefix'], { error: 'must be none or prefix' }).optional(),
+  }),
+  timeouts: section({
+    connect_ms: ms(1).optional(),
+    first_token_ms: ms(1).optional(),
+    idle_ms: ms(1).optional(),
+    request_ms: ms(1).optional(),
+  }),
+  health: section({ interval_ms: ms(1).optional(), timeout_ms: ms(1).optional() }),
+};
+export type FileSections = { [K in keyof typeof fileSections]?: z.infer<(typeof fileSections)[K]> };
+/** `upstreams`, `profiles` and `models` are validated entry by entry (models keep the file's order). */
+export const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'routing', 'timeouts', 'health', 'profiles', 'models'];
+export type FileEffort = z.infer<typeof effortSchema>;
+export type FileModelEntry = z.infer<typeof modelListEntrySchema> | (z.infer<typeof modelEntrySchema> & { match?: undefined });
+
+/** `a.b[0]["Qwen/*"]`: dotted where a key reads as a name, quoted brackets otherwise. */
+export function joinPath(prefix: string, path: readonly PropertyKey[]): string {
+  let s = prefix;
+  for (const seg of path) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else {
+      const k = String(seg);
+      s += /^[A-Za-z_][\w-]*$/.test(k) ? (s === '' ? k : `.${k}`) : `[${JSON.stringify(k)}]`;
+    }
+  }
+  return s;
+}
+
+export function zodProblems(err: z.ZodError, prefix: string, top: string): string[] {
+  return err.issues.flatMap((iss) => {
+    const keys = iss.code === 'unrecognized_keys' ? iss.keys.map((k) => [...iss.path, k]) : [iss.path];
+    return keys.map((p) => `${joinPath(prefix, p) || top}: ${iss.message}`);
+  });
+}
