@@ -63,6 +63,8 @@ export interface FakeModelOptions {
   closeWithEos?: boolean;
   /** Appended after the end delimiter before the answer. */
   afterEnd?: number[];
+  /** Ids written after the first thought of the first segment (e.g. a delimiter's prefix that goes nowhere). */
+  detour?: number[];
   cachedTokens?: (req: CompletionRequest) => number;
 }
 
@@ -96,6 +98,7 @@ export function continuation(prompt: readonly number[], o: FakeModelOptions): nu
   const w = body.lastIndexOf(T.WAIT);
   const left = w === -1 ? o.think - body.length : o.extend - (body.length - w - 1);
   const thoughts = Array.from({ length: Math.max(0, left) }, (_, k) => thought(body.length + k));
+  if (o.detour && body.length === 0) thoughts.splice(1, 0, ...o.detour);
   const close = o.closeWithEos ? [T.EOS] : [...endIds, ...(o.afterEnd ?? [T.NLNL])];
   return o.closeWithEos ? [...thoughts, T.EOS] : [...thoughts, ...close, ...answer, T.EOS];
 }

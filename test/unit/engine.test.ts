@@ -287,6 +287,13 @@ describe('engine: templates and delimiters', () => {
     }
   });
 
+  it('shows a delimiter prefix that goes nowhere once, as thinking', async () => {
+    // `</` `think` then a thought: not the three-id `</think>`; its text is held, then shown once.
+    const r = await run({ think: 3, answer: 1, detour: [T.LT_SLASH, T.THINK_WORD] }, input({ profile: threeIdEnd }));
+    expect(r.log).toEqual(['segment 1 initial prompt=9', 'R: t0</think t1 t2', 'C:\n\n a0', 'usage 1', 'finish stop']);
+    expect(r.finish.usage).toMatchObject({ reasoning_tokens: 5, answer_tokens: 2 });
+  });
+
   it('agrees token for token whatever the chunking, with forcing', async () => {
     const results = [];
     for (const chunk of [1, 2, 3, 5]) {
@@ -392,6 +399,20 @@ describe('engine: the segment ceiling (issue 11 item 7)', () => {
     expect(r.requests.map((q) => q.stopTokenIds)).toEqual([[T.END], [T.END], undefined]);
     expect(r.finish.budgetForcing).toEqual({
       thinking_tokens: 4, extensions: 1, truncated: false, segments: 3, segment_limit_reached: true,
+    });
+  });
+
+  it('reports the ceiling refusing an extension for an end delimiter seen in the stream too', async () => {
+    // s1's two-id delimiter is never a stop token: the close is seen mid-stream. Segment 2 has
+    // no segment after it to answer in, so its close is accepted there and then.
+    const p = [...CHAT, T.IM_START, T.THINKW];
+    const r = await run({ think: 2, extend: 1, answer: 1 }, input({ m: 100, E: 1000, maxSegments: 3, profile: s1, promptIds: p }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', 'R: t0 t1Wait',
+      'segment 2 extend prompt=12', 'R: t3', 'C:\n\n a0', 'usage 2', 'finish stop',
+    ]);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 4, extensions: 1, truncated: false, segments: 2, segment_limit_reached: true,
     });
   });
 
