@@ -50,29 +50,39 @@ export class SegmentReader {
     return this.thinking(d.tokenIds, text, eosAt, finish);
   }
 
-  /** Thinking: keep ids up to a close attempt; a close the rules accept hands the rest to the answer. */
+  /** Thinking: keep ids up to a close attempt, which the rules decide on at once. */
   private thinking(ids: readonly number[], text: string, eosAt: number, finish: Finish): Next | undefined {
     const close = this.keepThinking(ids, eosAt);
-    if (close === -1) {
-      this.holdOrEmit(text);
-      if (finish === null) return undefined;
-      // Ended while a delimiter was half-seen: those ids were thinking after all.
-      this.releaseHeld('');
-      return onSegmentEnd(this.state, finish);
-    }
-    if (close === eosAt) {
-      // The stop token vLLM ended on (a single-id end delimiter passed as stop_token_ids) or an end of turn.
-      this.releaseHeld(text);
-      const single = this.profile.endIds.length === 1 && ids[close] === this.profile.endIds[0];
-      return onCloseAttempt(this.state, single ? 'end' : 'eos');
-    }
-    // The end delimiter completed in the stream: nothing of it is thinking.
+    if (close === -1) return this.goOnThinking(text, finish);
+    if (close === eosAt) return this.closedByStopToken(ids[close]!, text);
+    return this.closedInStream(ids, close, text, eosAt, finish);
+  }
+
+  /** No close in this delta: its text is thinking (held while a delimiter may be starting). */
+  private goOnThinking(text: string, finish: Finish): Next | undefined {
+    this.holdOrEmit(text);
+    if (finish === null) return undefined;
+    // Ended while a delimiter was half-seen: those ids were thinking after all.
+    this.releaseHeld('');
+    return onSegmentEnd(this.state, finish);
+  }
+
+  /** vLLM ended on a stop token: a single-id end delimiter passed as stop_token_ids, or an end of turn. */
+  private closedByStopToken(id: number, text: string): Next {
+    this.releaseHeld(text);
+    const single = this.profile.endIds.length === 1 && id === this.profile.endIds[0];
+    return onCloseAttempt(this.state, single ? 'end' : 'eos');
+  }
+
+  /** The end delimiter completed at ids[close] with the stream going on: nothing of it is thinking. */
+  private closedInStream(ids: readonly number[], close: number, text: string, eosAt: number, finish: Finish): Next | undefined {
     const { before, after } = this.splitAtEnd(this.heldText + text);
     this.held = [];
     this.heldText = '';
     this.emitReasoning(before);
     const next = onCloseAttempt(this.state, 'end');
     if (next !== CONTINUE) return next; // extended (or closed at M): the rest of this stream is dropped
+    // The model's own close was kept: the rest of this delta is the answer.
     this.out.pushAll(this.state.takeInserted());
     return this.answer(ids, close + 1, after, eosAt, finish);
   }
