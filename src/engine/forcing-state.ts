@@ -1,32 +1,38 @@
 /**
- * The mutable bookkeeping of one budget-forced generation: the growing token-exact prompt,
- * the thinking span, the answer, and the counters that end up in `budget_forcing` and `usage`.
- * Plain data plus arithmetic; the control flow lives in run-budget-forcing.ts.
+ * The bookkeeping of one budget-forced generation: the growing token-exact prompt, the thinking
+ * span, the answer, and the counters that end up in `budget_forcing` and `usage`. Its fields are
+ * private and change only through the verbs below (think, answer, extend, close, truncate, ...),
+ * so every change of the run's state is one named call; what to do when is decided in
+ * forcing-rules.ts.
  */
 import type { BudgetForcingSummary, EngineEvent, EngineInput, Usage } from './types.js';
+import { UpstreamError } from '../errors.js';
 
 export type Phase = 'thinking' | 'answer';
+
+/** How thinking is closed: the model's own end delimiter, or the profile's forced close (rule 1). */
+export type CloseWith = 'end' | 'forced';
 
 const NONE: EngineEvent[] = [];
 
 export class ForcingState {
   /** Original prompt + every id kept or inserted so far: the next segment's prompt (docs/budget-forcing.md). */
-  readonly prompt: number[];
-  readonly basePromptTokens: number;
-  phase: Phase = 'thinking';
+  private readonly ids: number[];
+  private readonly basePromptTokens: number;
+  private currentPhase: Phase = 'thinking';
   /** Thinking span: generated thinking ids + inserted extension ids (docs/budget-forcing.md, "thinking span"). */
-  span = 0;
-  answer = 0;
+  private spanTokens = 0;
+  private answerTokens = 0;
   /** Delimiters, forced close, opening inserted by thinkgate, final EOS: completion, not span or answer. */
-  overhead = 0;
-  extensions = 0;
-  truncated = false;
-  segments = 0;
+  private overhead = 0;
+  private extensions = 0;
+  private truncated = false;
+  private segmentCount = 0;
   /** The segment ceiling refused an extension or ended the run. */
-  segmentLimitReached = false;
-  cachedTokens: number | undefined;
-  /** Inserted delimiters not yet reported (filled only with EngineInput.transcript). */
-  private delimiters: EngineEvent[] = [];
+  private segmentLimitReached = false;
+  private cachedTokens: number | undefined;
+  /** What thinkgate inserted and has not reported yet: the extension phrase, and delimiters with `transcript`. */
+  private inserted: EngineEvent[] = [];
 
   /** B = min(M, max_completion_tokens): the thinking span never exceeds it (docs/budget-forcing.md). */
   readonly thinkingLimit: number;
@@ -34,31 +40,119 @@ export class ForcingState {
   readonly completionLimit: number;
 
   constructor(private readonly input: EngineInput) {
-    this.prompt = input.promptIds.slice();
+    this.ids = input.promptIds.slice();
     this.basePromptTokens = input.promptIds.length;
     const m = input.budget.maxThinkingTokens ?? Infinity;
     this.completionLimit = input.maxCompletionTokens ?? Infinity;
     this.thinkingLimit = Math.min(m, this.completionLimit);
   }
 
-  /** Appends ids thinkgate inserted that are neither thinking nor answer (delimiters); `text` is their text. */
-  insertDelimiter(ids: readonly number[], text: string): void {
-    for (const id of ids) this.prompt.push(id);
-    this.overhead += ids.length;
-    if (this.input.transcript === true && ids.length > 0) this.delimiters.push({ type: 'delimiter', text, tokens: ids.length });
+  get phase(): Phase {
+    return this.currentPhase;
   }
 
-  /** The delimiter events inserted since the last call (none unless EngineInput.transcript). */
-  takeDelimiters(): EngineEvent[] {
-    if (this.delimiters.length === 0) return NONE;
-    const d = this.delimiters;
-    this.delimiters = [];
+  get span(): number {
+    return this.spanTokens;
+  }
+
+  get segments(): number {
+    return this.segmentCount;
+  }
+
+  get promptLength(): number {
+    return this.ids.length;
+  }
+
+  /** The next segment's prompt, as a copy: the backend (or a test's recording) must not see later appends. */
+  prompt(): number[] {
+    return this.ids.slice();
+  }
+
+  // ---- verbs -------------------------------------------------------------------------------
+
+  /** Opens thinking for a template that did not (docs/budget-forcing.md). */
+  open(): void {
+    const p = this.input.profile;
+    this.insert(p.openIds, p.profile.open_text);
+  }
+
+  /** Keeps one generated thinking id. */
+  think(id: number): void {
+    // max_tokens of a thinking segment is B - span, so this only trips on a misbehaving upstream.
+    if (this.spanTokens >= this.thinkingLimit) throw new UpstreamError('The upstream generated more tokens than max_tokens allowed.');
+    this.ids.push(id);
+    this.spanTokens++;
+  }
+
+  /** Keeps one generated answer id. */
+  answer(id: number): void {
+    if (this.answerRoom() <= 0) throw new UpstreamError('The upstream generated more tokens than max_tokens allowed.');
+    this.ids.push(id);
+    this.answerTokens++;
+  }
+
+  /** The model's end of turn after the answer: completion, neither span nor answer. */
+  endTurn(): void {
+    this.overhead++;
+  }
+
+  /** Rule 2: the close is dropped and the extension phrase appended; it is thinking and shown as such. */
+  extend(): void {
+    const b = this.input.budget;
+    this.extensions++;
+    for (const id of b.extensionIds) this.ids.push(id);
+    this.spanTokens += b.extensionIds.length;
+    this.inserted.push({ type: 'reasoning', text: b.extensionText, tokens: b.extensionIds.length });
+  }
+
+  /** Closes thinking with the model's end delimiter or the forced close; the answer follows. */
+  close(how: CloseWith): void {
+    const p = this.input.profile;
+    if (how === 'end') this.insert(p.endIds, p.profile.thinking_end);
+    else this.insert(p.forcedCloseIds, p.profile.forced_close);
+    this.currentPhase = 'answer';
+  }
+
+  /** The chat template closed thinking itself: the run starts in the answer. */
+  startInAnswer(): void {
+    this.currentPhase = 'answer';
+  }
+
+  /** Rule 1: the span reached B. */
+  truncate(): void {
+    this.truncated = true;
+  }
+
+  /** Counts a new upstream call; returns its 1-based index. */
+  beginSegment(): number {
+    return ++this.segmentCount;
+  }
+
+  /** The segment ceiling refused an extension or ended the run (issue 11 item 7). */
+  hitSegmentLimit(): void {
+    this.segmentLimitReached = true;
+  }
+
+  /** vLLM's cached prompt tokens; only the first segment's describe the original prompt. */
+  noteCachedTokens(segment: number, cached: number | undefined): void {
+    if (segment === 1 && cached !== undefined) this.cachedTokens = cached;
+  }
+
+  /** Inserted text not yet reported (the extension phrase; delimiters only with EngineInput.transcript). */
+  takeInserted(): EngineEvent[] {
+    if (this.inserted.length === 0) return NONE;
+    const d = this.inserted;
+    this.inserted = [];
     return d;
   }
 
-  get belowMin(): boolean {
-    return this.span < this.input.budget.minThinkingTokens;
+  private insert(ids: readonly number[], text: string): void {
+    for (const id of ids) this.ids.push(id);
+    this.overhead += ids.length;
+    if (this.input.transcript === true && ids.length > 0) this.inserted.push({ type: 'delimiter', text, tokens: ids.length });
   }
+
+  // ---- questions ---------------------------------------------------------------------------
 
   /**
    * Rule 2: a close below m becomes an extension while E allows, the phrase fits in B, and the
@@ -72,35 +166,39 @@ export class ForcingState {
   extensionAllowed(): boolean {
     const b = this.input.budget;
     return (
-      this.belowMin &&
+      this.spanTokens < b.minThinkingTokens &&
       this.extensions < b.maxExtensions &&
       b.extensionIds.length > 0 &&
-      this.span + b.extensionIds.length <= this.thinkingLimit
+      this.spanTokens + b.extensionIds.length <= this.thinkingLimit
     );
   }
 
   /** Segments the ceiling still allows (Infinity without one). */
   segmentsLeft(): number {
-    return (this.input.maxSegments ?? Infinity) - this.segments;
+    return (this.input.maxSegments ?? Infinity) - this.segmentCount;
   }
 
   /** Room the model has before the context is full. */
   contextRoom(): number {
     const max = this.input.maxModelLen;
-    if (max !== undefined) return max - this.prompt.length;
+    if (max !== undefined) return max - this.ids.length;
     return this.input.fallbackMaxTokens ?? 32768;
   }
 
+  thinkingRoom(): number {
+    return this.thinkingLimit - this.spanTokens;
+  }
+
   answerRoom(): number {
-    return this.completionLimit - this.span - this.answer;
+    return this.completionLimit - this.spanTokens - this.answerTokens;
   }
 
   summary(): BudgetForcingSummary {
     const s: BudgetForcingSummary = {
-      thinking_tokens: this.span,
+      thinking_tokens: this.spanTokens,
       extensions: this.extensions,
       truncated: this.truncated,
-      segments: this.segments,
+      segments: this.segmentCount,
     };
     const clamped = this.input.budget.extensionsClampedTo;
     if (clamped !== undefined) s.extensions_clamped_to = clamped;
@@ -109,13 +207,13 @@ export class ForcingState {
   }
 
   usage(): Usage {
-    const completion = this.span + this.answer + this.overhead;
+    const completion = this.spanTokens + this.answerTokens + this.overhead;
     const u: Usage = {
       prompt_tokens: this.basePromptTokens,
       completion_tokens: completion,
       total_tokens: this.basePromptTokens + completion,
-      reasoning_tokens: this.span,
-      answer_tokens: this.answer,
+      reasoning_tokens: this.spanTokens,
+      answer_tokens: this.answerTokens,
     };
     if (this.cachedTokens !== undefined) u.cached_tokens = this.cachedTokens;
     return u;

@@ -54,16 +54,25 @@ export interface FakeModelOptions {
   answer: number;
   /** Ids per streamed chunk (vLLM sends one per step; more with --stream-interval). */
   chunk?: number;
+  /**
+   * Chunk sizes for a segment that streams `length` ids (they sum to `length`); overrides `chunk`.
+   * The replay test uses it to deliver the same token stream at every split.
+   */
+  chunks?: (length: number) => number[];
   /** Emit EOS instead of the end delimiter when it closes thinking. */
   closeWithEos?: boolean;
   /** Appended after the end delimiter before the answer. */
   afterEnd?: number[];
+  /** Ids written after the first thought of the first segment (e.g. a delimiter's prefix that goes nowhere). */
+  detour?: number[];
   cachedTokens?: (req: CompletionRequest) => number;
 }
 
 export interface RecordedRequest extends CompletionRequest {
   aborted: boolean;
   completed: boolean;
+  /** Ids this segment would stream if read to the end (what `chunks` is asked to split). */
+  streamable: number;
 }
 
 function lastIndexOfSeq(h: readonly number[], n: readonly number[]): number {
@@ -89,8 +98,15 @@ export function continuation(prompt: readonly number[], o: FakeModelOptions): nu
   const w = body.lastIndexOf(T.WAIT);
   const left = w === -1 ? o.think - body.length : o.extend - (body.length - w - 1);
   const thoughts = Array.from({ length: Math.max(0, left) }, (_, k) => thought(body.length + k));
+  if (o.detour && body.length === 0) thoughts.splice(1, 0, ...o.detour);
   const close = o.closeWithEos ? [T.EOS] : [...endIds, ...(o.afterEnd ?? [T.NLNL])];
   return o.closeWithEos ? [...thoughts, T.EOS] : [...thoughts, ...close, ...answer, T.EOS];
+}
+
+function fixedSizes(length: number, size: number): number[] {
+  const sizes: number[] = [];
+  for (let left = length; left > 0; left -= size) sizes.push(Math.min(size, left));
+  return sizes;
 }
 
 export class FakeModelBackend implements Backend {
@@ -115,7 +131,7 @@ export class FakeModelBackend implements Backend {
   }
 
   async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent> {
-    const rec: RecordedRequest = { ...req, promptIds: req.promptIds.slice(), aborted: false, completed: false };
+    const rec: RecordedRequest = { ...req, promptIds: req.promptIds.slice(), aborted: false, completed: false, streamable: 0 };
     this.requests.push(rec);
     const onAbort = (): void => void (rec.aborted = true);
     signal.addEventListener('abort', onAbort);
@@ -135,10 +151,12 @@ export class FakeModelBackend implements Backend {
         n += 1;
       }
       const out = all.slice(0, n);
-      const size = this.opts.chunk ?? 1;
-      for (let i = 0; i < out.length; i += size) {
-        const ids = out.slice(i, i + size);
-        const isLast = i + size >= out.length;
+      rec.streamable = out.length;
+      const sizes = this.opts.chunks?.(out.length) ?? fixedSizes(out.length, this.opts.chunk ?? 1);
+      let at = 0;
+      for (const size of sizes) {
+        const ids = out.slice(at, (at += size));
+        const isLast = at >= out.length;
         const visible = isLast && finish === 'stop' ? ids.slice(0, -1) : ids;
         await Promise.resolve();
         if (signal.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });

@@ -29,8 +29,12 @@ function input(over: Partial<EngineInput> & { M?: number | null; m?: number; E?:
   };
 }
 
+/** Every scenario `run` played, for the replay at every chunk split (the last describe). */
+const played: { model: Partial<FakeModelOptions>; inp: EngineInput }[] = [];
+
 /** Runs the engine; merges consecutive reasoning/content events into one log line each. */
 async function run(model: Partial<FakeModelOptions>, inp: EngineInput, signal = new AbortController().signal) {
+  played.push({ model, inp: structuredClone(inp) });
   const backend = new FakeModelBackend({ profile: inp.profile, think: 6, extend: 3, answer: 3, ...model });
   const events: EngineEvent[] = [];
   for await (const ev of runBudgetForcing(inp, backend, signal)) events.push(ev);
@@ -283,6 +287,13 @@ describe('engine: templates and delimiters', () => {
     }
   });
 
+  it('shows a delimiter prefix that goes nowhere once, as thinking', async () => {
+    // `</` `think` then a thought: not the three-id `</think>`; its text is held, then shown once.
+    const r = await run({ think: 3, answer: 1, detour: [T.LT_SLASH, T.THINK_WORD] }, input({ profile: threeIdEnd }));
+    expect(r.log).toEqual(['segment 1 initial prompt=9', 'R: t0</think t1 t2', 'C:\n\n a0', 'usage 1', 'finish stop']);
+    expect(r.finish.usage).toMatchObject({ reasoning_tokens: 5, answer_tokens: 2 });
+  });
+
   it('agrees token for token whatever the chunking, with forcing', async () => {
     const results = [];
     for (const chunk of [1, 2, 3, 5]) {
@@ -391,6 +402,20 @@ describe('engine: the segment ceiling (issue 11 item 7)', () => {
     });
   });
 
+  it('reports the ceiling refusing an extension for an end delimiter seen in the stream too', async () => {
+    // s1's two-id delimiter is never a stop token: the close is seen mid-stream. Segment 2 has
+    // no segment after it to answer in, so its close is accepted there and then.
+    const p = [...CHAT, T.IM_START, T.THINKW];
+    const r = await run({ think: 2, extend: 1, answer: 1 }, input({ m: 100, E: 1000, maxSegments: 3, profile: s1, promptIds: p }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9', 'R: t0 t1Wait',
+      'segment 2 extend prompt=12', 'R: t3', 'C:\n\n a0', 'usage 2', 'finish stop',
+    ]);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 4, extensions: 1, truncated: false, segments: 2, segment_limit_reached: true,
+    });
+  });
+
   it('ends the run with length at the ceiling, without opening another segment', async () => {
     // M = 4 cuts thinking (segment 1), the close needs a second segment: a ceiling of 1 ends there.
     const r = await run({ think: 30, answer: 2 }, input({ M: 4, maxSegments: 1 }));
@@ -407,4 +432,103 @@ describe('engine: the segment ceiling (issue 11 item 7)', () => {
     const r = await run({ think: 2, extend: 1 }, inp);
     expect(r.finish.budgetForcing).toEqual({ thinking_tokens: 6, extensions: 2, truncated: false, segments: 3, extensions_clamped_to: 2 });
   });
+});
+
+describe('engine: every scenario above, replayed at every chunk split', () => {
+  // The upstream may cut its stream anywhere (vLLM's --stream-interval, proxies, TCP): the engine
+  // must not care. Each scenario `run` played above is replayed with its segments cut at every
+  // position set in a bit mask (bit j: a chunk boundary after the (j+1)-th id of the segment),
+  // applied to each segment alike: every mask when the longest segment has at most 12 ids, else
+  // every single cut, every pair of cuts and every fixed chunk size. Compared with the scenario as
+  // scripted: the events, with consecutive reasoning (or content) events merged into one whose
+  // text is the concatenation and whose tokens are the sum (how the text is cut into events
+  // follows the chunks), and every non-text event exactly; and every request exactly (prompt
+  // ids, max_tokens, stop ids, stop strings), apart from whether it was aborted: an upstream that
+  // finishes in the chunk that holds the close is read to its end instead, and then its trailing
+  // usage event is relayed; so a segment's usage event is compared only where neither run
+  // aborted that segment.
+  const merge = (events: EngineEvent[], keepUsage: (segment: number) => boolean): EngineEvent[] => {
+    const out: EngineEvent[] = [];
+    for (const ev of events) {
+      if (ev.type === 'usage' && !keepUsage(ev.segment)) continue;
+      const prev = out.at(-1);
+      if ((ev.type === 'reasoning' || ev.type === 'content') && prev?.type === ev.type) {
+        out[out.length - 1] = { type: ev.type, text: prev.text + ev.text, tokens: prev.tokens + ev.tokens };
+      } else out.push(ev);
+    }
+    return out;
+  };
+  /** With stop strings: the answer counts are at least the scripted ones; then compare the rest. */
+  const countsPastStop = (got: EngineEvent[], want: EngineEvent[]): void => {
+    const g = got.at(-1);
+    const w = want.at(-1);
+    if (g?.type !== 'finish' || w?.type !== 'finish') return;
+    expect(g.usage.answer_tokens).toBeGreaterThanOrEqual(w.usage.answer_tokens);
+    expect(g.usage.completion_tokens).toBeGreaterThanOrEqual(w.usage.completion_tokens);
+    expect(g.usage.reasoning_tokens).toBe(w.usage.reasoning_tokens);
+    got[got.length - 1] = { ...g, usage: w.usage };
+    got.forEach((e, i) => {
+      const x = want[i];
+      if (e.type === 'content' && x?.type === 'content') got[i] = { ...e, tokens: x.tokens };
+    });
+  };
+  const requestsOf = (r: Awaited<ReturnType<typeof run>>) =>
+    r.requests.map(({ aborted: _a, completed: _c, ...q }) => q);
+  const cutsOf = (mask: number) => (length: number): number[] => {
+    const sizes: number[] = [];
+    let from = 0;
+    for (let at = 1; at < length; at++) {
+      if (mask & (1 << (at - 1))) {
+        sizes.push(at - from);
+        from = at;
+      }
+    }
+    sizes.push(length - from);
+    return sizes;
+  };
+  const fixed = (size: number) => (length: number): number[] =>
+    Array.from({ length: Math.ceil(length / size) }, (_, k) => Math.min(size, length - k * size));
+
+  function splits(longest: number): ((length: number) => number[])[] {
+    const bits = Math.max(0, longest - 1);
+    if (bits <= 12) return Array.from({ length: 2 ** bits }, (_, mask) => cutsOf(mask));
+    const out = [];
+    for (let a = 0; a < bits; a++) {
+      out.push(cutsOf(1 << a));
+      for (let b = a + 1; b < bits; b++) out.push(cutsOf((1 << a) | (1 << b)));
+    }
+    for (let size = 1; size <= longest; size++) out.push(fixed(size));
+    return out;
+  }
+
+  it('gives the same merged event log and the same requests', async () => {
+    const seen = new Set<string>();
+    const key = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'function' ? String(v) : v));
+    let replays = 0;
+    expect(played.length).toBeGreaterThan(0);
+    for (const { model, inp } of played.splice(0)) {
+      const { chunk: _chunk, ...rest } = model;
+      if (seen.has(key([rest, inp]))) continue;
+      seen.add(key([rest, inp]));
+      const ref = await run(model, structuredClone(inp));
+      const longest = Math.max(...ref.requests.map((q) => q.streamable));
+      for (const chunks of splits(longest)) {
+        const r = await run({ ...rest, chunks }, structuredClone(inp));
+        const readToEnd = (n: number) => ref.requests[n - 1]?.completed === true && r.requests[n - 1]?.completed === true;
+        const want = { events: merge(ref.events, readToEnd), requests: requestsOf(ref) };
+        const got = { events: merge(r.events, readToEnd), requests: requestsOf(r) };
+        if (inp.stop.length > 0) {
+          // Known limit, left as it is: a chunk's text cannot be split by id without a tokenizer,
+          // so the ids of a chunk past a stop string (an EOS too) still count (never fewer).
+          countsPastStop(got.events, want.events);
+        }
+        if (key(got) !== key(want)) {
+          const sizes = JSON.stringify(ref.requests.map((q) => chunks(q.streamable)));
+          expect(got, `${key([rest, inp.budget, inp.maxCompletionTokens, inp.promptIds])} cut into ${sizes}`).toEqual(want);
+        }
+        replays++;
+      }
+    }
+    expect(replays).toBeGreaterThan(1000);
+  }, 120_000);
 });
