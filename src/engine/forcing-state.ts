@@ -15,6 +15,9 @@ export type CloseWith = 'end' | 'forced';
 
 const NONE: EngineEvent[] = [];
 
+/** Output room when the backend did not say max_model_len. */
+const UNKNOWN_CONTEXT_ROOM = 32_768;
+
 export class ForcingState {
   /** Original prompt + every id kept or inserted so far: the next segment's prompt (docs/budget-forcing.md). */
   private readonly ids: number[];
@@ -178,11 +181,13 @@ export class ForcingState {
     return (this.input.maxSegments ?? Infinity) - this.segmentCount;
   }
 
-  /** Room the model has before the context is full. */
+  /**
+   * Room the model has before the context is full. Backends report max_model_len; without it
+   * (a caller that builds inputs by hand) the output is bounded at 32,768 tokens.
+   */
   contextRoom(): number {
     const max = this.input.maxModelLen;
-    if (max !== undefined) return max - this.ids.length;
-    return this.input.fallbackMaxTokens ?? 32768;
+    return max !== undefined ? max - this.ids.length : UNKNOWN_CONTEXT_ROOM;
   }
 
   thinkingRoom(): number {

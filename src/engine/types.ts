@@ -38,8 +38,6 @@ export interface EngineInput {
    * `length`. Undefined = no ceiling.
    */
   maxSegments?: number;
-  /** Used when neither max_completion_tokens nor maxModelLen bound the output. */
-  fallbackMaxTokens?: number;
   /** The gateway's request id; segment n's upstream call gets `${requestId}-${n}`. */
   requestId?: string;
   /**
