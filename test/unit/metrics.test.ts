@@ -65,7 +65,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
       rm.onEvent(ev);
     }
     clock.t = 5000;
-    rm.end(200);
+    rm.end({ status: 200 });
 
     const lines = await text();
     for (const want of [
@@ -113,7 +113,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     rm.onEvent({ type: 'content', text: 'hi', tokens: 1 });
     rm.onEvent(finish(0, 1, 1, 0, false));
-    rm.end(200);
+    rm.end({ status: 200 });
     const lines = await text();
     const tokenBounds = ['0', '1', '2', '5', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000',
       '10000', '20000', '50000', '100000', '200000', '500000', '1000000', '+Inf'];
@@ -142,15 +142,15 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     const b = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
     b.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 2');
-    a.end(502);
-    a.end(502);
-    a.end(200);
+    a.end({ status: 502 });
+    a.end({ status: 502 });
+    a.end({ status: 200 });
     const lines = await text();
     expect(lines).toContain('thinkgate_inflight_requests 1');
     expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="502"} 1');
     expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
     expect(lines).toContain('thinkgate_request_duration_seconds_count{model="m",stream="true"} 1');
-    b.end(200);
+    b.end({ status: 200 });
     expect(await text()).toContain('thinkgate_inflight_requests 0');
   });
 
@@ -160,7 +160,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     clock.t = 30_000;
-    rm.end(504);
+    rm.end({ status: 504 });
     const lines = await text();
     expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="504"} 1');
     expect(lines).toContain('thinkgate_request_duration_seconds_sum{model="m",stream="false"} 30');
@@ -176,10 +176,9 @@ describe('client disconnects', () => {
     const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
     rm.modelServed();
     for (const ev of events) rm.onEvent(ev);
-    if (explicit) rm.disconnected(explicit);
-    else rm.disconnected();
-    rm.disconnected(); // a second report of the same disconnect is not counted again
-    rm.end(499);
+    const left = { status: 499, abort: 'client_disconnect', queued: explicit === 'queued' } as const;
+    rm.end(left);
+    rm.end(left); // a second report of the same disconnect is not counted again
     return (await text()).filter((l) => l.startsWith('thinkgate_client_disconnects_total{'));
   }
   const seg: EngineEvent = { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 };
@@ -200,7 +199,7 @@ describe('client disconnects', () => {
     ]);
   });
 
-  it('takes the phase the route names (queued)', async () => {
+  it('takes the phase the lifecycle names (queued)', async () => {
     expect(await phaseAfter([], 'queued')).toEqual(['thinkgate_client_disconnects_total{phase="queued"} 1']);
   });
 });
@@ -211,7 +210,7 @@ describe('createMetrics', () => {
     for (const model of ['a', 'b', 'c', 'd', 'a']) {
       const rm = new RequestMetrics(metrics, { model, stream: false }, now);
       rm.modelServed();
-      rm.end(200);
+      rm.end({ status: 200 });
     }
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
@@ -223,15 +222,15 @@ describe('createMetrics', () => {
 
   it('counts names never found served under "unknown", outside the cap (issue 11, item 6)', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
-    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end(404);
+    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end({ status: 404 });
     // The reserved labels are not names a client can take over.
-    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end(404);
+    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end({ status: 404 });
     const served = new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now);
     served.modelServed();
-    served.end(200);
+    served.end({ status: 200 });
     // A later request for a model found served before keeps its label even when it fails
     // before the route could check again (a 429 at admission).
-    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end(429);
+    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end({ status: 429 });
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
       'thinkgate_requests_total{model="unknown",stream="false",code="404"} 51',
@@ -271,7 +270,7 @@ describe('createMetrics', () => {
     const two = setup();
     const rm = new RequestMetrics(one.metrics, { model: 'm', stream: false }, one.now);
     rm.modelServed();
-    rm.end(200);
+    rm.end({ status: 200 });
     one.metrics.clientDisconnect('answer');
     expect(await one.text()).toContain('thinkgate_requests_total{model="m",stream="false",code="200"} 1');
     const other = await two.text();
@@ -330,8 +329,7 @@ describe('RequestMetrics: issue 4 series', () => {
       usage: { prompt_tokens: 10, completion_tokens: 40, total_tokens: 50, reasoning_tokens: 30, answer_tokens: 5 },
       budgetForcing: { thinking_tokens: 30, extensions: 1, truncated: false, segments: 2 },
     });
-    rm.aborted('upstream_timeout');
-    rm.end(200);
+    rm.end({ status: 504, abort: 'upstream_timeout' });
     const text = await registry.metrics();
     for (const line of [
       'thinkgate_requested_max_thinking_tokens_sum{model="m"} 100',
