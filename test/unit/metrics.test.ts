@@ -204,6 +204,68 @@ describe('client disconnects', () => {
   });
 });
 
+describe('one tap and one end(outcome)', () => {
+  it('tap observes every event once, the started ones first, and closes the runs when the consumer stops', async () => {
+    const { metrics, now, text } = setup();
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    rm.modelServed();
+    const seen: string[] = [];
+    let closed = false;
+    async function* rest() {
+      try {
+        yield { index: 0, ev: { type: 'segment', index: 1, cause: 'extend', promptTokens: 5 } as EngineEvent };
+        yield { index: 1, ev: { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 } as EngineEvent };
+        yield { index: 0, ev: { type: 'reasoning', text: 'never pulled', tokens: 1 } as EngineEvent };
+      } finally {
+        closed = true;
+      }
+    }
+    const first = [{ index: 0, ev: { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 } as EngineEvent }];
+    for await (const { index, ev } of rm.tap(first, rest())) {
+      seen.push(`${index}:${ev.type}:${ev.type === 'segment' ? ev.cause : ''}`);
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual(['0:segment:initial', '0:segment:extend', '1:segment:initial']);
+    expect(closed).toBe(true);
+    rm.end({ status: 200 });
+    const lines = await text();
+    expect(lines).toContain('thinkgate_segments_total{model="m",cause="initial"} 2');
+    expect(lines).toContain('thinkgate_segments_total{model="m",cause="extend"} 1');
+  });
+
+  it('counts status, abort reason and disconnect phase from the outcome alone, once', async () => {
+    const { metrics, now, text } = setup();
+    const ends: Array<[boolean, Parameters<RequestMetrics['end']>[0]]> = [
+      [false, { status: 504, abort: 'upstream_timeout' }],
+      [false, { status: 502, abort: 'upstream_error' }],
+      [false, { status: 429 }],
+      [true, { status: 499, abort: 'client_disconnect' }],
+      // Cut in the admission queue by the drain deadline: a "queued" disconnect, as before the lifecycle.
+      [false, { status: 503, abort: 'drain_deadline', queued: true }],
+    ];
+    for (const [thinking, outcome] of ends) {
+      const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+      rm.modelServed();
+      if (thinking) rm.onEvent({ type: 'reasoning', text: 'x', tokens: 1 });
+      rm.end(outcome);
+      rm.end({ status: 200, abort: 'client_disconnect' }); // ignored: the first end counts
+    }
+    const lines = await text();
+    for (const want of [
+      'thinkgate_request_aborts_total{reason="upstream_timeout"} 1',
+      'thinkgate_request_aborts_total{reason="upstream_error"} 1',
+      'thinkgate_request_aborts_total{reason="client_disconnect"} 1',
+      'thinkgate_request_aborts_total{reason="drain_deadline"} 1',
+      'thinkgate_client_disconnects_total{phase="thinking"} 1',
+      'thinkgate_client_disconnects_total{phase="queued"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="429"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="499"} 1',
+      'thinkgate_inflight_requests 0',
+    ]) expect(lines).toContain(want);
+    expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
+  });
+});
+
 describe('createMetrics', () => {
   it('folds model labels past the cap into "other"', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
