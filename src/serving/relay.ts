@@ -20,7 +20,7 @@ import { pathOnly } from '../logging/redact.js';
 import { mapUpstreamStatus } from '../backends/upstream-errors.js';
 import { canForward, type ForwardResponse } from '../backends/forward.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
-import { requestLifecycle } from './lifecycle.js';
+import { type Recorder, requestLifecycle } from './lifecycle.js';
 
 export interface RelaySpec {
   method: 'GET' | 'POST';
@@ -38,7 +38,8 @@ export interface RelaySpec {
 }
 
 export function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<unknown> {
-  const recorder = () => ({ end: ({ status }: { status: number }) => ctx.metrics.relayed(spec.route, spec.reason, status) });
+  // Relays have their own counter: by route, reason and final status only.
+  const recorder = (): Recorder => ({ end: ({ status }) => ctx.metrics.relayed(spec.route, spec.reason, status) });
   return requestLifecycle(ctx, request, reply, { weight: spec.admission ? 1 : 0, recorder }, async ({ signal, hold }) => {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const started = await forwardOnReplica(ctx, spec, body, request.id, signal);
