@@ -1,7 +1,8 @@
 /**
- * Per-request recorder: the route feeds it every engine event (src/engine/types.ts) and
- * calls `end(status)` once the response is over. It turns the events into the series of
- * src/metrics/metrics.ts.
+ * Per-request recorder: fed by one tap on the request's event stream (`tap`, every engine event
+ * of src/engine/types.ts on its way to the renderer) and one `end(outcome)` once the response
+ * is over (serving/lifecycle.ts classifies the ending). It turns both into the series of
+ * src/metrics/metrics.ts; the per-status and abort-reason bookkeeping is `end`'s alone.
  *
  * `onEvent` runs on every streamed token of hundreds of concurrent streams, so for token
  * events it only compares and assigns fields: no allocation, no label hashing (the model's
@@ -15,13 +16,31 @@
 import type { EngineEvent } from '../engine/types.js';
 import type { AbortReason, DisconnectPhase, Metrics, ModelSeries, UpstreamSeries } from './metrics.js';
 
+/** How a request ended, as serving/lifecycle.ts classifies it. */
+export interface Outcome {
+  /** The status it counts under: the response's, 499 when the client left, 503 at the drain deadline. */
+  status: number;
+  /** Why it ended early, when it did (thinkgate_request_aborts_total). */
+  abort?: AbortReason;
+  /**
+   * It was cut while waiting for an admission slot: the one disconnect phase the events cannot
+   * tell. Counted as a "queued" disconnect whatever cut it (the client, or the drain deadline).
+   */
+  queued?: boolean;
+}
+
+/** An engine event of choice `index` (runs/merge-choices.ts yields these). */
+export interface IndexedEvent {
+  index: number;
+  ev: EngineEvent;
+}
+
 export class RequestMetrics {
   private bound: ModelSeries | null = null;
   private readonly startMs: number;
   private sawToken = false;
   private sawAnswer = false;
   private ended = false;
-  private disconnectCounted = false;
   /** Where the request is, for a disconnect whose phase the caller does not name. */
   private phase: DisconnectPhase = 'first_token';
   private upstream: UpstreamSeries | null = null;
@@ -55,14 +74,30 @@ export class RequestMetrics {
     this.upstream = this.m.forUpstream(upstream);
   }
 
+  /**
+   * The one tap: the request's events, each observed on its way to the renderer. `first` are
+   * the events pulled while starting (runs/start-runs.ts); `rest` is returned (its runs closed)
+   * however the consumer stops.
+   */
+  async *tap(first: readonly IndexedEvent[], rest: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
+    try {
+      for (const e of first) {
+        this.onEvent(e.ev, e.index);
+        yield e;
+      }
+      for await (const e of rest) {
+        this.onEvent(e.ev, e.index);
+        yield e;
+      }
+    } finally {
+      await rest.return(undefined);
+    }
+  }
+
   /** The budgets the request asked for (after presets and defaults). */
   budget(maxThinkingTokens: number | null, minThinkingTokens: number): void {
     if (maxThinkingTokens !== null) this.series.requestedMax.observe(maxThinkingTokens);
     if (minThinkingTokens > 0) this.series.requestedMin.observe(minThinkingTokens);
-  }
-
-  aborted(reason: AbortReason): void {
-    this.m.requestAborted(reason);
   }
 
   /**
@@ -136,25 +171,22 @@ export class RequestMetrics {
   }
 
   /**
-   * The client went away. Without `phase`, the phase is inferred from the events so far:
-   * before any token "first_token", then "thinking" / "answer", and "between_segments" from a
-   * segment's end to the next token. Only the route knows "queued" (waiting for a slot), so it
-   * passes that one. Counted once per request.
+   * The response is over (any status). A client that went away counts one disconnect, in the
+   * phase the events so far tell: before any token "first_token", then "thinking" / "answer",
+   * and "between_segments" from a segment's end to the next token; only the lifecycle knows
+   * "queued" (`outcome.queued`). Idempotent: a second call changes nothing.
    */
-  disconnected(phase: DisconnectPhase = this.phase): void {
-    if (this.disconnectCounted) return;
-    this.disconnectCounted = true;
-    this.m.clientDisconnect(phase);
-  }
-
-  /** The response is over (any status). Idempotent: a second call changes nothing. */
-  end(status: number): void {
+  end(outcome: Outcome): void {
     if (this.ended) return;
     this.ended = true;
+    if (outcome.queued === true || outcome.abort === 'client_disconnect') {
+      this.m.clientDisconnect(outcome.queued === true ? 'queued' : this.phase);
+    }
+    if (outcome.abort !== undefined) this.m.requestAborted(outcome.abort);
     this.m.inflight.dec();
     const seconds = this.elapsedSeconds();
     (this.labels.stream ? this.series.durationStream : this.series.durationNonStream).observe(seconds);
-    this.m.countRequest(this.series.label, this.labels.stream, status);
+    this.m.countRequest(this.series.label, this.labels.stream, outcome.status);
   }
 
   private segmentFirstToken(): void {

@@ -1,8 +1,9 @@
 /**
  * POST /v1/chat/completions: OpenAI's chat API with budget forcing (docs/api.md). The prompt is
  * the backend's own chat template over `messages`; reasoning and answer come back apart
- * (`reasoning_content`, `content`). Serving (admission, streaming, errors, cancellation) is
- * serve-runs.ts, shared with /v1/completions.
+ * (`reasoning_content`, `content`). Serving (streaming, errors) is serving/serve-runs.ts, shared
+ * with /v1/completions, inside the request lifecycle of serving/lifecycle.ts (admission,
+ * cancellation, metrics).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';

@@ -5,20 +5,22 @@
  * upstream sent it (status, content type, body, streamed); an error status goes through the one
  * error mapping (upstream-errors.ts) like every other upstream error, so a client sees one error
  * envelope whichever vLLM version answered, and a 5xx is retried on another replica first.
- * Client disconnect -> upstream abort: the pipeline destroys the upstream body, which closes its
- * socket.
+ * The request's life around it (drain refusal, admission, cancellation, the ending) is
+ * lifecycle.ts, shared with budget-forced runs; relays count in thinkgate_relayed_requests_total
+ * by route, reason and final status. Client disconnect -> upstream abort: the pipeline destroys
+ * the upstream body, which closes its socket.
  */
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { onReplica } from '../replicas/on-replica.js';
-import { AbortedError, InternalError, isAbortError, NotFoundError, ThinkgateError } from '../errors.js';
+import { InternalError, NotFoundError, type ThinkgateError } from '../errors.js';
 import { readLimited } from '../backends/http.js';
 import { pathOnly } from '../logging/redact.js';
 import { mapUpstreamStatus } from '../backends/upstream-errors.js';
 import { canForward, type ForwardResponse } from '../backends/forward.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
-import { CLIENT_CLOSED, refuseWhileDraining, shuttingDown, watchClient } from './serve-runs.js';
+import { type Recorder, requestLifecycle } from './lifecycle.js';
 
 export interface RelaySpec {
   method: 'GET' | 'POST';
@@ -35,58 +37,21 @@ export interface RelaySpec {
   headersTimeoutMs: number;
 }
 
-export async function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<void> {
-  refuseWhileDraining(ctx);
-  const client = watchClient(reply, ctx.shutdown.signal);
-  let status = 200;
-  let release: (() => void) | undefined;
-  let releaseKey: (() => void) | undefined;
-  let lease: UpstreamLease | undefined;
-  try {
-    if (spec.admission) {
-      releaseKey = ctx.keyLimits.acquire(request.apiKeyId);
-      release = await ctx.limiter.acquire(client.signal);
-    }
+export function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<unknown> {
+  // Relays have their own counter: by route, reason and final status only.
+  const recorder = (): Recorder => ({ end: ({ status }) => ctx.metrics.relayed(spec.route, spec.reason, status) });
+  return requestLifecycle(ctx, request, reply, { weight: spec.admission ? 1 : 0, recorder }, async ({ signal, hold }) => {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const started = await forwardOnReplica(ctx, spec, body, request.id, client.signal);
-    lease = started.lease;
+    const started = await forwardOnReplica(ctx, spec, body, request.id, signal);
+    hold(started.lease);
     const res = started.value;
-    status = res.status;
     reply.hijack();
     const headers: Record<string, string> = { 'x-thinkgate-relay': spec.reason };
     if (res.contentType !== undefined) headers['content-type'] = res.contentType;
     reply.raw.writeHead(res.status, headers);
-    await pipeline(res.body, reply.raw, { signal: client.signal });
-  } catch (err) {
-    if (client.gone || isAbortError(err) || client.signal.aborted) {
-      const drained = !client.gone && ctx.shutdown.signal.aborted;
-      if (drained && !reply.raw.headersSent) {
-        status = 503;
-        throw shuttingDown();
-      }
-      status = drained ? 503 : CLIENT_CLOSED;
-      if (reply.raw.headersSent) {
-        reply.raw.destroy();
-        return;
-      }
-      throw err instanceof AbortedError ? err : new AbortedError();
-    }
-    if (reply.raw.headersSent) {
-      // Mid-body: the upstream broke; all a relay can do is end the response short.
-      request.log.warn({ err }, 'relay failed after the first byte');
-      reply.raw.destroy();
-      status = 502;
-      return;
-    }
-    status = err instanceof ThinkgateError ? err.status : 500;
-    throw err;
-  } finally {
-    client.dispose();
-    lease?.release();
-    release?.();
-    releaseKey?.();
-    ctx.metrics.relayed(spec.route, spec.reason, status);
-  }
+    await pipeline(res.body, reply.raw, { signal });
+    return { status: res.status };
+  });
 }
 
 /** Forwards on a replica (retried elsewhere before any byte, as budget-forced runs are). */

@@ -1,30 +1,23 @@
 /**
- * Serving engine runs over HTTP, for /v1/chat/completions and /v1/completions alike: admission,
- * start, then a JSON body or an SSE stream, with the metrics, cancellation and error rules of
- * docs/api.md in one place.
+ * Serving engine runs over HTTP, for /v1/chat/completions and /v1/completions alike: start, then
+ * a JSON body or an SSE stream. The request's life around it (drain refusal, admission,
+ * cancellation, the ending and its metrics) is lifecycle.ts, shared with relays.
  *
- * Order: admission, one slot per run (per-key limit, then the limiter; 429 past the queue) ->
- * start on a replica, retried elsewhere until the first token (runs/start-runs.ts) -> render.
- * Before the first byte every failure is an HTTP status with the OpenAI envelope (app.ts's
- * error handler); the SSE stream opens only with the first token. After the first byte a failure is one
- * `data: {"error":...}` event, then the stream ends. Cancellation flows one way: client
- * disconnect -> the request's AbortController -> engine -> the upstream request of the current
- * segment.
+ * Order: admission, one slot per run (lifecycle.ts) -> start on a replica, retried elsewhere
+ * until the first token (runs/start-runs.ts) -> render. Before the first byte every failure is
+ * an HTTP status with the OpenAI envelope (app.ts's error handler); the SSE stream opens only
+ * with the first token. After the first byte a failure is one `data: {"error":...}` event, then
+ * the stream ends (docs/api.md).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import type { IndexedEvent } from '../runs/merge-choices.js';
 import type { StartedRuns } from '../runs/start-runs.js';
 import type { EngineEvent } from '../engine/types.js';
-import { AbortedError, isAbortError, ServiceUnavailableError, UpstreamTimeoutError, toErrorBody, toThinkgateError } from '../errors.js';
+import { isAbortError, toErrorBody, toThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
-import { RequestMetrics } from '../metrics/request-metrics.js';
+import { type IndexedEvent, RequestMetrics } from '../metrics/request-metrics.js';
 import { logUpstreamDetail } from '../logging/redact.js';
-
-const REQUEST_ENDED = new AbortedError('The request ended.');
-
-/** nginx's "client closed request": the metrics code of a request whose client went away. */
-export const CLIENT_CLOSED = 499;
+import { type Answer, requestLifecycle, shuttingDown } from './lifecycle.js';
 
 /** Non-stream rendering: every event, then one body. */
 export interface EventCollector {
@@ -47,70 +40,24 @@ export interface RunsSpec {
   renderer(): EventRenderer;
 }
 
-/** While draining, new requests get 503 (another instance takes them); /ready says so too. */
-export function refuseWhileDraining(ctx: AppContext): void {
-  if (ctx.draining) throw new ServiceUnavailableError('The gateway is shutting down; retry on another instance.');
-}
-
-export async function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
-  refuseWhileDraining(ctx);
-  const rm = new RequestMetrics(ctx.metrics, { model: spec.model, stream: spec.stream }, ctx.now);
-  const client = watchClient(reply, ctx.shutdown.signal);
-  let status = 200;
-  let release: (() => void) | undefined;
-  let releaseKey: (() => void) | undefined;
-  let started: StartedRuns | undefined;
-  try {
-    releaseKey = ctx.keyLimits.acquire(request.apiKeyId, spec.weight);
-    try {
-      release = await ctx.limiter.acquire(client.signal, spec.weight);
-    } catch (err) {
-      if (isAbortError(err)) rm.disconnected('queued');
-      throw err;
-    }
-    started = await spec.start(client.signal);
+export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
+  const labels = { model: spec.model, stream: spec.stream };
+  const recorder = (): RequestMetrics => new RequestMetrics(ctx.metrics, labels, ctx.now);
+  return requestLifecycle(ctx, request, reply, { weight: spec.weight, recorder }, async ({ signal, hold, recorder: rm }) => {
+    const started = await spec.start(signal);
+    hold(started.lease);
     // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
     // a known model none (servedModel), so only a model's first request waits for /v1/models.
     if (await servedModel(ctx, spec.model)) rm.modelServed();
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
-    const events = replay(started.first, started.rest);
-    if (!spec.stream) {
-      const collector = spec.collector();
-      for await (const { index, ev } of events) {
-        rm.onEvent(ev, index);
-        collector.onEvent(ev, index);
-      }
-      return reply.send(collector.result());
-    }
-    status = await streamEvents(reply, events, spec.renderer(), ctx, rm);
-    if (status !== 200) rm.aborted(status === 504 ? 'upstream_timeout' : ctx.shutdown.signal.aborted ? 'drain_deadline' : 'upstream_error');
-  } catch (err) {
-    if (isAbortError(err) && !client.gone && ctx.shutdown.signal.aborted) {
-      rm.aborted('drain_deadline');
-      status = 503;
-      throw shuttingDown();
-    }
-    if (client.gone || isAbortError(err)) {
-      status = CLIENT_CLOSED;
-      rm.disconnected();
-      rm.aborted('client_disconnect');
-      if (reply.sent || reply.raw.headersSent) return;
-      throw err;
-    }
-    const e = toThinkgateError(err);
-    if (e instanceof UpstreamTimeoutError) rm.aborted('upstream_timeout');
-    else if (e.status >= 500) rm.aborted('upstream_error');
-    status = e.status;
-    throw err;
-  } finally {
-    client.dispose();
-    started?.lease.release();
-    release?.();
-    releaseKey?.();
-    rm.end(status);
-  }
+    const events = rm.tap(started.first, started.rest);
+    if (spec.stream) return streamEvents(reply, events, spec.renderer(), ctx);
+    const collector = spec.collector();
+    for await (const { index, ev } of events) collector.onEvent(ev, index);
+    return { status: 200, value: reply.send(collector.result()) };
+  });
 }
 
 /**
@@ -128,23 +75,12 @@ async function servedModel(ctx: AppContext, model: string): Promise<boolean> {
   }
 }
 
-/** The events pulled while starting, then the rest. */
-async function* replay(first: IndexedEvent[], rest: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
-  try {
-    yield* first;
-    yield* rest;
-  } finally {
-    await rest.return(undefined);
-  }
-}
-
 async function streamEvents(
   reply: FastifyReply,
   events: AsyncGenerator<IndexedEvent, void>,
   renderer: EventRenderer,
   ctx: AppContext,
-  rm: RequestMetrics,
-): Promise<number> {
+): Promise<Answer> {
   let writer: SseWriter | null = null;
   const open = (): SseWriter => {
     reply.hijack(); // from here on we own the socket: errors become SSE events
@@ -154,7 +90,6 @@ async function streamEvents(
   };
   try {
     for await (const { index, ev } of events) {
-      rm.onEvent(ev, index);
       const chunks = renderer.onEvent(ev, index);
       if (chunks.length === 0) continue;
       writer ??= open();
@@ -171,7 +106,7 @@ async function streamEvents(
     }
     writer ??= open();
     writer.done();
-    return 200;
+    return { status: 200 };
   } catch (err) {
     if (!writer || writer.closed) throw err;
     const drained = isAbortError(err) && ctx.shutdown.signal.aborted;
@@ -181,7 +116,7 @@ async function streamEvents(
     logUpstreamDetail(reply.log, err);
     await writer.sendError(toErrorBody(e));
     writer.end();
-    return e.status;
+    return { status: e.status, error: e };
   }
 }
 
@@ -196,47 +131,4 @@ async function drainedWithin(wait: Promise<void>, ms: number): Promise<boolean> 
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function shuttingDown(): ServiceUnavailableError {
-  return new ServiceUnavailableError('The gateway is shutting down and its drain deadline passed; retry the request.', {
-    code: 'server_shutting_down',
-  });
-}
-
-export interface ClientWatch {
-  signal: AbortSignal;
-  readonly gone: boolean;
-  dispose(): void;
-}
-
-/**
- * Aborts when the client's connection closes before the response is complete, or when the drain
- * deadline passes (`shutdown`); `gone` tells the two apart.
- */
-export function watchClient(reply: FastifyReply, shutdown: AbortSignal): ClientWatch {
-  const ctrl = new AbortController();
-  const onShutdown = (): void => ctrl.abort();
-  shutdown.addEventListener('abort', onShutdown, { once: true });
-  let gone = false;
-  const res = reply.raw;
-  const onClose = (): void => {
-    if (res.writableFinished) return;
-    gone = true;
-    ctrl.abort();
-  };
-  res.on('close', onClose);
-  return {
-    signal: ctrl.signal,
-    get gone() {
-      return gone;
-    },
-    dispose() {
-      res.off('close', onClose);
-      shutdown.removeEventListener('abort', onShutdown);
-      // Whatever is still running (an engine run left behind by an error) stops now. A given
-      // reason: abort() without one builds a DOMException (a stack capture) on every request.
-      if (!ctrl.signal.aborted) ctrl.abort(REQUEST_ENDED);
-    },
-  };
 }

@@ -228,6 +228,41 @@ describe('/v1/completions: scoring requests are relayed unchanged (lm-eval logli
   });
 });
 
+describe('relays count in thinkgate_relayed_requests_total, not as budget-forced requests', () => {
+  it('by route, reason and final status: answered, an upstream error, a client that left', async () => {
+    const s = await startStack({ sim: { tokenDelayMs: 20 } });
+    try {
+      const relayed = async (): Promise<string[]> =>
+        (await (await fetch(`${s.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('thinkgate_relayed_requests_total{'));
+      expect((await post('/v1/completions', { model: 'sim-r1', prompt: 'Q', echo: true, logprobs: 1, max_tokens: 1 }, s.url)).status).toBe(200);
+      expect((await post('/v1/completions', { model: 'no-such-model', prompt: 'x', echo: true, max_tokens: 0 }, s.url)).status).toBe(404);
+      const ctrl = new AbortController();
+      const res = await fetch(`${s.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'sim-r1', prompt: OPENED, logprobs: 1, max_tokens: 400, stream: true }),
+        signal: ctrl.signal,
+      });
+      await res.body!.getReader().read();
+      ctrl.abort();
+      const want = [
+        'thinkgate_relayed_requests_total{route="/v1/completions",reason="echo",code="200"} 1',
+        'thinkgate_relayed_requests_total{route="/v1/completions",reason="echo",code="404"} 1',
+        'thinkgate_relayed_requests_total{route="/v1/completions",reason="logprobs",code="499"} 1',
+      ];
+      // The lifecycle's finally frees the admission slot and counts the relay in one synchronous block.
+      await until(() => s.app.thinkgate.limiter.running === 0, 2000, 'the relay of the client that left ended');
+      expect((await relayed()).sort()).toEqual(want.sort());
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      expect(text).not.toMatch(/^thinkgate_requests_total\{/m);
+      expect(text).not.toMatch(/^thinkgate_client_disconnects_total\{/m);
+      expect(text).toMatch(/^thinkgate_inflight_requests 0$/m);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('tokenizer routes relayed to the upstream (lm-eval remote tokenizer)', () => {
   it('/tokenize, /detokenize and /tokenizer_info answer as the simulator does', async () => {
     const tok = { model: 'sim-r1', prompt: 'The answer is 42.', add_special_tokens: false };

@@ -65,7 +65,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
       rm.onEvent(ev);
     }
     clock.t = 5000;
-    rm.end(200);
+    rm.end({ status: 200 });
 
     const lines = await text();
     for (const want of [
@@ -113,7 +113,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     rm.onEvent({ type: 'content', text: 'hi', tokens: 1 });
     rm.onEvent(finish(0, 1, 1, 0, false));
-    rm.end(200);
+    rm.end({ status: 200 });
     const lines = await text();
     const tokenBounds = ['0', '1', '2', '5', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000',
       '10000', '20000', '50000', '100000', '200000', '500000', '1000000', '+Inf'];
@@ -142,15 +142,15 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     const b = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
     b.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 2');
-    a.end(502);
-    a.end(502);
-    a.end(200);
+    a.end({ status: 502 });
+    a.end({ status: 502 });
+    a.end({ status: 200 });
     const lines = await text();
     expect(lines).toContain('thinkgate_inflight_requests 1');
     expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="502"} 1');
     expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
     expect(lines).toContain('thinkgate_request_duration_seconds_count{model="m",stream="true"} 1');
-    b.end(200);
+    b.end({ status: 200 });
     expect(await text()).toContain('thinkgate_inflight_requests 0');
   });
 
@@ -160,7 +160,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     clock.t = 30_000;
-    rm.end(504);
+    rm.end({ status: 504 });
     const lines = await text();
     expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="504"} 1');
     expect(lines).toContain('thinkgate_request_duration_seconds_sum{model="m",stream="false"} 30');
@@ -176,10 +176,9 @@ describe('client disconnects', () => {
     const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
     rm.modelServed();
     for (const ev of events) rm.onEvent(ev);
-    if (explicit) rm.disconnected(explicit);
-    else rm.disconnected();
-    rm.disconnected(); // a second report of the same disconnect is not counted again
-    rm.end(499);
+    const left = { status: 499, abort: 'client_disconnect', queued: explicit === 'queued' } as const;
+    rm.end(left);
+    rm.end(left); // a second report of the same disconnect is not counted again
     return (await text()).filter((l) => l.startsWith('thinkgate_client_disconnects_total{'));
   }
   const seg: EngineEvent = { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 };
@@ -200,8 +199,70 @@ describe('client disconnects', () => {
     ]);
   });
 
-  it('takes the phase the route names (queued)', async () => {
+  it('takes the phase the lifecycle names (queued)', async () => {
     expect(await phaseAfter([], 'queued')).toEqual(['thinkgate_client_disconnects_total{phase="queued"} 1']);
+  });
+});
+
+describe('one tap and one end(outcome)', () => {
+  it('tap observes every event once, the started ones first, and closes the runs when the consumer stops', async () => {
+    const { metrics, now, text } = setup();
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    rm.modelServed();
+    const seen: string[] = [];
+    let closed = false;
+    async function* rest() {
+      try {
+        yield { index: 0, ev: { type: 'segment', index: 1, cause: 'extend', promptTokens: 5 } as EngineEvent };
+        yield { index: 1, ev: { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 } as EngineEvent };
+        yield { index: 0, ev: { type: 'reasoning', text: 'never pulled', tokens: 1 } as EngineEvent };
+      } finally {
+        closed = true;
+      }
+    }
+    const first = [{ index: 0, ev: { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 } as EngineEvent }];
+    for await (const { index, ev } of rm.tap(first, rest())) {
+      seen.push(`${index}:${ev.type}:${ev.type === 'segment' ? ev.cause : ''}`);
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual(['0:segment:initial', '0:segment:extend', '1:segment:initial']);
+    expect(closed).toBe(true);
+    rm.end({ status: 200 });
+    const lines = await text();
+    expect(lines).toContain('thinkgate_segments_total{model="m",cause="initial"} 2');
+    expect(lines).toContain('thinkgate_segments_total{model="m",cause="extend"} 1');
+  });
+
+  it('counts status, abort reason and disconnect phase from the outcome alone, once', async () => {
+    const { metrics, now, text } = setup();
+    const ends: Array<[boolean, Parameters<RequestMetrics['end']>[0]]> = [
+      [false, { status: 504, abort: 'upstream_timeout' }],
+      [false, { status: 502, abort: 'upstream_error' }],
+      [false, { status: 429 }],
+      [true, { status: 499, abort: 'client_disconnect' }],
+      // Cut in the admission queue by the drain deadline: a "queued" disconnect, as before the lifecycle.
+      [false, { status: 503, abort: 'drain_deadline', queued: true }],
+    ];
+    for (const [thinking, outcome] of ends) {
+      const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+      rm.modelServed();
+      if (thinking) rm.onEvent({ type: 'reasoning', text: 'x', tokens: 1 });
+      rm.end(outcome);
+      rm.end({ status: 200, abort: 'client_disconnect' }); // ignored: the first end counts
+    }
+    const lines = await text();
+    for (const want of [
+      'thinkgate_request_aborts_total{reason="upstream_timeout"} 1',
+      'thinkgate_request_aborts_total{reason="upstream_error"} 1',
+      'thinkgate_request_aborts_total{reason="client_disconnect"} 1',
+      'thinkgate_request_aborts_total{reason="drain_deadline"} 1',
+      'thinkgate_client_disconnects_total{phase="thinking"} 1',
+      'thinkgate_client_disconnects_total{phase="queued"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="429"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="499"} 1',
+      'thinkgate_inflight_requests 0',
+    ]) expect(lines).toContain(want);
+    expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
   });
 });
 
@@ -211,7 +272,7 @@ describe('createMetrics', () => {
     for (const model of ['a', 'b', 'c', 'd', 'a']) {
       const rm = new RequestMetrics(metrics, { model, stream: false }, now);
       rm.modelServed();
-      rm.end(200);
+      rm.end({ status: 200 });
     }
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
@@ -223,15 +284,15 @@ describe('createMetrics', () => {
 
   it('counts names never found served under "unknown", outside the cap (issue 11, item 6)', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
-    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end(404);
+    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end({ status: 404 });
     // The reserved labels are not names a client can take over.
-    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end(404);
+    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end({ status: 404 });
     const served = new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now);
     served.modelServed();
-    served.end(200);
+    served.end({ status: 200 });
     // A later request for a model found served before keeps its label even when it fails
     // before the route could check again (a 429 at admission).
-    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end(429);
+    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end({ status: 429 });
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
       'thinkgate_requests_total{model="unknown",stream="false",code="404"} 51',
@@ -271,7 +332,7 @@ describe('createMetrics', () => {
     const two = setup();
     const rm = new RequestMetrics(one.metrics, { model: 'm', stream: false }, one.now);
     rm.modelServed();
-    rm.end(200);
+    rm.end({ status: 200 });
     one.metrics.clientDisconnect('answer');
     expect(await one.text()).toContain('thinkgate_requests_total{model="m",stream="false",code="200"} 1');
     const other = await two.text();
@@ -330,8 +391,7 @@ describe('RequestMetrics: issue 4 series', () => {
       usage: { prompt_tokens: 10, completion_tokens: 40, total_tokens: 50, reasoning_tokens: 30, answer_tokens: 5 },
       budgetForcing: { thinking_tokens: 30, extensions: 1, truncated: false, segments: 2 },
     });
-    rm.aborted('upstream_timeout');
-    rm.end(200);
+    rm.end({ status: 504, abort: 'upstream_timeout' });
     const text = await registry.metrics();
     for (const line of [
       'thinkgate_requested_max_thinking_tokens_sum{model="m"} 100',
