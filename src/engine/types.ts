@@ -83,3 +83,9 @@ export type EngineEvent =
   | { type: 'delimiter'; text: string; tokens: number }
   | { type: 'usage'; segment: number; promptTokens: number; completionTokens: number; cachedTokens?: number }
   | { type: 'finish'; reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary };
+
+/** An engine event of run (choice) `index`: what runs/merge-choices.ts yields for n runs. */
+export interface IndexedEvent {
+  index: number;
+  ev: EngineEvent;
+}

@@ -13,7 +13,7 @@
  * 404 for an unknown model, a 429), the request counts under its model's existing series if an
  * earlier request found it served, else under "unknown" (metrics/metrics.ts).
  */
-import type { EngineEvent } from '../engine/types.js';
+import type { EngineEvent, IndexedEvent } from '../engine/types.js';
 import type { AbortReason, DisconnectPhase, Metrics, ModelSeries, UpstreamSeries } from './metrics.js';
 
 /** How a request ended, as serving/lifecycle.ts classifies it. */
@@ -29,11 +29,6 @@ export interface Outcome {
   queued?: boolean;
 }
 
-/** An engine event of choice `index` (runs/merge-choices.ts yields these). */
-export interface IndexedEvent {
-  index: number;
-  ev: EngineEvent;
-}
 
 export class RequestMetrics {
   private bound: ModelSeries | null = null;

@@ -8,12 +8,9 @@
  * (Promise.race over n promises) cost O(n) per event, so O(n^2) per round: issue 11 measured
  * 0.7 / 3.6 / 20 s of CPU for 250 / 500 / 1000 runs.
  */
-import type { EngineEvent } from '../engine/types.js';
+import type { EngineEvent, IndexedEvent } from '../engine/types.js';
 
-export interface IndexedEvent {
-  index: number;
-  ev: EngineEvent;
-}
+export type { IndexedEvent } from '../engine/types.js';
 
 type Settled = { index: number; res: IteratorResult<EngineEvent, void> } | { index: number; err: unknown };
 

@@ -15,7 +15,8 @@ import type { StartedRuns } from '../runs/start-runs.js';
 import type { EngineEvent } from '../engine/types.js';
 import { isAbortError, toErrorBody, toThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
-import { type IndexedEvent, RequestMetrics } from '../metrics/request-metrics.js';
+import type { IndexedEvent } from '../engine/types.js';
+import { RequestMetrics } from '../metrics/request-metrics.js';
 import { logUpstreamDetail } from '../logging/redact.js';
 import { type Answer, requestLifecycle, shuttingDown } from './lifecycle.js';
 
