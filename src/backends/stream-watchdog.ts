@@ -15,7 +15,7 @@ export class StreamWatchdog {
   private timer: NodeJS.Timeout;
 
   constructor(
-    private readonly firstTokenMs: number,
+    firstTokenMs: number,
     private readonly idleMs: number,
     private readonly onTimeout: () => void,
   ) {

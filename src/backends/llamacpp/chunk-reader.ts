@@ -23,13 +23,14 @@ import { UpstreamError } from '../../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
 import { errorInfoOf, VllmErrorBodySchema } from '../vllm/schemas.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
+import type { ChunkReader } from '../stream-completion.js';
 import { TextPerTokenBound } from '../vllm/chunk-reader.js';
 import { LlamaCompletionChunkSchema, type LlamaCompletionChunk } from './schemas.js';
 
 export const WITHHELD_IDS_MESSAGE =
   'llama-server withheld token ids (a token inside a multi-byte character is streamed without its id); thinkgate needs every id to stay token-exact.';
 
-export class LlamaChunkReader {
+export class LlamaChunkReader implements ChunkReader {
   /** The completion is whole (a final event, or a stop id seen). */
   finished = false;
   /** Ended at a stop id: llama-server is still generating and the client must close the request. */
@@ -44,6 +45,20 @@ export class LlamaChunkReader {
   /** Token ids received so far: the client's timers count only these as progress. */
   get tokens(): number {
     return this.ids;
+  }
+
+  /** llama-server generates on past a stop id thinkgate asked for: close the request. */
+  get stopNow(): boolean {
+    return this.stoppedAtId;
+  }
+
+  events(data: string): readonly CompletionEvent[] {
+    return this.read(data);
+  }
+
+  /** Usage comes with the final event; nothing is pending at the end. */
+  flush(): readonly CompletionEvent[] {
+    return [];
   }
 
   constructor(stopTokenIds: readonly number[] = []) {

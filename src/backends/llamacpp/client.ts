@@ -18,14 +18,11 @@
  *
  * The HTTP plumbing (deadlines, error mapping, SSE decoding) is the vLLM backend's, shared.
  */
-import type { Dispatcher } from 'undici';
-import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../../errors.js';
+import { AbortedError } from '../../errors.js';
 import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
-import { SseDecoder } from '../sse.js';
-import { StreamWatchdog } from '../stream-watchdog.js';
-import { mapTransportError, mapUpstreamStatus } from '../upstream-errors.js';
-import { abortable, parseOrThrow, readLimited } from '../http.js';
+import { streamCompletionEvents } from '../stream-completion.js';
+import { abortable, parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions } from '../http-backend.js';
 import { LlamaChunkReader } from './chunk-reader.js';
 import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
@@ -85,8 +82,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     });
   }
 
-  async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
-    if (signal.aborted) throw new AbortedError();
+  streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     const payload: Record<string, unknown> = {
       prompt: req.promptIds,
       n_predict: req.maxTokens,
@@ -97,65 +93,23 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       stop: req.stop ?? [],
     };
 
-    const ac = new AbortController();
-    const watchdog = new StreamWatchdog(this.timeouts.firstTokenMs, this.timeouts.idleMs, () => ac.abort());
-    const onAbort = (): void => ac.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    // Serialized outside the transport's try: our error, never the server's (src/backends/http.ts).
-    const bodyText = this.payloadText(req.sampling, llamaSampling, payload);
-
-    const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
-    const reader = new LlamaChunkReader(req.stopTokenIds);
-    let body: Dispatcher.ResponseData['body'] | undefined;
-    try {
-      const res = await this.http.dispatcher.request({
-        origin: this.http.origin,
-        path: this.http.basePath + '/completion',
-        method: 'POST',
-        headers: this.streamHeaders,
-        body: bodyText,
-        signal: ac.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      body = res.body;
-      if (res.statusCode !== 200) throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), COMPLETION);
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        const before = reader.tokens;
-        for (const data of decoder.push(chunk)) {
-          for (const ev of reader.read(data)) {
-            watchdog.pause();
-            yield ev;
-            watchdog.resume();
-          }
-        }
-        // Stopped at a stop id: close the request (finally), llama-server cancels the generation.
-        if (reader.stoppedAtId) return;
-        // Only tokens are progress: events without any must not keep the timers alive.
-        if (reader.tokens > before) watchdog.data();
-      }
-      for (const data of decoder.end()) for (const ev of reader.read(data)) yield ev;
-    } catch (err) {
-      if (signal.aborted) throw new AbortedError();
-      if (err instanceof ThinkgateError) throw err;
-      if (reader.finished) return;
-      if (watchdog.timedOut !== null) {
-        throw new UpstreamTimeoutError(
-          watchdog.timedOut === 'first token'
-            ? `llama-server sent no token within ${this.timeouts.firstTokenMs} ms (first token timeout).`
-            : `llama-server sent nothing for ${this.timeouts.idleMs} ms mid-stream (idle timeout).`,
-        );
-      }
-      throw mapTransportError(err, COMPLETION, body === undefined ? 'connect' : 'response');
-    } finally {
-      watchdog.stop();
-      signal.removeEventListener('abort', onAbort);
-      if (body !== undefined && !body.readableEnded) {
-        ac.abort();
-        body.destroy();
-      }
-    }
-    if (!reader.finished) throw new UpstreamError('llama-server ended the response without a final event: upstream closed the stream early.');
+    return streamCompletionEvents(
+      {
+        http: this.http,
+        server: 'llama-server',
+        what: COMPLETION,
+        path: '/completion',
+        // llama-server ignores it; a proxy or log between the two can still tie segments to ours.
+        headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
+        // Serialized outside the transport's try: our error, never the server's (backends/http.ts).
+        body: this.payloadText(req.sampling, llamaSampling, payload),
+        timeouts: this.timeouts,
+        maxEventChars: this.maxEventChars,
+        endedEarly: 'llama-server ended the response without a final event: upstream closed the stream early.',
+      },
+      new LlamaChunkReader(req.stopTokenIds),
+      signal,
+    );
   }
 
   async models(signal?: AbortSignal): Promise<ModelInfo[]> {

@@ -14,6 +14,7 @@ import { UpstreamError } from '../../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
 import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmUsage } from './schemas.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
+import type { ChunkReader } from '../stream-completion.js';
 
 export const TOKEN_IDS_REQUIRED_MESSAGE =
   'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';
@@ -31,7 +32,8 @@ const TEXT_SLACK_CHARS = 8192;
 
 /** Counts a stream's ids and text and fails once the text outgrows what the ids can decode to. */
 export class TextPerTokenBound {
-  private ids = 0;
+  /** Token ids seen so far. */
+  ids = 0;
   private chars = 0;
   constructor(private readonly server: string) {}
 
@@ -44,12 +46,33 @@ export class TextPerTokenBound {
   }
 }
 
-export class CompletionChunkReader {
+const NO_EVENTS: readonly CompletionEvent[] = [];
+
+export class CompletionChunkReader implements ChunkReader {
   /** A choice chunk carried a finish_reason: the completion is whole even if [DONE] never comes. */
   finished = false;
   private finalUsageSeen = false;
   private lastRunningUsage: VllmUsage | null = null;
   private readonly textBound = new TextPerTokenBound('vLLM');
+  /** vLLM ends a request by itself: no early close on our side. */
+  readonly stopNow = false;
+
+  /** Token ids read so far (stream-completion.ts: the only progress its timers count). */
+  get tokens(): number {
+    return this.textBound.ids;
+  }
+
+  /** read() as the shared streaming loop takes it (stream-completion.ts's ChunkReader). */
+  events(data: string): readonly CompletionEvent[] {
+    const ev = this.read(data);
+    return ev === null ? NO_EVENTS : [ev];
+  }
+
+  /** The stream is over: its last running usage, if vLLM sent no trailing one. */
+  flush(): readonly CompletionEvent[] {
+    const u = this.pendingUsage();
+    return u === null ? NO_EVENTS : [u];
+  }
 
   /** Parses and validates one data string. Throws ThinkgateError subclasses. */
   read(data: string): CompletionEvent | null {

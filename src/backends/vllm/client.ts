@@ -7,8 +7,6 @@
  * Field names follow vLLM's protocol (vllm/entrypoints/openai/completion/protocol.py:
  * CompletionRequest, CompletionStreamResponse; serving_tokenization.py: TokenizeRequest).
  */
-import type { Dispatcher } from 'undici';
-import { AbortedError, ThinkgateError, UpstreamError, UpstreamTimeoutError } from '../../errors.js';
 import type {
   Backend,
   CompletionEvent,
@@ -18,11 +16,9 @@ import type {
   TokenizeResult,
 } from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionRequestBody } from './schemas.js';
-import { SseDecoder } from '../sse.js';
-import { StreamWatchdog, type StreamPhase } from '../stream-watchdog.js';
+import { streamCompletionEvents } from '../stream-completion.js';
 import { CompletionChunkReader } from './chunk-reader.js';
-import { mapTransportError, mapUpstreamStatus } from '../upstream-errors.js';
-import { parseOrThrow, readLimited } from '../http.js';
+import { parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
 
 /** Kept as names of their own: callers and tests of the vLLM client import them. */
@@ -74,8 +70,7 @@ export class VllmBackend extends HttpBackend implements Backend {
    * `choices: []` chunk). Ends at `[DONE]`. Breaking out of the loop, or aborting `signal`,
    * closes the upstream socket so that vLLM aborts the generation.
    */
-  async *streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
-    if (signal.aborted) throw new AbortedError();
+  streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     // The protocol fields: payloadText puts the sampling fields first and drops any of these
     // from them, so a client field can never override one.
     // n and echo are pinned: the engine follows exactly one sequence and counts only its tokens.
@@ -93,83 +88,23 @@ export class VllmBackend extends HttpBackend implements Backend {
       stop: req.stop ?? [],
     };
 
-    const ac = new AbortController();
-    const watchdog = new StreamWatchdog(this.timeouts.firstTokenMs, this.timeouts.idleMs, () => ac.abort());
-    const onAbort = (): void => ac.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-
-    // Serialized before the transport's try (see http.ts callJson); sampling first, once per request.
-    const bodyText = this.payloadText(req.sampling, (s) => ({ ...s }), payload);
-    const decoder = new SseDecoder({ maxEventChars: this.maxEventChars });
-    const reader = new CompletionChunkReader();
-    let body: Dispatcher.ResponseData['body'] | undefined;
-    try {
-      const res = await this.http.dispatcher.request({
-        origin: this.http.origin,
-        path: this.http.basePath + '/v1/completions',
-        method: 'POST',
+    return streamCompletionEvents(
+      {
+        http: this.http,
+        server: 'vLLM',
+        what: COMPLETIONS,
+        path: '/v1/completions',
         // vLLM takes X-Request-Id as its request id: one id per segment ties its logs to ours.
         headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
-        body: bodyText,
-        signal: ac.signal,
-        // Our own first-token and idle timers cover both; undici's would fire with other errors.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      body = res.body;
-      if (res.statusCode !== 200) {
-        throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), COMPLETIONS);
-      }
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        const datas = decoder.push(chunk);
-        if (datas.length === 0) continue; // partial line, comment, or drained bytes after [DONE]
-        let progress = false;
-        for (const data of datas) {
-          const ev = reader.read(data);
-          if (ev === null) continue;
-          // Only tokens are progress: heartbeat chunks (`{"choices": []}`, empty deltas, bare
-          // usage) must not keep the first-token and idle timers alive forever.
-          if (ev.kind === 'delta' && ev.tokenIds.length > 0) progress = true;
-          watchdog.pause();
-          yield ev;
-          watchdog.resume();
-        }
-        if (progress) watchdog.data();
-        // After [DONE] keep reading to the end of the body, so the connection is reused.
-      }
-      for (const data of decoder.end()) {
-        const ev = reader.read(data);
-        if (ev !== null) yield ev;
-      }
-    } catch (err) {
-      if (signal.aborted) throw new AbortedError();
-      // Ours (an HTTP error status, a bad chunk, an error event): always reported.
-      if (err instanceof ThinkgateError) throw err;
-      // A stall or reset after vLLM finished the completion loses nothing the engine needs.
-      if (decoder.done || reader.finished) {
-        const u = reader.pendingUsage();
-        if (u !== null) yield u;
-        return;
-      }
-      if (watchdog.timedOut !== null) throw timeoutError(watchdog.timedOut, this.timeouts);
-      throw mapTransportError(err, COMPLETIONS, body === undefined ? 'connect' : 'response');
-    } finally {
-      watchdog.stop();
-      signal.removeEventListener('abort', onAbort);
-      // Consumer stopped early (break / return()) or we failed: drop the upstream request.
-      // Destroying an unfinished response makes undici close the socket; vLLM sees the
-      // disconnect and aborts the generation.
-      if (body !== undefined && !body.readableEnded) {
-        ac.abort();
-        body.destroy();
-      }
-    }
-    if (!decoder.done && !reader.finished) {
-      throw new UpstreamError('vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.');
-    }
-    // Without vLLM's trailing usage chunk, its last running usage (continuous_usage_stats) stands in.
-    const usage = reader.pendingUsage();
-    if (usage !== null) yield usage;
+        // Sampling first, serialized once per request (payloadText); the protocol fields win.
+        body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
+        timeouts: this.timeouts,
+        maxEventChars: this.maxEventChars,
+        endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
+      },
+      new CompletionChunkReader(),
+      signal,
+    );
   }
 
   async models(signal?: AbortSignal): Promise<ModelInfo[]> {
@@ -186,8 +121,3 @@ export class VllmBackend extends HttpBackend implements Backend {
   }
 }
 
-function timeoutError(phase: StreamPhase, t: Required<VllmTimeouts>): UpstreamTimeoutError {
-  return phase === 'first token'
-    ? new UpstreamTimeoutError(`vLLM sent no token within ${t.firstTokenMs} ms (first token timeout).`)
-    : new UpstreamTimeoutError(`vLLM sent nothing for ${t.idleMs} ms mid-stream (idle timeout).`);
-}
