@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { startChat } from '../runs/start-chat.js';
+import { startChat } from '../runs/chat.js';
 import { parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';

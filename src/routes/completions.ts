@@ -2,13 +2,13 @@
  * POST /v1/completions: OpenAI's legacy completions API, the one evaluation harnesses use on
  * already-templated prompts (lm-eval `local-completions`, the s1 harness). Generation requests
  * are budget forced on the raw prompt, and `text` holds thinking, delimiters and answer
- * (prepare-completion.ts). Scoring requests (echo / logprobs: lm-eval's loglikelihood) and the
+ * (runs/completion.ts). Scoring requests (echo / logprobs: lm-eval's loglikelihood) and the
  * other vLLM features that make no sense across segments are relayed to vLLM unchanged
  * (completion-request.ts relayReason, relay.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { startCompletion } from '../runs/start-completion.js';
+import { startCompletion } from '../runs/completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
 import { checkRunCount } from '../openai/run-count.js';

@@ -4,14 +4,17 @@
  * retried on another replica with backoff, a bounded number of times. After it, never: the client
  * has seen part of an answer that another replica would not continue token for token.
  *
- * What runs is the caller's plan: one run per chat choice (start-chat.ts), one per prompt and
- * sample of a /v1/completions batch (start-completion.ts). All runs of a request share the
+ * What runs is the caller's plan: one run per chat choice (chat.ts), one per prompt and
+ * sample of a /v1/completions batch (completion.ts). All runs of a request share the
  * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
  */
 import type { AppContext } from '../app-context.js';
 import type { Backend } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
 import type { EngineInput } from '../engine/types.js';
+import type { ProfileResolver } from '../engine/resolve-profile.js';
+import type { Config } from '../config/index.js';
+import type { ProfileRegistry } from '../profiles/registry.js';
 import { onReplica } from '../replicas/on-replica.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
@@ -24,6 +27,13 @@ export interface StartedRuns {
   /** Events pulled while starting (segment/usage events and the first renderable one). */
   first: IndexedEvent[];
   rest: AsyncGenerator<IndexedEvent, void>;
+}
+
+/** What preparing a request's runs reads of the app (AppContext has it). */
+export interface PrepareDeps {
+  config: Config;
+  registry: ProfileRegistry;
+  resolver: ProfileResolver;
 }
 
 /** Builds the runs' inputs on the chosen replica (tokenize, resolve the profile). Runs before the first byte. */

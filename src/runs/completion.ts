@@ -1,5 +1,6 @@
 /**
- * From a validated /v1/completions request to the engine's inputs, on one replica: one run per
+ * A budget-forced /v1/completions request's runs, on one replica, pulled to the first upstream
+ * token with retries before it (start-runs.ts): one run per
  * prompt and sample (choice index = prompt * n + sample). The prompt is already templated (the
  * s1 harness and lm-eval's `local-completions` render it themselves), so it is tokenized as the
  * backend's own /v1/completions would (add_special_tokens, default true) or taken as token ids
@@ -14,8 +15,13 @@ import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
 import { runRequestId } from './run-id.js';
-import type { PrepareDeps } from './prepare-chat.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
+import type { AppContext } from '../app-context.js';
+import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
+
+export function startCompletion(req: CompletionRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedRuns> {
+  return startRuns(ctx, signal, (backend, s) => prepareCompletion(req, backend, ctx, s, requestId));
+}
 
 export interface CompletionDeps extends PrepareDeps {
   /** /v1/models (cached): the context length of a batch made only of token-id prompts. */

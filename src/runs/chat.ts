@@ -1,24 +1,40 @@
 /**
- * From a validated chat request to the engine's input, on one replica: the model's policy
- * (profile + default budgets), the budget numbers, the prompt rendered by the backend's own
- * chat template (docs/upstream-protocol.md: /tokenize with messages), and the delimiter and phrase ids.
- * Everything here happens before the first byte, so its errors get a proper HTTP status.
+ * A chat request's runs, on one replica: the model's policy (profile + default budgets), the
+ * budget numbers, the prompt rendered by the backend's own chat template
+ * (docs/upstream-protocol.md: /tokenize with messages), the delimiter and phrase ids, then one
+ * budget-forced run per choice (`n`), pulled to the first upstream token with retries on other
+ * replicas before it (start-runs.ts). Everything here happens before the first byte, so its
+ * errors get a proper HTTP status.
  */
 import type { Backend } from '../engine/backend.js';
-import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { EngineInput } from '../engine/types.js';
-import type { Config } from '../config/index.js';
-import type { ProfileRegistry } from '../profiles/registry.js';
 import type { ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
 import { InvalidRequestError } from '../errors.js';
+import type { AppContext } from '../app-context.js';
+import { runRequestId } from './run-id.js';
+import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
 
-export interface PrepareDeps {
-  config: Config;
-  registry: ProfileRegistry;
-  resolver: ProfileResolver;
+export type StartedChat = StartedRuns;
+
+export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {
+  const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
+  const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
+    const input = await prepareChat(req, backend, ctx, s);
+    const n = req.n ?? 1;
+    return Array.from({ length: n }, (_, i) => ({ ...input, requestId: runRequestId(requestId, { choice: i, n }) }));
+  };
+  return startRuns(ctx, signal, plan, affinity);
+}
+
+/**
+ * What identifies a conversation across turns: its model and its first two messages (system
+ * prompt and first user turn), capped, so turn N+1 finds the replica that cached turn N.
+ */
+function conversationKey(req: ChatRequest): string {
+  return `${req.model}\u0000${JSON.stringify(req.messages.slice(0, 2)).slice(0, 2048)}`;
 }
 
 export async function prepareChat(
