@@ -56,3 +56,10 @@ export function settled(p: Promise<unknown>): () => boolean {
   );
   return () => done;
 }
+
+/** A promise and its resolve (Promise.withResolvers, which lib ES2023 does not type yet). */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
