@@ -261,11 +261,7 @@ describe('connection refused', () => {
     const s = await startStack({ config: { timeouts: TIMEOUTS, upstreams: [{ url: `http://127.0.0.1:${port}` }] } });
     try {
       // The first health check runs at start; /ready turns 503 when it has failed.
-      const deadline = Date.now() + 2000;
-      while ((await fetch(`${s.url}/ready`)).status !== 503) {
-        if (Date.now() > deadline) throw new Error('/ready never reported the dead replica');
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(async () => (await fetch(`${s.url}/ready`)).status === 503, 2000, '/ready to report the dead replica');
       for (const stream of MODES) {
         faultsInjected++;
         expectHttpError(await call(stream, {}, s.url), UNAVAILABLE);
@@ -327,11 +323,7 @@ describe('simulator fault modes this file relies on', () => {
 });
 
 async function untilReady(url: string): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while ((await fetch(`${url}/ready`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error('the gateway did not become ready again');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(async () => (await fetch(`${url}/ready`)).status === 200, 2000, 'the gateway to become ready again');
 }
 
 /** A port nothing listens on (bound, then released; racy in theory, never in practice on loopback). */
