@@ -244,6 +244,15 @@ describe.each([false, true])('stream: %s', (stream) => {
 describe('nothing is left behind', () => {
   it('after all those disconnects: no timer, socket or connection more than before', async () => {
     await settle();
+    // Socket closes still in flight on a loaded machine are not leaks: give them until the
+    // sockets are back to the baseline (2 s at most). A leaked socket never closes by itself; the
+    // checks below then say what is left. Timers are not a condition of the wait: a leaked
+    // short timer would go away by itself while we waited for it.
+    const back = async (): Promise<boolean> =>
+      (await gatewayConnections()) === baseline.connections &&
+      stack.sim.stats().openSockets <= baseline.simSockets + 2 &&
+      (resources().TCPSocketWrap ?? 0) <= (baseline.resources.TCPSocketWrap ?? 0) + 4;
+    await until(back, 2000, 'the baseline').catch(() => undefined);
     const after = resources();
     const simSockets = stack.sim.stats().openSockets;
     const connections = await gatewayConnections();
