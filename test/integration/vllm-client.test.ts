@@ -7,7 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
+import { Agent, Pool } from 'undici';
 import { VllmBackend, type VllmBackendOptions } from '../../src/backends/vllm/index.js';
 import type { CompletionEvent, CompletionRequest } from '../../src/engine/backend.js';
 import { deferred, settled, turnsUntil, until } from '../support/wait.js';
@@ -223,7 +223,10 @@ describe('VllmBackend.streamCompletion', () => {
       }
       res.end();
     });
-    const b = backend(vllm.url);
+    // Our own pool, to see when undici has the socket back (it was a fixed 20 ms).
+    const pool = new Pool(vllm.url);
+    cleanups.push(() => pool.close());
+    const b = backend(vllm.url, { dispatcher: pool });
     for (let round = 0; round < 2; round++) {
       const events = await collect(b.streamCompletion(request, new AbortController().signal));
       expect(events).toEqual([
@@ -231,7 +234,7 @@ describe('VllmBackend.streamCompletion', () => {
         { kind: 'delta', text: 'x', tokenIds: [7], finishReason: 'length', stopReason: null },
         { kind: 'usage', promptTokens: 3, completionTokens: 3, cachedTokens: 2 },
       ]);
-      await sleep(20); // let undici return the socket to its pool
+      await until(() => pool.stats.free === 1, 2000, 'undici to return the socket to its pool');
     }
     // Both streams were read to the end, so undici kept the socket alive for the second one.
     expect(vllm.connections()).toBe(1);
