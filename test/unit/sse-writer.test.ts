@@ -87,8 +87,8 @@ async function stalledClient(port: number): Promise<net.Socket> {
  * Node's 16 KiB stream high-water mark was crossed inside one tick; keep filling.)
  * "Stays pending" is: still pending after 50 ms and then two more event-loop turns. On a
  * loaded machine the 50 ms timer can fire in the same loop iteration that has a finished
- * write to report; libuv reports it in the next iteration's pending phase, before the second
- * turn, so a send that was about to drain is never taken for a stuck one.
+ * write to report; libuv reports it in that iteration's poll phase or the next one's pending
+ * phase, both before the second turn, so a send about to drain is not taken for a stuck one.
  * Wrapped in an object: returning the promise itself from an async function would adopt it.
  */
 async function fillUntilBackpressure(writer: SseWriter): Promise<{ pending: Promise<void>; sent: number }> {
