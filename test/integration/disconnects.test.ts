@@ -20,8 +20,8 @@ import { turnsUntil, until } from '../support/wait.js';
 
 /**
  * Spec of issue 4: the upstream request is aborted within 100 ms of the client's close. On an
- * idle machine that is a few milliseconds; on a loaded one a wall-clock bound flakes (one close
- * in three was once scheduled 100+ ms late). What the spec wants is that the close itself
+ * idle machine that is a few milliseconds; on a loaded one a wall-clock bound flakes (the
+ * first-token case did, median of three over 100 ms). What the spec wants is that the close itself
  * ends the upstream call: a chain of socket events (client close -> route -> engine -> undici
  * -> simulator), no timer and no end of generation in between. Such a chain takes the same few
  * event-loop turns however loaded the machine is (3 here, at 1 ms or at 50 ms), so that is what
