@@ -10,7 +10,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPEN_ROUTES } from '../../src/http/auth.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, until, type Stack } from '../support/stack.js';
 
 const KEY = 'sk-test-key';
 
@@ -247,7 +247,8 @@ describe('per-key limits count configured keys, not bearer values', () => {
     try {
       const body = JSON.stringify({ model: 'sim-r1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 30 });
       const slow = raw(s.url, req('POST', '/v1/chat/completions', body, { Authorization: `Bearer ${KEY}` }));
-      await new Promise((r) => setTimeout(r, 100));
+      // It holds KEY's one slot once it is upstream (a fixed 100 ms was too short on a loaded machine).
+      await until(() => s.sim.stats().running === 1, 5000, 'the first request to reach the upstream');
       const second = await raw(s.url, req('POST', '/v1/chat/completions', body, { Authorization: `Bearer ${KEY}` }));
       expect(second.status).toBe(429);
       const other = await raw(s.url, req('POST', '/v1/chat/completions', body, { Authorization: 'Bearer sk-other' }));

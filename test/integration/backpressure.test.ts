@@ -83,6 +83,9 @@ describe('a client that does not read', () => {
     expect(heapAtStall - heapBefore).toBeLessThan(48 * 2 ** 20);
 
     // Still stalled a while later: nothing is buffering on our side in the background.
+    // Something that must not happen has no event to wait for, so this stays a bounded wait;
+    // it cannot flake on a loaded machine: a slower one only waits longer, and a stalled
+    // upstream stays stalled however long we look (plateau() already saw 500 ms of it).
     await sleep(300);
     expect(stack.sim.stats().liveGenerationTokens).toBe(stalledAt);
 

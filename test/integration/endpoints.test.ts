@@ -1,7 +1,7 @@
 /** The operational endpoints: models, probes, metrics, and the OpenAPI document vs the routes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, until, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -25,12 +25,8 @@ describe('endpoints', () => {
     const s = await startStack({ config: { health: { interval_ms: 50, timeout_ms: 200 } } });
     try {
       await s.sim.close();
-      const deadline = Date.now() + 2000;
       let status = 200;
-      while (status === 200 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-        status = (await fetch(`${s.url}/ready`)).status;
-      }
+      await until(async () => (status = (await fetch(`${s.url}/ready`)).status) !== 200, 2000, '/ready to change');
       expect(status).toBe(503);
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
       expect(metrics).toMatch(/thinkgate_upstream_healthy\{upstream="http:\/\/127\.0\.0\.1:\d+"\} 0/);

@@ -12,7 +12,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, until, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -65,13 +65,7 @@ function send(base: string, s: Send): Promise<RawResponse> {
 }
 
 async function waitReady(base: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const r = await fetch(`${base}/ready`);
-    if (r.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`/ready stayed ${r.status}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
+  await until(async () => (await fetch(`${base}/ready`)).status === 200, 5000, '/ready 200');
 }
 
 // ---- the table ---------------------------------------------------------------------------------

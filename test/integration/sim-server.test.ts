@@ -4,6 +4,7 @@ import { renderChatTemplate } from '../../src/sim/chat-template.js';
 import { parseSimArgs } from '../../src/sim/main.js';
 import { DEFAULT_SIM_OPTIONS, startSimulator, type Simulator } from '../../src/sim/server.js';
 import { EOS_ID, THINK_END_ID, createSimTokenizer } from '../../src/sim/tokenizer.js';
+import { until } from '../support/wait.js';
 
 const tok = createSimTokenizer();
 let sim: Simulator;
@@ -47,15 +48,15 @@ function chunksOf(text: string): Json[] {
   return ev.slice(0, -1).map((e) => JSON.parse(e) as Json);
 }
 
-/** Reads a streamed body until `until` returns true on the text so far, or `ms` pass. */
-async function readUntil(res: Response, until: (text: string) => boolean, ms: number) {
+/** Reads a streamed body until `done` returns true on the text so far, or `ms` pass. */
+async function readUntil(res: Response, done: (text: string) => boolean, ms: number) {
   const reader = res.body!.getReader();
   const dec = new TextDecoder();
   let text = '';
   let timedOut = false;
   let error: unknown = null;
   const deadline = Date.now() + ms;
-  while (!until(text)) {
+  while (!done(text)) {
     const left = deadline - Date.now();
     if (left <= 0) {
       timedOut = true;
@@ -79,14 +80,6 @@ async function readUntil(res: Response, until: (text: string) => boolean, ms: nu
     text += dec.decode(r.value, { stream: true });
   }
   return { text, timedOut, error, reader };
-}
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const r1Prompt = tok.encode(renderChatTemplate([{ role: 'user', content: 'What is 6 times 7?' }], { kind: 'r1' }));
@@ -276,7 +269,7 @@ describe('sim server: /v1/completions', () => {
     expect(r.timedOut).toBe(false);
     expect(sim.stats().running).toBe(1);
     ac.abort();
-    await waitFor(() => sim.stats().aborted === 1);
+    await until(() => sim.stats().aborted === 1);
     expect(sim.stats()).toMatchObject({ running: 0, completed: 0, aborted: 1 });
     const generated = sim.stats().generationTokens;
     expect(generated).toBeLessThan(10);
@@ -291,16 +284,18 @@ describe('sim server: /v1/completions', () => {
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       socket.pause();
       socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      await new Promise((r) => setTimeout(r, 400));
       // Megabytes of SSE are pending; the generation waits for 'drain' instead of finishing.
+      // That it does not finish has no event to wait for: a bounded look, which a slower
+      // machine only makes longer (60k tokens without backpressure take ~0.5 s here).
+      await new Promise((r) => setTimeout(r, 400));
       expect(sim.stats().running).toBe(1);
       expect(sim.stats().generationTokens).toBe(0);
       let received = '';
       socket.setEncoding('utf8');
       socket.on('data', (d: string) => (received = received.length > 64 ? received.slice(-64) + d : received + d));
       socket.resume();
-      await waitFor(() => received.includes('[DONE]'), 10_000);
-      await waitFor(() => sim.stats().generationTokens === 60_000);
+      await until(() => received.includes('[DONE]'), 10_000);
+      await until(() => sim.stats().generationTokens === 60_000);
     } finally {
       socket.destroy();
     }
@@ -330,7 +325,7 @@ describe('sim server: fault modes', () => {
     expect(r.timedOut).toBe(true);
     expect(r.text).toBe('');
     ac.abort();
-    await waitFor(() => sim.stats().running === 0);
+    await until(() => sim.stats().running === 0);
   });
 
   it('stall-mid-stream stops after K tokens and keeps the socket open', async () => {
@@ -341,7 +336,7 @@ describe('sim server: fault modes', () => {
     expect(events(r.text)).toHaveLength(3);
     expect(sim.stats().openSockets).toBeGreaterThan(0);
     ac.abort();
-    await waitFor(() => sim.stats().aborted === 1);
+    await until(() => sim.stats().aborted === 1);
   });
 
   it('close-mid-stream destroys the socket after K tokens without [DONE]', async () => {
@@ -351,7 +346,7 @@ describe('sim server: fault modes', () => {
     expect(r.error).not.toBeNull();
     expect(events(r.text)).toHaveLength(4);
     expect(r.text).not.toContain('[DONE]');
-    await waitFor(() => sim.stats().running === 0);
+    await until(() => sim.stats().running === 0);
     expect(sim.stats().aborted).toBe(0);
   });
 

@@ -7,9 +7,10 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
+import { Agent, Pool } from 'undici';
 import { VllmBackend, type VllmBackendOptions } from '../../src/backends/vllm/index.js';
 import type { CompletionEvent, CompletionRequest } from '../../src/engine/backend.js';
+import { deferred, settled, turnsUntil, until } from '../support/wait.js';
 import {
   AbortedError,
   InvalidRequestError,
@@ -33,7 +34,7 @@ interface FakeVllm {
   requests: Recorded[];
   connections: () => number;
   /** Resolves when the response of the n-th request (0-based) is closed; the value says whether it finished. */
-  responseClosed: (n: number) => Promise<{ finished: boolean; at: number }>;
+  responseClosed: (n: number) => Promise<{ finished: boolean }>;
   close: () => Promise<void>;
 }
 
@@ -44,13 +45,18 @@ afterEach(async () => {
 
 async function startVllm(handler: Handler): Promise<FakeVllm> {
   const requests: Recorded[] = [];
-  const closes: Promise<{ finished: boolean; at: number }>[] = [];
+  // One promise per response, made by whichever comes first: the request or a test asking.
+  const closes: ReturnType<typeof deferred<{ finished: boolean }>>[] = [];
+  const closeOf = (n: number) => {
+    while (closes.length <= n) closes.push(deferred());
+    return closes[n]!;
+  };
+  let responses = 0;
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer((req, res) => {
-    closes.push(
-      new Promise((resolve) => res.on('close', () => resolve({ finished: res.writableFinished, at: performance.now() }))),
-    );
+    const closed = closeOf(responses++);
+    res.on('close', () => closed.resolve({ finished: res.writableFinished }));
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
@@ -70,10 +76,7 @@ async function startVllm(handler: Handler): Promise<FakeVllm> {
     url: `http://127.0.0.1:${port}`,
     requests,
     connections: () => connections,
-    responseClosed: async (n) => {
-      while (closes.length <= n) await sleep(5);
-      return closes[n]!;
-    },
+    responseClosed: (n) => closeOf(n).promise,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -220,7 +223,10 @@ describe('VllmBackend.streamCompletion', () => {
       }
       res.end();
     });
-    const b = backend(vllm.url);
+    // Our own pool, to see when undici has the socket back (it was a fixed 20 ms).
+    const pool = new Pool(vllm.url);
+    cleanups.push(() => pool.close());
+    const b = backend(vllm.url, { dispatcher: pool });
     for (let round = 0; round < 2; round++) {
       const events = await collect(b.streamCompletion(request, new AbortController().signal));
       expect(events).toEqual([
@@ -228,7 +234,7 @@ describe('VllmBackend.streamCompletion', () => {
         { kind: 'delta', text: 'x', tokenIds: [7], finishReason: 'length', stopReason: null },
         { kind: 'usage', promptTokens: 3, completionTokens: 3, cachedTokens: 2 },
       ]);
-      await sleep(20); // let undici return the socket to its pool
+      await until(() => pool.stats.free === 1, 2000, 'undici to return the socket to its pool');
     }
     // Both streams were read to the end, so undici kept the socket alive for the second one.
     expect(vllm.connections()).toBe(1);
@@ -400,25 +406,33 @@ describe('VllmBackend.streamCompletion', () => {
   });
 
   it('does not count a slow consumer against the idle timeout', async () => {
-    // vLLM sends every 20 ms (never idle for 60 ms) for ~300 ms; the consumer takes 100 ms
-    // over each of the first events, while vLLM is still streaming.
+    // The consumer holds each of the first 3 events for twice idleMs, while vLLM is still
+    // streaming. vLLM is never the silent one: it writes each next event as soon as the consumer
+    // has the previous one (paced by the consumer, not by its own 20 ms timers, which a loaded
+    // machine once stretched past a 60 ms idle timeout), so that event is already waiting when
+    // the consumer comes back. Only the consumer's holds are longer than idleMs.
+    const IDLE_MS = 100;
     const payloads: object[] = [];
     for (let i = 0; i < 14; i++) payloads.push(delta(`t${i}`, [i]));
     payloads.push(delta('end', [99], 'stop'), finalUsage);
+    const events: CompletionEvent[] = [];
+    /** taken[i] resolves when the consumer has event i. */
+    const taken = payloads.map(() => deferred());
     const vllm = await startVllm(async (_req, res) => {
       res.writeHead(200, sseHeaders);
-      for (const p of payloads) {
+      for (const [i, p] of payloads.entries()) {
+        // Event i goes out once the consumer has event i - 1 (the usage event may come only at the end).
+        if (i > 0 && i < payloads.length - 1) await taken[i - 1]!.promise;
         writeEvents(res, [p]);
-        await sleep(20);
       }
       writeEvents(res, ['[DONE]']);
       res.end();
     });
-    const b = backend(vllm.url, { timeouts: { connectMs: 1000, firstTokenMs: 1000, idleMs: 60 } });
-    const events: CompletionEvent[] = [];
+    const b = backend(vllm.url, { timeouts: { connectMs: 1000, firstTokenMs: 1000, idleMs: IDLE_MS } });
     for await (const ev of b.streamCompletion(request, new AbortController().signal)) {
       events.push(ev);
-      if (events.length <= 3) await sleep(100);
+      taken[events.length - 1]?.resolve();
+      if (events.length <= 3) await sleep(2 * IDLE_MS); // a lower bound: a longer hold proves as much
     }
     expect(events).toHaveLength(16);
     expect(events.at(-1)).toMatchObject({ kind: 'usage' });
@@ -433,22 +447,27 @@ describe('VllmBackend.streamCompletion', () => {
     });
   }
 
+  /**
+   * "Within 100 ms" (issue 4) means: the break or the abort itself closes the socket, by a chain
+   * of events with no timer in it. Counted in event-loop turns, which a loaded machine does not
+   * stretch (test/support/wait.ts; test/integration/disconnects.test.ts did the same): a few
+   * here, while anything that waited on a timer would spin hundreds of turns per millisecond.
+   */
+  const CLOSE_WITHIN_TURNS = 20;
+
   it('closes the upstream socket within 100 ms when the consumer breaks early', async () => {
     const vllm = await endlessStream();
     const b = backend(vllm.url);
     let n = 0;
-    let brokeAt = 0;
     for await (const ev of b.streamCompletion(request, new AbortController().signal)) {
       expect(ev.kind).toBe('delta');
-      if (++n === 2) {
-        brokeAt = performance.now();
-        break;
-      }
+      if (++n === 2) break;
     }
-    const closed = await Promise.race([vllm.responseClosed(0), sleep(1000).then(() => null)]);
-    expect(closed).not.toBeNull();
-    expect(closed!.finished).toBe(false);
-    expect(closed!.at - brokeAt).toBeLessThan(100);
+    const closed = vllm.responseClosed(0);
+    const turns = await turnsUntil(settled(closed), 2000, 'the upstream response to close');
+    console.log(`[vllm-client] closed ${turns} turns after the break`);
+    expect((await closed).finished).toBe(false);
+    expect(turns).toBeLessThanOrEqual(CLOSE_WITHIN_TURNS);
   });
 
   it('closes the upstream socket within 100 ms when the signal aborts, and throws AbortedError', async () => {
@@ -458,11 +477,11 @@ describe('VllmBackend.streamCompletion', () => {
     const it = b.streamCompletion(request, ac.signal)[Symbol.asyncIterator]();
     expect((await it.next()).value).toMatchObject({ kind: 'delta' });
     ac.abort();
-    const abortedAt = performance.now();
-    const closed = await Promise.race([vllm.responseClosed(0), sleep(1000).then(() => null)]);
-    expect(closed).not.toBeNull();
-    expect(closed!.finished).toBe(false);
-    expect(closed!.at - abortedAt).toBeLessThan(100);
+    const closed = vllm.responseClosed(0);
+    const turns = await turnsUntil(settled(closed), 2000, 'the upstream response to close');
+    console.log(`[vllm-client] closed ${turns} turns after the abort`);
+    expect((await closed).finished).toBe(false);
+    expect(turns).toBeLessThanOrEqual(CLOSE_WITHIN_TURNS);
     // The next pull reports the abort (buffered deltas may come first).
     let err: unknown;
     try {
@@ -479,12 +498,13 @@ describe('VllmBackend.streamCompletion', () => {
     const b = backend(vllm.url);
     const ac = new AbortController();
     const p = failure(collect(b.streamCompletion(request, ac.signal)));
-    while (vllm.requests.length === 0) await sleep(5);
+    await until(() => vllm.requests.length === 1, 2000, 'the request to arrive');
     ac.abort();
-    const abortedAt = performance.now();
+    const closed = vllm.responseClosed(0);
+    const turns = await turnsUntil(settled(closed), 2000, 'the upstream response to close');
+    console.log(`[vllm-client] closed ${turns} turns after the abort (no response yet)`);
     expect(await p).toBeInstanceOf(AbortedError);
-    const closed = await vllm.responseClosed(0);
-    expect(closed.at - abortedAt).toBeLessThan(100);
+    expect(turns).toBeLessThanOrEqual(CLOSE_WITHIN_TURNS);
   });
 
   it('does not send anything when the signal is already aborted', async () => {
@@ -492,6 +512,8 @@ describe('VllmBackend.streamCompletion', () => {
     const ac = new AbortController();
     ac.abort();
     expect(await failure(collect(backend(vllm.url).streamCompletion(request, ac.signal)))).toBeInstanceOf(AbortedError);
+    // Something that does not happen has no event to wait for: give a request that was sent
+    // anyway 20 ms (many turns) to arrive. A slower machine only waits longer, never fails.
     await sleep(20);
     expect(vllm.requests).toHaveLength(0);
   });

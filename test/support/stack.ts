@@ -9,6 +9,8 @@ import { loadConfigFromObject } from '../../src/config/index.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 import type { SimOptions } from '../../src/sim/server.js';
 
+export { until } from './wait.js';
+
 export interface Stack {
   sim: Simulator;
   app: FastifyInstance;
@@ -63,13 +65,4 @@ export async function countTokens(sim: Simulator, text: string): Promise<number>
   });
   const body = (await res.json()) as { count: number };
   return body.count;
-}
-
-/** Waits until `cond` holds (polling), or fails after `ms`. */
-export async function until(cond: () => boolean, ms = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

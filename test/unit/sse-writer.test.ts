@@ -1,9 +1,19 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SseWriter } from '../../src/openai/sse-writer.js';
+import { settled, until as untilFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const until = (cond: () => boolean): Promise<void> => untilFor(cond, 5000);
+
+/**
+ * The keep-alive interval on a clock the test moves (vi.advanceTimersByTime): real 10-100 ms
+ * intervals raced the test's own sleeps on a loaded machine. Only setInterval/clearInterval
+ * are faked, the writer's whole timer API; sockets and the test's own waits keep real time.
+ */
+const fakeKeepAliveClock = (): void => void vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
 
 interface Harness {
   port: number;
@@ -14,6 +24,7 @@ interface Harness {
 
 const open: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
+  vi.useRealTimers();
   while (open.length > 0) await open.pop()?.();
 });
 
@@ -74,6 +85,10 @@ async function stalledClient(port: number): Promise<net.Socket> {
  * Sends 8 KiB events until send() hands back a promise that stays pending: the client's
  * receive buffer and our socket buffer are full. (A promise that settles at once only means
  * Node's 16 KiB stream high-water mark was crossed inside one tick; keep filling.)
+ * "Stays pending" is: still pending after 50 ms and then two more event-loop turns. On a
+ * loaded machine the 50 ms timer can fire in the same loop iteration that has a finished
+ * write to report; libuv reports it in that iteration's poll phase or the next one's pending
+ * phase, both before the second turn, so a send about to drain is not taken for a stuck one.
  * Wrapped in an object: returning the promise itself from an async function would adopt it.
  */
 async function fillUntilBackpressure(writer: SseWriter): Promise<{ pending: Promise<void>; sent: number }> {
@@ -81,27 +96,14 @@ async function fillUntilBackpressure(writer: SseWriter): Promise<{ pending: Prom
   for (let sent = 1; sent <= 8192; sent++) {
     const pending = writer.send(payload);
     if (pending === undefined) continue;
-    const outcome = await Promise.race([pending.then(() => 'drained'), sleep(50).then(() => 'stuck')]);
+    const stuck = sleep(50)
+      .then(() => turn())
+      .then(() => turn())
+      .then(() => 'stuck');
+    const outcome = await Promise.race([pending.then(() => 'drained'), stuck]);
     if (outcome === 'stuck') return { pending, sent };
   }
   throw new Error('send() never stayed pending');
-}
-
-function settled(p: Promise<unknown>): () => boolean {
-  let done = false;
-  void p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return () => done;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await sleep(5);
-  }
 }
 
 describe('SseWriter', () => {
@@ -161,21 +163,28 @@ describe('SseWriter', () => {
     const h = await serve();
     const client = get(h.port);
     const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 20 });
+    fakeKeepAliveClock();
     writer.start();
+    vi.advanceTimersByTime(20);
+    await until(() => client.body() === ': keep-alive\n\n');
+    vi.advanceTimersByTime(20);
     await until(() => client.body() === ': keep-alive\n\n'.repeat(2));
     writer.send({ n: 1 });
     writer.done();
     const body = await client.ended;
-    expect(body).toMatch(/^(: keep-alive\n\n){2,3}data: \{"n":1\}\n\ndata: \[DONE\]\n\n$/);
+    // Exactly two now that the clock only moves when the test moves it (it was 2 or 3).
+    expect(body).toMatch(/^(: keep-alive\n\n){2}data: \{"n":1\}\n\ndata: \[DONE\]\n\n$/);
   });
 
   it('sends no keep-alive while events flow (each send restarts the idle timer)', async () => {
     const h = await serve();
     const client = get(h.port);
     const writer = new SseWriter(await h.nextResponse(), { keepAliveMs: 100 });
+    fakeKeepAliveClock();
+    // 30 events 10 ms apart: 300 ms in all, three idle intervals had sends not restarted it.
     for (let i = 0; i < 30; i++) {
       writer.send(i);
-      await sleep(10);
+      vi.advanceTimersByTime(10);
     }
     writer.done();
     const body = await client.ended;
@@ -190,6 +199,8 @@ describe('SseWriter', () => {
     const { pending: p, sent } = await fillUntilBackpressure(writer);
     expect(sent).toBeGreaterThan(10); // the kernel buffered some first
     const isSettled = settled(p);
+    // Something that must not happen has no event to wait for: 100 ms more (already stuck for
+    // 50 ms and two turns). A slower machine only waits longer; a drain would show.
     await sleep(100);
     expect(isSettled()).toBe(false);
     expect(writer.closed).toBe(false);
@@ -228,6 +239,7 @@ describe('SseWriter', () => {
     const client = get(h.port);
     const res = await h.nextResponse();
     const writer = new SseWriter(res, { keepAliveMs: 10 });
+    fakeKeepAliveClock();
     const setSpy = vi.spyOn(globalThis, 'setInterval');
     const clearSpy = vi.spyOn(globalThis, 'clearInterval');
     open.push(() => {
@@ -238,12 +250,13 @@ describe('SseWriter', () => {
     expect(setSpy).toHaveBeenCalledTimes(1);
     const timer = setSpy.mock.results[0]?.value as NodeJS.Timeout;
     expect(timer.hasRef()).toBe(false); // never holds the process open
+    vi.advanceTimersByTime(10);
     await until(() => client.body().includes('keep-alive'));
     (await client.response).destroy();
     await until(() => writer.closed);
     expect(clearSpy).toHaveBeenCalledWith(timer);
     const write = vi.spyOn(res, 'write');
-    await sleep(60);
+    vi.advanceTimersByTime(60); // six intervals: not one fires
     expect(write).not.toHaveBeenCalled();
   });
 
@@ -252,10 +265,11 @@ describe('SseWriter', () => {
     const client = get(h.port);
     const res = await h.nextResponse();
     const writer = new SseWriter(res, { keepAliveMs: 10 });
+    fakeKeepAliveClock();
     writer.start();
     writer.done();
     const write = vi.spyOn(res, 'write');
-    await sleep(60);
+    vi.advanceTimersByTime(60); // six intervals: not one fires
     expect(write).not.toHaveBeenCalled();
     expect(await client.ended).toBe('data: [DONE]\n\n');
   });
