@@ -31,6 +31,8 @@ interface Replica {
   /** null until the first check: a new replica is tried rather than refused. */
   healthy: boolean | null;
   outstanding: number;
+  /** A health probe of this replica is under way (the next round skips it). */
+  probing: boolean;
 }
 
 /** How much busier than the least busy replica an affinity choice may be. */
@@ -57,7 +59,7 @@ export class UpstreamPool {
     backends: readonly PooledBackend[],
     private readonly opts: UpstreamPoolOptions,
   ) {
-    this.replicas = backends.map((backend) => ({ backend, healthy: null, outstanding: 0 }));
+    this.replicas = backends.map((backend) => ({ backend, healthy: null, outstanding: 0, probing: false }));
     this.now = opts.now ?? Date.now;
   }
 
@@ -72,12 +74,23 @@ export class UpstreamPool {
     await this.checkAll();
   }
 
+  /**
+   * One probe round. A replica whose previous probe has not answered yet is skipped: probes of
+   * one replica never overlap, so an older answer can never land after a newer one (a slow
+   * "healthy" overwriting the refusal a request just saw).
+   */
   async checkAll(): Promise<void> {
     await Promise.all(
       this.replicas.map(async (r) => {
-        const ok = await r.backend.health().catch(() => false);
-        if (ok !== r.healthy) this.opts.onHealth?.(r.backend.name, ok);
-        r.healthy = ok;
+        if (r.probing) return;
+        r.probing = true;
+        try {
+          const ok = await r.backend.health().catch(() => false);
+          if (ok !== r.healthy) this.opts.onHealth?.(r.backend.name, ok);
+          r.healthy = ok;
+        } finally {
+          r.probing = false;
+        }
       }),
     );
   }
