@@ -4,7 +4,7 @@
  * tokenize(model, text) (delimiters and phrases are asked for once: docs/upstream-protocol.md), the health probe,
  * and close(). Each subclass adds only its own protocol.
  */
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { ThinkgateError, UpstreamError } from '../errors.js';
 import { DEFAULT_MAX_UPSTREAM_RESPONSE_BYTES, RESPONSE_TOO_LARGE, VllmHttp, abortable } from './http.js';
@@ -77,7 +77,15 @@ export abstract class HttpBackend implements Forwarder {
     this.maxEventChars = maxResponseBytes;
     this.maxRelayBytes = opts.maxRelayResponseBytes ?? DEFAULT_MAX_RELAY_RESPONSE_BYTES;
     this.tokenizeCache = new LruCache(opts.tokenizeCacheSize ?? 4096);
+    // With our own pool, a retried segment gets a connection of its own (stream-completion.ts);
+    // an injected dispatcher (tests, embedders) is used as it is.
+    if (this.ownsDispatcher) {
+      this.freshConnection = () => new Client(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
+    }
   }
+
+  /** A one-off upstream connection for the stale-socket retry; undefined with an injected dispatcher. */
+  protected readonly freshConnection: (() => Dispatcher) | undefined;
 
   /**
    * Plain text -> ids through `load`, cached per (model, text) with LRU eviction. Concurrent

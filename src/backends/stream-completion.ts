@@ -8,7 +8,12 @@
  * - errors: an HTTP status before the stream, transport failures, timeouts, a stream that ends
  *   before its final event, all through upstream-errors.ts;
  * - cancellation: the caller's abort, or leaving the loop early, destroys the response body, which
- *   closes the socket; the server sees the disconnect and stops generating.
+ *   closes the socket; the server sees the disconnect and stops generating;
+ * - the keep-alive race: a POST that fails on its socket before any response byte is sent once
+ *   more, on a fresh connection to the same replica (its prefix cache is there). vLLM's uvicorn
+ *   closes sockets idle for 5 s; when the event loop lags, undici can hand a segment a socket the
+ *   server is closing, and for segments after the first that failure used to end a stream the
+ *   client had already started reading (issue 14: 207 of 1,024 streams in one bench run).
  *
  * What differs per protocol is the reader (ChunkReader below).
  */
@@ -47,6 +52,16 @@ export interface StreamTarget {
   maxEventChars: number;
   /** What the server sent when it ended without its final event. */
   endedEarly: string;
+  /** A one-off connection for the retry after a stale socket (absent: retry on `http.dispatcher`). */
+  freshConnection?: () => Dispatcher;
+}
+
+/** Socket failures before any response byte: the server never saw or never answered the request. */
+const STALE_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function isStaleSocket(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && STALE_SOCKET_CODES.has(code);
 }
 
 export async function* streamCompletionEvents(
@@ -61,8 +76,9 @@ export async function* streamCompletionEvents(
   signal.addEventListener('abort', onAbort, { once: true });
   const decoder = new SseDecoder({ maxEventChars: target.maxEventChars });
   let body: Dispatcher.ResponseData['body'] | undefined;
-  try {
-    const res = await target.http.dispatcher.request({
+  let fresh: Dispatcher | undefined;
+  const post = (dispatcher: Dispatcher): Promise<Dispatcher.ResponseData> =>
+    dispatcher.request({
       origin: target.http.origin,
       path: target.http.basePath + target.path,
       method: 'POST',
@@ -73,6 +89,15 @@ export async function* streamCompletionEvents(
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+  try {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await post(target.http.dispatcher);
+    } catch (err) {
+      if (ac.signal.aborted || !isStaleSocket(err)) throw err;
+      fresh = target.freshConnection?.();
+      res = await post(fresh ?? target.http.dispatcher);
+    }
     body = res.body;
     if (res.statusCode !== 200) throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), target.what);
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
@@ -110,6 +135,8 @@ export async function* streamCompletionEvents(
       ac.abort();
       body.destroy();
     }
+    // The one-off connection ends with its request.
+    if (fresh !== undefined) void fresh.destroy().catch(() => undefined);
   }
   if (!decoder.done && !reader.finished) throw new UpstreamError(target.endedEarly);
   yield* reader.flush();

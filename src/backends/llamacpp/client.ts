@@ -105,6 +105,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
         body: this.payloadText(req.sampling, llamaSampling, payload),
         timeouts: this.timeouts,
         maxEventChars: this.maxEventChars,
+        ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),
         endedEarly: 'llama-server ended the response without a final event: upstream closed the stream early.',
       },
       new LlamaChunkReader(req.stopTokenIds),

@@ -100,6 +100,7 @@ export class VllmBackend extends HttpBackend implements Backend {
         body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
         timeouts: this.timeouts,
         maxEventChars: this.maxEventChars,
+        ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),
         endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
       },
       new CompletionChunkReader(),
