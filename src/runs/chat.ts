@@ -14,7 +14,7 @@ import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
 import { InvalidRequestError } from '../errors.js';
 import type { AppContext } from '../app-context.js';
-import { runRequestId } from './run-id.js';
+import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
 
 export type StartedChat = StartedRuns;
@@ -24,7 +24,11 @@ export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal
   const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
     const input = await prepareChat(req, backend, ctx, s);
     const n = req.n ?? 1;
-    return Array.from({ length: n }, (_, i) => ({ ...input, requestId: runRequestId(requestId, { choice: i, n }) }));
+    return Array.from({ length: n }, (_, i) => ({
+      ...input,
+      sampling: runSampling(input.sampling, i),
+      requestId: runRequestId(requestId, { choice: i, n }),
+    }));
   };
   return startRuns(ctx, signal, plan, affinity);
 }

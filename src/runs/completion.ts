@@ -14,7 +14,7 @@ import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
-import { runRequestId } from './run-id.js';
+import { runRequestId, runSampling } from './run-id.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
 import type { AppContext } from '../app-context.js';
 import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
@@ -77,7 +77,7 @@ export async function prepareCompletion(
         maxCompletionTokens: req.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
         maxSegments: deps.config.limits.maxSegmentsPerChoice,
         stop,
-        sampling,
+        sampling: runSampling(sampling, j),
         requestId: id,
         transcript: true,
       });

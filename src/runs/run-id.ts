@@ -9,3 +9,15 @@ export function runRequestId(requestId: string, run: { choice: number; n: number
   const choice = run.n > 1 ? `-c${run.choice}` : '';
   return requestId + prompt + choice;
 }
+
+/**
+ * Sampling fields of sample `choice` of a prompt: with a `seed`, sample j gets `seed + j`, as
+ * vLLM's own parallel sampling gives its n children (vllm/v1/engine/parallel_sampling.py,
+ * ParentRequest._get_child_sampling_params), so `n: 2, seed: 7` yields two different samples,
+ * reproducibly. Without a seed (or for sample 0) the request's object is shared, so it is
+ * serialized once for every run (backends/http-backend.ts payloadText).
+ */
+export function runSampling(sampling: Record<string, unknown>, choice: number): Record<string, unknown> {
+  const seed = sampling['seed'];
+  return typeof seed === 'number' && choice > 0 ? { ...sampling, seed: seed + choice } : sampling;
+}

@@ -20,3 +20,15 @@ describe('stopList', () => {
     expect(stopList(given)).not.toBe(given);
   });
 });
+
+describe('runSampling', () => {
+  it('gives sample j seed + j, and shares the request object when there is nothing to change', async () => {
+    const { runSampling } = await import('../../src/runs/run-id.js');
+    const seeded = { temperature: 1, seed: 7 };
+    expect(runSampling(seeded, 0)).toBe(seeded);
+    expect(runSampling(seeded, 2)).toEqual({ temperature: 1, seed: 9 });
+    expect(seeded.seed).toBe(7);
+    const plain = { temperature: 1 };
+    expect(runSampling(plain, 3)).toBe(plain);
+  });
+});
