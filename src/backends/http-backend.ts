@@ -12,6 +12,7 @@ import { pathOnly } from '../logging/redact.js';
 import type { ForwardRequest, ForwardResponse, Forwarder } from './forward.js';
 import { mapTransportError } from './upstream-errors.js';
 import { LruCache } from '../util/lru.js';
+import type { StreamTarget } from './stream-completion.js';
 
 export interface HttpBackendTimeouts {
   /** TCP connect (undici's connect timeout). Applies only to the pool the backend creates. */
@@ -86,6 +87,23 @@ export abstract class HttpBackend implements Forwarder {
 
   /** A one-off upstream connection for the stale-socket retry; undefined with an injected dispatcher. */
   protected readonly freshConnection: (() => Dispatcher) | undefined;
+
+  /**
+   * Where one streamed segment goes (stream-completion.ts): this replica's pool, headers,
+   * timers and bounds, plus what the protocol says. Every segment carries its X-Request-Id
+   * (vLLM takes it as its own request id; other servers ignore it, a proxy can still log it).
+   */
+  protected streamTarget(spec: Pick<StreamTarget, 'server' | 'what' | 'path' | 'body' | 'endedEarly'> & { requestId?: string }): StreamTarget {
+    const { requestId, ...protocol } = spec;
+    return {
+      ...protocol,
+      http: this.http,
+      headers: requestId ? { ...this.streamHeaders, 'x-request-id': requestId } : this.streamHeaders,
+      timeouts: this.timeouts,
+      maxEventChars: this.maxEventChars,
+      ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),
+    };
+  }
 
   /**
    * Plain text -> ids through `load`, cached per (model, text) with LRU eviction. Concurrent

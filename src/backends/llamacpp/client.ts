@@ -94,20 +94,15 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     };
 
     return streamCompletionEvents(
-      {
-        http: this.http,
+      this.streamTarget({
         server: 'llama-server',
         what: COMPLETION,
         path: '/completion',
-        // llama-server ignores it; a proxy or log between the two can still tie segments to ours.
-        headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
+        requestId: req.requestId,
         // Serialized outside the transport's try: our error, never the server's (backends/http.ts).
         body: this.payloadText(req.sampling, llamaSampling, payload),
-        timeouts: this.timeouts,
-        maxEventChars: this.maxEventChars,
-        ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),
         endedEarly: 'llama-server ended the response without a final event: upstream closed the stream early.',
-      },
+      }),
       new LlamaChunkReader(req.stopTokenIds),
       signal,
     );

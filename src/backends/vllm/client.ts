@@ -89,20 +89,15 @@ export class VllmBackend extends HttpBackend implements Backend {
     };
 
     return streamCompletionEvents(
-      {
-        http: this.http,
+      this.streamTarget({
         server: 'vLLM',
         what: COMPLETIONS,
         path: '/v1/completions',
-        // vLLM takes X-Request-Id as its request id: one id per segment ties its logs to ours.
-        headers: req.requestId ? { ...this.streamHeaders, 'x-request-id': req.requestId } : this.streamHeaders,
+        requestId: req.requestId,
         // Sampling first, serialized once per request (payloadText); the protocol fields win.
         body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
-        timeouts: this.timeouts,
-        maxEventChars: this.maxEventChars,
-        ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),
         endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
-      },
+      }),
       new CompletionChunkReader(),
       signal,
     );
