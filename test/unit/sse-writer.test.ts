@@ -176,6 +176,73 @@ describe('SseWriter', () => {
     expect(body).toMatch(/^(: keep-alive\n\n){2}data: \{"n":1\}\n\ndata: \[DONE\]\n\n$/);
   });
 
+  it('one write per tick: events sent in one turn reach the socket as one write, in order', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writes: string[] = [];
+    const realWrite = res.write.bind(res) as (chunk: string) => boolean;
+    (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
+      writes.push(String(c));
+      return realWrite(c);
+    };
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    writer.start();
+    for (let i = 0; i < 64; i++) expect(writer.send({ i })).toBeUndefined();
+    expect(writes).toEqual([]); // held until the turn ends
+    await turn();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toBe(Array.from({ length: 64 }, (_, i) => `data: {"i":${i}}\n\n`).join(''));
+    // The next turn's events are the next write; done() carries what is held as the last bytes.
+    writer.send({ i: 64 });
+    await turn();
+    writer.send({ i: 65 });
+    writer.done();
+    expect(writes).toHaveLength(2);
+    const body = await client.ended;
+    expect(body).toBe(Array.from({ length: 66 }, (_, i) => `data: {"i":${i}}\n\n`).join('') + 'data: [DONE]\n\n');
+  });
+
+  it('one write per tick never holds more than the high-water mark: a big turn is written as it fills', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    let writes = 0;
+    const realWrite = res.write.bind(res) as (chunk: string) => boolean;
+    (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
+      writes++;
+      return realWrite(c);
+    };
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    const event = { pad: 'y'.repeat(1000) };
+    // ~200 KB in one turn against the response's high-water mark (64 KiB on Node 22+).
+    const hwm = res.writableHighWaterMark;
+    const n = Math.ceil((3 * hwm) / 1000) + 5;
+    for (let i = 0; i < n; i++) await writer.send(event);
+    expect(writes).toBeGreaterThanOrEqual(2);
+    expect(writes).toBeLessThanOrEqual(Math.ceil((n * 1020) / hwm) + 1);
+    writer.done();
+    const body = await client.ended;
+    expect(body.split('\n\n')).toHaveLength(n + 2);
+  });
+
+  it('a close with events still held drops them: nothing is written after the close', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    writer.send({ first: true });
+    await turn();
+    await until(() => client.body().includes('first'));
+    (await client.response).on('error', () => {}); // the reset below is the point
+    writer.send({ held: true });
+    res.destroy();
+    await until(() => writer.closed);
+    await turn();
+    await turn();
+    expect(client.body()).not.toContain('held');
+  });
+
   it('sends no keep-alive while events flow (each send restarts the idle timer)', async () => {
     const h = await serve();
     const client = get(h.port);
