@@ -16,6 +16,7 @@ import { ProfileResolver } from './engine/resolve-profile.js';
 import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
 import { fromFastifyError } from './http/fastify-errors.js';
 import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
+import { logRequestEnds, requestLoggingOptions } from './logging/request-log.js';
 import { createMetrics, type BuildInfo } from './metrics/metrics.js';
 import { assertShallow } from './openai/json-depth.js';
 import { createProfileRegistry } from './profiles/registry.js';
@@ -72,6 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, at its end; request.log built only when used (logging/request-log.ts).
+    ...requestLoggingOptions(logger),
     bodyLimit: config.limits.bodyLimitBytes,
     // Node's server.requestTimeout bounds RECEIVING the request (headers and body: a trickled
     // body gets 408 and a closed socket); the response, a thinking stream of minutes, is bounded
@@ -98,6 +101,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   });
   app.server.maxConnections = connections.maxConnections;
+  logRequestEnds(app, logger);
   app.addHook('onRequest', async (request, reply) => {
     // On the raw response so that hijacked SSE streams carry it too.
     reply.raw.setHeader('x-request-id', request.id);
