@@ -14,6 +14,10 @@ export function createBackend(upstream: UpstreamConfig, config: Config): PooledB
     timeouts: { ...config.timeouts, healthMs: config.health.timeoutMs },
     maxResponseBytes: config.limits.maxUpstreamResponseBytes,
     maxRelayResponseBytes: config.limits.maxRelayResponseBytes,
+    pool: {
+      keepAliveTimeoutMs: upstream.keepAliveTimeoutMs ?? defaultOf('upstreams[].keep_alive_timeout_ms'),
+      maxConnections: upstream.maxConnections ?? defaultOf('upstreams[].max_connections'),
+    },
     ...(upstream.apiKey ? { apiKey: upstream.apiKey } : {}),
   };
   switch (upstream.kind ?? defaultOf('upstreams[].kind')) {

@@ -43,6 +43,29 @@ export interface HttpBackendOptions {
   maxResponseBytes?: number;
   /** Largest relayed response (limits.max_relay_response_bytes); streamed, so this bounds length, not memory. */
   maxRelayResponseBytes?: number;
+  /** The backend's own pool (not an injected dispatcher): upstreams[].keep_alive_timeout_ms and max_connections. */
+  pool?: PoolSettings;
+}
+
+export interface PoolSettings {
+  /** Idle sockets close after this. Default 4 s (undici's own default). */
+  keepAliveTimeoutMs: number;
+  /** Sockets at once; 0 = no cap. */
+  maxConnections: number;
+}
+
+/**
+ * undici Pool options for `settings`. The server's `Keep-Alive: timeout=` hint may shorten the
+ * idle time but never lengthen it (keepAliveMaxTimeout): a socket kept past the server's own idle
+ * close is the stale-socket race of docs/upstream-protocol.md.
+ */
+export function poolOptions(settings: PoolSettings, connectMs: number): Pool.Options {
+  return {
+    connect: { timeout: connectMs },
+    keepAliveTimeout: settings.keepAliveTimeoutMs,
+    keepAliveMaxTimeout: settings.keepAliveTimeoutMs,
+    ...(settings.maxConnections > 0 ? { connections: settings.maxConnections } : {}),
+  };
 }
 
 /** Default for `limits.max_relay_response_bytes`. */
@@ -68,7 +91,8 @@ export abstract class HttpBackend implements Forwarder {
     const requestMs = opts.timeouts.requestMs ?? 30_000;
     this.timeouts = { ...opts.timeouts, requestMs, healthMs: opts.timeouts.healthMs ?? Math.min(requestMs, 5_000) };
     this.ownsDispatcher = opts.dispatcher === undefined;
-    const dispatcher = opts.dispatcher ?? new Pool(url.origin, { connect: { timeout: opts.timeouts.connectMs } });
+    const pool = opts.pool ?? { keepAliveTimeoutMs: 4_000, maxConnections: 0 };
+    const dispatcher = opts.dispatcher ?? new Pool(url.origin, poolOptions(pool, opts.timeouts.connectMs));
     // Caller headers first: the protocol's own headers always win.
     const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
     const jsonHeaders = { ...opts.headers, ...auth, 'content-type': 'application/json', accept: 'application/json' };

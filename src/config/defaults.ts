@@ -23,6 +23,11 @@ export const SETTINGS = Object.freeze({
   },
   'upstreams[].api_key': { env: 'THINKGATE_UPSTREAM_API_KEY', meaning: 'Bearer key for an upstream (the variable: every upstream without its own)' },
   'upstreams[].kind': { default: 'vllm', meaning: '`vllm` or `llamacpp` (llama.cpp\'s llama-server)' },
+  'upstreams[].keep_alive_timeout_ms': {
+    default: 4_000,
+    meaning: "Idle upstream sockets close after it; keep it under the server's own idle close (uvicorn's 5 s)",
+  },
+  'upstreams[].max_connections': { default: 0, meaning: 'Sockets to the upstream at once; 0 = no cap (one per concurrent segment)' },
 
   'server.host': { env: 'THINKGATE_HOST', default: '0.0.0.0', meaning: 'Listen address' },
   'server.port': { env: 'THINKGATE_PORT', default: 8080, meaning: 'Listen port, 0-65535 (0 = any free port)' },

@@ -85,6 +85,8 @@ export const upstreamSchema = z.preprocess(
     url,
     api_key: text().optional(),
     kind: z.enum(UPSTREAM_KINDS, { error: `must be one of ${UPSTREAM_KINDS.join(', ')}` }).optional(),
+    keep_alive_timeout_ms: ms(1).optional(),
+    max_connections: int(0, 65_536).optional(),
   }),
 );
 

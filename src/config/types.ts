@@ -19,6 +19,10 @@ export interface UpstreamConfig {
   apiKey?: string;
   /** `vllm` or `llamacpp` (llama.cpp's llama-server); absent means `vllm`. */
   kind?: UpstreamKind;
+  /** Idle sockets to it close after this (upstreams[].keep_alive_timeout_ms; absent: the table's default). */
+  keepAliveTimeoutMs?: number;
+  /** Sockets to it at once; 0 = no cap (upstreams[].max_connections; absent: the table's default). */
+  maxConnections?: number;
 }
 
 export type { ModelRule };

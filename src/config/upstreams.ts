@@ -23,8 +23,16 @@ function readUpstreams(raw: unknown, problems: string[]): UpstreamConfig[] {
       problems.push(...zodProblems(parsed.error, `upstreams[${i}]`, `upstreams[${i}]`));
       return [];
     }
-    const { url, api_key, kind } = parsed.data;
-    return [{ url: normalizeUrl(url), ...(api_key !== undefined && { apiKey: api_key }), ...(kind !== undefined && { kind }) }];
+    const { url, api_key, kind, keep_alive_timeout_ms, max_connections } = parsed.data;
+    return [
+      {
+        url: normalizeUrl(url),
+        ...(api_key !== undefined && { apiKey: api_key }),
+        ...(kind !== undefined && { kind }),
+        ...(keep_alive_timeout_ms !== undefined && { keepAliveTimeoutMs: keep_alive_timeout_ms }),
+        ...(max_connections !== undefined && { maxConnections: max_connections }),
+      },
+    ];
   });
 }
 
