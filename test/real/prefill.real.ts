@@ -105,20 +105,27 @@ describe.each(backends)('$label: assistant prefill', (backend) => {
     expect(msg.content ?? '').not.toContain('The product is');
   });
 
-  it.runIf(backend.kind === 'vllm')('without budgets, at temperature 0, matches vLLM\'s own chat endpoint', async () => {
+  it.runIf(backend.kind === 'vllm')('without budgets, matches vLLM\'s own chat endpoint (temperature 0, and sampled with a seed)', async () => {
     // vLLM here runs without a reasoning parser, so its content is the raw continuation: the
     // gateway's reasoning, the `</think>` it leaves out, and its content, in that order.
-    for (const content of [INSIDE, AFTER]) {
+    const sampled = [{ temperature: 0 }, { temperature: 1, top_p: 1, seed: 5 }];
+    for (const [content, sampling] of sampled.flatMap((s) => [[INSIDE, s], [AFTER, s]] as const)) {
       const body = {
         model: backend.model,
         messages: [USER, { role: 'assistant', content }],
         continue_final_message: true,
         add_generation_prompt: false,
-        temperature: 0,
+        ...sampling,
         max_completion_tokens: 24,
       };
       const gw = (await stack.client.chat.completions.create(body as never)) as Completion;
-      const direct = await fetch(`${backend.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, skip_special_tokens: false }) });
+      // max_completion_tokens bounds thinking + answer in thinkgate, all generated ids in vLLM
+      // (docs/budget-forcing.md): give vLLM the ids the gateway's run generated in all.
+      const direct = await fetch(`${backend.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, max_completion_tokens: gw.usage!.completion_tokens, skip_special_tokens: false }),
+      });
       expect(direct.status).toBe(200);
       const v = ((await direct.json()) as { choices: Array<{ message: { content: string | null }; finish_reason: string }> }).choices[0]!;
       const m = gw.choices[0]!.message as Msg;
@@ -127,5 +134,14 @@ describe.each(backends)('$label: assistant prefill', (backend) => {
       expect(joined.replace(/<\|im_end\|>$/, '')).toBe((v.message.content ?? '').replace(/<\|im_end\|>$/, ''));
       expect(gw.choices[0]!.finish_reason).toBe(v.finish_reason);
     }
+  });
+
+  it.runIf(backend.kind === 'vllm')('vLLM refuses a prefill that leaves add_generation_prompt at its default, as thinkgate does', async () => {
+    const body = { model: backend.model, messages: [USER, { role: 'assistant', content: AFTER }], continue_final_message: true, max_completion_tokens: 4 };
+    const direct = await fetch(`${backend.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(direct.status).toBe(400);
+    const gw = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(gw.status).toBe(400);
+    expect(((await gw.json()) as { error: { param: string } }).error.param).toBe('add_generation_prompt');
   });
 });
