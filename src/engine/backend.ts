@@ -21,6 +21,25 @@ export interface TokenizeChatRequest {
   chatTemplateKwargs?: Record<string, unknown>;
   /** Tool definitions, rendered by the chat template when present. */
   tools?: unknown[];
+  /** The client's template controls (src/openai/template-controls.ts); each only when sent. */
+  controls?: TemplateControls;
+}
+
+/**
+ * vLLM's chat-template request fields (TokenizeChatRequest / ChatCompletionRequest). A backend
+ * that cannot honour one throws InvalidRequestError naming it (docs/upstream-protocol.md).
+ */
+export interface TemplateControls {
+  /** Default true. */
+  addGenerationPrompt?: boolean;
+  /** Leave the final (assistant) message open: a prefill the model continues. */
+  continueFinalMessage?: boolean;
+  /** A Jinja template replacing the model's own. */
+  chatTemplate?: string;
+  /** RAG documents, visible to templates that render them. */
+  documents?: Array<Record<string, string>>;
+  mediaIoKwargs?: Record<string, Record<string, unknown>>;
+  mmProcessorKwargs?: Record<string, unknown>;
 }
 
 export interface TokenizeResult {

@@ -28,7 +28,7 @@ export class ForcingCore {
   constructor(private readonly input: EngineInput) {
     this.state = new ForcingState(input);
     this.stops = new StopMatcher(input.stop);
-    this.next = startRun(this.state, input.promptIds, input.profile);
+    this.next = startRun(this.state, input.promptIds, input.profile, input.prefill === true);
     this.out.pushAll(this.state.takeInserted());
   }
 

@@ -8,6 +8,7 @@
 import type { ForcingState } from './forcing-state.js';
 import type { EngineFinishReason, SegmentCause } from './types.js';
 import { detectThinkingState } from '../profiles/detect.js';
+import { detectPrefill } from './prefill.js';
 import type { ResolvedProfile } from '../profiles/profile.js';
 
 /** What comes after a segment: another one (and why), or the end of the run. */
@@ -22,7 +23,8 @@ export const STOP: Next = { finish: 'stop' };
 const LENGTH: Next = { finish: 'length' };
 
 /** Before the first segment: make sure thinking is open (docs/budget-forcing.md), or skip it (rule 3). */
-export function startRun(state: ForcingState, promptIds: readonly number[], profile: ResolvedProfile): Next {
+export function startRun(state: ForcingState, promptIds: readonly number[], profile: ResolvedProfile, prefill = false): Next {
+  if (prefill) return startPrefill(state, promptIds, profile);
   const detected = detectThinkingState(promptIds, profile);
   if (detected === 'closed') {
     // The chat template closed thinking itself (e.g. Qwen3 with enable_thinking: false).
@@ -31,6 +33,24 @@ export function startRun(state: ForcingState, promptIds: readonly number[], prof
   }
   if (detected === 'absent') state.open();
   // M = 0: thinking is closed at once and the model answers.
+  if (state.thinkingLimit <= 0) state.close('forced');
+  return INITIAL;
+}
+
+/**
+ * An assistant prefill (continue_final_message): the run starts where it ends. Its own thinking
+ * is the client's and counts toward neither M nor m: the span, and so the budget, is the NEW
+ * thinking only (docs/budget-forcing.md, "Prefills"). Inside thinking nothing is inserted; after
+ * it the run is an answer; before it thinking is opened as for any prompt.
+ */
+function startPrefill(state: ForcingState, promptIds: readonly number[], profile: ResolvedProfile): Next {
+  const verdict = detectPrefill(promptIds, profile);
+  state.notePrefill(verdict);
+  if (verdict.phase === 'answer') {
+    state.startInAnswer();
+    return INITIAL;
+  }
+  if (verdict.phase === 'before_thinking') state.open();
   if (state.thinkingLimit <= 0) state.close('forced');
   return INITIAL;
 }

@@ -7,6 +7,7 @@
  */
 import type { BudgetForcingSummary, EngineEvent, EngineInput, Usage } from './types.js';
 import { UpstreamError } from '../errors.js';
+import type { PrefillVerdict } from './prefill.js';
 
 export type Phase = 'thinking' | 'answer';
 
@@ -34,6 +35,8 @@ export class ForcingState {
   /** The segment ceiling refused an extension or ended the run. */
   private segmentLimitReached = false;
   private cachedTokens: number | undefined;
+  /** Where an assistant prefill ended (continue_final_message), for the summary. */
+  private prefill: PrefillVerdict | undefined;
   /** What thinkgate inserted and has not reported yet: the extension phrase, and delimiters with `transcript`. */
   private inserted: EngineEvent[] = [];
 
@@ -119,6 +122,11 @@ export class ForcingState {
   /** The chat template closed thinking itself: the run starts in the answer. */
   startInAnswer(): void {
     this.currentPhase = 'answer';
+  }
+
+  /** The prompt ends in the client's own assistant turn (engine/prefill.ts): reported, never counted. */
+  notePrefill(verdict: PrefillVerdict): void {
+    this.prefill = verdict;
   }
 
   /** Rule 1: the span reached B. */
@@ -208,6 +216,7 @@ export class ForcingState {
     const clamped = this.input.budget.extensionsClampedTo;
     if (clamped !== undefined) s.extensions_clamped_to = clamped;
     if (this.segmentLimitReached) s.segment_limit_reached = true;
+    if (this.prefill !== undefined) s.prefill = { phase: this.prefill.phase, thinking_tokens: this.prefill.thinkingTokens };
     return s;
   }
 

@@ -47,6 +47,12 @@ export interface EngineInput {
    * reasoning_content and content leave the delimiters out.
    */
   transcript?: boolean;
+  /**
+   * The prompt ends inside the assistant's own turn (chat `continue_final_message`): the run
+   * starts where that prefill ends, before, inside or after thinking (engine/prefill.ts), and
+   * only new thinking counts toward the budget.
+   */
+  prefill?: boolean;
 }
 
 /** Why a segment (one upstream /v1/completions call) was started. */
@@ -61,6 +67,11 @@ export interface BudgetForcingSummary {
   extensions_clamped_to?: number;
   /** True when the segment ceiling refused an extension or ended the run. */
   segment_limit_reached?: boolean;
+  /**
+   * Only with an assistant prefill: where it left the model, and its own thinking ids, which
+   * are the client's and not in `thinking_tokens` (docs/budget-forcing.md, "Prefills").
+   */
+  prefill?: { phase: 'before_thinking' | 'thinking' | 'answer'; thinking_tokens: number };
 }
 
 export interface Usage {

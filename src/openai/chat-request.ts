@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseRequestBody } from './parse-request.js';
 import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
+import { checkTemplateControls, templateControlsShape } from './template-controls.js';
 
 const int = () => z.number().int();
 
@@ -79,6 +80,10 @@ export const chatRequestSchema = z
     parallel_tool_calls: z.boolean().optional(),
     response_format: z.object({ type: z.string() }).loose().optional(),
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
+    // Template controls of vLLM's ChatCompletionRequest (chat_completion/protocol.py, "extra
+    // params"): they shape the prompt through /tokenize (docs/api.md, "Prefill and template
+    // controls"); checked against each other in template-controls.ts.
+    ...templateControlsShape,
 
     // thinkgate (docs/api.md): reasoning_effort, M and its aliases, m, E, the extension phrase.
     ...budgetFieldsShape,
@@ -93,5 +98,7 @@ export type ChatMessage = z.output<typeof message>;
  * Throws InvalidRequestError (400) naming the first bad field.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
-  return parseRequestBody(chatRequestSchema, body);
+  const req = parseRequestBody(chatRequestSchema, body);
+  checkTemplateControls(req);
+  return req;
 }

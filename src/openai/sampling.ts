@@ -46,6 +46,10 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
   'documents',
   'add_generation_prompt',
   'continue_final_message',
+  // Issue 13 item 6: read at /tokenize (openai/template-controls.ts); /v1/completions would
+  // apply the processor kwargs to a token-id prompt that has no media.
+  'media_io_kwargs',
+  'mm_processor_kwargs',
   'echo',
   // Guided decoding would constrain the thinking as well as the answer (vLLM applies it
   // to every generated token), which breaks budget forcing; dropped for now.

@@ -61,6 +61,8 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
     out.segments += p.segments;
     if (p.extensions_clamped_to !== undefined) out.extensions_clamped_to = p.extensions_clamped_to;
     if (p.segment_limit_reached === true) out.segment_limit_reached = true;
+    // Every choice continues the same prefill (one prompt): reported once, not summed.
+    if (p.prefill !== undefined) out.prefill = p.prefill;
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
 import { InvalidRequestError } from '../errors.js';
+import { nameTemplateParam, templateControls } from '../openai/template-controls.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
@@ -54,9 +55,12 @@ export async function prepareChat(
     messages: req.messages,
     ...(req.chat_template_kwargs ? { chatTemplateKwargs: req.chat_template_kwargs } : {}),
     ...(req.tools ? { tools: req.tools } : {}),
+    controls: templateControls(req),
   };
   const [prompt, profile, extensionIds] = await Promise.all([
-    backend.tokenizeChat(tokenizeReq, signal),
+    backend.tokenizeChat(tokenizeReq, signal).catch((err: unknown) => {
+      throw nameTemplateParam(err, req);
+    }),
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
   ]);
@@ -78,5 +82,7 @@ export async function prepareChat(
     maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
     sampling: samplingFields(req),
+    // The prompt ends inside the assistant's own turn: the engine finds where (engine/prefill.ts).
+    ...(req.continue_final_message === true ? { prefill: true } : {}),
   };
 }

@@ -21,6 +21,7 @@ import {
   type Tracked,
 } from './http-io.js';
 import { genBodySchema } from './gen-body.js';
+import { requestTemplate } from './info-routes.js';
 import type { SimContext } from './context.js';
 
 const chatSchema = genBodySchema.extend({
@@ -29,16 +30,20 @@ const chatSchema = genBodySchema.extend({
   continue_final_message: z.boolean().nullable().optional(),
   chat_template_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
   tools: z.array(z.unknown()).nullable().optional(),
+  chat_template: z.string().nullable().optional(),
+  documents: z.array(z.record(z.string(), z.string())).nullable().optional(),
 });
 
 export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
   const body = parseBody(chatSchema, raw);
   const spec = ctx.resolveModel(body.model);
+  // vLLM's chat endpoint hands `documents` to the template over chat_template_kwargs (build_chat_params).
+  const kwargs = body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined);
   const text = renderChatTemplate(body.messages, {
-    kind: spec.template,
+    kind: requestTemplate(ctx, body.chat_template ?? undefined, kwargs) ?? spec.template,
     addGenerationPrompt: body.add_generation_prompt ?? true,
     continueFinalMessage: body.continue_final_message ?? false,
-    chatTemplateKwargs: body.chat_template_kwargs ?? undefined,
+    chatTemplateKwargs: kwargs,
     tools: body.tools ?? undefined,
   });
   const job = ctx.startJob(spec, ctx.tok.encode(text), body, null);

@@ -5,6 +5,12 @@
  * - `qwen3`: opens nothing, unless `chat_template_kwargs.enable_thinking === false`, then it
  *   renders an empty, closed thinking block `<think>\n\n</think>\n\n` (Qwen3's real template);
  * - `s1`: opens nothing (s1's evaluation code appends `<|im_start|>think` itself).
+ *
+ * As Qwen3's real template, `qwen3` renders an assistant turn after the last user message (the
+ * final one always, e.g. a prefill with `continue_final_message`) as
+ * `<think>\n{reasoning}\n</think>\n\n{content}`, the reasoning taken from `reasoning_content` or
+ * from a `...</think>` at the start of the content. `chat_template_kwargs.documents` (vLLM passes
+ * `documents` so) renders as a system block, as RAG templates (Command R, Granite) do.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -60,9 +66,15 @@ export function renderChatTemplate(messages: readonly SimChatMessage[], opts: Re
     const defs = opts.tools.map((t) => JSON.stringify(t)).join('\n');
     out += `<|im_start|>system\n# Tools\n\n<tools>\n${defs}\n</tools><|im_end|>\n`;
   }
+  const docs = opts.chatTemplateKwargs?.['documents'];
+  if (Array.isArray(docs) && docs.length > 0) {
+    out += `<|im_start|>system\n# Documents\n\n${docs.map((d) => JSON.stringify(d)).join('\n')}<|im_end|>\n`;
+  }
+  const lastUser = messages.map((m) => m.role).lastIndexOf('user');
   messages.forEach((m, i) => {
     const last = i === messages.length - 1;
-    out += `<|im_start|>${m.role}\n${messageText(m)}`;
+    const thinkBlock = opts.kind === 'qwen3' && m.role === 'assistant' && i > lastUser;
+    out += `<|im_start|>${m.role}\n${thinkBlock ? qwen3Assistant(m, last) : messageText(m)}`;
     if (!(last && opts.continueFinalMessage)) out += '<|im_end|>\n';
   });
   if (addGen) {
@@ -73,4 +85,24 @@ export function renderChatTemplate(messages: readonly SimChatMessage[], opts: Re
     }
   }
   return out;
+}
+
+/**
+ * Qwen3's template for an assistant turn after the last user message (Qwen/Qwen3-8B
+ * tokenizer_config.json): the thinking block is rendered for the final turn, and for an earlier
+ * one only when it has reasoning.
+ */
+function qwen3Assistant(m: SimChatMessage, last: boolean): string {
+  let content = messageText(m);
+  let reasoning = typeof m['reasoning_content'] === 'string' ? m['reasoning_content'] : '';
+  if (reasoning === '' && content.includes('</think>')) {
+    reasoning = trimEnd(content.split('</think>')[0]!).split('<think>').at(-1)!.replace(/^\n+/, '');
+    content = content.split('</think>').at(-1)!.replace(/^\n+/, '');
+  }
+  if (!last && reasoning === '') return content;
+  return `<think>\n${reasoning.replace(/^\n+|\n+$/g, '')}\n</think>\n\n${content.replace(/^\n+/, '')}`;
+}
+
+function trimEnd(s: string): string {
+  return s.replace(/\n+$/, '');
 }

@@ -28,6 +28,8 @@ export interface SimOptions extends ScriptOptions, FaultDefaults {
   prefixCacheBlocks: number;
   /** `flat`: vLLM < 0.10.1's `{object:"error", message, type, param, code}`; `nested`: `{error:{...}}`. */
   errorFormat: 'flat' | 'nested';
+  /** vLLM's --trust-request-chat-template: accept `chat_template` in requests (info-routes.ts). */
+  trustRequestChatTemplate: boolean;
   /** How many request bodies `stats().lastRequests` keeps. */
   lastRequestsLimit: number;
 }

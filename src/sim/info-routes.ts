@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
-import { chatMessageSchema, renderChatTemplate } from './chat-template.js';
+import { chatMessageSchema, renderChatTemplate, type TemplateKind } from './chat-template.js';
+import { JINJA_CHAT_TEMPLATES } from './tokenizer-info.js';
 import { parseBody } from './http-io.js';
 import type { SimContext } from './context.js';
 
@@ -21,6 +22,9 @@ const tokenizeSchema = z
     chat_template_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
     tools: z.array(z.unknown()).nullable().optional(),
     return_token_strs: z.boolean().nullable().optional(),
+    chat_template: z.string().nullable().optional(),
+    media_io_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
+    mm_processor_kwargs: z.record(z.string(), z.unknown()).nullable().optional(),
   })
   .loose();
 
@@ -34,7 +38,7 @@ export function tokenizeBody(ctx: SimContext, raw: unknown) {
   let text: string;
   if (b.messages) {
     text = renderChatTemplate(b.messages, {
-      kind: spec.template,
+      kind: requestTemplate(ctx, b.chat_template ?? undefined, b.chat_template_kwargs ?? undefined) ?? spec.template,
       addGenerationPrompt: b.add_generation_prompt ?? true,
       continueFinalMessage: b.continue_final_message ?? false,
       chatTemplateKwargs: b.chat_template_kwargs ?? undefined,
@@ -50,6 +54,31 @@ export function tokenizeBody(ctx: SimContext, raw: unknown) {
     tokens,
     token_strs: b.return_token_strs ? tokens.map((id) => ctx.tok.tokenStr(id)) : null,
   };
+}
+
+/**
+ * A chat template sent with the request. vLLM refuses it unless started with
+ * --trust-request-chat-template (renderers/online_renderer.py validate_chat_template, same
+ * message); the simulator, which has no Jinja engine, then accepts only the text of one of its
+ * own templates (tokenizer-info.ts), or a kind's name, and renders that kind.
+ */
+export function requestTemplate(
+  ctx: SimContext,
+  template: string | undefined,
+  kwargs: Record<string, unknown> | undefined,
+): TemplateKind | undefined {
+  const viaKwargs = kwargs?.['chat_template'];
+  const t = template ?? (typeof viaKwargs === 'string' ? viaKwargs : undefined);
+  if (t === undefined) return undefined;
+  if (!ctx.opts.trustRequestChatTemplate) {
+    throw new InvalidRequestError(
+      'Chat template is passed with request, but --trust-request-chat-template is not set. Refused request with untrusted chat template.',
+    );
+  }
+  for (const [kind, jinja] of Object.entries(JINJA_CHAT_TEMPLATES) as Array<[TemplateKind, string]>) {
+    if (t === jinja || t === kind) return kind;
+  }
+  throw new InvalidRequestError('SIMULATOR: a request chat_template must be one of the simulator\'s own templates.');
 }
 
 export function modelsBody(ctx: SimContext) {

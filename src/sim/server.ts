@@ -44,6 +44,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   prefixCacheBlocks: 65_536,
   errorFormat: 'flat',
   lastRequestsLimit: 200,
+  trustRequestChatTemplate: false,
   fault: 'none',
   faultAfter: 5,
   slowDelayMs: 20,

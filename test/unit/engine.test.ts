@@ -434,6 +434,85 @@ describe('engine: the segment ceiling (issue 11 item 7)', () => {
   });
 });
 
+describe('engine: an assistant prefill (continue_final_message, issue 13 item 6)', () => {
+  // Qwen3's template renders a final assistant turn with an empty thinking block first; the
+  // prefill's content then opens thinking again (engine/prefill.ts).
+  const INSIDE = [...CHAT, T.THINK, T.NLNL, T.END, T.NLNL, T.THINK, T.NL, thought(0), thought(1)];
+  const AFTER = [...CHAT, T.THINK, T.NL, thought(0), T.END, T.NLNL, answerTok(0)];
+
+  it('inside thinking: inserts nothing, and M bounds the new thinking only', async () => {
+    const r = await run({ think: 6, answer: 2 }, input({ promptIds: INSIDE, prefill: true, M: 3 }));
+    expect(r.log).toEqual([
+      `segment 1 initial prompt=${INSIDE.length}`,
+      'R: t2 t3 t4',
+      'usage 1',
+      `segment 2 close prompt=${INSIDE.length + 6}`,
+      'C: a0 a1',
+      'usage 2',
+      'finish stop',
+    ]);
+    expect(r.requests.map((q) => [q.promptIds, q.maxTokens])).toEqual([
+      [INSIDE, 3],
+      [[...INSIDE, thought(2), thought(3), thought(4), T.NL, T.END, T.NLNL], 10_000 - INSIDE.length - 6],
+    ]);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 3, extensions: 0, truncated: true, segments: 2,
+      prefill: { phase: 'thinking', thinking_tokens: 3 },
+    });
+    // The prefill is prompt, not completion: only the new ids count.
+    expect(r.finish.usage).toEqual({ prompt_tokens: INSIDE.length, completion_tokens: 3 + 3 + 2 + 1, total_tokens: INSIDE.length + 9, reasoning_tokens: 3, answer_tokens: 2 });
+  });
+
+  it('inside thinking: m counts the new thinking only', async () => {
+    // The model writes 4 more thoughts (6 with the prefill's 2): below m = 6 new ones, so Wait.
+    const r = await run({ think: 6, extend: 3, answer: 1 }, input({ promptIds: INSIDE, prefill: true, m: 6, E: 1 }));
+    expect(r.log).toEqual([
+      `segment 1 initial prompt=${INSIDE.length}`,
+      'R: t2 t3 t4 t5',
+      'usage 1',
+      'R:Wait',
+      `segment 2 extend prompt=${INSIDE.length + 5}`,
+      'R: t7 t8 t9',
+      'C:\n\n a0',
+      'usage 2',
+      'finish stop',
+    ]);
+    expect(r.requests[1]!.promptIds).toEqual([...INSIDE, thought(2), thought(3), thought(4), thought(5), T.WAIT]);
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 8, extensions: 1, prefill: { phase: 'thinking', thinking_tokens: 3 } });
+  });
+
+  it('inside thinking with M = 0: closes at once, before the first segment', async () => {
+    const r = await run({ think: 6, answer: 1 }, input({ promptIds: INSIDE, prefill: true, M: 0 }));
+    expect(r.requests[0]!.promptIds).toEqual([...INSIDE, T.NL, T.END, T.NLNL]);
+    expect(r.log).toEqual([`segment 1 initial prompt=${INSIDE.length + 3}`, 'C: a0', 'usage 1', 'finish stop']);
+    expect(r.finish.budgetForcing.thinking_tokens).toBe(0);
+  });
+
+  it('after thinking: an answer run, no budget, and stop strings see only the new text', async () => {
+    const r = await run({ answer: 4 }, input({ promptIds: AFTER, prefill: true, M: 2, m: 50, stop: [' a0', ' a3'] }));
+    expect(r.requests.map((q) => [q.promptIds, q.stop])).toEqual([[AFTER, [' a0', ' a3']]]);
+    expect(r.log).toEqual([`segment 1 initial prompt=${AFTER.length}`, 'C: a1 a2', 'finish stop']);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 0, extensions: 0, truncated: false, segments: 1,
+      prefill: { phase: 'answer', thinking_tokens: 2 },
+    });
+  });
+
+  it('before thinking: opens thinking after the prefill, as for any prompt', async () => {
+    const r = await run({ think: 2, answer: 1 }, input({ promptIds: CHAT, prefill: true }));
+    expect(r.requests[0]!.promptIds).toEqual([...CHAT, T.THINK, T.NL]);
+    expect(r.finish.budgetForcing.prefill).toEqual({ phase: 'before_thinking', thinking_tokens: 0 });
+  });
+
+  it('s1: a prefill inside `<|im_start|>think` goes on thinking under M', async () => {
+    const p = [...CHAT, T.IM_START, T.THINKW, thought(0)];
+    const r = await run({ think: 5, answer: 1 }, input({ promptIds: p, prefill: true, profile: s1, M: 2 }));
+    expect(r.requests[0]).toMatchObject({ promptIds: p, maxTokens: 2 });
+    expect(r.requests[1]!.promptIds).toEqual([...p, thought(1), thought(2), ...s1.forcedCloseIds]);
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 2, truncated: true, prefill: { phase: 'thinking', thinking_tokens: 1 } });
+  });
+});
+
 describe('engine: every scenario above, replayed at every chunk split', () => {
   // The upstream may cut its stream anywhere (vLLM's --stream-interval, proxies, TCP): the engine
   // must not care. Each scenario `run` played above is replayed with its segments cut at every

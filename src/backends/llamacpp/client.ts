@@ -18,8 +18,16 @@
  *
  * The HTTP plumbing (deadlines, error mapping, SSE decoding) is the vLLM backend's, shared.
  */
-import { AbortedError } from '../../errors.js';
-import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeChatRequest, TokenizeResult } from '../../engine/backend.js';
+import { AbortedError, InvalidRequestError } from '../../errors.js';
+import type {
+  Backend,
+  CompletionEvent,
+  CompletionRequest,
+  ModelInfo,
+  TemplateControls,
+  TokenizeChatRequest,
+  TokenizeResult,
+} from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
 import { streamCompletionEvents } from '../stream-completion.js';
 import { abortable, parseOrThrow } from '../http.js';
@@ -36,8 +44,22 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
   private nCtx: Promise<number | undefined> | null = null;
 
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
-    const body: Record<string, unknown> = { messages: req.messages, add_generation_prompt: true };
-    if (req.chatTemplateKwargs !== undefined) body.chat_template_kwargs = req.chatTemplateKwargs;
+    const c = req.controls ?? {};
+    refuseUnsupportedControls(c);
+    const body: Record<string, unknown> = { messages: req.messages, add_generation_prompt: c.addGenerationPrompt ?? true };
+    if (c.continueFinalMessage === true) body.continue_final_message = true;
+    else if (req.messages[req.messages.length - 1]?.role === 'assistant') {
+      // llama-server continues a final assistant message by itself (its prefill_assistant default,
+      // tools/server/server-common.cpp), where vLLM would start a new turn after it: the two
+      // cannot be made to agree, so the client says which it means.
+      throw new InvalidRequestError(
+        'llama-server continues a final assistant message: send continue_final_message: true (and add_generation_prompt: false) to prefill it.',
+        { param: 'messages', code: 'invalid_value' },
+      );
+    }
+    // Documents reach the template as a kwarg, as vLLM's chat endpoint passes them.
+    const kwargs = c.documents === undefined ? req.chatTemplateKwargs : { ...req.chatTemplateKwargs, documents: c.documents };
+    if (kwargs !== undefined) body.chat_template_kwargs = kwargs;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
     const templated = parseOrThrow(
       LlamaApplyTemplateSchema,
@@ -119,5 +141,23 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       if (nCtx !== undefined) info.maxModelLen = nCtx;
       return info;
     });
+  }
+}
+
+/**
+ * Template controls llama-server's /apply-template does not read (server-common.cpp,
+ * oaicompat_chat_params_parse): its template is fixed at start (--chat-template), and it has no
+ * HF processor. Refused, never dropped.
+ */
+function refuseUnsupportedControls(c: TemplateControls): void {
+  const unsupported: Array<[keyof TemplateControls, string]> = [
+    ['chatTemplate', 'chat_template'],
+    ['mediaIoKwargs', 'media_io_kwargs'],
+    ['mmProcessorKwargs', 'mm_processor_kwargs'],
+  ];
+  for (const [key, param] of unsupported) {
+    if (c[key] !== undefined) {
+      throw new InvalidRequestError(`llama-server does not support \`${param}\` per request.`, { param, code: 'unsupported_parameter' });
+    }
   }
 }

@@ -29,12 +29,21 @@ const COMPLETIONS = 'POST /v1/completions';
 
 export class VllmBackend extends HttpBackend implements Backend {
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
+    const c = req.controls ?? {};
     const body: Record<string, unknown> = {
       model: req.model,
       messages: req.messages,
-      add_generation_prompt: true,
+      add_generation_prompt: c.addGenerationPrompt ?? true,
     };
-    if (req.chatTemplateKwargs !== undefined) body.chat_template_kwargs = req.chatTemplateKwargs;
+    if (c.continueFinalMessage === true) body.continue_final_message = true;
+    // TokenizeChatRequest has no `documents`: the chat endpoint hands them to the template as a
+    // kwarg over chat_template_kwargs (ChatCompletionRequest.build_chat_params, merge_kwargs), so
+    // they travel the same way here and render the same prompt.
+    const kwargs = c.documents === undefined ? req.chatTemplateKwargs : { ...req.chatTemplateKwargs, documents: c.documents };
+    if (kwargs !== undefined) body.chat_template_kwargs = kwargs;
+    if (c.chatTemplate !== undefined) body.chat_template = c.chatTemplate;
+    if (c.mediaIoKwargs !== undefined) body.media_io_kwargs = c.mediaIoKwargs;
+    if (c.mmProcessorKwargs !== undefined) body.mm_processor_kwargs = c.mmProcessorKwargs;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
     return this.tokenizeWithLength(body, signal);
   }
