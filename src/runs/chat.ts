@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';
-import type { ChatRequest } from '../openai/chat-request.js';
+import { chatLogprobs, type ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
@@ -68,6 +68,7 @@ export async function prepareChat(
     );
   }
   const stop = stopList(req.stop);
+  const logprobs = chatLogprobs(req);
   return {
     model: req.model,
     promptIds: prompt.ids,
@@ -78,5 +79,6 @@ export async function prepareChat(
     maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
     sampling: samplingFields(req),
+    ...(logprobs === undefined ? {} : { logprobs }),
   };
 }
