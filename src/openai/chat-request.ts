@@ -102,6 +102,11 @@ export function parseChatRequest(body: unknown): ChatRequest {
     // by /tokenize and every segment re-sends it with the thinking so far: not rendered, so refused.
     throw new InvalidRequestError('`prompt_logprobs` is not supported by thinkgate on /v1/chat/completions.', { param: 'prompt_logprobs' });
   }
+  if ((req as Record<string, unknown>).logprob_token_ids !== undefined) {
+    // vLLM's fixed label set: every listed id at every position, beside the top-k. Passed on it
+    // would make vLLM send more alternatives than top_logprobs, and thinkgate does not render them.
+    throw new InvalidRequestError('`logprob_token_ids` is not supported by thinkgate.', { param: 'logprob_token_ids' });
+  }
   // vLLM's check_logprobs (chat_completion/protocol.py), word for word.
   if (req.top_logprobs !== undefined && req.top_logprobs > 0 && req.logprobs !== true) {
     throw new InvalidRequestError('when using `top_logprobs`, `logprobs` must be set to true.', { param: 'top_logprobs' });

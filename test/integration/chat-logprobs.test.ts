@@ -131,6 +131,7 @@ describe('chat logprobs through the simulator', () => {
     ['top_logprobs huge', { top_logprobs: 1e300 }, 'top_logprobs'],
     ['logprobs a number', { logprobs: 5 }, 'logprobs'],
     ['prompt_logprobs', { prompt_logprobs: 1 }, 'prompt_logprobs'],
+    ['logprob_token_ids', { logprob_token_ids: [1, 2] }, 'logprob_token_ids'],
   ];
   for (const [name, extra, param] of refused) {
     it(`400 naming ${param}: ${name}`, async () => {
