@@ -19,8 +19,6 @@ import type { TokenLogprob, TopLogprob } from '../../engine/backend.js';
 
 /** No vocabulary token decodes to more than a few hundred characters (chunk-reader.ts's bound). */
 export const MAX_LOGPROB_TOKEN_CHARS = 256;
-/** vLLM's default --max-logprobs; chat's top_logprobs is bounded by it too. */
-export const MAX_TOP_LOGPROBS = 20;
 /** Average characters per token string a stream may spend, with slack (memory of a non-stream answer). */
 const AVG_CHARS = 48;
 const CHARS_SLACK = 65_536;
