@@ -19,7 +19,8 @@ Three jobs:
    streams one prompt at a time (vLLM streams batches): a streamed batch that thinkgate relays
    unchanged (echo, logprobs, suffix, best_of > 1, max_tokens 0) is the simulator's 400, so such
    positive bodies are dropped and batches are never switched to streaming. And prompts x n of a
-   /v1/completions body must not exceed limits.max_choices_per_request (128 by default).
+   /v1/completions body must not exceed limits.max_choices_per_request (128 by default), and a
+   /v1/completions body with `logprobs` carries no budget field (a 400 naming logprobs).
    Positive (schema-valid) bodies that break one of these rules are dropped before they are
    sent, so "schema-valid but rejected" keeps meaning "the document and the gateway disagree".
    Negative bodies are all kept: any 4xx is a right answer to them.
@@ -57,6 +58,11 @@ SIM_VOCAB = 256
 MAX_CHOICES_PER_REQUEST = 128
 
 
+# src/openai/budget-fields.ts budgetFieldsShape.
+BUDGET_FIELDS = ("reasoning_effort", "max_thinking_tokens", "thinking_token_budget", "thinking",
+                 "min_thinking_tokens", "max_thinking_extensions", "thinking_extension")
+
+
 def _runs(body: dict[str, Any]) -> int:
     """prompts x n of a /v1/completions body (a batch is a list of strings or of id lists)."""
     prompt = body.get("prompt")
@@ -92,6 +98,12 @@ def _explicit_max_thinking(body: dict[str, Any]) -> tuple[list[int], bool]:
     return values, len(set(values)) <= 1
 
 
+def _has_budget_field(body: dict[str, Any]) -> bool:
+    # src/openai/completion-request.ts: `logprobs` with a budget field is a 400 naming logprobs
+    # (a relay cannot force a budget).
+    return any(body.get(k) is not None for k in BUDGET_FIELDS)
+
+
 def _has_non_text_part(body: dict[str, Any]) -> bool:
     messages = body.get("messages")
     if not isinstance(messages, list):
@@ -115,6 +127,8 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     if _is_path(case, "/v1/completions") and body.get("stream") is True and _is_batch(body) and _is_relayed(body):
         return False
     if _is_path(case, "/v1/completions") and _runs(body) > MAX_CHOICES_PER_REQUEST:
+        return False
+    if _is_path(case, "/v1/completions") and body.get("logprobs") is not None and _has_budget_field(body):
         return False
     values, agree = _explicit_max_thinking(body)
     if not agree:

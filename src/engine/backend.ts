@@ -61,6 +61,28 @@ export interface CompletionRequest {
   sampling: Record<string, unknown>;
   /** A unique id for this upstream call (the request id plus the segment number). */
   requestId?: string;
+  /**
+   * Per-token logprobs with this many alternatives (0..20: chat's `top_logprobs`); absent = none.
+   * Every delta then carries `logprobs` aligned with its `tokenIds`.
+   */
+  logprobs?: number;
+}
+
+/** One alternative at a position: a token as the server shows it and its logprob. */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+}
+
+/**
+ * The logprob of one generated id, as vLLM computed it (`Logprob.decoded_token`, `logprob`), with
+ * the alternatives in vLLM's order: the sampled token first, then the others by rank, at most
+ * the `logprobs` asked for (vllm/entrypoints/openai/chat_completion/serving.py, _get_top_logprobs).
+ */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  top: readonly TopLogprob[];
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -74,6 +96,8 @@ export interface CompletionDelta {
   finishReason: FinishReason | null;
   /** vLLM's stop_reason: the stop token id or stop string that ended it; null for EOS or length. */
   stopReason: number | string | null;
+  /** One entry per id of `tokenIds`, in order, when the request asked for logprobs. */
+  logprobs?: readonly TokenLogprob[];
 }
 
 export interface CompletionUsage {

@@ -98,7 +98,12 @@ export class ForcingCore {
   private plan(): CompletionRequest {
     const st = this.state;
     const input = this.input;
-    const base = { model: input.model, promptIds: st.prompt(), sampling: input.sampling };
+    const base = {
+      model: input.model,
+      promptIds: st.prompt(),
+      sampling: input.sampling,
+      ...(input.logprobs === undefined ? {} : { logprobs: input.logprobs }),
+    };
     const ctx = st.contextRoom();
     if (st.phase === 'thinking') {
       const req: CompletionRequest = { ...base, maxTokens: Math.min(st.thinkingRoom(), ctx) };

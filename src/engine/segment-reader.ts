@@ -7,8 +7,15 @@
  * Ids are the truth (docs/budget-forcing.md: the span is counted in the backend's own token ids); text follows
  * them. vLLM puts a stop token (EOS, or an id from `stop_token_ids`) in `token_ids` but not in
  * `text`, and sends `finish_reason` on the chunk that carries the last token.
+ *
+ * Logprobs (when asked for) follow the ids: an id's entry is reported iff the run keeps the id as
+ * generated output, as vLLM's chat endpoint reports every generated id
+ * (chat_completion/serving.py, _create_chat_logprobs over output.token_ids): thinking, the
+ * model's own end delimiter when kept, the answer, the end of turn. Ids the run drops (a close
+ * replaced by the extension phrase, an EOS replaced by the forced close, anything after the
+ * engine stops reading) have none; ids thinkgate inserts are prompt and have none either.
  */
-import type { CompletionDelta } from './backend.js';
+import type { CompletionDelta, TokenLogprob } from './backend.js';
 import type { ForcingState } from './forcing-state.js';
 import { CONTINUE, onCloseAttempt, onSegmentEnd, STOP, type Next } from './forcing-rules.js';
 import type { Outbox } from './outbox.js';
@@ -25,6 +32,12 @@ export class SegmentReader {
   private held: number[] = [];
   /** Text held with them (a chunk's text cannot be split by id without a tokenizer). */
   private heldText = '';
+  /** The held ids' logprob entries (with logprobs only), in step with `held`. */
+  private heldLp: TokenLogprob[] = [];
+  /** Entries of kept ids not reported yet: they ride on the next text event, or a `logprobs` event. */
+  private pendingLp: TokenLogprob[] = [];
+  /** The current delta's entries (undefined without logprobs). */
+  private lp: readonly TokenLogprob[] | undefined;
   private reasoningTokens = 0;
   private contentTokens = 0;
 
@@ -39,6 +52,15 @@ export class SegmentReader {
 
   /** Reads one delta. Returns what comes next once the segment is over for the engine, else undefined. */
   feed(d: CompletionDelta): Next | undefined {
+    this.lp = d.logprobs;
+    const next = this.read(d);
+    // The segment is over for the engine: what is kept and not yet reported is reported now,
+    // before anything thinkgate inserts after it.
+    if (next !== undefined) this.flushLogprobs();
+    return next;
+  }
+
+  private read(d: CompletionDelta): Next | undefined {
     const finish = d.finishReason;
     if (finish === 'abort') throw new UpstreamError('The upstream aborted the generation.');
     // On EOS or a stop_token_ids hit the last id is the stop token (its text is not in `text`).
@@ -54,7 +76,7 @@ export class SegmentReader {
   private thinking(ids: readonly number[], text: string, eosAt: number, finish: Finish): Next | undefined {
     const close = this.keepThinking(ids, eosAt);
     if (close === -1) return this.goOnThinking(text, finish);
-    if (close === eosAt) return this.closedByStopToken(ids[close]!, text);
+    if (close === eosAt) return this.closedByStopToken(ids[close]!, close, text);
     return this.closedInStream(ids, close, text, eosAt, finish);
   }
 
@@ -68,10 +90,13 @@ export class SegmentReader {
   }
 
   /** vLLM ended on a stop token: a single-id end delimiter passed as stop_token_ids, or an end of turn. */
-  private closedByStopToken(id: number, text: string): Next {
+  private closedByStopToken(id: number, at: number, text: string): Next {
     this.releaseHeld(text);
     const single = this.profile.endIds.length === 1 && id === this.profile.endIds[0];
-    return onCloseAttempt(this.state, single ? 'end' : 'eos');
+    const next = onCloseAttempt(this.state, single ? 'end' : 'eos');
+    // Kept only when it is the model's own close (an EOS gets the forced close instead).
+    if (next === CONTINUE) this.keepLp(at);
+    return next;
   }
 
   /** The end delimiter completed at ids[close] with the stream going on: nothing of it is thinking. */
@@ -79,10 +104,17 @@ export class SegmentReader {
     const { before, after } = this.splitAtEnd(this.heldText + text);
     this.held = [];
     this.heldText = '';
+    const delimLp = this.heldLp;
+    this.heldLp = [];
     this.emitReasoning(before);
     const next = onCloseAttempt(this.state, 'end');
     if (next !== CONTINUE) return next; // extended (or closed at M): the rest of this stream is dropped
-    // The model's own close was kept: the rest of this delta is the answer.
+    // The model's own close was kept: its ids are generated output; the rest of this delta is the answer.
+    this.flushLogprobs();
+    if (this.lp !== undefined) {
+      for (const e of delimLp) this.pendingLp.push(e);
+      this.keepLp(close);
+    }
     this.out.pushAll(this.state.takeInserted());
     return this.answer(ids, close + 1, after, eosAt, finish);
   }
@@ -96,10 +128,13 @@ export class SegmentReader {
       if (r === -1) return i;
       if (r === 1 && this.held.length === 0) {
         this.think(id); // the common case: no delimiter in sight, no allocation
+        this.keepLp(i);
         continue;
       }
       this.held.push(id);
+      if (this.lp !== undefined) this.heldLp.push(this.entry(i));
       for (const h of this.held.splice(0, r)) this.think(h);
+      this.keepHeldLp(r);
     }
     return -1;
   }
@@ -110,8 +145,12 @@ export class SegmentReader {
     for (let i = from; i < last; i++) {
       this.state.answer(ids[i]!);
       this.contentTokens++;
+      this.keepLp(i);
     }
-    if (eosAt !== -1) this.state.endTurn();
+    if (eosAt !== -1) {
+      this.state.endTurn();
+      this.keepLp(eosAt); // generated: vLLM's chat reports the end of turn's logprob too
+    }
     const r = this.stops.push(text);
     this.emitContent(r.text);
     if (r.stopped) return STOP;
@@ -151,8 +190,11 @@ export class SegmentReader {
 
   /** The held ids (a delimiter's prefix that never completed) are thinking; shows their text and `text`. */
   private releaseHeld(text: string): void {
-    for (const h of this.held.splice(0, this.end.flush())) this.think(h);
+    const n = this.end.flush();
+    for (const h of this.held.splice(0, n)) this.think(h);
+    this.keepHeldLp(n);
     this.held = [];
+    this.heldLp = [];
     this.emitReasoning(this.heldText + text);
     this.heldText = '';
   }
@@ -171,13 +213,48 @@ export class SegmentReader {
 
   private emitReasoning(text: string): void {
     if (text.length === 0) return;
-    this.out.push({ type: 'reasoning', text, tokens: this.reasoningTokens });
+    const logprobs = this.takeLp();
+    this.out.push(logprobs === undefined ? { type: 'reasoning', text, tokens: this.reasoningTokens } : { type: 'reasoning', text, tokens: this.reasoningTokens, logprobs });
     this.reasoningTokens = 0;
   }
 
   private emitContent(text: string): void {
     if (text.length === 0) return;
-    this.out.push({ type: 'content', text, tokens: this.contentTokens });
+    const logprobs = this.takeLp();
+    this.out.push(logprobs === undefined ? { type: 'content', text, tokens: this.contentTokens } : { type: 'content', text, tokens: this.contentTokens, logprobs });
     this.contentTokens = 0;
+  }
+
+  // ---- logprobs (only with EngineInput.logprobs; each a no-op without) -----------------------
+
+  /** The entry of the current delta's id at `i`; the backend checked the alignment. */
+  private entry(i: number): TokenLogprob {
+    const e = this.lp![i];
+    if (e === undefined) throw new UpstreamError('The upstream sent fewer logprobs than token ids.');
+    return e;
+  }
+
+  /** The id at `i` of the current delta is kept as generated output. */
+  private keepLp(i: number): void {
+    if (this.lp !== undefined) this.pendingLp.push(this.entry(i));
+  }
+
+  /** The first `n` held ids became thinking. */
+  private keepHeldLp(n: number): void {
+    if (this.lp === undefined || n === 0) return;
+    for (const e of this.heldLp.splice(0, n)) this.pendingLp.push(e);
+  }
+
+  private takeLp(): TokenLogprob[] | undefined {
+    if (this.pendingLp.length === 0) return undefined;
+    const lp = this.pendingLp;
+    this.pendingLp = [];
+    return lp;
+  }
+
+  /** Reports kept entries no text event took (a delimiter, an end of turn, text still held). */
+  private flushLogprobs(): void {
+    const logprobs = this.takeLp();
+    if (logprobs !== undefined) this.out.push({ type: 'logprobs', logprobs });
   }
 }

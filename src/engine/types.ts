@@ -3,6 +3,9 @@
  * Semantics: docs/budget-forcing.md.
  */
 import type { ResolvedProfile } from '../profiles/profile.js';
+import type { TokenLogprob } from './backend.js';
+
+export type { TokenLogprob, TopLogprob } from './backend.js';
 
 export interface Budget {
   /** M: the thinking span never exceeds this. null = unbounded (only the totals bound it). */
@@ -53,6 +56,12 @@ export interface EngineInput {
    * only new thinking counts toward the budget.
    */
   prefill?: boolean;
+  /**
+   * Chat's `top_logprobs` when the client asked for `logprobs`: every segment asks the backend
+   * for per-token logprobs, and each generated id the run keeps carries its entry on the event
+   * that reports it (docs/api.md, "Logprobs"). Absent = none.
+   */
+  logprobs?: number;
 }
 
 /** Why a segment (one upstream /v1/completions call) was started. */
@@ -88,8 +97,14 @@ export type EngineFinishReason = 'stop' | 'length';
 
 export type EngineEvent =
   | { type: 'segment'; index: number; cause: SegmentCause; promptTokens: number }
-  | { type: 'reasoning'; text: string; tokens: number }
-  | { type: 'content'; text: string; tokens: number }
+  /** `logprobs`: the entries of generated ids kept since the last event (with EngineInput.logprobs). */
+  | { type: 'reasoning'; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  | { type: 'content'; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  /**
+   * Entries of kept generated ids that no text event carried: the model's own end delimiter and
+   * end of turn (generated, so vLLM's chat reports them too), or ids whose text lags them.
+   */
+  | { type: 'logprobs'; logprobs: TokenLogprob[] }
   /** Ids thinkgate inserted (with `transcript` only): neither thinking nor answer. */
   | { type: 'delimiter'; text: string; tokens: number }
   | { type: 'usage'; segment: number; promptTokens: number; completionTokens: number; cachedTokens?: number }

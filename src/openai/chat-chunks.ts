@@ -11,6 +11,8 @@ import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } fro
 import type { ChatRenderOptions } from './chat-response.js';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+import { toChatLogprobContent, type ChatLogprobs } from './chat-logprobs.js';
+import type { TokenLogprob } from '../engine/types.js';
 
 export interface ChatChunkOptions extends ChatRenderOptions {
   /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
@@ -21,6 +23,11 @@ export interface ChatChunkOptions extends ChatRenderOptions {
 
 export class ChatChunkRenderer {
   private readonly roleSent: boolean[] = [];
+  /**
+   * `logprobs: true`, unless the thinking is hidden: its tokens would show it, and vLLM sends no
+   * logprobs when reasoning is not included (chat_completion/serving.py, hide_stream_metadata).
+   */
+  private readonly logprobs: boolean;
   private readonly usages: Usage[] = [];
   private readonly summaries: BudgetForcingSummary[] = [];
   private readonly choiceCount: number;
@@ -29,6 +36,7 @@ export class ChatChunkRenderer {
   constructor(private readonly opts: ChatChunkOptions) {
     this.choiceCount = opts.choices ?? 1;
     this.reasoningDelta = reasoningDeltaFactory(opts.reasoningFields);
+    this.logprobs = opts.logprobs === true && this.reasoningDelta !== null;
   }
 
   /**
@@ -39,10 +47,15 @@ export class ChatChunkRenderer {
     switch (ev.type) {
       case 'reasoning':
         if (ev.text === '' || this.reasoningDelta === null) return [];
-        return this.withRole(index, this.chunk(index, this.reasoningDelta(ev.text), null));
+        return this.withRole(index, this.chunk(index, this.reasoningDelta(ev.text), null, ev.logprobs));
       case 'content':
         if (ev.text === '') return [];
-        return this.withRole(index, this.chunk(index, { content: ev.text }, null));
+        return this.withRole(index, this.chunk(index, { content: ev.text }, null, ev.logprobs));
+      case 'logprobs':
+        // Generated ids without text of their own (the model's end delimiter, its end of turn):
+        // vLLM sends them as a chunk with an empty delta, so every generated id has its entry.
+        if (!this.logprobs) return [];
+        return this.withRole(index, this.chunk(index, {}, null, ev.logprobs));
       case 'finish':
         return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
       case 'segment':
@@ -94,9 +107,16 @@ export class ChatChunkRenderer {
     return out;
   }
 
-  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: EngineFinishReason | null): ChatCompletionChunk {
+  private chunk(
+    index: number,
+    delta: ChatCompletionChunkDelta,
+    finish: EngineFinishReason | null,
+    entries?: readonly TokenLogprob[],
+  ): ChatCompletionChunk {
     const { id, created, model } = this.opts;
-    const choices = [{ index, delta, logprobs: null, finish_reason: finish }];
+    let logprobs: ChatLogprobs | null = null;
+    if (this.logprobs && entries !== undefined) logprobs = { content: toChatLogprobContent(entries) };
+    const choices = [{ index, delta, logprobs, finish_reason: finish }];
     // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
     return this.opts.includeUsage
       ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage: null }

@@ -11,6 +11,7 @@ import { parseRequestBody } from './parse-request.js';
 import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 import { checkTemplateControls, templateControlsShape } from './template-controls.js';
+import { InvalidRequestError } from '../errors.js';
 
 const int = () => z.number().int();
 
@@ -69,6 +70,8 @@ export const chatRequestSchema = z
     max_tokens: int().min(1).optional(),
     max_completion_tokens: int().min(1).optional(),
     ...samplingFieldsShape,
+    // vLLM's ChatCompletionRequest: a bool and 0..max_logprobs (20 by default; -1, "the whole
+    // vocabulary", needs --max-logprobs -1 and is refused here: a bounded answer per token).
     logprobs: z.boolean().optional(),
     top_logprobs: int().min(0).max(20).optional(),
     tools: z.array(tool).optional(),
@@ -100,5 +103,24 @@ export type ChatMessage = z.output<typeof message>;
 export function parseChatRequest(body: unknown): ChatRequest {
   const req = parseRequestBody(chatRequestSchema, body);
   checkTemplateControls(req);
+  if ((req as Record<string, unknown>).prompt_logprobs !== undefined) {
+    // vLLM's chat returns the prompt's logprobs (non-stream only). thinkgate's prompt is rendered
+    // by /tokenize and every segment re-sends it with the thinking so far: not rendered, so refused.
+    throw new InvalidRequestError('`prompt_logprobs` is not supported by thinkgate on /v1/chat/completions.', { param: 'prompt_logprobs' });
+  }
+  if ((req as Record<string, unknown>).logprob_token_ids !== undefined) {
+    // vLLM's fixed label set: every listed id at every position, beside the top-k. Passed on it
+    // would make vLLM send more alternatives than top_logprobs, and thinkgate does not render them.
+    throw new InvalidRequestError('`logprob_token_ids` is not supported by thinkgate.', { param: 'logprob_token_ids' });
+  }
+  // vLLM's check_logprobs (chat_completion/protocol.py), word for word.
+  if (req.top_logprobs !== undefined && req.top_logprobs > 0 && req.logprobs !== true) {
+    throw new InvalidRequestError('when using `top_logprobs`, `logprobs` must be set to true.', { param: 'top_logprobs' });
+  }
   return req;
+}
+
+/** The `top_logprobs` every segment asks for, or undefined when the client wants no logprobs. */
+export function chatLogprobs(req: ChatRequest): number | undefined {
+  return req.logprobs === true ? (req.top_logprobs ?? 0) : undefined;
 }

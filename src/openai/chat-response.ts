@@ -7,6 +7,7 @@
 import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
 import type { ChatCompletion, ChatCompletionChoice, ChatCompletionMessage, ReasoningField } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+import { toChatLogprobContent, type ChatLogprobContent } from './chat-logprobs.js';
 
 export interface ChatRenderOptions {
   id: string;
@@ -14,11 +15,15 @@ export interface ChatRenderOptions {
   model: string;
   /** Which names carry the thinking text (docs/api.md: configurable, both by default). */
   reasoningFields: readonly ReasoningField[];
+  /** The client asked for `logprobs: true`: choices carry `logprobs.content` (else `logprobs: null`). */
+  logprobs?: boolean;
 }
 
 interface ChoiceState {
   reasoning: string[];
   content: string[];
+  /** Logprob entries of the thinking and the answer, in generation order (vLLM: one list for both). */
+  logprobs: ChatLogprobContent[];
   finish: { reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary } | null;
 }
 
@@ -33,9 +38,14 @@ export class ChatCompletionBuilder {
     switch (ev.type) {
       case 'reasoning':
         if (ev.text !== '') choice.reasoning.push(ev.text);
+        this.addLogprobs(choice, ev.logprobs);
         return;
       case 'content':
         if (ev.text !== '') choice.content.push(ev.text);
+        this.addLogprobs(choice, ev.logprobs);
+        return;
+      case 'logprobs':
+        this.addLogprobs(choice, ev.logprobs);
         return;
       case 'finish':
         choice.finish = { reason: ev.reason, usage: ev.usage, budgetForcing: ev.budgetForcing };
@@ -59,7 +69,8 @@ export class ChatCompletionBuilder {
         usages.push(state.finish.usage);
         summaries.push(state.finish.budgetForcing);
       }
-      const choice: ChatCompletionChoice = { index, message: this.message(state), logprobs: null, finish_reason: state.finish?.reason ?? null };
+      const logprobs = this.logprobsOn() ? { content: state.logprobs } : null;
+      const choice: ChatCompletionChoice = { index, message: this.message(state), logprobs, finish_reason: state.finish?.reason ?? null };
       // n > 1: each sample was budget-forced on its own (the paper's parallel-scaling baseline).
       if (this.choices.length > 1 && state.finish !== null) choice.budget_forcing = state.finish.budgetForcing;
       choices.push(choice);
@@ -74,6 +85,16 @@ export class ChatCompletionBuilder {
       usage: toChatUsage(sumUsage(usages)),
       budget_forcing: sumBudgetForcing(summaries),
     };
+  }
+
+  private addLogprobs(choice: ChoiceState, entries: Parameters<typeof toChatLogprobContent>[0] | undefined): void {
+    if (entries === undefined || !this.logprobsOn()) return;
+    for (const e of toChatLogprobContent(entries)) choice.logprobs.push(e);
+  }
+
+  /** Hidden thinking hides the logprobs too, as vLLM's suppress_metadata does (chat_completion/serving.py). */
+  private logprobsOn(): boolean {
+    return this.opts.logprobs === true && this.opts.reasoningFields.length > 0;
   }
 
   private message(state: ChoiceState): ChatCompletionMessage {
@@ -95,5 +116,5 @@ export class ChatCompletionBuilder {
 }
 
 function emptyChoice(): ChoiceState {
-  return { reasoning: [], content: [], finish: null };
+  return { reasoning: [], content: [], logprobs: [], finish: null };
 }

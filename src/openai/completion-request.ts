@@ -11,6 +11,7 @@ import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 import { MAX_MODEL_ID_LENGTH } from './chat-request.js';
 import { parseRequestBody } from './parse-request.js';
+import { InvalidRequestError } from '../errors.js';
 
 const int = () => z.number().int();
 const tokenIds = z.array(int().min(0)).min(1);
@@ -41,7 +42,27 @@ export type CompletionRequest = z.output<typeof completionRequestSchema>;
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
 
 export function parseCompletionRequest(body: unknown): CompletionRequest {
-  return parseRequestBody(completionRequestSchema, body);
+  const req = parseRequestBody(completionRequestSchema, body);
+  const budget = budgetFieldOf(req);
+  if (req.logprobs !== undefined && budget !== null) {
+    // A request with `logprobs` is relayed (scoring), and a relay cannot force a budget. Forcing it
+    // instead is not well defined in vLLM's shape: `text` is the transcript with the delimiters and
+    // phrases thinkgate inserts, which are prompt to the model and have no logprobs, while
+    // `tokens`/`token_logprobs`/`text_offset` promise one generated entry per piece of `text`.
+    throw new InvalidRequestError(
+      `\`logprobs\` cannot be combined with a thinking budget (\`${budget}\`) on /v1/completions: requests with logprobs are relayed to the backend unchanged, and a budget-forced transcript holds inserted text that has no logprobs. Use /v1/chat/completions with \`logprobs: true\`, or drop the budget.`,
+      { param: 'logprobs' },
+    );
+  }
+  return req;
+}
+
+/** The first thinkgate budget field the request sets, or null. */
+function budgetFieldOf(req: CompletionRequest): string | null {
+  for (const key of Object.keys(budgetFieldsShape)) {
+    if ((req as Record<string, unknown>)[key] !== undefined) return key;
+  }
+  return null;
 }
 
 /** The prompts of a request, in choice order: one string or one id list each. */

@@ -67,8 +67,8 @@ export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
   'include_stop_str_in_output',
   'return_token_ids',
   'add_special_tokens',
-  // Chat `logprobs` is a bool and `top_logprobs` an int; /v1/completions' `logprobs` is an
-  // int with another meaning. Not rendered by thinkgate yet, so not requested.
+  // Consumed by thinkgate: chat's `logprobs` (bool) and `top_logprobs` (int) become `logprobs: k`
+  // on every segment (EngineInput.logprobs, backends/vllm/client.ts), rendered per kept id.
   'logprobs',
   'top_logprobs',
   // OpenAI platform fields with no meaning for a vLLM backend.

@@ -4,6 +4,7 @@
  * additions fixed by docs/api.md: `reasoning_content` / `reasoning` on the message
  * (vLLM's reasoning-parser fields) and the top-level `budget_forcing` summary.
  */
+import type { ChatLogprobs } from './chat-logprobs.js';
 import type { BudgetForcingSummary, EngineFinishReason } from '../engine/types.js';
 
 /** The names under which thinking text is sent; which ones is configurable (docs/api.md). */
@@ -32,7 +33,8 @@ export interface ChatCompletionMessage {
 export interface ChatCompletionChoice {
   index: number;
   message: ChatCompletionMessage;
-  logprobs: null;
+  /** With `logprobs: true`: one entry per generated id kept (openai/chat-logprobs.ts). */
+  logprobs: ChatLogprobs | null;
   finish_reason: ChatFinishReason | null;
   /** With n > 1: this choice's own budget forcing (the top-level one sums the choices). */
   budget_forcing?: BudgetForcingSummary;
@@ -59,7 +61,8 @@ export interface ChatCompletionChunkDelta {
 export interface ChatCompletionChunkChoice {
   index: number;
   delta: ChatCompletionChunkDelta;
-  logprobs: null;
+  /** With `logprobs: true`: the entries of this chunk's ids. */
+  logprobs: ChatLogprobs | null;
   finish_reason: ChatFinishReason | null;
   /** With n > 1, on each choice's finish chunk: that choice's own budget forcing. */
   budget_forcing?: BudgetForcingSummary;

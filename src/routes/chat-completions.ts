@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { startChat } from '../runs/chat.js';
-import { parseChatRequest } from '../openai/chat-request.js';
+import { chatLogprobs, parseChatRequest } from '../openai/chat-request.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
 import { checkRunCount } from '../openai/run-count.js';
@@ -21,7 +21,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
     const req = parseChatRequest(request.body);
     const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
     checkSamplingBytes(samplingFields(req), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
-    const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields });
+    const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields, logprobs: chatLogprobs(req) !== undefined });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,

@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';
-import type { ChatRequest } from '../openai/chat-request.js';
+import { chatLogprobs, type ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
 import { samplingFields } from '../openai/sampling.js';
 import { stopList } from '../openai/common-fields.js';
@@ -72,6 +72,7 @@ export async function prepareChat(
     );
   }
   const stop = stopList(req.stop);
+  const logprobs = chatLogprobs(req);
   return {
     model: req.model,
     promptIds: prompt.ids,
@@ -84,5 +85,6 @@ export async function prepareChat(
     sampling: samplingFields(req),
     // The prompt ends inside the assistant's own turn: the engine finds where (engine/prefill.ts).
     ...(req.continue_final_message === true ? { prefill: true } : {}),
+    ...(logprobs === undefined ? {} : { logprobs }),
   };
 }

@@ -252,6 +252,31 @@ describe('what a request collects is bounded by token ids', () => {
   });
 });
 
+describe('hostile logprobs (chat logprobs: true)', () => {
+  const withLp = (lp: unknown) => ({ id: 'cmpl-h', object: 'text_completion', choices: [{ index: 0, text: 'a', token_ids: [tokenA], finish_reason: null, logprobs: lp }] });
+  const good = { tokens: ['a'], token_logprobs: [-0.5], top_logprobs: [{ a: -0.5 }], text_offset: [0] };
+  const cases: [string, () => unknown][] = [
+    ['more entries than ids', () => ({ ...good, tokens: ['a', 'b'], token_logprobs: [-0.5, -1] })],
+    ['no logprobs at all', () => null],
+    ['a positive logprob', () => ({ ...good, token_logprobs: [5] })],
+    ['a 300 KB token string (the 10 MB one: test/unit/vllm-logprobs.test.ts)', () => ({ ...good, tokens: ['t'.repeat(300 * 1024)] })],
+  ];
+  for (const [name, lp] of cases) {
+    it(`${name}: 502 before the first byte, an error event after it`, async () => {
+      // First chunk fine, so the stream opens; the second is the hostile one.
+      hostile.routes.set('POST /v1/completions', async (_req: unknown, res: ServerResponse) => {
+        sseHead(res);
+        res.write(sse(withLp(good)));
+        res.write(sse(withLp(lp())));
+        res.end();
+      });
+      const o = await attack(() => chat(false, { logprobs: true, top_logprobs: 1 }));
+      expectEnvelope(o, 502, 'upstream_error');
+      expectSseError(await attack(() => chat(true, { logprobs: true, top_logprobs: 1 })), 'upstream_error');
+    });
+  }
+});
+
 describe('an upstream that ends every segment early', () => {
   it('finish_reason "length" after one token, every time: the segment ceiling bounds the upstream requests', async () => {
     // The engine opens a new segment after each early "length" while room is left; without

@@ -4,7 +4,7 @@
  * rides on the last token's chunk; a usage event trails). It records every request it got (a copy)
  * and whether the engine abandoned the stream (the upstream abort).
  */
-import type { Backend, CompletionEvent, CompletionRequest, ModelInfo, TokenizeResult } from '../../src/engine/backend.js';
+import type { Backend, CompletionDelta, CompletionEvent, CompletionRequest, ModelInfo, TokenLogprob, TokenizeResult } from '../../src/engine/backend.js';
 import type { Profile, ResolvedProfile } from '../../src/profiles/profile.js';
 
 export const T = {
@@ -103,6 +103,12 @@ export function continuation(prompt: readonly number[], o: FakeModelOptions): nu
   return o.closeWithEos ? [...thoughts, T.EOS] : [...thoughts, ...close, ...answer, T.EOS];
 }
 
+/** The fake logprob of `id` at `position` of the whole token sequence (prompt + generated). */
+export function fakeLogprob(id: number, position: number): TokenLogprob {
+  const logprob = -position / 1000;
+  return { token: textOf(id), logprob, top: [{ token: textOf(id), logprob }, { token: '<alt>', logprob: logprob - 1 }] };
+}
+
 function fixedSizes(length: number, size: number): number[] {
   const sizes: number[] = [];
   for (let left = length; left > 0; left -= size) sizes.push(Math.min(size, left));
@@ -160,7 +166,10 @@ export class FakeModelBackend implements Backend {
         const visible = isLast && finish === 'stop' ? ids.slice(0, -1) : ids;
         await Promise.resolve();
         if (signal.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
-        yield { kind: 'delta', text: textOfIds(visible), tokenIds: ids, finishReason: isLast ? finish : null, stopReason: isLast ? stopReason : null };
+        const delta: CompletionDelta = { kind: 'delta', text: textOfIds(visible), tokenIds: ids, finishReason: isLast ? finish : null, stopReason: isLast ? stopReason : null };
+        // With logprobs: each entry says where its id stands in the token sequence (logprob = -position / 1000).
+        if (req.logprobs !== undefined) delta.logprobs = ids.map((id, j) => fakeLogprob(id, req.promptIds.length + at - ids.length + j));
+        yield delta;
       }
       const cached = this.opts.cachedTokens?.(req);
       yield { kind: 'usage', promptTokens: req.promptIds.length, completionTokens: out.length, ...(cached === undefined ? {} : { cachedTokens: cached }) };

@@ -48,6 +48,7 @@ async function run(model: Partial<FakeModelOptions>, inp: EngineInput, signal = 
     } else if (ev.type === 'segment') log.push(`segment ${ev.index} ${ev.cause} prompt=${ev.promptTokens}`);
     else if (ev.type === 'usage') log.push(`usage ${ev.segment}`);
     else if (ev.type === 'delimiter') log.push(`D:${ev.text}`);
+    else if (ev.type === 'logprobs') log.push(`L:${ev.logprobs.length}`);
     else log.push(`finish ${ev.reason}`);
   }
   const finish = events.at(-1);

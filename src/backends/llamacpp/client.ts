@@ -105,6 +105,11 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
   }
 
   streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
+    if (req.logprobs !== undefined) {
+      // llama-server's `n_probs` comes per streamed piece of text, and a piece that ends inside a
+      // multi-byte character arrives without its id (issue 13, item 9): no entry per id to give.
+      throw new InvalidRequestError('logprobs are not supported for models served by llama.cpp; thinkgate renders them from vLLM only.', { param: 'logprobs' });
+    }
     const payload: Record<string, unknown> = {
       prompt: req.promptIds,
       n_predict: req.maxTokens,

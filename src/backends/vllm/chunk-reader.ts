@@ -15,6 +15,7 @@ import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } 
 import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmUsage } from './schemas.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
 import type { ChunkReader } from '../stream-completion.js';
+import { LogprobsReader } from './logprobs.js';
 
 export const TOKEN_IDS_REQUIRED_MESSAGE =
   'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';
@@ -56,6 +57,12 @@ export class CompletionChunkReader implements ChunkReader {
   private readonly textBound = new TextPerTokenBound('vLLM');
   /** vLLM ends a request by itself: no early close on our side. */
   readonly stopNow = false;
+  /** Set when the segment asked for logprobs (`logprobs: k`): every delta must carry them. */
+  private readonly logprobs: LogprobsReader | null;
+
+  constructor(opts: { logprobs?: number } = {}) {
+    this.logprobs = opts.logprobs === undefined ? null : new LogprobsReader(opts.logprobs);
+  }
 
   /** Token ids read so far (stream-completion.ts: the only progress its timers count). */
   get tokens(): number {
@@ -128,6 +135,7 @@ export class CompletionChunkReader implements ChunkReader {
       finishReason,
       stopReason: choice.stop_reason ?? null,
     };
+    if (this.logprobs !== null) delta.logprobs = this.logprobs.read(choice.logprobs, choice.token_ids.length);
     return delta;
   }
 

@@ -96,6 +96,8 @@ export class VllmBackend extends HttpBackend implements Backend {
       stop_token_ids: req.stopTokenIds ?? [],
       stop: req.stop ?? [],
     };
+    // Chat's top_logprobs as completions' `logprobs: k` (k alternatives besides the sampled token).
+    if (req.logprobs !== undefined) payload.logprobs = req.logprobs;
 
     return streamCompletionEvents(
       this.streamTarget({
@@ -107,7 +109,7 @@ export class VllmBackend extends HttpBackend implements Backend {
         body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
         endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
       }),
-      new CompletionChunkReader(),
+      new CompletionChunkReader(req.logprobs === undefined ? {} : { logprobs: req.logprobs }),
       signal,
     );
   }

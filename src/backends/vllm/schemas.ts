@@ -137,4 +137,6 @@ export interface VllmCompletionRequestBody {
   echo: false;
   stop_token_ids?: number[];
   stop?: string[];
+  /** Per-token logprobs with this many alternatives (chat's top_logprobs). */
+  logprobs?: number;
 }
