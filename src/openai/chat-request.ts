@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { parseRequestBody } from './parse-request.js';
 import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
+import { checkTextOnly } from './content-parts.js';
+import { checkRefusedFields } from './sampling.js';
 
 const int = () => z.number().int();
 
@@ -79,6 +81,8 @@ export const chatRequestSchema = z
     parallel_tool_calls: z.boolean().optional(),
     response_format: z.object({ type: z.string() }).loose().optional(),
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
+    // vLLM's extra (chat_completion/protocol.py): false hides the thinking text, the thinking itself still runs.
+    include_reasoning: z.boolean().optional(),
 
     // thinkgate (docs/api.md): reasoning_effort, M and its aliases, m, E, the extension phrase.
     ...budgetFieldsShape,
@@ -89,9 +93,13 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof message>;
 
 /**
- * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent).
- * Throws InvalidRequestError (400) naming the first bad field.
+ * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent),
+ * then the field table's refusals (field-table.ts) and the text-only content rule
+ * (content-parts.ts). Throws InvalidRequestError (400) naming the first bad field.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
-  return parseRequestBody(chatRequestSchema, body);
+  const req = parseRequestBody(chatRequestSchema, body);
+  checkRefusedFields(req, 'chat');
+  checkTextOnly(req.messages);
+  return req;
 }

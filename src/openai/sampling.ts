@@ -1,92 +1,47 @@
 /**
- * Which request fields reach vLLM as sampling parameters of every segment (docs/api.md, docs/upstream-protocol.md).
- *
- * The rule is a deny-list, not an allow-list: vLLM grows new sampling extras every release
- * (top_k, min_p, repetition_penalty, ...) and docs/api.md promises they pass through unchanged.
+ * The field table (field-table.ts) applied to a request: which fields reach vLLM on every
+ * segment, and which are refused (docs/api.md, docs/upstream-protocol.md).
  */
+import { InvalidRequestError } from '../errors.js';
+import { FIELD_TABLE, type Endpoint, type FieldRule } from './field-table.js';
 
-/**
- * Request fields that are NOT forwarded to vLLM's /v1/completions, with why.
- * One constant, so the answer to "does field X reach vLLM?" is in one place.
- */
-export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
-  // The engine builds these itself per segment (docs/upstream-protocol.md): the prompt is token ids, the
-  // output length comes from the budget, and the stream is always on upstream.
-  'model',
-  'messages',
-  // /v1/completions: the prompt becomes token ids; `suffix` and `best_of` are relayed
-  // requests only (routes/completions.ts), never budget-forced ones.
-  'prompt',
-  'suffix',
-  'best_of',
-  'prompt_logprobs',
-  'stream',
-  'stream_options',
-  'max_tokens',
-  'max_completion_tokens',
-  'n',
-  // Client stop strings apply to the answer only (docs/budget-forcing.md); the engine adds them to answer segments.
-  'stop',
-  // thinkgate's own budget fields and their aliases (docs/api.md), consumed by budget.ts.
-  'reasoning_effort',
-  'max_thinking_tokens',
-  'thinking_token_budget',
-  'thinking',
-  'min_thinking_tokens',
-  'max_thinking_extensions',
-  'thinking_extension',
-  // Chat-template inputs: they shape the prompt (via /tokenize), not the sampling.
-  'chat_template_kwargs',
-  'chat_template',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'functions',
-  'function_call',
-  'documents',
-  'add_generation_prompt',
-  'continue_final_message',
-  'echo',
-  // Guided decoding would constrain the thinking as well as the answer (vLLM applies it
-  // to every generated token), which breaks budget forcing; dropped for now.
-  'response_format',
-  'guided_json',
-  'guided_regex',
-  'guided_choice',
-  'guided_grammar',
-  'structured_outputs',
-  // Per-segment controls the engine owns (docs/upstream-protocol.md: it sends them on every segment); a
-  // client value would override the engine's and break the token accounting.
-  'min_tokens',
-  'stop_token_ids',
-  'skip_special_tokens',
-  'include_stop_str_in_output',
-  'return_token_ids',
-  'add_special_tokens',
-  // Chat `logprobs` is a bool and `top_logprobs` an int; /v1/completions' `logprobs` is an
-  // int with another meaning. Not rendered by thinkgate yet, so not requested.
-  'logprobs',
-  'top_logprobs',
-  // OpenAI platform fields with no meaning for a vLLM backend.
-  'user',
-  'store',
-  'metadata',
-  'service_tier',
-  'modalities',
-  'audio',
-  'prediction',
-  'web_search_options',
-]);
+/** Whether a field with this rule (none: not in the table) goes out on every segment as is. */
+export function forwardedPerSegment(rule: FieldRule | undefined): boolean {
+  // Not in the table: vLLM is the judge (field-table.ts: newer extras work, unknown ones are ignored by vLLM).
+  if (rule === undefined) return true;
+  if (rule.pending !== undefined) return rule.pending.now === 'forwarded';
+  return rule.column === 'segment';
+}
 
-/** The client's sampling fields and vLLM extras, passed as is to every segment. */
-export function samplingFields(req: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** The client's `segment` fields and unknown fields, passed as is to every segment. */
+export function samplingFields(req: Readonly<Record<string, unknown>>, endpoint: Endpoint): Record<string, unknown> {
+  const table = FIELD_TABLE[endpoint];
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(req)) {
     const value = req[key];
-    if (value === undefined || NOT_FORWARDED_FIELDS.has(key)) continue;
+    if (value === undefined || !forwardedPerSegment(table[key])) continue;
     // Assigning a JSON `__proto__` key would set `out`'s prototype, not a field; no vLLM field has that name.
     if (key === '__proto__') continue;
     out[key] = value;
   }
   return out;
+}
+
+/**
+ * Throws a 400 naming the first `refused` field the request sets to anything but the value
+ * the table still accepts (vLLM's default, which the openai SDKs and harnesses may send).
+ * Explicit nulls never get here (parse-request.ts drops them: null means "absent").
+ */
+export function checkRefusedFields(req: Readonly<Record<string, unknown>>, endpoint: Endpoint): void {
+  const table = FIELD_TABLE[endpoint];
+  for (const key of Object.keys(req)) {
+    const rule = table[key];
+    const value = req[key];
+    if (rule?.column !== 'refused' || value === undefined) continue;
+    if (rule.accepts?.(value) === true) continue;
+    throw new InvalidRequestError(`'${key}' is not supported by thinkgate: ${rule.why}.`, {
+      param: key,
+      code: 'unsupported_parameter',
+    });
+  }
 }

@@ -20,7 +20,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
     const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
-    checkSamplingBytes(samplingFields(req), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
+    checkSamplingBytes(samplingFields(req, 'chat'), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields });
     return serveRuns(ctx, request, reply, {
       model: req.model,

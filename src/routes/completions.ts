@@ -12,7 +12,7 @@ import { startCompletion } from '../runs/completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
 import { checkRunCount } from '../openai/run-count.js';
-import { samplingFields } from '../openai/sampling.js';
+import { checkRefusedFields, samplingFields } from '../openai/sampling.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { relay } from '../serving/relay.js';
 import { serveRuns } from '../serving/serve-runs.js';
@@ -35,7 +35,9 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
-    checkSamplingBytes(samplingFields(req), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
+    // Only budget-forced requests: a relayed one reaches vLLM unchanged, which honours these fields itself.
+    checkRefusedFields(req, 'completions');
+    checkSamplingBytes(samplingFields(req, 'completions'), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({ id: ctx.newId('cmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
     return serveRuns(ctx, request, reply, {
       model: req.model,

@@ -77,6 +77,6 @@ export async function prepareChat(
     maxCompletionTokens: maxCompletionTokens(req),
     maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
-    sampling: samplingFields(req),
+    sampling: samplingFields(req, 'chat'),
   };
 }
