@@ -154,7 +154,7 @@ describe('parseChatRequest: rejects with the first bad field', () => {
     ['user a number', { ...base, user: 1 }, 'user', 'invalid_type'],
     ['logprobs a number', { ...base, logprobs: 1 }, 'logprobs', 'invalid_type'],
     ['top_logprobs 21', { ...base, top_logprobs: 21 }, 'top_logprobs', 'invalid_value'],
-    ['reasoning_effort max', { ...base, reasoning_effort: 'max' }, 'reasoning_effort', 'invalid_value'],
+    ['reasoning_effort ultra', { ...base, reasoning_effort: 'ultra' }, 'reasoning_effort', 'invalid_value'],
     ['tools not an array', { ...base, tools: {} }, 'tools', 'invalid_type'],
     ['tool without type', { ...base, tools: [{ function: { name: 'f' } }] }, 'tools[0].type', 'missing_required_parameter'],
     ['tool_choice bad string', { ...base, tool_choice: 'sometimes' }, 'tool_choice', 'invalid_value'],
