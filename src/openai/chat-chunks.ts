@@ -11,10 +11,13 @@ import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } fro
 import type { ChatRenderOptions } from './chat-response.js';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+import type { RunningUsage } from './running-usage.js';
 
 export interface ChatChunkOptions extends ChatRenderOptions {
   /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
   includeUsage: boolean;
+  /** `continuous_usage_stats` with `include_usage`: each choice's usage so far on every chunk (running-usage.ts). */
+  continuousUsage?: RunningUsage;
   /** Number of choices (n); the usage chunk follows the last one's finish. Default 1. */
   choices?: number;
 }
@@ -28,7 +31,8 @@ export class ChatChunkRenderer {
 
   constructor(private readonly opts: ChatChunkOptions) {
     this.choiceCount = opts.choices ?? 1;
-    this.reasoningDelta = reasoningDeltaFactory(opts.reasoningFields);
+    // include_reasoning: false (vLLM's extra): reasoning deltas are not sent at all, as vLLM's parser drops them.
+    this.reasoningDelta = opts.includeReasoning === false ? null : reasoningDeltaFactory(opts.reasoningFields);
   }
 
   /**
@@ -36,6 +40,7 @@ export class ChatChunkRenderer {
    * than three); segment and usage events render none.
    */
   onEvent(ev: EngineEvent, index = 0): ChatCompletionChunk[] {
+    this.opts.continuousUsage?.note(ev, index);
     switch (ev.type) {
       case 'reasoning':
         if (ev.text === '' || this.reasoningDelta === null) return [];
@@ -56,13 +61,20 @@ export class ChatChunkRenderer {
   begin(index = 0): ChatCompletionChunk[] {
     if (this.roleSent[index] === true) return [];
     this.roleSent[index] = true;
-    return [this.chunk(index, { role: 'assistant', content: '' }, null)];
+    return [this.roleChunk(index)];
   }
 
   private withRole(index: number, chunk: ChatCompletionChunk): ChatCompletionChunk[] {
     if (this.roleSent[index] === true) return [chunk];
     this.roleSent[index] = true;
-    return [this.chunk(index, { role: 'assistant', content: '' }, null), chunk];
+    return [this.roleChunk(index), chunk];
+  }
+
+  private roleChunk(index: number): ChatCompletionChunk {
+    const chunk = this.chunk(index, { role: 'assistant', content: '' }, null);
+    // vLLM's first chunk: no token generated yet.
+    if (this.opts.continuousUsage) chunk.usage = this.opts.continuousUsage.start(index);
+    return chunk;
   }
 
   private finish(
@@ -71,7 +83,7 @@ export class ChatChunkRenderer {
     budgetForcing: BudgetForcingSummary,
     index: number,
   ): ChatCompletionChunk[] {
-    const last = this.chunk(index, {}, reason);
+    const last = this.chunk(index, {}, reason, usage);
     if (this.choiceCount > 1) last.choices[0]!.budget_forcing = budgetForcing;
     // Without a usage chunk the finish chunk is the only place a stream client can read
     // the budget-forcing summary (docs/api.md).
@@ -94,13 +106,14 @@ export class ChatChunkRenderer {
     return out;
   }
 
-  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: EngineFinishReason | null): ChatCompletionChunk {
+  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: EngineFinishReason | null, final?: Usage): ChatCompletionChunk {
     const { id, created, model } = this.opts;
     const choices = [{ index, delta, logprobs: null, finish_reason: finish }];
-    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
-    return this.opts.includeUsage
-      ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage: null }
-      : { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value";
+    // vLLM's continuous_usage_stats puts the choice's usage so far there instead.
+    if (!this.opts.includeUsage) return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+    const usage = this.opts.continuousUsage?.usage(index, final) ?? null;
+    return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage };
   }
 }
 

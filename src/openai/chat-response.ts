@@ -14,6 +14,8 @@ export interface ChatRenderOptions {
   model: string;
   /** Which names carry the thinking text (docs/api.md: configurable, both by default). */
   reasoningFields: readonly ReasoningField[];
+  /** vLLM's `include_reasoning` (default true): false renders no thinking text (null fields, no deltas). */
+  includeReasoning?: boolean;
 }
 
 interface ChoiceState {
@@ -32,7 +34,7 @@ export class ChatCompletionBuilder {
     const choice = this.choice(index);
     switch (ev.type) {
       case 'reasoning':
-        if (ev.text !== '') choice.reasoning.push(ev.text);
+        if (ev.text !== '' && this.opts.includeReasoning !== false) choice.reasoning.push(ev.text);
         return;
       case 'content':
         if (ev.text !== '') choice.content.push(ev.text);
@@ -79,7 +81,8 @@ export class ChatCompletionBuilder {
   private message(state: ChoiceState): ChatCompletionMessage {
     const message: ChatCompletionMessage = { role: 'assistant', content: state.content.join('') };
     // null, not '', when there was no thinking at all: what vLLM's reasoning parser returns.
-    const reasoning = state.reasoning.length === 0 ? null : state.reasoning.join('');
+    // include_reasoning: false sets the message's reasoning to None, as vLLM's serving.py does.
+    const reasoning = state.reasoning.length === 0 || this.opts.includeReasoning === false ? null : state.reasoning.join('');
     for (const field of this.opts.reasoningFields) message[field] = reasoning;
     return message;
   }
