@@ -219,3 +219,41 @@ describe('reasoning_effort: the whole vLLM 0.32 set (issue 13, item 8)', () => {
     if (effort === 'none') expect(res.json().budget_forcing.thinking_tokens).toBe(0);
   });
 });
+
+describe('against the simulated vLLM chat endpoint (no budgets: thinkgate must say what vLLM says)', () => {
+  async function direct(body: Record<string, unknown>): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${s.sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, text: await res.text() };
+  }
+  const body = { model: 'sim-r1', messages: Q, temperature: 0, max_completion_tokens: 400 };
+
+  it('include_reasoning: false: the same content and no reasoning, non-stream and stream', async () => {
+    const mine = (await post('/v1/chat/completions', { ...body, include_reasoning: false })).json();
+    const theirs = JSON.parse((await direct({ ...body, include_reasoning: false })).text);
+    expect(theirs.choices[0].message.reasoning_content).toBeNull();
+    expect(mine.choices[0].message.reasoning_content).toBeNull();
+    expect(mine.choices[0].message.content).toBe(theirs.choices[0].message.content);
+    expect(mine.usage.completion_tokens).toBe(theirs.usage.completion_tokens);
+
+    const delta = (cs: any[], k: string) => cs.map((c) => c.choices[0]?.delta?.[k] ?? '').join('');
+    const ms = chunks((await post('/v1/chat/completions', { ...body, stream: true, include_reasoning: false })).text);
+    const ts = chunks((await direct({ ...body, stream: true, include_reasoning: false })).text);
+    expect(delta(ms, 'reasoning_content') + delta(ms, 'reasoning')).toBe('');
+    expect(delta(ts, 'reasoning_content')).toBe('');
+    expect(delta(ms, 'content')).toBe(delta(ts, 'content'));
+  });
+
+  it('continuous_usage_stats: the same first and last numbers, usage on every chunk on both sides', async () => {
+    const opts = { ...body, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } };
+    const ms = chunks((await post('/v1/chat/completions', opts)).text);
+    const ts = chunks((await direct(opts)).text);
+    for (const cs of [ms, ts]) expect(cs.every((c) => c.usage !== null && c.usage !== undefined)).toBe(true);
+    const pick = (u: any) => ({ prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.total_tokens });
+    expect(pick(ms[0].usage)).toEqual(pick(ts[0].usage)); // the role chunk: 0 completion tokens
+    expect(ms[0].usage.completion_tokens).toBe(0);
+    expect(pick(ms.at(-1).usage)).toEqual(pick(ts.at(-1).usage));
+    // The finish chunk of the choice: the choice's whole count, as vLLM's.
+    const finish = (cs: any[]) => cs.find((c) => c.choices[0]?.finish_reason != null);
+    expect(pick(finish(ms).usage)).toEqual(pick(finish(ts).usage));
+  });
+});

@@ -133,6 +133,50 @@ describe('the field table', () => {
   });
 });
 
+describe('hostile inputs for the new fields', () => {
+  const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+
+  it('include_reasoning and continuous_usage_stats must be booleans (null is absent)', () => {
+    expect(rejectOf(() => parseChatRequest({ ...base, include_reasoning: 'false' })).param).toBe('include_reasoning');
+    expect(rejectOf(() => parseChatRequest({ ...base, include_reasoning: 0 })).param).toBe('include_reasoning');
+    expect(rejectOf(() => parseChatRequest({ ...base, stream_options: { include_usage: true, continuous_usage_stats: 'yes' } })).param).toBe(
+      'stream_options.continuous_usage_stats',
+    );
+    expect(parseChatRequest({ ...base, include_reasoning: null }).include_reasoning).toBeUndefined();
+  });
+
+  it('reasoning_effort outside the set is a 400 that does not echo a huge value', () => {
+    const err = rejectOf(() => parseChatRequest({ ...base, reasoning_effort: 'x'.repeat(100_000) }));
+    expect(err.param).toBe('reasoning_effort');
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it('content parts: a media part deep in a long message is named exactly; a huge type is not echoed', () => {
+    const parts: unknown[] = Array.from({ length: 10_000 }, () => ({ type: 'text', text: 'a' }));
+    parts.push({ type: 'image_url', image_url: { url: 'x' } });
+    const err = rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: 'q' }, { role: 'user', content: parts }] }));
+    expect(err.param).toBe('messages[1].content[10000]');
+    const big = rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'y'.repeat(1_000_000) }] }] }));
+    expect(big.param).toBe('messages[0].content[0]');
+    expect(big.message.length).toBeLessThan(400);
+    // Every media key of vLLM's parser map, whatever the part's type.
+    for (const key of ['input_image', 'image_embeds', 'audio_embeds', 'video_embeds', 'prompt_embeds', 'image_pil', 'audio_url', 'input_audio', 'video_url']) {
+      expect(rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 't', [key]: {} }] }] })).code, key).toBe(
+        'unsupported_content_part',
+      );
+    }
+    // vLLM's text types pass.
+    const text = ['text', 'input_text', 'output_text'].map((type) => ({ type, text: 't' }));
+    expect(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [...text, { type: 'refusal', refusal: 'r' }, { type: 'thinking', thinking: 'z' }] }] })).not.toThrow();
+  });
+
+  it('modalities other than text only, in any shape, are refused', () => {
+    for (const modalities of [['audio'], ['text', 'audio'], 'text', [{}], {}]) {
+      expect(rejectOf(() => parseChatRequest({ ...base, modalities })).param).toBe('modalities');
+    }
+  });
+});
+
 /** `{column: [fields]}` of one endpoint, sorted, as the documents write it. */
 function byColumn(endpoint: Endpoint): Record<Column, string[]> {
   const out = Object.fromEntries(COLUMNS.map((c) => [c, [] as string[]])) as Record<Column, string[]>;
