@@ -10,10 +10,12 @@
  * - `thinkgate`: consumed by thinkgate itself (never sent as is);
  * - `refused`: a 400 naming the field, unless the value is vLLM's default (`accepts`).
  *
- * A field in no row (vLLM 0.33's new extras, a client's typo) is forwarded on every segment:
- * vLLM honours the extras it knows and ignores, with a log line, the ones it does not (its
- * OpenAIBaseModel is `extra="allow"`), so a newer vLLM's sampling fields keep working through
- * thinkgate without a release, and thinkgate adds no rule of its own. docs/api.md, README
+ * A field in no row of either endpoint (vLLM 0.33's new extras, a client's typo) is forwarded on
+ * every segment: vLLM honours the extras it knows and ignores, with a log line, the ones it does
+ * not (its OpenAIBaseModel is `extra="allow"`), so a newer vLLM's sampling fields keep working
+ * through thinkgate without a release, and thinkgate adds no rule of its own. A row of the other
+ * endpoint only (chat's `suffix`, completions' `messages`) is not sent: vLLM's own endpoint
+ * ignores it, and the segments' /v1/completions would not (sampling.ts). docs/api.md, README
  * "Compatibility" and openapi.yaml are checked against this table (test/unit/field-table.test.ts).
  *
  * `pending` marks a row another issue-13 branch is making work: the column is where the field

@@ -13,13 +13,24 @@ export function forwardedPerSegment(rule: FieldRule | undefined): boolean {
   return rule.column === 'segment';
 }
 
-/** The client's `segment` fields and unknown fields, passed as is to every segment. */
+const OTHER: Readonly<Record<Endpoint, Endpoint>> = { chat: 'completions', completions: 'chat' };
+
+/**
+ * The client's `segment` fields and unknown fields, passed as is to every segment. A field of the
+ * OTHER endpoint only (chat's `suffix`, `prompt_embeds`, `best_of`; completions' `messages`,
+ * `max_completion_tokens`) is not unknown: the segments are /v1/completions calls, where chat's
+ * strays would gain a meaning they do not have on vLLM's chat endpoint, which ignores them. So
+ * they are not sent, as vLLM's own endpoint would ignore them.
+ */
 export function samplingFields(req: Readonly<Record<string, unknown>>, endpoint: Endpoint): Record<string, unknown> {
   const table = FIELD_TABLE[endpoint];
+  const other = FIELD_TABLE[OTHER[endpoint]];
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(req)) {
     const value = req[key];
-    if (value === undefined || !forwardedPerSegment(table[key])) continue;
+    const rule = table[key];
+    if (value === undefined || !forwardedPerSegment(rule)) continue;
+    if (rule === undefined && other[key] !== undefined) continue;
     // Assigning a JSON `__proto__` key would set `out`'s prototype, not a field; no vLLM field has that name.
     if (key === '__proto__') continue;
     out[key] = value;

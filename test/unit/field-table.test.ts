@@ -52,6 +52,11 @@ describe('the field table', () => {
     expect(samplingFields({ vllm_0_33_knob: { a: 1 }, temprature: 0.5 }, endpoint)).toEqual({ vllm_0_33_knob: { a: 1 }, temprature: 0.5 });
   });
 
+  it("the other endpoint's own fields are not unknown: never sent (vLLM's chat endpoint ignores suffix, prompt_embeds, ...)", () => {
+    expect(samplingFields({ suffix: 's', prompt_embeds: 'AAAA', best_of: 2, prompt: 'p', top_k: 2 }, 'chat')).toEqual({ top_k: 2 });
+    expect(samplingFields({ messages: [], max_completion_tokens: 5, include_reasoning: false, tools: [], top_k: 2 }, 'completions')).toEqual({ top_k: 2 });
+  });
+
   it.each(ENDPOINTS)('%s: every refused row is a 400 naming it, and its default value is not', (endpoint) => {
     for (const [field, rule] of Object.entries(FIELD_TABLE[endpoint])) {
       if (rule.column !== 'refused') continue;
