@@ -13,10 +13,13 @@ import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
 import { toChatLogprobContent, type ChatLogprobs } from './chat-logprobs.js';
 import type { TokenLogprob } from '../engine/types.js';
+import type { RunningUsage } from './running-usage.js';
 
 export interface ChatChunkOptions extends ChatRenderOptions {
   /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
   includeUsage: boolean;
+  /** `continuous_usage_stats` with `include_usage`: each choice's usage so far on every chunk (running-usage.ts). */
+  continuousUsage?: RunningUsage;
   /** Number of choices (n); the usage chunk follows the last one's finish. Default 1. */
   choices?: number;
 }
@@ -35,7 +38,8 @@ export class ChatChunkRenderer {
 
   constructor(private readonly opts: ChatChunkOptions) {
     this.choiceCount = opts.choices ?? 1;
-    this.reasoningDelta = reasoningDeltaFactory(opts.reasoningFields);
+    // include_reasoning: false (vLLM's extra): reasoning deltas are not sent at all, as vLLM's parser drops them.
+    this.reasoningDelta = opts.includeReasoning === false ? null : reasoningDeltaFactory(opts.reasoningFields);
     this.logprobs = opts.logprobs === true && this.reasoningDelta !== null;
   }
 
@@ -44,6 +48,7 @@ export class ChatChunkRenderer {
    * than three); segment and usage events render none.
    */
   onEvent(ev: EngineEvent, index = 0): ChatCompletionChunk[] {
+    this.opts.continuousUsage?.note(ev, index);
     switch (ev.type) {
       case 'reasoning':
         if (ev.text === '' || this.reasoningDelta === null) return [];
@@ -69,13 +74,20 @@ export class ChatChunkRenderer {
   begin(index = 0): ChatCompletionChunk[] {
     if (this.roleSent[index] === true) return [];
     this.roleSent[index] = true;
-    return [this.chunk(index, { role: 'assistant', content: '' }, null)];
+    return [this.roleChunk(index)];
   }
 
   private withRole(index: number, chunk: ChatCompletionChunk): ChatCompletionChunk[] {
     if (this.roleSent[index] === true) return [chunk];
     this.roleSent[index] = true;
-    return [this.chunk(index, { role: 'assistant', content: '' }, null), chunk];
+    return [this.roleChunk(index), chunk];
+  }
+
+  private roleChunk(index: number): ChatCompletionChunk {
+    const chunk = this.chunk(index, { role: 'assistant', content: '' }, null);
+    // vLLM's first chunk: no token generated yet.
+    if (this.opts.continuousUsage) chunk.usage = this.opts.continuousUsage.start(index);
+    return chunk;
   }
 
   private finish(
@@ -84,7 +96,7 @@ export class ChatChunkRenderer {
     budgetForcing: BudgetForcingSummary,
     index: number,
   ): ChatCompletionChunk[] {
-    const last = this.chunk(index, {}, reason);
+    const last = this.chunk(index, {}, reason, undefined, usage);
     if (this.choiceCount > 1) last.choices[0]!.budget_forcing = budgetForcing;
     // Without a usage chunk the finish chunk is the only place a stream client can read
     // the budget-forcing summary (docs/api.md).
@@ -112,15 +124,17 @@ export class ChatChunkRenderer {
     delta: ChatCompletionChunkDelta,
     finish: EngineFinishReason | null,
     entries?: readonly TokenLogprob[],
+    final?: Usage,
   ): ChatCompletionChunk {
     const { id, created, model } = this.opts;
     let logprobs: ChatLogprobs | null = null;
     if (this.logprobs && entries !== undefined) logprobs = { content: toChatLogprobContent(entries) };
     const choices = [{ index, delta, logprobs, finish_reason: finish }];
-    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
-    return this.opts.includeUsage
-      ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage: null }
-      : { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value";
+    // vLLM's continuous_usage_stats puts the choice's usage so far there instead.
+    if (!this.opts.includeUsage) return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+    const usage = this.opts.continuousUsage?.usage(index, final) ?? null;
+    return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, usage };
   }
 }
 

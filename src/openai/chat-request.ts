@@ -12,6 +12,8 @@ import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 import { checkTemplateControls, templateControlsShape } from './template-controls.js';
 import { InvalidRequestError } from '../errors.js';
+import { checkTextOnly } from './content-parts.js';
+import { checkRefusedFields } from './sampling.js';
 
 const int = () => z.number().int();
 
@@ -87,6 +89,8 @@ export const chatRequestSchema = z
     // params"): they shape the prompt through /tokenize (docs/api.md, "Prefill and template
     // controls"); checked against each other in template-controls.ts.
     ...templateControlsShape,
+    // vLLM's extra (chat_completion/protocol.py): false hides the thinking text, the thinking itself still runs.
+    include_reasoning: z.boolean().optional(),
 
     // thinkgate (docs/api.md): reasoning_effort, M and its aliases, m, E, the extension phrase.
     ...budgetFieldsShape,
@@ -97,11 +101,14 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof message>;
 
 /**
- * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent).
- * Throws InvalidRequestError (400) naming the first bad field.
+ * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent),
+ * then the field table's refusals (field-table.ts) and the text-only content rule
+ * (content-parts.ts). Throws InvalidRequestError (400) naming the first bad field.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
   const req = parseRequestBody(chatRequestSchema, body);
+  checkRefusedFields(req, 'chat');
+  checkTextOnly(req.messages);
   checkTemplateControls(req);
   if ((req as Record<string, unknown>).prompt_logprobs !== undefined) {
     // vLLM's chat returns the prompt's logprobs (non-stream only). thinkgate's prompt is rendered

@@ -17,6 +17,8 @@ export interface ChatRenderOptions {
   reasoningFields: readonly ReasoningField[];
   /** The client asked for `logprobs: true`: choices carry `logprobs.content` (else `logprobs: null`). */
   logprobs?: boolean;
+  /** vLLM's `include_reasoning` (default true): false renders no thinking text (null fields, no deltas). */
+  includeReasoning?: boolean;
 }
 
 interface ChoiceState {
@@ -37,7 +39,7 @@ export class ChatCompletionBuilder {
     const choice = this.choice(index);
     switch (ev.type) {
       case 'reasoning':
-        if (ev.text !== '') choice.reasoning.push(ev.text);
+        if (ev.text !== '' && this.opts.includeReasoning !== false) choice.reasoning.push(ev.text);
         this.addLogprobs(choice, ev.logprobs);
         return;
       case 'content':
@@ -94,13 +96,14 @@ export class ChatCompletionBuilder {
 
   /** Hidden thinking hides the logprobs too, as vLLM's suppress_metadata does (chat_completion/serving.py). */
   private logprobsOn(): boolean {
-    return this.opts.logprobs === true && this.opts.reasoningFields.length > 0;
+    return this.opts.logprobs === true && this.opts.reasoningFields.length > 0 && this.opts.includeReasoning !== false;
   }
 
   private message(state: ChoiceState): ChatCompletionMessage {
     const message: ChatCompletionMessage = { role: 'assistant', content: state.content.join('') };
     // null, not '', when there was no thinking at all: what vLLM's reasoning parser returns.
-    const reasoning = state.reasoning.length === 0 ? null : state.reasoning.join('');
+    // include_reasoning: false sets the message's reasoning to None, as vLLM's serving.py does.
+    const reasoning = state.reasoning.length === 0 || this.opts.includeReasoning === false ? null : state.reasoning.join('');
     for (const field of this.opts.reasoningFields) message[field] = reasoning;
     return message;
   }

@@ -9,6 +9,7 @@
 import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
 import type { TextCompletion, TextCompletionChoice, TextCompletionChunk } from './types.js';
 import { batchUsage, sumBudgetForcing, toChatUsage } from './usage.js';
+import type { RunningUsage } from './running-usage.js';
 
 export interface CompletionRenderOptions {
   id: string;
@@ -81,19 +82,24 @@ export class TextCompletionChunks {
   private readonly finishes: (Finish | undefined)[];
   private finished = 0;
 
-  constructor(private readonly opts: CompletionRenderOptions & { includeUsage: boolean }) {
+  /**
+   * `continuousUsage` (continuous_usage_stats with include_usage): every chunk carries its
+   * choice's usage so far, with its own prompt's tokens, as vLLM's completion/serving.py does.
+   */
+  constructor(private readonly opts: CompletionRenderOptions & { includeUsage: boolean; continuousUsage?: RunningUsage }) {
     this.finishes = new Array<Finish | undefined>(opts.choices);
   }
 
   /** The chunks for one event of choice `index` (none for segment/usage events). */
   onEvent(ev: EngineEvent, index = 0): TextCompletionChunk[] {
+    this.opts.continuousUsage?.note(ev, index);
     const text = textOf(ev);
     if (text !== null) return text === '' ? [] : [this.chunk({ index, text, logprobs: null, finish_reason: null })];
     if (ev.type !== 'finish') return [];
     const f: Finish = { reason: ev.reason, usage: ev.usage, budgetForcing: ev.budgetForcing };
     this.finishes[index] = f;
     this.finished++;
-    const last = this.chunk({ index, text: '', logprobs: null, finish_reason: ev.reason });
+    const last = this.chunk({ index, text: '', logprobs: null, finish_reason: ev.reason }, ev.usage);
     if (this.opts.choices > 1) last.choices[0]!.budget_forcing = f.budgetForcing;
     // Without a usage chunk the finish chunk is where a stream client reads budget_forcing (docs/api.md).
     if (!this.opts.includeUsage) last.budget_forcing = f.budgetForcing;
@@ -109,8 +115,10 @@ export class TextCompletionChunks {
     return { id, object: 'text_completion', created, model, system_fingerprint: null };
   }
 
-  private chunk(choice: TextCompletionChoice): TextCompletionChunk {
-    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".
-    return this.opts.includeUsage ? { ...this.base(), choices: [choice], usage: null } : { ...this.base(), choices: [choice] };
+  private chunk(choice: TextCompletionChoice, final?: Usage): TextCompletionChunk {
+    // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value";
+    // vLLM's continuous_usage_stats puts the choice's usage so far there instead.
+    if (!this.opts.includeUsage) return { ...this.base(), choices: [choice] };
+    return { ...this.base(), choices: [choice], usage: this.opts.continuousUsage?.usage(choice.index, final) ?? null };
   }
 }

@@ -1,96 +1,58 @@
 /**
- * Which request fields reach vLLM as sampling parameters of every segment (docs/api.md, docs/upstream-protocol.md).
- *
- * The rule is a deny-list, not an allow-list: vLLM grows new sampling extras every release
- * (top_k, min_p, repetition_penalty, ...) and docs/api.md promises they pass through unchanged.
+ * The field table (field-table.ts) applied to a request: which fields reach vLLM on every
+ * segment, and which are refused (docs/api.md, docs/upstream-protocol.md).
  */
+import { InvalidRequestError } from '../errors.js';
+import { FIELD_TABLE, type Endpoint, type FieldRule } from './field-table.js';
+
+/** Whether a field with this rule (none: not in the table) goes out on every segment as is. */
+export function forwardedPerSegment(rule: FieldRule | undefined): boolean {
+  // Not in the table: vLLM is the judge (field-table.ts: newer extras work, unknown ones are ignored by vLLM).
+  if (rule === undefined) return true;
+  if (rule.pending !== undefined) return rule.pending.now === 'forwarded';
+  return rule.column === 'segment';
+}
+
+const OTHER: Readonly<Record<Endpoint, Endpoint>> = { chat: 'completions', completions: 'chat' };
 
 /**
- * Request fields that are NOT forwarded to vLLM's /v1/completions, with why.
- * One constant, so the answer to "does field X reach vLLM?" is in one place.
+ * The client's `segment` fields and unknown fields, passed as is to every segment. A field of the
+ * OTHER endpoint only (chat's `suffix`, `prompt_embeds`, `best_of`; completions' `messages`,
+ * `max_completion_tokens`) is not unknown: the segments are /v1/completions calls, where chat's
+ * strays would gain a meaning they do not have on vLLM's chat endpoint, which ignores them. So
+ * they are not sent, as vLLM's own endpoint would ignore them.
  */
-export const NOT_FORWARDED_FIELDS: ReadonlySet<string> = new Set([
-  // The engine builds these itself per segment (docs/upstream-protocol.md): the prompt is token ids, the
-  // output length comes from the budget, and the stream is always on upstream.
-  'model',
-  'messages',
-  // /v1/completions: the prompt becomes token ids; `suffix` and `best_of` are relayed
-  // requests only (routes/completions.ts), never budget-forced ones.
-  'prompt',
-  'suffix',
-  'best_of',
-  'prompt_logprobs',
-  'stream',
-  'stream_options',
-  'max_tokens',
-  'max_completion_tokens',
-  'n',
-  // Client stop strings apply to the answer only (docs/budget-forcing.md); the engine adds them to answer segments.
-  'stop',
-  // thinkgate's own budget fields and their aliases (docs/api.md), consumed by budget.ts.
-  'reasoning_effort',
-  'max_thinking_tokens',
-  'thinking_token_budget',
-  'thinking',
-  'min_thinking_tokens',
-  'max_thinking_extensions',
-  'thinking_extension',
-  // Chat-template inputs: they shape the prompt (via /tokenize), not the sampling.
-  'chat_template_kwargs',
-  'chat_template',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'functions',
-  'function_call',
-  'documents',
-  'add_generation_prompt',
-  'continue_final_message',
-  // Issue 13 item 6: read at /tokenize (openai/template-controls.ts); /v1/completions would
-  // apply the processor kwargs to a token-id prompt that has no media.
-  'media_io_kwargs',
-  'mm_processor_kwargs',
-  'echo',
-  // Guided decoding would constrain the thinking as well as the answer (vLLM applies it
-  // to every generated token), which breaks budget forcing; dropped for now.
-  'response_format',
-  'guided_json',
-  'guided_regex',
-  'guided_choice',
-  'guided_grammar',
-  'structured_outputs',
-  // Per-segment controls the engine owns (docs/upstream-protocol.md: it sends them on every segment); a
-  // client value would override the engine's and break the token accounting.
-  'min_tokens',
-  'stop_token_ids',
-  'skip_special_tokens',
-  'include_stop_str_in_output',
-  'return_token_ids',
-  'add_special_tokens',
-  // Consumed by thinkgate: chat's `logprobs` (bool) and `top_logprobs` (int) become `logprobs: k`
-  // on every segment (EngineInput.logprobs, backends/vllm/client.ts), rendered per kept id.
-  'logprobs',
-  'top_logprobs',
-  // OpenAI platform fields with no meaning for a vLLM backend.
-  'user',
-  'store',
-  'metadata',
-  'service_tier',
-  'modalities',
-  'audio',
-  'prediction',
-  'web_search_options',
-]);
-
-/** The client's sampling fields and vLLM extras, passed as is to every segment. */
-export function samplingFields(req: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function samplingFields(req: Readonly<Record<string, unknown>>, endpoint: Endpoint): Record<string, unknown> {
+  const table = FIELD_TABLE[endpoint];
+  const other = FIELD_TABLE[OTHER[endpoint]];
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(req)) {
     const value = req[key];
-    if (value === undefined || NOT_FORWARDED_FIELDS.has(key)) continue;
+    const rule = table[key];
+    if (value === undefined || !forwardedPerSegment(rule)) continue;
+    if (rule === undefined && other[key] !== undefined) continue;
     // Assigning a JSON `__proto__` key would set `out`'s prototype, not a field; no vLLM field has that name.
     if (key === '__proto__') continue;
     out[key] = value;
   }
   return out;
+}
+
+/**
+ * Throws a 400 naming the first `refused` field the request sets to anything but the value
+ * the table still accepts (vLLM's default, which the openai SDKs and harnesses may send).
+ * Explicit nulls never get here (parse-request.ts drops them: null means "absent").
+ */
+export function checkRefusedFields(req: Readonly<Record<string, unknown>>, endpoint: Endpoint): void {
+  const table = FIELD_TABLE[endpoint];
+  for (const key of Object.keys(req)) {
+    const rule = table[key];
+    const value = req[key];
+    if (rule?.column !== 'refused' || value === undefined) continue;
+    if (rule.accepts?.(value) === true) continue;
+    throw new InvalidRequestError(`'${key}' is not supported by thinkgate: ${rule.why}.`, {
+      param: key,
+      code: 'unsupported_parameter',
+    });
+  }
 }

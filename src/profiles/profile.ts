@@ -4,8 +4,12 @@
  * The engine never branches on a family; it reads these fields.
  */
 
-/** OpenAI's `reasoning_effort` levels, lowest first: the one list (request schema, config, sweep). */
-export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+/**
+ * `reasoning_effort` levels, lowest first: the one list (request schema, config, sweep). vLLM 0.32
+ * accepts exactly these (chat_completion/protocol.py: OpenAI's none ... xhigh, plus DeepSeek V4's
+ * `max`); each picks a preset of the model's profile.
+ */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] as const;
 export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export interface BudgetPreset {

@@ -16,6 +16,8 @@ export const S1_EFFORT: Readonly<Partial<Record<ReasoningEffort, BudgetPreset>>>
   low: Object.freeze({ max_thinking_tokens: 1024 }),
   medium: Object.freeze({ max_thinking_tokens: 4096 }),
   high: Object.freeze({ max_thinking_tokens: 16384, min_thinking_tokens: 2048 }),
+  xhigh: Object.freeze({ max_thinking_tokens: 32768, min_thinking_tokens: 4096 }),
+  max: Object.freeze({ max_thinking_tokens: 131072, min_thinking_tokens: 8192 }),
 });
 
 export const s1Profile: Profile = Object.freeze({

@@ -14,6 +14,10 @@ import type { BudgetPreset, Profile, ReasoningEffort } from './profile.js';
  * - high: 16384 max and a 2048 minimum. The s1 paper (section 3.1 and its budget-forcing results)
  *   shows that suppressing an early end with "Wait" raises accuracy, so "think hard" also means
  *   "do not stop after a few lines"; 2048 stays small next to the cap, so easy prompts pay little.
+ * - xhigh: twice high (32768 / 4096), the next step on the same scale.
+ * - max (vLLM 0.32 accepts it for DeepSeek V4): 131072, the longest context of today's open
+ *   reasoning models, so in practice only max_completion_tokens and the context bound it, with
+ *   an 8192 minimum. The engine never thinks past the context, whatever M says.
  * Operators override any level per profile or per model in the config.
  */
 export const THINK_TAGS_EFFORT: Readonly<Partial<Record<ReasoningEffort, BudgetPreset>>> = Object.freeze({
@@ -22,6 +26,8 @@ export const THINK_TAGS_EFFORT: Readonly<Partial<Record<ReasoningEffort, BudgetP
   low: Object.freeze({ max_thinking_tokens: 1024 }),
   medium: Object.freeze({ max_thinking_tokens: 4096 }),
   high: Object.freeze({ max_thinking_tokens: 16384, min_thinking_tokens: 2048 }),
+  xhigh: Object.freeze({ max_thinking_tokens: 32768, min_thinking_tokens: 4096 }),
+  max: Object.freeze({ max_thinking_tokens: 131072, min_thinking_tokens: 8192 }),
 });
 
 export const thinkTagsProfile: Profile = Object.freeze({

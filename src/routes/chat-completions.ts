@@ -15,20 +15,30 @@ import { checkRunCount } from '../openai/run-count.js';
 import { samplingFields } from '../openai/sampling.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { serveRuns } from '../serving/serve-runs.js';
+import { continuousUsage, streamUsage } from '../openai/stream-usage.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
     const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
-    checkSamplingBytes(samplingFields(req), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
-    const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields, logprobs: chatLogprobs(req) !== undefined });
+    checkSamplingBytes(samplingFields(req, 'chat'), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
+    const meta = () => ({
+      id: ctx.newId('chatcmpl'),
+      created: Math.floor(ctx.now() / 1000),
+      model: req.model,
+      reasoningFields: ctx.config.reasoningFields,
+      includeReasoning: req.include_reasoning !== false,
+      logprobs: chatLogprobs(req) !== undefined,
+    });
+    const usage = streamUsage(req.stream_options);
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,
       weight,
       start: (signal) => startChat(req, ctx, signal, request.id),
       collector: () => new ChatCompletionBuilder(meta()),
-      renderer: () => new ChatChunkRenderer({ ...meta(), includeUsage: req.stream_options?.include_usage === true, choices: req.n ?? 1 }),
+      renderer: (started) =>
+        new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: req.n ?? 1 }),
     });
   });
 }

@@ -12,10 +12,11 @@ import { startCompletion } from '../runs/completion.js';
 import { TextCompletionBuilder, TextCompletionChunks } from '../openai/completion-render.js';
 import { parseCompletionRequest, promptsOf, relayReason } from '../openai/completion-request.js';
 import { checkRunCount } from '../openai/run-count.js';
-import { samplingFields } from '../openai/sampling.js';
+import { checkRefusedFields, samplingFields } from '../openai/sampling.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { relay } from '../serving/relay.js';
 import { serveRuns } from '../serving/serve-runs.js';
+import { continuousUsage, streamUsage } from '../openai/stream-usage.js';
 
 export function registerCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/completions', async (request, reply) => {
@@ -35,7 +36,10 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
-    checkSamplingBytes(samplingFields(req), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
+    // Only budget-forced requests: a relayed one reaches vLLM unchanged, which honours these fields itself.
+    checkRefusedFields(req, 'completions');
+    checkSamplingBytes(samplingFields(req, 'completions'), choices, ctx.config.limits.maxUpstreamBytesPerRequest);
+    const usage = streamUsage(req.stream_options);
     const meta = () => ({ id: ctx.newId('cmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, choices, n });
     return serveRuns(ctx, request, reply, {
       model: req.model,
@@ -43,7 +47,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
       weight: choices,
       start: (signal) => startCompletion(req, ctx, signal, request.id),
       collector: () => new TextCompletionBuilder(meta()),
-      renderer: () => new TextCompletionChunks({ ...meta(), includeUsage: req.stream_options?.include_usage === true }),
+      renderer: (started) => new TextCompletionChunks({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started) }),
     });
   });
 }

@@ -82,7 +82,7 @@ export async function prepareChat(
     maxCompletionTokens: maxCompletionTokens(req),
     maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
-    sampling: samplingFields(req),
+    sampling: samplingFields(req, 'chat'),
     // The prompt ends inside the assistant's own turn: the engine finds where (engine/prefill.ts).
     ...(req.continue_final_message === true ? { prefill: true } : {}),
     ...(logprobs === undefined ? {} : { logprobs }),

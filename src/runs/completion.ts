@@ -63,7 +63,7 @@ export async function prepareCompletion(
   });
   const n = req.n ?? 1;
   const stop = stopList(req.stop);
-  const sampling = samplingFields(req);
+  const sampling = samplingFields(req, 'completions');
   const inputs: EngineInput[] = [];
   tokenized.forEach((t, p) => {
     for (let j = 0; j < n; j++) {

@@ -38,7 +38,8 @@ export interface RunsSpec {
   weight: number;
   start(signal: AbortSignal): Promise<StartedRuns>;
   collector(): EventCollector;
-  renderer(): EventRenderer;
+  /** Built once the runs started: their inputs give per-choice figures (prompt lengths for continuous usage). */
+  renderer(started: StartedRuns): EventRenderer;
 }
 
 export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
@@ -54,7 +55,7 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
     const events = rm.tap(started.first, started.rest);
-    if (spec.stream) return streamEvents(reply, events, spec.renderer(), ctx);
+    if (spec.stream) return streamEvents(reply, events, spec.renderer(started), ctx);
     const collector = spec.collector();
     for await (const { index, ev } of events) collector.onEvent(ev, index);
     return { status: 200, value: reply.send(collector.result()) };

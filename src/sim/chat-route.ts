@@ -32,6 +32,9 @@ const chatSchema = genBodySchema.extend({
   tools: z.array(z.unknown()).nullable().optional(),
   chat_template: z.string().nullable().optional(),
   documents: z.array(z.record(z.string(), z.string())).nullable().optional(),
+  // vLLM's extra: false drops reasoning deltas and sets the message's reasoning to null
+  // (vllm/parser/abstract_parser.py, chat_completion/serving.py).
+  include_reasoning: z.boolean().nullable().optional(),
 });
 
 export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
@@ -54,6 +57,7 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
   const pace = pacer(ctx, none, signal, () => out.flush());
   const includeUsage = body.stream_options?.include_usage === true;
   const continuous = includeUsage && body.stream_options?.continuous_usage_stats === true;
+  const showReasoning = body.include_reasoning !== false;
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const created = Math.floor(Date.now() / 1000);
   const P = job.promptIds.length;
@@ -68,7 +72,9 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
     if (stream) {
       res.writeHead(200, SSE_HEADERS);
       const role = '{"role":"assistant","content":""}';
-      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]}\n\n`);
+      // vLLM's first chunk carries usage with 0 completion tokens under continuous_usage_stats.
+      const usage = continuous ? `,"usage":${usageJson(P, 0, null)}` : '';
+      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${usage}}\n\n`);
     }
     await sleep(ctx.opts.firstTokenDelayMs, signal);
     let k = 0;
@@ -79,7 +85,7 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
       // reasoning_content, what follows the end delimiter to content.
       const field =
         step.kind === 'think' ? 'reasoning_content' : step.kind === 'answer' || step.kind === 'sep' ? 'content' : null;
-      const piece = field ? step.text : '';
+      const piece = field === 'content' || (field === 'reasoning_content' && showReasoning) ? step.text : '';
       if (field === 'reasoning_content') reasoning += piece;
       else if (field === 'content') content += piece;
       finishReason = step.finishReason;

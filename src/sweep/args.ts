@@ -31,7 +31,7 @@ export const SWEEP_USAGE = `usage: thinkgate sweep --endpoint URL --model M --da
   --min-thinking LIST   min_thinking_tokens values
   --extensions LIST     max_thinking_extensions values (the "Wait" sweep; they act only
                         below --min-thinking, so set that too, e.g. equal to --max-thinking)
-  --effort LIST         reasoning_effort values (none,minimal,low,medium,high)
+  --effort LIST         reasoning_effort values (none,minimal,low,medium,high,xhigh,max)
   --samples N           samples per item, majority vote (default 1)
   --temperature T       sampling temperature (default: endpoint's; 0.7 when --samples > 1)
   --max-tokens N        max_completion_tokens per request

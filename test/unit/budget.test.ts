@@ -3,6 +3,7 @@ import { InvalidRequestError } from '../../src/errors.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../../src/openai/budget.js';
 import { parseChatRequest } from '../../src/openai/chat-request.js';
 import type { BudgetDefaults, ModelPolicy, Profile } from '../../src/profiles/profile.js';
+import { thinkTagsProfile } from '../../src/profiles/think-tags.js';
 
 const profile: Profile = {
   name: 'think-tags',
@@ -98,6 +99,15 @@ describe('resolveBudgetFields', () => {
       minThinkingTokens: 50,
     });
     expect(resolve({ max_thinking_tokens: 50, reasoning_effort: 'high' })).toMatchObject({ maxThinkingTokens: 50, minThinkingTokens: 50 });
+  });
+
+  it("takes every vLLM 0.32 effort (xhigh and max included) from the built-in presets", () => {
+    const builtin = policy({}, thinkTagsProfile);
+    expect(resolve({ reasoning_effort: 'xhigh' }, builtin)).toMatchObject({ maxThinkingTokens: 32768, minThinkingTokens: 4096 });
+    expect(resolve({ reasoning_effort: 'max' }, builtin)).toMatchObject({ maxThinkingTokens: 131072, minThinkingTokens: 8192 });
+    expect(resolve({ reasoning_effort: 'none' }, builtin)).toMatchObject({ maxThinkingTokens: 0, minThinkingTokens: 0 });
+    // A profile without the level (operator-defined, older config) changes nothing.
+    expect(resolve({ reasoning_effort: 'xhigh' })).toEqual(resolve({}));
   });
 
   it('applies the reasoning_effort preset, with explicit fields winning per field', () => {

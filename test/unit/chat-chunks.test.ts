@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BudgetForcingSummary, EngineEvent, Usage } from '../../src/engine/types.js';
 import { ChatChunkRenderer, type ChatChunkOptions } from '../../src/openai/chat-chunks.js';
+import { RunningUsage } from '../../src/openai/running-usage.js';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta } from '../../src/openai/types.js';
 
 const usage: Usage = { prompt_tokens: 9, completion_tokens: 14, total_tokens: 23, reasoning_tokens: 10, answer_tokens: 3, cached_tokens: 8 };
@@ -157,5 +158,54 @@ describe('ChatChunkRenderer', () => {
       '{"id":"chatcmpl-7","object":"chat.completion.chunk","created":1700000001,"model":"r1","system_fingerprint":null,' +
         '"choices":[{"index":0,"delta":{"reasoning_content":"a\\"\\n","reasoning":"a\\"\\n"},"logprobs":null,"finish_reason":null}]}',
     );
+  });
+});
+
+describe('ChatChunkRenderer: continuous_usage_stats and include_reasoning (issue 13, item 8)', () => {
+  const so = (completion: number, reasoning: number, prompt = 9) => ({
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, completion_tokens_details: { reasoning_tokens: reasoning } },
+  });
+
+  it("every chunk carries the choice's usage so far (vLLM's shape); the finish chunk the exact one; the usage chunk the totals", () => {
+    const r = renderer({ includeUsage: true, continuousUsage: new RunningUsage(() => 9) });
+    const out = perEvent(r, events);
+    expect(out.slice(0, 8)).toEqual([
+      [],
+      // The role chunk comes before any token, as vLLM's first chunk.
+      [c({ role: 'assistant', content: '' }, null, so(0, 0)), c({ reasoning_content: 'Hmm', reasoning: 'Hmm' }, null, so(1, 1))],
+      [],
+      // The empty-text event's token still counts.
+      [c({ reasoning_content: ' ok', reasoning: ' ok' }, null, so(11, 11))],
+      [],
+      [],
+      [c({ content: '42' }, null, so(14, 11))],
+      [],
+    ]);
+    // The finish chunk: the engine's exact usage (14 completion tokens, 10 reasoning: its own span count).
+    expect(out[8]![0]).toEqual(c({}, 'length', so(14, 10)));
+    expect(out[8]![1]!.usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 14, prompt_tokens_details: { cached_tokens: 8 } });
+    expect(out[8]).toHaveLength(2);
+  });
+
+  it('n = 2: each choice counts its own tokens, with its own prompt length', () => {
+    const r = renderer({ includeUsage: true, continuousUsage: new RunningUsage((i) => 9 + i), choices: 2 });
+    expect(r.onEvent({ type: 'reasoning', text: 'a', tokens: 2 }, 0)[1]).toEqual(c({ reasoning_content: 'a', reasoning: 'a' }, null, so(2, 2)));
+    expect(r.onEvent({ type: 'content', text: 'b', tokens: 3 }, 1)).toEqual([
+      c({ role: 'assistant', content: '' }, null, so(0, 0, 10), 1),
+      c({ content: 'b' }, null, so(3, 0, 10), 1),
+    ]);
+    expect(r.onEvent({ type: 'content', text: 'c', tokens: 1 }, 0)).toEqual([c({ content: 'c' }, null, so(3, 2))]);
+  });
+
+  it('without include_usage, continuous usage adds nothing (vLLM: it counts only with include_usage)', () => {
+    const r = renderer({ includeUsage: false });
+    expect(r.onEvent({ type: 'content', text: 'x', tokens: 1 })).toEqual([c({ role: 'assistant', content: '' }), c({ content: 'x' })]);
+  });
+
+  it('include_reasoning: false sends no reasoning delta at all, only the answer', () => {
+    const r = renderer({ includeReasoning: false });
+    const out = perEvent(r, events).flat();
+    expect(out.some((chunk) => 'reasoning' in chunk.choices[0]!.delta || 'reasoning_content' in chunk.choices[0]!.delta)).toBe(false);
+    expect(out).toEqual([c({ role: 'assistant', content: '' }), c({ content: '42' }), c({}, 'length', { budget_forcing: bf })]);
   });
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
 import { parseChatRequest } from '../../src/openai/chat-request.js';
-import { NOT_FORWARDED_FIELDS, samplingFields } from '../../src/openai/sampling.js';
 
 const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -42,7 +41,7 @@ describe('parseChatRequest: accepts', () => {
       messages: [
         { role: 'system', content: 'sys' },
         { role: 'developer', content: 'dev' },
-        { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'x' } }], name: 'u' },
+        { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'input_text', text: 'b' }], name: 'u' },
         {
           role: 'assistant',
           content: null,
@@ -155,7 +154,7 @@ describe('parseChatRequest: rejects with the first bad field', () => {
     ['user a number', { ...base, user: 1 }, 'user', 'invalid_type'],
     ['logprobs a number', { ...base, logprobs: 1 }, 'logprobs', 'invalid_type'],
     ['top_logprobs 21', { ...base, top_logprobs: 21 }, 'top_logprobs', 'invalid_value'],
-    ['reasoning_effort max', { ...base, reasoning_effort: 'max' }, 'reasoning_effort', 'invalid_value'],
+    ['reasoning_effort ultra', { ...base, reasoning_effort: 'ultra' }, 'reasoning_effort', 'invalid_value'],
     ['tools not an array', { ...base, tools: {} }, 'tools', 'invalid_type'],
     ['tool without type', { ...base, tools: [{ function: { name: 'f' } }] }, 'tools[0].type', 'missing_required_parameter'],
     ['tool_choice bad string', { ...base, tool_choice: 'sometimes' }, 'tool_choice', 'invalid_value'],
@@ -209,91 +208,5 @@ describe('parseChatRequest: rejects with the first bad field', () => {
   it('never echoes a long value back in full', () => {
     const err = rejectOf({ ...base, model: 'x'.repeat(10), messages: [{ role: 'r'.repeat(5000) }] });
     expect(err.message.length).toBeLessThan(250);
-  });
-});
-
-// sampling.ts has no test file of its own: which parsed request fields reach vLLM.
-describe('samplingFields', () => {
-  it('passes OpenAI sampling fields and unknown vLLM extras as they are', () => {
-    const req = parseChatRequest({
-      ...base,
-      temperature: 0.6,
-      top_p: 0.95,
-      seed: 7,
-      presence_penalty: 0.5,
-      frequency_penalty: -0.5,
-      logit_bias: { '5': 10 },
-      top_k: 20,
-      min_p: 0,
-      repetition_penalty: 1.05,
-      ignore_eos: false,
-      vllm_future_knob: { a: 1 },
-    });
-    expect(samplingFields(req)).toEqual({
-      temperature: 0.6,
-      top_p: 0.95,
-      seed: 7,
-      presence_penalty: 0.5,
-      frequency_penalty: -0.5,
-      logit_bias: { '5': 10 },
-      top_k: 20,
-      min_p: 0,
-      repetition_penalty: 1.05,
-      ignore_eos: false,
-      vllm_future_knob: { a: 1 },
-    });
-  });
-
-  it('drops every field thinkgate consumes or that is chat-only', () => {
-    const body: Record<string, unknown> = {
-      ...base,
-      stream: true,
-      stream_options: { include_usage: true },
-      max_tokens: 5,
-      max_completion_tokens: 5,
-      stop: ['x'],
-      n: 2,
-      reasoning_effort: 'low',
-      max_thinking_tokens: 1,
-      thinking_token_budget: 1,
-      thinking: { type: 'enabled', budget_tokens: 1 },
-      min_thinking_tokens: 0,
-      max_thinking_extensions: 1,
-      thinking_extension: 'Wait',
-      chat_template_kwargs: { enable_thinking: true },
-      tools: [{ type: 'function', function: { name: 'f' } }],
-      tool_choice: 'auto',
-      parallel_tool_calls: true,
-      response_format: { type: 'json_object' },
-      user: 'u',
-      store: true,
-      metadata: { a: 'b' },
-      service_tier: 'auto',
-      logprobs: true,
-      top_logprobs: 2,
-      functions: [],
-      function_call: 'auto',
-      modalities: ['text'],
-      audio: {},
-      prediction: {},
-      web_search_options: {},
-      min_tokens: 3,
-      stop_token_ids: [1],
-      skip_special_tokens: true,
-      guided_json: {},
-      structured_outputs: {},
-      temperature: 1,
-    };
-    expect(samplingFields(parseChatRequest(body))).toEqual({ temperature: 1 });
-    for (const key of Object.keys(body)) {
-      if (key !== 'temperature') expect(NOT_FORWARDED_FIELDS.has(key), key).toBe(true);
-    }
-  });
-
-  it('drops fields whose value is undefined and a __proto__ key', () => {
-    const req = parseChatRequest(JSON.parse('{"model":"m","messages":[{"role":"user","content":"x"}],"__proto__":{"a":1},"top_k":null}'));
-    const out = samplingFields(req);
-    expect(out).toEqual({});
-    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
   });
 });

@@ -59,6 +59,15 @@ describe('ChatCompletionBuilder', () => {
     });
   });
 
+  it('include_reasoning: false renders the reasoning names as null (vLLM: reasoning = None), usage and budget unchanged', () => {
+    const b = new ChatCompletionBuilder({ id: 'chatcmpl-1', created: 1700000000, model: 'qwq', reasoningFields: BOTH, includeReasoning: false });
+    for (const ev of typical) b.onEvent(ev);
+    const out = b.result();
+    expect(out.choices[0]?.message).toEqual({ role: 'assistant', content: 'The answer is 4.', reasoning_content: null, reasoning: null });
+    expect(out.usage).toEqual(build(typical).usage);
+    expect(out.budget_forcing).toEqual(bf);
+  });
+
   it('sends only the configured reasoning names', () => {
     expect(build(typical, ['reasoning']).choices[0]?.message).toEqual({
       role: 'assistant',

@@ -41,6 +41,6 @@ describe('completion request', () => {
 
   it('keeps vLLM extras and passes them as sampling; the prompt, budget and relay-only fields stay home', () => {
     const req = parse({ top_k: 20, min_p: 0.1, temperature: 0.6, seed: 1, max_thinking_tokens: 5, n: 2, stop: 'x', echo: false, best_of: 1, add_special_tokens: true });
-    expect(samplingFields(req)).toEqual({ top_k: 20, min_p: 0.1, temperature: 0.6, seed: 1 });
+    expect(samplingFields(req, 'completions')).toEqual({ top_k: 20, min_p: 0.1, temperature: 0.6, seed: 1 });
   });
 });

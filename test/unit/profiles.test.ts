@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigFromObject, type Config } from '../../src/config/index.js';
 import { BUILTIN_PROFILES, DEFAULT_PROFILE_NAME } from '../../src/profiles/builtin.js';
-import type { ReasoningEffort } from '../../src/profiles/profile.js';
+import { REASONING_EFFORTS, type ReasoningEffort } from '../../src/profiles/profile.js';
 import { compileModelGlob, createProfileRegistry, resolveModelPolicy } from '../../src/profiles/registry.js';
 import { s1Profile } from '../../src/profiles/s1.js';
 import { thinkTagsProfile } from '../../src/profiles/think-tags.js';
 
 const UP = { upstreams: ['http://127.0.0.1:8000'] };
 const config = (file: Record<string, unknown>): Config => loadConfigFromObject({ ...UP, ...file });
-const EFFORTS: ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high'];
+const EFFORTS: ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'];
+
+it("the effort levels are vLLM 0.32's reasoning_effort literals, lowest first", () => {
+  // vllm/entrypoints/openai/chat_completion/protocol.py: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+  expect(REASONING_EFFORTS).toEqual(EFFORTS);
+});
 
 describe('built-in profiles', () => {
   it('think-tags has the spec delimiters', () => {
@@ -44,12 +49,14 @@ describe('built-in profiles', () => {
   it.each([thinkTagsProfile, s1Profile])('$name: effort presets grow with effort, none skips thinking', (p) => {
     expect(p.effort.none).toEqual({ max_thinking_tokens: 0 });
     const maxes = EFFORTS.map((e) => p.effort[e]?.max_thinking_tokens ?? -1);
-    expect(maxes).toEqual([0, 512, 1024, 4096, 16384]);
+    expect(maxes).toEqual([0, 512, 1024, 4096, 16384, 32768, 131072]);
     for (const e of EFFORTS) {
       const preset = p.effort[e] ?? {};
       expect(preset.min_thinking_tokens ?? 0).toBeLessThanOrEqual(preset.max_thinking_tokens ?? Infinity);
     }
     expect(p.effort.high?.min_thinking_tokens).toBe(2048);
+    expect(p.effort.xhigh?.min_thinking_tokens).toBe(4096);
+    expect(p.effort.max?.min_thinking_tokens).toBe(8192);
     // The forced close must contain the end delimiter, or the model would not see thinking end.
     expect(p.forced_close).toContain(p.thinking_end);
   });
