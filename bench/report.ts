@@ -241,7 +241,7 @@ export function renderMarkdown(r: BenchResult): string {
     out.push(
       sc.name === 'paced'
         ? `### Paced: the simulator writes ${sc.tokensPerWrite} token per socket write, ${sc.tokenDelayMs} ms apart per stream (like real vLLM; direct's tok / read shows the pacing)`
-        : `### Stalled loop: the gateway's and the minimal proxy's event loop blocked ${sc.stall?.ms ?? '?'} ms every ${sc.stall?.everyMs ?? '?'} ms`,
+        : `### Stalled loop: the gateway's and the minimal proxy's event loop blocked ${sc.stall?.ms ?? '?'} ms every ${sc.stall?.everyMs ?? '?'} ms, ${sc.stall?.gapMs ?? '?'} ms idle after each batch`,
     );
     out.push('');
     out.push(figuresTable(sc.levels));

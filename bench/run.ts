@@ -113,10 +113,10 @@ async function main(): Promise<void> {
     const noLite = settings.targets.filter((t) => t !== 'litellm');
     if (settings.paced) defs.push({ name: 'paced', levels: settings.paced.levels, targets: noLite, tokensPerWrite: 1, tokenDelayMs: settings.paced.delayMs, stall: null, perRequest: false, leak: false });
     if (settings.stall) {
-      const { ms, everyMs } = settings.stall;
+      const { ms, everyMs, gapMs } = settings.stall;
       // direct has no event loop of ours to stall; the minimal proxy shows what no retry gives.
       const targets = noLite.filter((t) => t !== 'direct');
-      defs.push({ name: 'stall', levels: settings.stall.levels, targets, tokensPerWrite: settings.sim.tokensPerWrite, tokenDelayMs: settings.sim.tokenDelayMs, stall: { ms, everyMs }, perRequest: false, leak: false });
+      defs.push({ name: 'stall', levels: settings.stall.levels, targets, tokensPerWrite: settings.sim.tokensPerWrite, tokenDelayMs: settings.sim.tokenDelayMs, stall: { ms, everyMs, gapMs }, perRequest: false, leak: false });
     }
     const scenarios: ScenarioOut[] = [];
     for (const def of defs) scenarios.push(await runScenario(def, shared));

@@ -23,8 +23,8 @@ export interface ScenarioDef {
   targets: TargetName[];
   tokensPerWrite: number;
   tokenDelayMs: number;
-  /** Blocks the event loop of the gateway and of the minimal proxy (./stall.mjs). */
-  stall: { ms: number; everyMs: number } | null;
+  /** Blocks the event loop of the gateway and of the minimal proxy (./stall.mjs); idle gapMs after each batch. */
+  stall: { ms: number; everyMs: number; gapMs: number } | null;
   /** Runs the CPU-per-request measurement (./cpu.ts) after the levels. */
   perRequest: boolean;
   leak: boolean;
@@ -34,7 +34,7 @@ export interface ScenarioOut {
   name: ScenarioDef['name'];
   tokensPerWrite: number;
   tokenDelayMs: number;
-  stall: { ms: number; everyMs: number } | null;
+  stall: { ms: number; everyMs: number; gapMs: number } | null;
   levels: TargetFigures[][];
   perRequest: PerRequestFigures[] | null;
   leak: LeakResult | null;
@@ -198,6 +198,7 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
         const order = levelTargets.map((_, i) => levelTargets[(i + r) % levelTargets.length]!);
         for (const t of order) {
           const { result, side } = await runBatch(t, spec(t, t.body, c, r === 0 ? warm : perBatch));
+          if (def.stall?.gapMs) await new Promise((done) => setTimeout(done, def.stall!.gapMs));
           if (r === 0) {
             if (result.errors > 0) log(`!! ${t.name} warm-up: ${result.errors}/${result.requests} failed: ${result.errorSamples.join(' | ')}`);
             continue;

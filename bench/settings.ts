@@ -42,7 +42,7 @@ export interface Settings {
   /** CPU per request: this many 1-token and full-length requests per proxy at 1 stream; null: not run. */
   perRequest: { requests: number } | null;
   /** The stalled-loop scenario; null: not run. */
-  stall: { ms: number; everyMs: number; levels: number[] } | null;
+  stall: { ms: number; everyMs: number; levels: number[]; gapMs: number } | null;
   /** min = max thinking tokens for thinkgate-forcing: two extensions, then truncation (see forcingBudget). */
   forcing: { min: number; max: number };
   /** LiteLLM is skipped above this concurrency (at 1024 streams one round takes it ~10 minutes). */
@@ -60,7 +60,8 @@ export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-
   [--levels 1,16,64] [--requests N] [--rounds N] [--targets direct,minimal,thinkgate,...]
   [--think N --extend N --answer N | --long] [--token-delay-ms N] [--tokens-per-write N] [--sims N]
   [--paced-levels 64,256 --paced-delay-ms 5 | --no-paced] [--per-request-requests N | --no-per-request]
-  [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--leak-requests N]
+  [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--stall-gap-ms 5200]
+  [--leak-requests N]
   [--litellm-max-concurrency N] [--gateway-dist DIR]
   [--cpu-prof] [--log-level info] [--out DIR]`;
 
@@ -117,6 +118,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       'stall-ms': { type: 'string' },
       'stall-every-ms': { type: 'string' },
       'stall-levels': { type: 'string' },
+      'stall-gap-ms': { type: 'string' },
       'leak-requests': { type: 'string' },
       'litellm-max-concurrency': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
@@ -165,6 +167,10 @@ export function parseSettings(argv: readonly string[]): Settings {
         ms: int('--stall-ms', v['stall-ms'], 1) ?? 2500,
         everyMs: int('--stall-every-ms', v['stall-every-ms'], 1) ?? 8000,
         levels: v['stall-levels'] ? ints('--stall-levels', v['stall-levels']) : mode === 'full' ? [512, 1024] : [512],
+        // Idle time after each batch: the upstream sockets sit idle past the simulator's 5 s
+        // keep-alive (Node's default, like uvicorn's) while undici's own 4 s timer may be held
+        // up by a stall: the race of issue 14 needs idle sockets, which a closed loop rarely has.
+        gapMs: int('--stall-gap-ms', v['stall-gap-ms']) ?? 5200,
       }
     : null;
   const maxLevel = Math.max(...levels, ...(paced?.levels ?? []), ...(stall?.levels ?? []));

@@ -96,7 +96,7 @@ describe('bench report', () => {
     const full = parseSettings(['--full']);
     expect(full.levels).toEqual([1, 16, 64, 256, 1024, 2048, 4096]);
     // 4096 streams: four simulators; 2,000 thinking tokens; the stalled loop at 512 and 1024.
-    expect(full).toMatchObject({ sims: 4, sim: { think: 2000, tokensPerWrite: 64 }, stall: { ms: 2500, everyMs: 8000, levels: [512, 1024] } });
+    expect(full).toMatchObject({ sims: 4, sim: { think: 2000, tokensPerWrite: 64 }, stall: { ms: 2500, everyMs: 8000, levels: [512, 1024], gapMs: 5200 } });
     expect(full.requests[4096]).toBe(4096);
     expect(parseSettings(['--stall', '--stall-levels', '64', '--no-paced']).requests[64]).toBe(128);
     expect(parseSettings(['--long']).sim.think).toBe(2000);
