@@ -247,7 +247,7 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
 }
 
 /**
- * CPU per request (./cpu.ts): at one stream, for each proxy (minimal, thinkgate), batches of
+ * CPU per request (./cpu.ts): at one stream, for each proxy (minimal, thinkgate, LiteLLM), batches of
  * 1-token streams (max_tokens 1) and of full-length streams, alternating, after a warm-up.
  */
 async function measurePerRequest(
@@ -259,7 +259,8 @@ async function measurePerRequest(
   log: (s: string) => void,
 ): Promise<PerRequestFigures[]> {
   const shortBody = chatBody({ max_tokens: 1 });
-  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate');
+  // Every proxy that relays the plain body (forcing needs a thinking budget, not 1-token streams).
+  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'litellm');
   const rounds = 2;
   const per = Math.max(1, Math.ceil(requests / rounds));
   log(`== CPU per request: ${rounds} rounds x ${per} 1-token and ${per} full-length requests per proxy at 1 stream`);

@@ -40,8 +40,9 @@ export interface VsMinimal {
   broken: BrokenRow[];
 }
 
+/** a / b; null when either is missing or b is not positive (a CPU under one clock tick, an added latency that is noise). */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  return a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
+  return a === null || a === undefined || b === null || b === undefined || !(b > 0) ? null : a / b;
 }
 
 function row(what: string, unit: string, minimal: number | null, thinkgate: number | null, maxRatio: number | null): RatioRow {

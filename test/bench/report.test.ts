@@ -90,7 +90,7 @@ describe('bench report', () => {
       targets: ['direct', 'minimal', 'thinkgate', 'thinkgate-forcing'],
       sims: 1,
       paced: { levels: [16], delayMs: 2 },
-      perRequest: { requests: 24 },
+      perRequest: { requests: 12 },
       stall: null,
     });
     const full = parseSettings(['--full']);

@@ -101,6 +101,12 @@ describe('bench: thinkgate against the minimal proxy', () => {
     expect(ratio(1, null)).toBeNull();
     expect(ratio(null, 1)).toBeNull();
     expect(ratio(3, 2)).toBe(1.5);
+    // The minimal proxy's added TTFT below direct's (noise): no ratio, thinkgate's value still judged.
+    expect(ratio(5, -0.9)).toBeNull();
+    const l = level(1, 0.4, 0.4);
+    l.find((f) => f.target === 'minimal')!.addedTtftMs = { p50: -0.9, p99: 0 };
+    const ttft = vsMinimal([{ name: 'fast', levels: [l], perRequest: null }]).rows.find((r) => r.what.startsWith('added p50 TTFT'))!;
+    expect(ttft).toMatchObject({ minimal: -0.9, thinkgate: 0.75, ratio: null, met: true });
   });
 
   it('renders the ratios, the goals, the load average and the broken streams', () => {
