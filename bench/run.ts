@@ -22,6 +22,7 @@ import { renderChart } from './svg-chart.js';
 import { vsMinimal } from './vs-minimal.js';
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {

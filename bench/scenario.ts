@@ -114,6 +114,9 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       {
         upstreams: simUrls.map((url) => ({ url })),
         server: { log_level: settings.logLevel },
+        // Defaults serve 1,024 requests at once (and queue 1,024): an operator running 4,096
+        // streams raises both, or the largest levels measure 429s, not the relay.
+        limits: { max_concurrent_requests: Math.max(1024, ...def.levels), max_queue: Math.max(1024, ...def.levels) },
         models: { 'sim-s1*': { profile: 's1' }, '*': { profile: 'think-tags' } },
       },
       { execArgv, logFile: join(outDir, `${def.name}-gateway.log`), dist: settings.gatewayDist ?? undefined, env },
