@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke test of the benchmark (issue 6): `npm run bench -- --quick`, i.e. bench/run.ts with
 # concurrency 1, 16 and 64, few requests, no LiteLLM (its install takes minutes; the full run
-# does it). Under 60 s once .ci/run has built dist/. Nothing is asserted on the numbers (CI
+# does it), the minimal proxy, a short paced scenario at 16 streams and CPU per request (issue 14). Under 60 s once .ci/run has built dist/. Nothing is asserted on the numbers (CI
 # timing is noisy); it fails only when the bench itself fails. Results go to
 # bench/results/tmp/ (ignored by git).
 set -euo pipefail

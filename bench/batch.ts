@@ -8,6 +8,11 @@ import type { RequestRecord } from './sse-record.js';
 export interface BatchSpec {
   /** Full URL of the chat completions endpoint. */
   url: string;
+  /**
+   * Several equivalent endpoints (direct access to several simulator processes): worker i of
+   * the closed loop uses urls[i % n], each origin with its share of the connections.
+   */
+  urls?: string[];
   /** The JSON request body, already serialised (the same bytes for every request). */
   body: string;
   headers?: Record<string, string>;
@@ -27,6 +32,8 @@ export interface BatchResult {
   durationMs: number[];
   gapsMs: number[];
   tokenChunks: number;
+  /** Socket reads (body chunks) of successful streams: tokens / reads says how the upstream paces. */
+  reads: number;
   /** Sum of usage.completion_tokens, or of token chunks for requests without a usage chunk. */
   relayedTokens: number;
   /** Requests whose stream carried a usage chunk. */
@@ -57,6 +64,7 @@ export function emptyBatch(): BatchResult {
     durationMs: [],
     gapsMs: [],
     tokenChunks: 0,
+    reads: 0,
     relayedTokens: 0,
     withUsage: 0,
     bf: { n: 0, segments: 0, extensions: 0, truncated: 0, thinkingTokens: 0 },
@@ -77,6 +85,7 @@ export function addRecord(b: BatchResult, r: RequestRecord): void {
   b.durationMs.push(r.durationMs);
   for (const g of r.gapsMs) b.gapsMs.push(g);
   b.tokenChunks += r.tokenChunks;
+  b.reads += r.reads;
   b.relayedTokens += r.completionTokens ?? r.tokenChunks;
   if (r.completionTokens !== null) b.withUsage++;
   if (r.budgetForcing) {
@@ -99,6 +108,7 @@ export function mergeBatches(batches: readonly BatchResult[]): BatchResult {
     for (const e of b.errorSamples) if (m.errorSamples.length < 5 && !m.errorSamples.includes(e)) m.errorSamples.push(e);
     for (const k of ['ttftMs', 'ttfaMs', 'durationMs', 'gapsMs'] as const) for (const v of b[k]) m[k].push(v);
     m.tokenChunks += b.tokenChunks;
+    m.reads += b.reads;
     m.relayedTokens += b.relayedTokens;
     m.withUsage += b.withUsage;
     m.bf.n += b.bf.n;

@@ -37,6 +37,8 @@ export interface TargetFigures {
   reqPerS: number;
   tokPerS: number;
   tokensPerRequest: number;
+  /** Relayed tokens per socket read at the client: ~1 when paced, dozens in fast mode (direct shows the upstream's pacing). */
+  tokensPerRead: number | null;
   ttftMs: Summary;
   ttfaMs: Summary;
   gapMs: Summary;
@@ -92,6 +94,7 @@ export function computeFigures(
     reqPerS: wallS > 0 ? b.ok / wallS : 0,
     tokPerS: wallS > 0 ? b.relayedTokens / wallS : 0,
     tokensPerRequest: b.ok ? b.relayedTokens / b.ok : 0,
+    tokensPerRead: b.reads ? b.relayedTokens / b.reads : null,
     ttftMs: summarize(b.ttftMs),
     ttfaMs: summarize(b.ttfaMs),
     gapMs: summarize(b.gapsMs),

@@ -8,6 +8,7 @@
  * answers `gc` (a full collection when started with --expose-gc, for the leak check) and `exit`.
  */
 import { pathToFileURL } from 'node:url';
+import { installStall } from './stall.mjs';
 
 // BENCH_GATEWAY_DIST (npm run bench -- --gateway-dist DIR) measures another build: A/B of a change.
 const dist = process.env.BENCH_GATEWAY_DIST ? pathToFileURL(`${process.env.BENCH_GATEWAY_DIST}/`).href : new URL('../dist/', import.meta.url).href;
@@ -35,6 +36,8 @@ async function main() {
     }
   });
   process.on('disconnect', () => process.exit(0));
+  // BENCH_STALL_MS / BENCH_STALL_EVERY_MS: the stalled-loop scenario (./stall.mjs).
+  installStall(process.env);
   send({ type: 'ready', port: addr.port });
 }
 

@@ -56,19 +56,20 @@ async function oneRequest(pool: Pool, path: string, spec: BatchSpec): Promise<Re
 }
 
 export async function runBatch(spec: BatchSpec): Promise<BatchResult> {
-  const url = new URL(spec.url);
-  const pool = poolFor(url.origin, spec.concurrency);
-  const path = url.pathname + url.search;
+  const urls = (spec.urls?.length ? spec.urls : [spec.url]).map((u) => new URL(u));
+  const share = Math.ceil(spec.concurrency / urls.length);
+  const ends = urls.map((u) => ({ pool: poolFor(u.origin, share), path: u.pathname + u.search }));
   const out = emptyBatch();
   let started = 0;
   const t0 = performance.now();
-  const worker = async (): Promise<void> => {
+  const worker = async (i: number): Promise<void> => {
+    const { pool, path } = ends[i % ends.length]!;
     while (started < spec.requests) {
       started++;
       addRecord(out, await oneRequest(pool, path, spec));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.requests) }, worker));
+  await Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.requests) }, (_, i) => worker(i)));
   out.wallMs = performance.now() - t0;
   return out;
 }

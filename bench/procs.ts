@@ -4,7 +4,7 @@
  * (./gateway-proc.mjs, the compiled gateway from dist/, plain node); LiteLLM (./litellm.ts). Every child is stopped by its own pid, SIGTERM then
  * SIGKILL after a grace period; nothing is killed by name.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
@@ -22,13 +22,29 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/**
+ * Thousands of streams need thousands of descriptors (the proxy holds two sockets per stream):
+ * each child starts through `sh`, which raises its soft RLIMIT_NOFILE to the hard limit (where
+ * that is refused it keeps the soft one) and execs node, keeping its pid and IPC channel.
+ */
+export function spawnRaised(command: string, args: readonly string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args], options);
+}
+
+/** The soft limit on open files this process has (children get the hard one, see spawnRaised). */
+export function fdLimits(): { soft: number; hard: number } {
+  const r = spawnSync('/bin/sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' });
+  const [soft, hard] = r.stdout.trim().split('\n').map((x) => (x === 'unlimited' ? Infinity : Number(x)));
+  return { soft: soft ?? 1024, hard: hard ?? soft ?? 1024 };
+}
+
 /** node --import tsx <file> <args>; stderr goes to `logFile` (or is inherited). */
 export function spawnNode(
   file: string,
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; execArgv?: readonly string[]; logFile?: string; ipc?: boolean } = {},
 ): ChildProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...(opts.execArgv ?? []), file, ...args], {
+  const proc = spawnRaised(process.execPath, ['--import', 'tsx', ...(opts.execArgv ?? []), file, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', opts.logFile ? 'pipe' : 'inherit', ...(opts.ipc ? (['ipc'] as const) : [])],
   });
@@ -84,22 +100,55 @@ export interface GatewayChild extends Child {
   heap(): Promise<{ heapUsed: number; rss: number; collected: boolean }>;
 }
 
-export async function startGateway(
-  config: Record<string, unknown>,
-  opts: { execArgv?: readonly string[]; logFile?: string; dist?: string } = {},
-): Promise<GatewayChild> {
-  // Plain node, no tsx: the gateway process must hold only what production holds.
-  const proc = spawn(process.execPath, [...(opts.execArgv ?? []), 'bench/gateway-proc.mjs'], {
-    env: {
-      ...process.env,
-      BENCH_GATEWAY_CONFIG: JSON.stringify(config),
-      ...(opts.dist ? { BENCH_GATEWAY_DIST: resolve(opts.dist) } : {}),
-    },
+/** The stalled-loop scenario's variables for ./stall.mjs (none: no stalls). */
+export function stallEnv(stall: { ms: number; everyMs: number } | null): NodeJS.ProcessEnv {
+  return stall ? { BENCH_STALL_MS: String(stall.ms), BENCH_STALL_EVERY_MS: String(stall.everyMs) } : {};
+}
+
+/** Plain node (no tsx: the measured process holds only what production holds), IPC, stdout drained. */
+function spawnPlain(file: string, env: NodeJS.ProcessEnv, opts: { execArgv?: readonly string[]; logFile?: string }): ChildProcess {
+  const proc = spawnRaised(process.execPath, [...(opts.execArgv ?? []), file], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', opts.logFile ? 'pipe' : 'inherit', 'ipc'],
   });
   if (opts.logFile) proc.stderr?.pipe(createWriteStream(opts.logFile, { flags: 'a' }));
   // The gateway logs to stdout (pino); operators ship it somewhere, here it is drained.
   proc.stdout!.resume();
+  return proc;
+}
+
+/** The minimal-proxy baseline (./minimal-proxy.mjs) over `upstreams` (round robin). */
+export async function startMinimalProxy(
+  upstreams: readonly string[],
+  opts: { logFile?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Child & { url: string }> {
+  const proc = spawnPlain('bench/minimal-proxy.mjs', { BENCH_MINIMAL_UPSTREAMS: JSON.stringify(upstreams), ...opts.env }, opts);
+  const ready = new Promise<number>((resolve) => proc.once('message', (m: { port: number }) => resolve(m.port)));
+  const port = await withTimeout(Promise.race([ready, exitAsError(proc, 'minimal proxy')]), 60_000, 'minimal proxy start');
+  return {
+    proc,
+    pid: proc.pid!,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (proc.connected && proc.exitCode === null) proc.send({ type: 'exit' });
+      await stopProcess(proc);
+    },
+  };
+}
+
+export async function startGateway(
+  config: Record<string, unknown>,
+  opts: { execArgv?: readonly string[]; logFile?: string; dist?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<GatewayChild> {
+  const proc = spawnPlain(
+    'bench/gateway-proc.mjs',
+    {
+      BENCH_GATEWAY_CONFIG: JSON.stringify(config),
+      ...(opts.dist ? { BENCH_GATEWAY_DIST: resolve(opts.dist) } : {}),
+      ...opts.env,
+    },
+    opts,
+  );
   const ready = new Promise<number>((resolve) => {
     const on = (m: FromGateway): void => {
       if (m.type === 'ready') {

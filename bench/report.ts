@@ -5,7 +5,9 @@
  */
 import type { TargetFigures } from './figures.js';
 import type { LeakResult } from './leak.js';
+import type { ScenarioOut } from './scenario.js';
 import type { Settings } from './settings.js';
+import { renderVsMinimal, type VsMinimal } from './vs-minimal.js';
 
 export interface HeadlineRow {
   concurrency: number;
@@ -30,7 +32,8 @@ export interface TargetCheck {
 }
 
 export interface BenchResult {
-  version: 1;
+  /** 2: scenarios, the minimal proxy, CPU per request (issue 14). */
+  version: 2;
   startedAt: string;
   durationS: number;
   machine: {
@@ -44,12 +47,18 @@ export interface BenchResult {
     /** os.loadavg() at start and end: above ~2 on 2 cores, something else was running. */
     loadAvgStart: number[];
     loadAvgEnd: number[];
+    /** RLIMIT_NOFILE of the orchestrator; its children raise the soft limit to the hard one. */
+    fdLimit: { soft: number; hard: number };
   };
   settings: Settings;
   litellm: string;
+  /** The fast scenario's levels (the headline, the chart and issue 6's targets read these). */
   levels: TargetFigures[][];
   headline: HeadlineRow[];
   leak: LeakResult | null;
+  /** Every scenario with its raw figures: fast, then paced and stall when run. */
+  scenarios: ScenarioOut[];
+  vsMinimal: VsMinimal;
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
@@ -149,6 +158,31 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+function figuresTable(levels: readonly TargetFigures[][]): string {
+  return table(
+    ['target', 'streams', 'req/s', 'tok/s', 'TTFT p50', 'TTFT p99', '+TTFT p50', '+TTFT p99', 'gap p50', 'gap p99', '+gap p99', 'proxy CPU s / 1k tok', 'tok / read', 'peak RSS MiB', 'RSS / stream KiB', 'errors'],
+    levels.flat().map((f) => [
+      f.target,
+      String(f.concurrency),
+      fmt(f.reqPerS, 1),
+      fmt(f.tokPerS, 0),
+      fmt(f.ttftMs.p50, 2),
+      fmt(f.ttftMs.p99, 2),
+      signed(f.addedTtftMs?.p50, 2),
+      signed(f.addedTtftMs?.p99, 2),
+      fmt(f.gapMs.p50, 3),
+      fmt(f.gapMs.p99, 2),
+      signed(f.addedGapMs?.p99, 2),
+      f.cpuSPer1kTokens === null ? '—' : fmt(f.cpuSPer1kTokens, 4),
+      fmt(f.tokensPerRead, 1),
+      f.peakRssMiB === null ? '—' : fmt(f.peakRssMiB, 1),
+      // Below 16 streams (peak - idle) / streams is garbage-collector noise, not a per-stream cost.
+      f.rssPerStreamKiB === null || f.concurrency < 16 ? '—' : fmt(f.rssPerStreamKiB, 1),
+      f.errors ? `**${f.errors}**` : '0',
+    ]),
+  );
+}
+
 export function renderMarkdown(r: BenchResult): string {
   const s = r.settings;
   const m = r.machine;
@@ -163,7 +197,8 @@ export function renderMarkdown(r: BenchResult): string {
   );
   out.push(
     `Simulator (a scripted fake model, not a real LLM): ${s.sim.think} thinking tokens, ${s.sim.extend} after each "Wait", ` +
-      `${s.sim.answer} answer tokens, ${s.sim.tokenDelayMs === 0 ? 'no per-token delay (fast mode)' : `${s.sim.tokenDelayMs} ms per token`}. ` +
+      `${s.sim.answer} answer tokens, ${s.sim.tokenDelayMs === 0 ? `no per-token delay, ${s.sim.tokensPerWrite} tokens per socket write (fast mode)` : `${s.sim.tokenDelayMs} ms per token`}; ` +
+      `${s.sims} simulator process${s.sims === 1 ? '' : 'es'}. Open-file limit ${m.fdLimit.soft} (hard ${m.fdLimit.hard}). ` +
       `Forcing: min = max thinking tokens = ${s.forcing.min}. ${s.rounds} measured rounds per level after a warm-up, targets interleaved. ` +
       `LiteLLM: ${r.litellm}${s.targets.includes('litellm') && s.levels.some((c) => c > s.litellmMaxConcurrency) ? ` (not above ${s.litellmMaxConcurrency} streams)` : ''}.`,
   );
@@ -186,6 +221,8 @@ export function renderMarkdown(r: BenchResult): string {
     ),
   );
   out.push('');
+  out.push(renderVsMinimal(r.vsMinimal, { start: m.loadAvgStart, end: m.loadAvgEnd }));
+  out.push('');
   out.push('## Targets of issue 6 (reported, not asserted)');
   out.push('');
   out.push(
@@ -197,29 +234,18 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('');
   out.push('## All figures');
   out.push('');
-  out.push(
-    table(
-      ['target', 'streams', 'req/s', 'tok/s', 'TTFT p50', 'TTFT p99', '+TTFT p50', '+TTFT p99', 'gap p50', 'gap p99', '+gap p99', 'proxy CPU s / 1k tok', 'peak RSS MiB', 'RSS / stream KiB', 'errors'],
-      r.levels.flat().map((f) => [
-        f.target,
-        String(f.concurrency),
-        fmt(f.reqPerS, 1),
-        fmt(f.tokPerS, 0),
-        fmt(f.ttftMs.p50, 2),
-        fmt(f.ttftMs.p99, 2),
-        signed(f.addedTtftMs?.p50, 2),
-        signed(f.addedTtftMs?.p99, 2),
-        fmt(f.gapMs.p50, 3),
-        fmt(f.gapMs.p99, 2),
-        signed(f.addedGapMs?.p99, 2),
-        f.cpuSPer1kTokens === null ? '—' : fmt(f.cpuSPer1kTokens, 4),
-        f.peakRssMiB === null ? '—' : fmt(f.peakRssMiB, 1),
-        // Below 16 streams (peak - idle) / streams is garbage-collector noise, not a per-stream cost.
-        f.rssPerStreamKiB === null || f.concurrency < 16 ? '—' : fmt(f.rssPerStreamKiB, 1),
-        f.errors ? `**${f.errors}**` : '0',
-      ]),
-    ),
-  );
+  out.push(figuresTable(r.levels));
+  for (const sc of r.scenarios) {
+    if (sc.name === 'fast' || !sc.levels.length) continue;
+    out.push('');
+    out.push(
+      sc.name === 'paced'
+        ? `### Paced: the simulator writes ${sc.tokensPerWrite} token per socket write, ${sc.tokenDelayMs} ms apart per stream (like real vLLM; direct's tok / read shows the pacing)`
+        : `### Stalled loop: the gateway's and the minimal proxy's event loop blocked ${sc.stall?.ms ?? '?'} ms every ${sc.stall?.everyMs ?? '?'} ms, ${sc.stall?.gapMs ?? '?'} ms idle after each batch`,
+    );
+    out.push('');
+    out.push(figuresTable(sc.levels));
+  }
   out.push('');
   out.push('Times in ms. "+" columns: the target\'s percentile minus direct\'s at the same level. tok/s: relayed completion tokens per second (usage.completion_tokens).');
   const forcing = r.levels.flat().filter((f) => f.target === 'thinkgate-forcing');
@@ -259,12 +285,12 @@ export function renderMarkdown(r: BenchResult): string {
         `heap ${signed(l.heapSlopeKiBPer1k, 1)} KiB per 1,000 requests (r2 ${fmt(l.heapR2, 2)}).`,
     );
   }
-  const errs = r.levels.flat().filter((f) => f.errors > 0);
+  const errs = r.scenarios.flatMap((sc) => sc.levels.flat().filter((f) => f.errors > 0).map((f) => ({ sc: sc.name, f })));
   if (errs.length) {
     out.push('');
     out.push('## Errors');
     out.push('');
-    for (const f of errs) out.push(`- ${f.target} at ${f.concurrency}: ${f.errors} of ${f.requests}: ${f.errorSamples.join(' | ')}`);
+    for (const { sc, f } of errs) out.push(`- ${sc}: ${f.target} at ${f.concurrency}: ${f.errors} of ${f.requests}: ${f.errorSamples.join(' | ')}`);
   }
   out.push('');
   return out.join('\n');

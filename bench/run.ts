@@ -1,37 +1,27 @@
 /**
- * `npm run bench`: thinkgate's cost, measured against direct access to the vLLM simulator and
- * against LiteLLM's proxy, on loopback, in one run. See bench/README.md for what each figure
- * means and how to read the results.
+ * `npm run bench`: thinkgate's cost, measured against direct access to the vLLM simulator, a
+ * minimal proxy (the floor, ./minimal-proxy.mjs) and LiteLLM's proxy, on loopback, in one run.
+ * See bench/README.md for what each figure means and how to read the results.
  *
- * Processes: simulator (fast mode: no per-token delay unless --token-delay-ms), gateway (compiled,
- * its own process), LiteLLM (Python, its own venv), load generator (undici, its own process),
- * and this orchestrator, which only sends batches and reads /proc between them. Per level the
- * targets run interleaved, one batch each per round in a rotating order, so noise hits all alike.
+ * Scenarios (./scenario.ts, one after the other, each with its own simulators and proxies):
+ * fast (64 tokens per upstream write; + CPU per request and the leak check), paced (1 token per
+ * write, like real vLLM), stall (event loops blocked periodically). The load generator (its own
+ * process) is shared; this orchestrator only sends batches and reads /proc between them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { mergeBatches, type BatchResult, type BatchSpec } from './batch.js';
-import { addDirectDeltas, computeFigures, type BatchSide, type TargetFigures, type UpstreamCounters } from './figures.js';
-import { leakCheck, type LeakResult } from './leak.js';
-import { ensureLiteLLM, liteLLMVersion, startLiteLLM } from './litellm.js';
+import { ensureLiteLLM } from './litellm.js';
 import { ProcWatch } from './proc-stats.js';
-import { startGateway, startLoadgen, startSim, type Child, type GatewayChild, type LoadgenChild } from './procs.js';
+import { fdLimits, startLoadgen, type Child, type LoadgenChild } from './procs.js';
 import { headline, renderMarkdown, type BenchResult } from './report.js';
-import { parseSettings, USAGE, type Settings, type TargetName } from './settings.js';
+import { runScenario, type ScenarioDef, type ScenarioOut } from './scenario.js';
+import { parseSettings, USAGE, type Settings } from './settings.js';
 import { renderChart } from './svg-chart.js';
+import { vsMinimal } from './vs-minimal.js';
 
-const MODEL = 'sim-r1';
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
-
-interface Target {
-  name: TargetName;
-  url: string;
-  body: string;
-  /** The proxy process; null for direct. */
-  watch: ProcWatch | null;
-}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -59,31 +49,6 @@ function ensureBuilt(): void {
 function gitCommit(): string | null {
   const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
-}
-
-async function simCounters(simUrl: string): Promise<UpstreamCounters> {
-  const text = await (await fetch(`${simUrl}/metrics`)).text();
-  const get = (name: string): number => {
-    let t = 0;
-    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) t += Number(m[1]);
-    return t;
-  };
-  return {
-    requests: get('sim_requests_total'),
-    promptTokens: get('sim_prompt_tokens_total'),
-    cachedPromptTokens: get('sim_cached_prompt_tokens_total'),
-    generationTokens: get('vllm:generation_tokens_total'),
-  };
-}
-
-function chatBody(extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    model: MODEL,
-    messages: [{ role: 'user', content: 'What is 6 x 7?' }],
-    stream: true,
-    stream_options: { include_usage: true },
-    ...extra,
-  });
 }
 
 function stamp(): string {
@@ -124,135 +89,52 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
 
+  // Each stream holds a socket at the load generator and two at a proxy (client and upstream).
+  const fd = fdLimits();
+  const maxLevel = Math.max(...settings.levels, ...(settings.paced?.levels ?? []), ...(settings.stall?.levels ?? []));
+  if (fd.hard < 2 * maxLevel + 256) log(`!! open-file limit ${fd.hard} (hard) is low for ${maxLevel} streams: expect EMFILE errors`);
+
   try {
-    const { think, extend, answer, tokenDelayMs } = settings.sim;
-    const simArgs = ['--think', String(think), '--extend', String(extend), '--answer', String(answer), '--delay-ms', String(tokenDelayMs)];
-    const sim = await startSim(simArgs, join(outDir, 'sim.log'));
-    children.push(sim);
-    const simWatch = new ProcWatch(sim.pid);
-    const execArgv = ['--expose-gc'];
-    if (settings.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles')}`);
-    const gateway: GatewayChild = await startGateway(
-      {
-        upstreams: [{ url: sim.url }],
-        server: { log_level: settings.logLevel },
-        models: { 'sim-s1*': { profile: 's1' }, '*': { profile: 'think-tags' } },
-      },
-      { execArgv, logFile: join(outDir, 'gateway.log'), dist: settings.gatewayDist ?? undefined },
-    );
-    children.push(gateway);
-    const gwWatch = new ProcWatch(gateway.pid);
     const loadgen: LoadgenChild = await startLoadgen(join(outDir, 'loadgen.log'));
     children.push(loadgen);
-    const lgWatch = new ProcWatch(loadgen.pid);
-
-    const relayBody = chatBody();
-    const forcingBody = chatBody({ min_thinking_tokens: settings.forcing.min, max_thinking_tokens: settings.forcing.max });
-    const targets: Target[] = [];
-    for (const name of settings.targets) {
-      if (name === 'direct') targets.push({ name, url: `${sim.url}/v1/chat/completions`, body: relayBody, watch: null });
-      if (name === 'thinkgate') targets.push({ name, url: `${gateway.url}/v1/chat/completions`, body: relayBody, watch: gwWatch });
-      if (name === 'thinkgate-forcing') targets.push({ name, url: `${gateway.url}/v1/chat/completions`, body: forcingBody, watch: gwWatch });
-      if (name === 'litellm') {
-        try {
-          log('== starting LiteLLM proxy');
-          const lite = await startLiteLLM(sim.url, MODEL, outDir);
-          children.push(lite);
-          const w = new ProcWatch(lite.pid, true);
-          await new Promise((r) => setTimeout(r, 1000));
-          w.refresh();
-          targets.push({ name, url: `${lite.url}/v1/chat/completions`, body: relayBody, watch: w });
-          litellmStatus = `measured: litellm ${liteLLMVersion() ?? '?'} (hosted_vllm provider, 1 worker)`;
-        } catch (err) {
-          litellmStatus = `not measured: ${err instanceof Error ? err.message : String(err)}`;
-          log(`!! LiteLLM ${litellmStatus}; running the other targets`);
-        }
-      }
+    const shared = { settings, outDir, loadgen, lgWatch: new ProcWatch(loadgen.pid), log, track: (c: Child) => void children.push(c) };
+    const defs: ScenarioDef[] = [
+      {
+        name: 'fast',
+        levels: settings.levels,
+        targets: settings.targets,
+        tokensPerWrite: settings.sim.tokensPerWrite,
+        tokenDelayMs: settings.sim.tokenDelayMs,
+        stall: null,
+        perRequest: settings.perRequest !== null,
+        leak: settings.leak,
+      },
+    ];
+    // LiteLLM is measured in the fast scenario only (a paced round takes it many minutes).
+    const noLite = settings.targets.filter((t) => t !== 'litellm');
+    if (settings.paced) {
+      // --quick keeps CI's smoke test short: the paced relay without forcing (the full run has both).
+      const targets = settings.mode === 'quick' ? noLite.filter((t) => t !== 'thinkgate-forcing') : noLite;
+      defs.push({ name: 'paced', levels: settings.paced.levels, targets, tokensPerWrite: 1, tokenDelayMs: settings.paced.delayMs, stall: null, perRequest: false, leak: false });
     }
-
-    const runBatch = async (t: Target, spec: BatchSpec): Promise<{ result: BatchResult; side: BatchSide }> => {
-      const up0 = await simCounters(sim.url);
-      const cpu0 = { proxy: t.watch?.snapshot().cpuS ?? null, sim: simWatch.snapshot().cpuS, lg: lgWatch.snapshot().cpuS };
-      const rssBefore = t.watch ? t.watch.rssBytes() : null;
-      t.watch?.startPeak();
-      const result = await loadgen.run(spec);
-      const peak = t.watch ? t.watch.stopPeak() : null;
-      const proxyCpu = t.watch ? t.watch.snapshot().cpuS - cpu0.proxy! : null;
-      const up1 = await simCounters(sim.url);
-      return {
-        result,
-        side: {
-          proxyCpuS: proxyCpu,
-          simCpuS: simWatch.snapshot().cpuS - cpu0.sim,
-          loadgenCpuS: lgWatch.snapshot().cpuS - cpu0.lg,
-          proxyRssBefore: rssBefore,
-          proxyRssPeak: peak,
-          upstream: {
-            requests: up1.requests - up0.requests,
-            promptTokens: up1.promptTokens - up0.promptTokens,
-            cachedPromptTokens: up1.cachedPromptTokens - up0.cachedPromptTokens,
-            generationTokens: up1.generationTokens - up0.generationTokens,
-          },
-        },
-      };
-    };
-
-    const levels: TargetFigures[][] = [];
-    for (const c of settings.levels) {
-      const perBatch = Math.max(c, Math.ceil(settings.requests[c]! / settings.rounds));
-      const rounds = Math.max(1, Math.round(settings.requests[c]! / perBatch));
-      const warm = Math.max(c, Math.ceil(perBatch / 2));
-      const levelTargets = targets.filter((t) => t.name !== 'litellm' || c <= settings.litellmMaxConcurrency);
-      const acc = new Map<TargetName, { batches: BatchResult[]; sides: BatchSide[] }>();
-      for (const t of levelTargets) acc.set(t.name, { batches: [], sides: [] });
-      log(`== concurrency ${c}: ${rounds} rounds x ${perBatch} requests per target (+ warm-up ${warm})`);
-      for (let r = 0; r <= rounds; r++) {
-        const order = levelTargets.map((_, i) => levelTargets[(i + r) % levelTargets.length]!);
-        for (const t of order) {
-          const spec: BatchSpec = { url: t.url, body: t.body, concurrency: c, requests: r === 0 ? warm : perBatch };
-          const { result, side } = await runBatch(t, spec);
-          if (r === 0) {
-            if (result.errors > 0) log(`!! ${t.name} warm-up: ${result.errors}/${result.requests} failed: ${result.errorSamples.join(' | ')}`);
-            continue;
-          }
-          acc.get(t.name)!.batches.push(result);
-          acc.get(t.name)!.sides.push(side);
-        }
-      }
-      await loadgen.closePools();
-      const level = levelTargets.map((t) => computeFigures(t.name, c, mergeBatches(acc.get(t.name)!.batches), acc.get(t.name)!.sides));
-      addDirectDeltas(level);
-      for (const f of level) {
-        log(
-          `  ${f.target.padEnd(18)} ${f.reqPerS.toFixed(1).padStart(8)} req/s ${f.tokPerS.toFixed(0).padStart(8)} tok/s` +
-            `  TTFT p50 ${f.ttftMs.p50.toFixed(2)} p99 ${f.ttftMs.p99.toFixed(2)} ms  gap p99 ${f.gapMs.p99.toFixed(3)} ms` +
-            (f.errors ? `  ERRORS ${f.errors}` : ''),
-        );
-      }
-      levels.push(level);
+    if (settings.stall) {
+      const { ms, everyMs, gapMs } = settings.stall;
+      // direct has no event loop of ours to stall; the minimal proxy shows what no retry gives.
+      const targets = noLite.filter((t) => t !== 'direct');
+      defs.push({ name: 'stall', levels: settings.stall.levels, targets, tokensPerWrite: settings.sim.tokensPerWrite, tokenDelayMs: settings.sim.tokenDelayMs, stall: { ms, everyMs, gapMs }, perRequest: false, leak: false });
     }
-
-    let leak: LeakResult | null = null;
-    if (settings.leak) {
-      log(`== leak check: ${settings.leakRequests} sequential requests through thinkgate`);
-      leak = await leakCheck({
-        loadgen,
-        gateway,
-        watch: gwWatch,
-        url: `${gateway.url}/v1/chat/completions`,
-        bodies: { relay: relayBody, forcing: forcingBody },
-        requests: settings.leakRequests,
-        log,
-      });
-      log(`  rss slope ${leak.rssSlopeKiBPer1k.toFixed(1)} KiB/1k requests (r2 ${leak.rssR2.toFixed(2)}), heap ${leak.heapSlopeKiBPer1k.toFixed(1)} KiB/1k`);
-    }
+    const scenarios: ScenarioOut[] = [];
+    for (const def of defs) scenarios.push(await runScenario(def, shared));
+    const fast = scenarios[0]!;
+    if (settings.targets.includes('litellm')) litellmStatus = fast.litellm ?? litellmStatus;
 
     await stopAll();
     const result: BenchResult = {
-      version: 1,
+      version: 2,
       startedAt: new Date(t0).toISOString(),
       durationS: (Date.now() - t0) / 1000,
       machine: {
+        fdLimit: fd,
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model ?? 'unknown',
         memGiB: totalmem() / 2 ** 30,
@@ -265,9 +147,11 @@ async function main(): Promise<void> {
       },
       settings,
       litellm: litellmStatus,
-      levels,
-      headline: headline(levels),
-      leak,
+      levels: fast.levels,
+      headline: headline(fast.levels),
+      leak: fast.leak,
+      scenarios,
+      vsMinimal: vsMinimal(scenarios),
     };
     writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     const md = renderMarkdown(result);

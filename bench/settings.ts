@@ -1,17 +1,26 @@
 /**
  * Command-line flags of `npm run bench` and the settings they make. Modes:
- * - default: concurrency 1, 16, 64, 256; LiteLLM included.
- * - --full: adds 1024.
- * - --quick: 1, 16, 64 with few requests and short streams, no LiteLLM unless --litellm,
- *   written under bench/results/tmp/ (CI's smoke test: under 60 s, nothing asserted).
+ * - default: concurrency 1, 16, 64, 256; LiteLLM included; the paced scenario at 64 and 256;
+ *   CPU per request at one stream.
+ * - --full: adds 1024, 2048 and 4096 streams (several simulators), the stalled-loop scenario
+ *   and 2,000-token thinking (--long).
+ * - --quick: 1, 16, 64 with few requests and short streams, no LiteLLM unless --litellm, a short
+ *   paced scenario at 16 streams and CPU per request from few requests, written under
+ *   bench/results/tmp/ (CI's smoke test: under 60 s, nothing asserted).
+ * Scenarios (issue 14): `fast` (the simulator writes 64 tokens per socket write: the relay's cost
+ * at saturation), `paced` (1 token per write, like real vLLM), `stall` (the gateway's and the
+ * minimal proxy's event loop blocked for --stall-ms every --stall-every-ms).
  * Request counts are fixed per level (the same for every target) and split over the measured
  * rounds, a batch never smaller than the concurrency (so every stream is open at once; 1024
  * gets one round); a warm-up batch of half a batch, at least one request per connection, first.
  */
 import { parseArgs } from 'node:util';
 
-export type TargetName = 'direct' | 'thinkgate' | 'thinkgate-forcing' | 'litellm';
-export const ALL_TARGETS: readonly TargetName[] = ['direct', 'thinkgate', 'thinkgate-forcing', 'litellm'];
+export type TargetName = 'direct' | 'minimal' | 'thinkgate' | 'thinkgate-forcing' | 'litellm';
+export const ALL_TARGETS: readonly TargetName[] = ['direct', 'minimal', 'thinkgate', 'thinkgate-forcing', 'litellm'];
+
+/** One simulator process serves about this many streams well; more streams get more processes. */
+export const STREAMS_PER_SIM = 1024;
 
 export interface Settings {
   mode: 'quick' | 'default' | 'full';
@@ -20,7 +29,20 @@ export interface Settings {
   requests: Record<number, number>;
   rounds: number;
   targets: TargetName[];
-  sim: { think: number; extend: number; answer: number; tokenDelayMs: number };
+  sim: { think: number; extend: number; answer: number; tokenDelayMs: number; tokensPerWrite: number };
+  /** Simulator processes (the gateway and the minimal proxy spread over all; direct too). */
+  sims: number;
+  /**
+   * The paced scenario, at these levels; null: not run. One token per upstream write, each
+   * stream's tokens `delayMs` apart, so a proxy that keeps up reads one token per socket read
+   * (like real vLLM: one token per engine step, every 10-30 ms). Without a delay the simulator
+   * outruns the proxies on 2 cores and their reads batch several tokens again.
+   */
+  paced: { levels: number[]; delayMs: number } | null;
+  /** CPU per request: this many 1-token and full-length requests per proxy at 1 stream; null: not run. */
+  perRequest: { requests: number } | null;
+  /** The stalled-loop scenario; null: not run. */
+  stall: { ms: number; everyMs: number; levels: number[]; gapMs: number } | null;
   /** min = max thinking tokens for thinkgate-forcing: two extensions, then truncation (see forcingBudget). */
   forcing: { min: number; max: number };
   /** LiteLLM is skipped above this concurrency (at 1024 streams one round takes it ~10 minutes). */
@@ -35,8 +57,11 @@ export interface Settings {
 }
 
 export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-litellm | --litellm]
-  [--levels 1,16,64] [--requests N] [--rounds N] [--targets direct,thinkgate,...]
-  [--think N --extend N --answer N] [--token-delay-ms N] [--leak-requests N]
+  [--levels 1,16,64] [--requests N] [--rounds N] [--targets direct,minimal,thinkgate,...]
+  [--think N --extend N --answer N | --long] [--token-delay-ms N] [--tokens-per-write N] [--sims N]
+  [--paced-levels 64,256 --paced-delay-ms 5 | --no-paced] [--per-request-requests N | --no-per-request]
+  [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--stall-gap-ms 5200]
+  [--leak-requests N]
   [--litellm-max-concurrency N] [--gateway-dist DIR]
   [--cpu-prof] [--log-level info] [--out DIR]`;
 
@@ -80,6 +105,20 @@ export function parseSettings(argv: readonly string[]): Settings {
       extend: { type: 'string' },
       answer: { type: 'string' },
       'token-delay-ms': { type: 'string' },
+      'tokens-per-write': { type: 'string' },
+      long: { type: 'boolean' },
+      sims: { type: 'string' },
+      'paced-levels': { type: 'string' },
+      'no-paced': { type: 'boolean' },
+      'paced-delay-ms': { type: 'string' },
+      'per-request-requests': { type: 'string' },
+      'no-per-request': { type: 'boolean' },
+      stall: { type: 'boolean' },
+      'no-stall': { type: 'boolean' },
+      'stall-ms': { type: 'string' },
+      'stall-every-ms': { type: 'string' },
+      'stall-levels': { type: 'string' },
+      'stall-gap-ms': { type: 'string' },
       'leak-requests': { type: 'string' },
       'litellm-max-concurrency': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
@@ -92,13 +131,21 @@ export function parseSettings(argv: readonly string[]): Settings {
   if (v.help) throw new Error(USAGE);
   if (v.quick && v.full) throw new Error('--quick and --full exclude each other');
   const mode = v.quick ? 'quick' : v.full ? 'full' : 'default';
-  const levels = v.levels ? ints('--levels', v.levels) : mode === 'quick' ? [1, 16, 64] : mode === 'full' ? [1, 16, 64, 256, 1024] : [1, 16, 64, 256];
+  const levels = v.levels
+    ? ints('--levels', v.levels)
+    : mode === 'quick'
+      ? [1, 16, 64]
+      : mode === 'full'
+        ? [1, 16, 64, 256, 1024, 2048, 4096]
+        : [1, 16, 64, 256];
   const fixed = int('--requests', v.requests, 1);
   // Enough requests that each measured round keeps every connection busy several times over.
   // LiteLLM relays ~400 tokens/s on 2 cores: these counts keep a default run near 10 minutes.
   const perLevel = (c: number): number =>
     fixed ?? (mode === 'quick' ? Math.max(24, 2 * c) : c === 1 ? 60 : c >= 1024 ? c : Math.max(96, 2 * c));
-  const think = int('--think', v.think, 1) ?? (mode === 'quick' ? 60 : 100);
+  // --long (and --full): 2,000 thinking tokens per request, the stream length issue 14 measured.
+  const long = v.long === true || (mode === 'full' && v.think === undefined);
+  const think = int('--think', v.think, 1) ?? (long ? 2000 : mode === 'quick' ? 60 : 100);
   const extend = int('--extend', v.extend, 1) ?? (mode === 'quick' ? 20 : 25);
   const answer = int('--answer', v.answer, 1) ?? 25;
   let targets = v.targets ? (v.targets.split(',').map((s) => s.trim()) as TargetName[]) : [...ALL_TARGETS];
@@ -107,13 +154,43 @@ export function parseSettings(argv: readonly string[]): Settings {
   const withLiteLLM = v['no-litellm'] ? false : mode === 'quick' ? v.litellm === true : true;
   if (!withLiteLLM) targets = targets.filter((t) => t !== 'litellm');
   const m = forcingBudget(think, extend);
+  const paced = v['no-paced']
+    ? null
+    : {
+        levels: v['paced-levels'] ? ints('--paced-levels', v['paced-levels']) : mode === 'quick' ? [16] : [64, 256],
+        // quick: 2 ms keeps CI's smoke test short (still ~1 token per read at 16 streams).
+        delayMs: int('--paced-delay-ms', v['paced-delay-ms'], 1) ?? (mode === 'quick' ? 2 : 5),
+      };
+  const withStall = v['no-stall'] ? false : v.stall === true || mode === 'full';
+  const stall = withStall
+    ? {
+        ms: int('--stall-ms', v['stall-ms'], 1) ?? 2500,
+        everyMs: int('--stall-every-ms', v['stall-every-ms'], 1) ?? 8000,
+        levels: v['stall-levels'] ? ints('--stall-levels', v['stall-levels']) : mode === 'full' ? [512, 1024] : [512],
+        // Idle time after each batch: the upstream sockets sit idle past the simulator's 5 s
+        // keep-alive (Node's default, like uvicorn's) while undici's own 4 s timer may be held
+        // up by a stall: the race of issue 14 needs idle sockets, which a closed loop rarely has.
+        gapMs: int('--stall-gap-ms', v['stall-gap-ms']) ?? 5200,
+      }
+    : null;
+  const maxLevel = Math.max(...levels, ...(paced?.levels ?? []), ...(stall?.levels ?? []));
   return {
     mode,
     levels,
-    requests: Object.fromEntries(levels.map((c) => [c, perLevel(c)])),
+    requests: Object.fromEntries([...new Set([...levels, ...(paced?.levels ?? []), ...(stall?.levels ?? [])])].map((c) => [c, perLevel(c)])),
     rounds: int('--rounds', v.rounds, 1) ?? 2,
     targets,
-    sim: { think, extend, answer, tokenDelayMs: int('--token-delay-ms', v['token-delay-ms']) ?? 0 },
+    sim: {
+      think,
+      extend,
+      answer,
+      tokenDelayMs: int('--token-delay-ms', v['token-delay-ms']) ?? 0,
+      tokensPerWrite: int('--tokens-per-write', v['tokens-per-write'], 1) ?? 64,
+    },
+    sims: int('--sims', v.sims, 1) ?? Math.ceil(maxLevel / STREAMS_PER_SIM),
+    paced,
+    perRequest: v['no-per-request'] ? null : { requests: int('--per-request-requests', v['per-request-requests'], 2) ?? (mode === 'quick' ? 12 : 200) },
+    stall,
     forcing: { min: m, max: m },
     litellmMaxConcurrency: int('--litellm-max-concurrency', v['litellm-max-concurrency'], 1) ?? 256,
     leak: v.leak === true,

@@ -24,6 +24,8 @@ export interface RequestRecord {
   ttfaMs: number | null;
   durationMs: number;
   tokenChunks: number;
+  /** push() calls: body chunks as the socket delivered them. */
+  reads: number;
   /** `usage.completion_tokens` of the final usage chunk, when the server sent one. */
   completionTokens: number | null;
   gapsMs: number[];
@@ -43,6 +45,7 @@ export class SseRecorder {
   private ttfa: number | null = null;
   private last = 0;
   private tokenChunks = 0;
+  private reads = 0;
   private completionTokens: number | null = null;
   private readonly gaps: number[] = [];
   private bf: BudgetForcingInfo | null = null;
@@ -53,6 +56,7 @@ export class SseRecorder {
 
   /** Feeds decoded text received at time `now`. */
   push(text: string, now: number): void {
+    this.reads++;
     this.buf += text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
     let end: number;
     while ((end = this.buf.indexOf('\n\n')) >= 0) {
@@ -104,6 +108,7 @@ export class SseRecorder {
       ttfaMs: this.ttfa,
       durationMs: now - this.t0,
       tokenChunks: this.tokenChunks,
+      reads: this.reads,
       completionTokens: this.completionTokens,
       gapsMs: this.gaps,
       budgetForcing: this.bf,

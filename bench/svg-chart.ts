@@ -10,6 +10,7 @@ import type { BenchResult } from './report.js';
 
 const COLORS: Record<string, string> = {
   direct: '#555555',
+  minimal: '#9467bd',
   thinkgate: '#1f77b4',
   'thinkgate-forcing': '#2ca02c',
   litellm: '#d62728',

@@ -21,6 +21,12 @@ export interface SimOptions extends ScriptOptions, FaultDefaults {
   models: SimModelSpec[];
   /** Delay between tokens (setTimeout, never a busy wait). */
   tokenDelayMs: number;
+  /**
+   * Without a token delay: tokens per socket write (the writer flushes and yields to the event
+   * loop after this many). 64 is the fast mode; 1 is paced like real vLLM, whose engine loop
+   * emits one token per step and its API server one SSE event per write.
+   */
+  tokensPerWrite: number;
   /** Delay before the first token (prefill). */
   firstTokenDelayMs: number;
   maxModelLen: number;

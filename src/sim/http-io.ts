@@ -67,8 +67,6 @@ export const MID_STREAM_FAULTS = new Set([
   'broken-sse',
   'error-event',
 ]);
-/** With no token delay, yield to the event loop (and flush) every this many tokens. */
-const BATCH_TOKENS = 64;
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
@@ -118,12 +116,21 @@ export function createWriter(res: ServerResponse, batch: boolean) {
   };
 }
 
-/** Sleeps the per-token delay, or with none yields every BATCH_TOKENS tokens. */
-export function pacer(ctx: SimContext, fault: FaultPlan, signal: AbortSignal, flush: () => Promise<void>) {
+/**
+ * Sleeps the per-token delay, or with none flushes and yields to the event loop every
+ * `tokensPerWrite` tokens (so other streams and the socket get their turn: one write each).
+ */
+export function pacer(
+  ctx: Pick<SimContext, 'opts'>,
+  fault: FaultPlan,
+  signal: AbortSignal,
+  flush: () => Promise<void>,
+) {
   const delay = ctx.opts.tokenDelayMs + (fault.mode === 'slow' ? fault.slowDelayMs : 0);
+  const perWrite = Math.max(1, ctx.opts.tokensPerWrite);
   return async (k: number): Promise<void> => {
     if (delay > 0) return sleep(delay, signal);
-    if (k % BATCH_TOKENS === 0) {
+    if (k % perWrite === 0) {
       await flush();
       await yieldToLoop();
     }

@@ -1,7 +1,7 @@
 /**
  * CLI of the vLLM SIMULATOR (not a real model): `tsx src/sim/main.ts --port 8000 --think 30`.
  * Flags win over environment variables (SIM_PORT, SIM_HOST, SIM_THINK_TOKENS,
- * SIM_EXTEND_TOKENS, SIM_ANSWER_TOKENS, SIM_TOKEN_DELAY_MS, SIM_FIRST_TOKEN_DELAY_MS,
+ * SIM_EXTEND_TOKENS, SIM_ANSWER_TOKENS, SIM_TOKEN_DELAY_MS, SIM_TOKENS_PER_WRITE, SIM_FIRST_TOKEN_DELAY_MS,
  * SIM_MAX_MODEL_LEN, SIM_FAULT, SIM_MODELS). `--models a:r1,b:s1` sets the served models.
  */
 import { pathToFileURL } from 'node:url';
@@ -10,15 +10,17 @@ import { isFaultMode } from './faults.js';
 import { startSimulator, type SimModelSpec, type SimOptions } from './server.js';
 
 const USAGE = `usage: tsx src/sim/main.ts [--port N] [--host H] [--think N] [--extend N] [--answer N]
-  [--delay-ms N] [--first-token-delay-ms N] [--max-model-len N] [--fault MODE] [--models id:r1|qwen3|s1,...]`;
+  [--delay-ms N] [--tokens-per-write N] [--first-token-delay-ms N] [--max-model-len N] [--fault MODE] [--models id:r1|qwen3|s1,...]`;
 
-const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 'str' | 'fault' | 'models' }> = {
+const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 'posint' | 'str' | 'fault' | 'models' }> = {
   '--port': { env: 'SIM_PORT', key: 'port', kind: 'int' },
   '--host': { env: 'SIM_HOST', key: 'host', kind: 'str' },
   '--think': { env: 'SIM_THINK_TOKENS', key: 'thinkTokens', kind: 'int' },
   '--extend': { env: 'SIM_EXTEND_TOKENS', key: 'extendTokens', kind: 'int' },
   '--answer': { env: 'SIM_ANSWER_TOKENS', key: 'answerTokens', kind: 'int' },
   '--delay-ms': { env: 'SIM_TOKEN_DELAY_MS', key: 'tokenDelayMs', kind: 'int' },
+  // Without a delay, tokens per socket write: 64 (fast, the default) or 1 (paced like vLLM).
+  '--tokens-per-write': { env: 'SIM_TOKENS_PER_WRITE', key: 'tokensPerWrite', kind: 'posint' },
   '--first-token-delay-ms': { env: 'SIM_FIRST_TOKEN_DELAY_MS', key: 'firstTokenDelayMs', kind: 'int' },
   '--max-model-len': { env: 'SIM_MAX_MODEL_LEN', key: 'maxModelLen', kind: 'int' },
   '--fault': { env: 'SIM_FAULT', key: 'fault', kind: 'fault' },
@@ -26,9 +28,12 @@ const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 
 };
 
 function parseValue(flag: string, kind: string, raw: string): unknown {
-  if (kind === 'int') {
+  if (kind === 'int' || kind === 'posint') {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got "${raw}"`);
+    const min = kind === 'posint' ? 1 : 0;
+    if (!Number.isInteger(n) || n < min) {
+      throw new Error(`${flag}: expected ${min ? 'a positive' : 'a non-negative'} integer, got "${raw}"`);
+    }
     return n;
   }
   if (kind === 'fault') {

@@ -39,6 +39,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   answerTokens: 12,
   extensionWords: ['Wait'],
   tokenDelayMs: 0,
+  tokensPerWrite: 64,
   firstTokenDelayMs: 0,
   maxModelLen: 8192,
   prefixCacheBlocks: 65_536,

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { emptyBatch } from '../../bench/batch.js';
 import { addDirectDeltas, computeFigures, type BatchSide } from '../../bench/figures.js';
 import { checkTargets, headline, renderMarkdown, type BenchResult } from '../../bench/report.js';
+import type { ScenarioOut } from '../../bench/scenario.js';
 import { forcingBudget, parseSettings } from '../../bench/settings.js';
+import { vsMinimal } from '../../bench/vs-minimal.js';
 import { renderChart } from '../../bench/svg-chart.js';
 
 function batch(tokPerReq: number, ttft: number, gap: number, n = 10, wallMs = 1000) {
@@ -39,16 +41,21 @@ function result(): BenchResult {
     addDirectDeltas(l);
     return l;
   });
+  const scenarios: ScenarioOut[] = [
+    { name: 'fast', tokensPerWrite: 64, tokenDelayMs: 0, stall: null, levels, perRequest: null, leak: null, litellm: 'measured' },
+  ];
   return {
-    version: 1,
+    version: 2,
     startedAt: '2026-01-01T00:00:00.000Z',
     durationS: 1,
-    machine: { cpus: 2, cpuModel: 'test', memGiB: 24, freeMemGiB: 20, kernel: 'k', node: 'v20', commit: null, loadAvgStart: [0, 0, 0], loadAvgEnd: [1, 1, 1] },
+    machine: { cpus: 2, cpuModel: 'test', memGiB: 24, freeMemGiB: 20, kernel: 'k', node: 'v20', commit: null, loadAvgStart: [0, 0, 0], loadAvgEnd: [1, 1, 1], fdLimit: { soft: 1024, hard: 4096 } },
     settings,
     litellm: 'measured',
     levels,
     headline: headline(levels),
     leak: null,
+    scenarios,
+    vsMinimal: vsMinimal(scenarios),
   };
 }
 
@@ -77,8 +84,24 @@ describe('bench report', () => {
   });
 
   it('parses modes and flags', () => {
-    expect(parseSettings(['--quick'])).toMatchObject({ mode: 'quick', levels: [1, 16, 64], targets: ['direct', 'thinkgate', 'thinkgate-forcing'] });
-    expect(parseSettings(['--full']).levels).toEqual([1, 16, 64, 256, 1024]);
+    expect(parseSettings(['--quick'])).toMatchObject({
+      mode: 'quick',
+      levels: [1, 16, 64],
+      targets: ['direct', 'minimal', 'thinkgate', 'thinkgate-forcing'],
+      sims: 1,
+      paced: { levels: [16], delayMs: 2 },
+      perRequest: { requests: 12 },
+      stall: null,
+    });
+    const full = parseSettings(['--full']);
+    expect(full.levels).toEqual([1, 16, 64, 256, 1024, 2048, 4096]);
+    // 4096 streams: four simulators; 2,000 thinking tokens; the stalled loop at 512 and 1024.
+    expect(full).toMatchObject({ sims: 4, sim: { think: 2000, tokensPerWrite: 64 }, stall: { ms: 2500, everyMs: 8000, levels: [512, 1024], gapMs: 5200 } });
+    expect(full.requests[4096]).toBe(4096);
+    expect(parseSettings(['--stall', '--stall-levels', '64', '--no-paced']).requests[64]).toBe(128);
+    expect(parseSettings(['--long']).sim.think).toBe(2000);
+    expect(parseSettings(['--full', '--no-stall', '--sims', '2'])).toMatchObject({ stall: null, sims: 2 });
+    expect(() => parseSettings(['--tokens-per-write', '0'])).toThrow(/>= 1/);
     expect(parseSettings([]).targets).toContain('litellm');
     expect(parseSettings(['--no-litellm']).targets).not.toContain('litellm');
     expect(() => parseSettings(['--quick', '--full'])).toThrow(/exclude/);

@@ -431,4 +431,10 @@ describe('sim CLI arguments', () => {
     expect(() => parseSimArgs(['--bogus'])).toThrow(/unknown argument/);
     expect(() => parseSimArgs(['--fault', 'nope'])).toThrow(/fault/);
   });
+
+  it('takes --tokens-per-write (SIM_TOKENS_PER_WRITE), at least 1', () => {
+    expect(parseSimArgs(['--tokens-per-write', '1'])).toEqual({ tokensPerWrite: 1 });
+    expect(parseSimArgs([], { SIM_TOKENS_PER_WRITE: '8' })).toEqual({ tokensPerWrite: 8 });
+    expect(() => parseSimArgs(['--tokens-per-write', '0'])).toThrow(/positive integer/);
+  });
 });
