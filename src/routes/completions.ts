@@ -32,6 +32,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         route: '/v1/completions',
         reason: why,
         admission: true,
+        n,
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
@@ -41,7 +42,8 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
       model: req.model,
       stream,
       weight: choices,
-      start: (signal) => startCompletion(req, ctx, signal, request.id),
+      n,
+      start: (signal, cap) => startCompletion(req, ctx, signal, request.id, cap),
       collector: () => new TextCompletionBuilder(meta()),
       renderer: () => new TextCompletionChunks({ ...meta(), includeUsage: req.stream_options?.include_usage === true }),
     });
