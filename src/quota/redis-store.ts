@@ -6,9 +6,10 @@
  * Client: ioredis, chosen over node-redis for its one small package (5 dependencies, types
  * built in, against node-redis's module family) and the three options a gateway needs in the
  * request path: `commandTimeout` (a hung Redis fails a call after quota.redis_timeout_ms instead
- * of holding requests), `enableOfflineQueue: false` (while disconnected a call fails at once, it
- * does not queue up behind a dead socket) and a reconnect loop of its own (recovery without a
- * restart). Failures are the governor's to handle (fail open or closed, quota/governor.ts).
+ * of holding requests), `maxRetriesPerRequest: 0` (a call is never resent after a dropped
+ * connection) and a reconnect loop of its own (recovery without a restart). Before the first
+ * connection a call waits for it (within the timeout); after it, while disconnected, a call
+ * fails at once rather than queue behind a dead socket. Failures are the governor's to handle (fail open or closed, quota/governor.ts).
  *
  * A reply is checked before use: a Redis (or something squatting on its port) that answers
  * garbage makes the call fail like a dead Redis, never a NaN quota.
@@ -59,18 +60,20 @@ export class RedisQuotaStore implements QuotaStore {
   private readonly redis: Redis;
   private readonly admitScript: Script;
   private readonly chargeScript: Script;
+  private wasReady = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.redis = new Redis(opts.url, {
       commandTimeout: opts.timeoutMs,
       connectTimeout: Math.max(opts.timeoutMs, 1000),
-      enableOfflineQueue: false,
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
       // Reconnect forever, backing off to 2 s: Redis coming back is picked up without a restart.
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
       lazyConnect: false,
     });
     this.redis.on('error', (err: Error) => opts.onConnectionError?.(err));
+    this.redis.once('ready', () => (this.wasReady = true));
     this.redis.defineCommand('thinkgateAdmit', { lua: ADMIT });
     this.redis.defineCommand('thinkgateCharge', { lua: CHARGE });
     const r = this.redis as unknown as Record<string, Script>;
@@ -79,6 +82,7 @@ export class RedisQuotaStore implements QuotaStore {
   }
 
   async admit(name: string, nowMs: number, rateLimit: number, windows: readonly QuotaWindow[]): Promise<Admission> {
+    this.checkConnected();
     const keys = [rateKey(this.opts.prefix, name, nowMs), ...windows.map((w) => quotaKey(this.opts.prefix, name, w, nowMs))];
     const reply = await this.admitScript(keys.length, ...keys, rateLimit, ttlMs('minute', nowMs));
     const ints = integers(reply, 2 + windows.length);
@@ -87,6 +91,7 @@ export class RedisQuotaStore implements QuotaStore {
 
   async charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number): Promise<number[]> {
     if (windows.length === 0) return [];
+    this.checkConnected();
     const keys = windows.map((w) => quotaKey(this.opts.prefix, name, w, nowMs));
     const reply = await this.chargeScript(keys.length, ...keys, tokens, ...windows.map((w) => ttlMs(w, nowMs)));
     return integers(reply, windows.length);
@@ -94,6 +99,11 @@ export class RedisQuotaStore implements QuotaStore {
 
   async close(): Promise<void> {
     this.redis.disconnect();
+  }
+
+  /** Once connected, a dropped connection fails calls at once (the reconnect loop runs meanwhile). */
+  private checkConnected(): void {
+    if (this.wasReady && this.redis.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.status})`);
   }
 }
 
