@@ -7,10 +7,11 @@
  * tap), never in the engine, which stays pure. Every `reasoning` event's tokens (each choice,
  * each sample; the same tokens `budget_forcing.thinking_tokens` counts) join a pending sum that
  * is charged at each segment boundary (segment, usage, finish events) and whenever it reaches
- * `quota.charge_every_tokens`. A charge that finds a window spent marks the request exhausted:
- * its next thinking token ends it (429 `thinking_quota_exceeded`, an SSE error event after the
- * first byte), so a request overdraws by at most what ran between two charges, and concurrent
- * requests of a key by at most that each.
+ * `quota.charge_every_tokens`. A charge that finds a window spent marks the key spent in this
+ * pod until that window's end: the next thinking token of every request of the key here ends
+ * it (429 `thinking_quota_exceeded`, an SSE error event after the first byte), so a request
+ * overdraws by at most what ran since its last charge, and a fleet by at most that for each
+ * request in flight on the other pods (measured: test/integration/quota-redis.test.ts).
  *
  * Degrade mode: a request admitted with R tokens left runs with M capped to R split over its
  * runs (floor(R / runs)), reported in `budget_forcing.max_thinking_tokens_clamped_to/_by`;
@@ -53,6 +54,8 @@ export interface Grant {
 
 export class QuotaGovernor {
   private storeHealthy = true;
+  /** Keys a charge found spent, and until when (the spent window's end, ms): bounded by the configured names. */
+  private readonly spentUntil = new Map<string, { endMs: number; used: number[] }>();
 
   constructor(
     private readonly store: QuotaStore,
@@ -118,6 +121,23 @@ export class QuotaGovernor {
     );
   }
 
+  /** The spent usage of `policy` seen by a charge in this pod, while its window lasts; else null. */
+  spentNow(policy: KeyPolicy): number[] | null {
+    const s = this.spentUntil.get(policy.name);
+    if (s === undefined) return null;
+    if (this.opts.now() < s.endMs) return s.used;
+    this.spentUntil.delete(policy.name);
+    return null;
+  }
+
+  markSpent(policy: KeyPolicy, used: number[], now: number): void {
+    let endMs = now;
+    quotaWindows(policy).forEach((w, i) => {
+      if (used[i]! >= policy.thinkingQuota[w]!) endMs = Math.max(endMs, windowOf(w, now).endMs);
+    });
+    this.spentUntil.set(policy.name, { endMs, used });
+  }
+
   /** Charges `tokens` to `policy`'s windows; undefined when the store failed and fails open. */
   charge(policy: KeyPolicy, windows: readonly QuotaWindow[], tokens: number, now: number): Promise<number[] | undefined> {
     return this.call('charge', policy.name, () => this.store.charge(policy.name, now, windows, tokens));
@@ -167,7 +187,6 @@ class Meter implements Grant {
   private pending = 0;
   /** Pending tokens at which the next charge is tried (moves on after a failed one). */
   private chargeAt: number;
-  private spent: number[] | null = null;
 
   constructor(
     private readonly gov: QuotaGovernor,
@@ -184,7 +203,8 @@ class Meter implements Grant {
       for await (const e of events) {
         const ev = e.ev;
         if (ev.type === 'reasoning') {
-          if (this.spent !== null) throw this.gov.exhausted(this.policy!, this.spent, this.gov.now());
+          const spent = this.policy !== undefined && this.windows.length > 0 ? this.gov.spentNow(this.policy) : null;
+          if (spent !== null) throw this.gov.exhausted(this.policy!, spent, this.gov.now());
           this.gov.metrics.tokens(this.key, ev.tokens, 0);
           this.pending += ev.tokens;
           if (this.pending >= this.chargeAt) await this.flush();
@@ -223,6 +243,6 @@ class Meter implements Grant {
       this.gov.metrics.quotaUsed(this.policy!.name, w, used[i]!, limit);
       if (used[i]! >= limit) spent = true;
     });
-    if (spent) this.spent = used;
+    if (spent) this.gov.markSpent(this.policy, used, now);
   }
 }
