@@ -514,7 +514,7 @@ describe('loadConfig: the result', () => {
     ]);
     // Its "defaults" comments are true: the same text with every example section removed gives the same values.
     const bare = loadConfig({ THINKGATE_UPSTREAMS: 'http://127.0.0.1:8000' });
-    for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
+    for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'quota', 'namedKeys', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
       expect(c[key], key).toEqual(bare[key]);
     }
     // ...and it leaves the extension phrase to the profiles, as the bare config does.
