@@ -27,7 +27,8 @@ import type { IndexedEvent, ThinkingClampReason } from '../engine/types.js';
 import { InvalidRequestError, KeyLimitError, ServiceUnavailableError } from '../errors.js';
 import type { KeyMetrics, StoreOp } from '../metrics/key-metrics.js';
 import { type KeyPolicy, type QuotaWindow, UNNAMED_KEY, quotaWindows } from './policy.js';
-import { type QuotaStore, windowOf } from './store.js';
+import { type ChargeOnce, type QuotaStore, windowOf } from './store.js';
+import { randomUUID } from 'node:crypto';
 
 export interface QuotaLog {
   warn(obj: object, msg: string): void;
@@ -139,8 +140,8 @@ export class QuotaGovernor {
   }
 
   /** Charges `tokens` to `policy`'s windows; undefined when the store failed and fails open. */
-  charge(policy: KeyPolicy, windows: readonly QuotaWindow[], tokens: number, now: number): Promise<number[] | undefined> {
-    return this.call('charge', policy.name, () => this.store.charge(policy.name, now, windows, tokens));
+  charge(policy: KeyPolicy, windows: readonly QuotaWindow[], tokens: number, now: number, once: ChargeOnce): Promise<number[] | undefined> {
+    return this.call('charge', policy.name, () => this.store.charge(policy.name, now, windows, tokens, once));
   }
 
   get metrics(): KeyMetrics {
@@ -184,7 +185,13 @@ export class QuotaGovernor {
 
 /** One request's meter: per-key token counts, and charges to its quota windows. */
 class Meter implements Grant {
+  /** Thinking tokens not yet in a chunk. */
   private pending = 0;
+  /** The chunk sent and not known to be applied (its call failed): sent again first, same seq. */
+  private chunk: { tokens: number; seq: number } | null = null;
+  private seq = 0;
+  /** Unique per request: the store applies each of its seqs at most once. */
+  private readonly id = randomUUID();
   /** Pending tokens at which the next charge is tried (moves on after a failed one). */
   private chargeAt: number;
 
@@ -211,38 +218,48 @@ class Meter implements Grant {
         } else if (ev.type === 'content') {
           this.gov.metrics.tokens(this.key, 0, ev.tokens);
         } else if (ev.type === 'segment' || ev.type === 'usage' || ev.type === 'finish') {
-          if (this.pending > 0) await this.flush();
+          if (this.pending > 0 || this.chunk !== null) await this.flush();
         }
         yield e;
       }
     } finally {
       // Whatever ran is charged, however the request ended (a store failure here is only
       // counted and logged). for-await has already closed `events`.
-      if (this.pending > 0) await this.flush().catch(() => undefined);
+      if (this.pending > 0 || this.chunk !== null) await this.flush().catch(() => undefined);
     }
   }
 
+  /**
+   * Charges what is pending. A failed call (failing open) leaves its chunk to be sent again,
+   * first, with the same seq: a call that timed out after Redis ran it is not charged twice
+   * (store.ts, ChargeOnce). Tokens that arrive meanwhile wait for the next chunk.
+   */
   private async flush(): Promise<void> {
     if (this.policy === undefined || this.windows.length === 0) {
       this.pending = 0;
       return;
     }
-    const tokens = this.pending;
-    const now = this.gov.now();
-    const used = await this.gov.charge(this.policy, this.windows, tokens, now);
-    if (used === undefined) {
-      // Failing open: keep them pending, try again after another chargeEvery tokens.
-      this.chargeAt = this.pending + this.gov.chargeEveryTokens;
-      return;
+    for (let i = 0; i < 2 && (this.chunk !== null || this.pending > 0); i++) {
+      if (this.chunk === null) {
+        this.chunk = { tokens: this.pending, seq: ++this.seq };
+        this.pending = 0;
+      }
+      const now = this.gov.now();
+      const used = await this.gov.charge(this.policy, this.windows, this.chunk.tokens, now, { meter: this.id, seq: this.chunk.seq });
+      if (used === undefined) {
+        // Failing open: try again after another chargeEvery tokens.
+        this.chargeAt = this.pending + this.gov.chargeEveryTokens;
+        return;
+      }
+      this.chunk = null;
+      this.chargeAt = this.gov.chargeEveryTokens;
+      let spent = false;
+      this.windows.forEach((w, i) => {
+        const limit = this.policy!.thinkingQuota[w]!;
+        this.gov.metrics.quotaUsed(this.policy!.name, w, used[i]!, limit);
+        if (used[i]! >= limit) spent = true;
+      });
+      if (spent) this.gov.markSpent(this.policy, used, now);
     }
-    this.pending -= tokens;
-    this.chargeAt = this.gov.chargeEveryTokens;
-    let spent = false;
-    this.windows.forEach((w, i) => {
-      const limit = this.policy!.thinkingQuota[w]!;
-      this.gov.metrics.quotaUsed(this.policy!.name, w, used[i]!, limit);
-      if (used[i]! >= limit) spent = true;
-    });
-    if (spent) this.gov.markSpent(this.policy, used, now);
   }
 }

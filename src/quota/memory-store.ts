@@ -5,7 +5,7 @@
  * most the current windows of the keys in use (names are bounded by the config).
  */
 import type { QuotaWindow } from './policy.js';
-import { type Admission, type QuotaStore, quotaKey, rateKey, ttlMs } from './store.js';
+import { type Admission, type ChargeOnce, CHARGE_ONCE_TTL_MS, type QuotaStore, onceKey, quotaKey, rateKey, ttlMs } from './store.js';
 
 export class MemoryQuotaStore implements QuotaStore {
   private readonly counters = new Map<string, { value: number; expiresAt: number }>();
@@ -24,8 +24,14 @@ export class MemoryQuotaStore implements QuotaStore {
     return { rateOk, rateCount, used: windows.map((w) => this.get(quotaKey('', name, w, nowMs))) };
   }
 
-  async charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number): Promise<number[]> {
+  async charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number, once?: ChargeOnce): Promise<number[]> {
     this.sweep(nowMs);
+    if (once !== undefined) {
+      // A call here never fails half-way, so a repeat does not happen; kept for parity with Redis.
+      const k = onceKey('', name, once.meter);
+      if (this.get(k) >= once.seq) return windows.map((w) => this.get(quotaKey('', name, w, nowMs)));
+      this.counters.set(k, { value: once.seq, expiresAt: nowMs + CHARGE_ONCE_TTL_MS });
+    }
     return windows.map((w) => this.add(quotaKey('', name, w, nowMs), tokens, nowMs + ttlMs(w, nowMs)));
   }
 

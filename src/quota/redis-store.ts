@@ -16,7 +16,7 @@
  */
 import { Redis } from 'ioredis';
 import type { QuotaWindow } from './policy.js';
-import { type Admission, type QuotaStore, quotaKey, rateKey, ttlMs } from './store.js';
+import { type Admission, type ChargeOnce, CHARGE_ONCE_TTL_MS, type QuotaStore, onceKey, quotaKey, rateKey, ttlMs } from './store.js';
 
 /** KEYS[1] rate counter, KEYS[2..] quota counters; ARGV[1] rate limit (0 = none), ARGV[2] its ttl (ms). */
 const ADMIT = `
@@ -36,12 +36,26 @@ end
 for i = 2, #KEYS do out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0') end
 return out`;
 
-/** KEYS quota counters; ARGV[1] tokens, ARGV[1 + i] the ttl (ms) of KEYS[i]. */
+/**
+ * KEYS[1..n] quota counters, KEYS[n + 1] the meter's last applied seq; ARGV[1] tokens, ARGV[2]
+ * the seq (0: no dedupe), ARGV[3] its ttl, ARGV[3 + i] the ttl (ms) of KEYS[i]. A seq already
+ * applied (a retry of a call that timed out after Redis ran it) changes nothing.
+ */
 const CHARGE = `
+local n = #KEYS - 1
 local out = {}
-for i = 1, #KEYS do
+local seq = tonumber(ARGV[2])
+if seq > 0 then
+  local last = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
+  if last >= seq then
+    for i = 1, n do out[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
+    return out
+  end
+  redis.call('SET', KEYS[n + 1], seq, 'PX', ARGV[3])
+end
+for i = 1, n do
   out[i] = redis.call('INCRBY', KEYS[i], ARGV[1])
-  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 1]) end
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 3]) end
 end
 return out`;
 
@@ -89,11 +103,12 @@ export class RedisQuotaStore implements QuotaStore {
     return { rateOk: ints[0] === 1, rateCount: ints[1]!, used: ints.slice(2) };
   }
 
-  async charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number): Promise<number[]> {
+  async charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number, once?: ChargeOnce): Promise<number[]> {
     if (windows.length === 0) return [];
     this.checkConnected();
-    const keys = windows.map((w) => quotaKey(this.opts.prefix, name, w, nowMs));
-    const reply = await this.chargeScript(keys.length, ...keys, tokens, ...windows.map((w) => ttlMs(w, nowMs)));
+    const keys = [...windows.map((w) => quotaKey(this.opts.prefix, name, w, nowMs)), onceKey(this.opts.prefix, name, once?.meter ?? '-')];
+    const ttls = windows.map((w) => ttlMs(w, nowMs));
+    const reply = await this.chargeScript(keys.length, ...keys, tokens, once?.seq ?? 0, CHARGE_ONCE_TTL_MS, ...ttls);
     return integers(reply, windows.length);
   }
 

@@ -23,10 +23,24 @@ export interface QuotaStore {
    * already there (`rateLimit` 0: no rate), and reads the usage of `windows`.
    */
   admit(name: string, nowMs: number, rateLimit: number, windows: readonly QuotaWindow[]): Promise<Admission>;
-  /** Adds `tokens` to each of `windows` atomically; returns their usage afterwards, in order. */
-  charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number): Promise<number[]>;
+  /**
+   * Adds `tokens` to each of `windows` atomically; returns their usage afterwards, in order.
+   * `once` makes a retry safe: a call that timed out may still have been applied, so the caller
+   * sends the same chunk again with the same `{meter, seq}`, and a store applies a meter's seq at
+   * most once (seqs of one meter only grow: its charges are sequential).
+   */
+  charge(name: string, nowMs: number, windows: readonly QuotaWindow[], tokens: number, once?: ChargeOnce): Promise<number[]>;
   close(): Promise<void>;
 }
+
+/** One request meter's charge number: `meter` is unique per request, `seq` counts its charges from 1. */
+export interface ChargeOnce {
+  meter: string;
+  seq: number;
+}
+
+/** How long a meter's last applied seq is remembered (a retry comes at the meter's next charge, seconds later). */
+export const CHARGE_ONCE_TTL_MS = 600_000;
 
 /** The request-rate window (requests_per_minute). */
 export const RATE_WINDOW: QuotaWindow = 'minute';
@@ -49,4 +63,5 @@ export function ttlMs(window: QuotaWindow, nowMs: number): number {
  */
 export const quotaKey = (prefix: string, name: string, w: QuotaWindow, nowMs: number) =>
   `${prefix}q:{${name}}:${w}:${windowOf(w, nowMs).id}`;
+export const onceKey = (prefix: string, name: string, meter: string) => `${prefix}m:{${name}}:${meter}`;
 export const rateKey = (prefix: string, name: string, nowMs: number) => `${prefix}r:{${name}}:${windowOf(RATE_WINDOW, nowMs).id}`;

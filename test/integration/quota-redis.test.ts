@@ -55,7 +55,8 @@ describe.runIf(avail.ok)('two gateways, one Redis', () => {
   ])('share one quota under concurrent load (charge every %i tokens, %i streams at once)', async (every, concurrency) => {
     const prefix = `p${every}:`;
     const Q = 3000;
-    const [a, b] = await gateways({ thinking_quota: { day: Q } }, { charge_every_tokens: every, redis_prefix: prefix });
+    // A 1 s deadline: this measures precision, not a CPU-starved CI machine's Redis timeouts (those are exact too: ChargeOnce).
+    const [a, b] = await gateways({ thinking_quota: { day: Q } }, { charge_every_tokens: every, redis_prefix: prefix, redis_timeout_ms: 1000 });
     try {
       const outcomes: string[] = [];
       // Waves of concurrent streams, half on each gateway, until the key is refused everywhere.

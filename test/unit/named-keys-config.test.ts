@@ -95,3 +95,17 @@ describe('quota', () => {
     expect(problems({}, { THINKGATE_QUOTA_REDIS_URL: 'localhost:6379' })).toEqual(['THINKGATE_QUOTA_REDIS_URL: must be a redis:// or rediss:// URL']);
   });
 });
+
+describe('auth over named keys', () => {
+  it('10,000 named keys: the matched entry carries its own policy; plain keys carry none', async () => {
+    const { createKeyCheck } = await import('../../src/http/auth.js');
+    const keys = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? { name: `k${i}`, key: `sk-${i}` } : { name: `k${i}`, sha256: sha(`sk-${i}`) }));
+    const c = loadConfigFromObject({ upstreams: UP, auth: { api_keys: ['sk-plain'], keys } });
+    const check = createKeyCheck(c.apiKeys, c.namedKeys)!;
+    expect(check('Bearer sk-9999').policy?.name).toBe('k9999');
+    expect(check('Bearer sk-0').policy?.name).toBe('k0');
+    expect(check('Bearer sk-plain').policy).toBeUndefined();
+    expect(check('Bearer sk-9999').id).not.toBe(check('Bearer sk-0').id);
+    expect(() => check('Bearer sk-10000')).toThrow(/Incorrect API key/);
+  });
+});

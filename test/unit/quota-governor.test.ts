@@ -97,6 +97,20 @@ describe('quota governor', () => {
     expect(text).toMatch(/thinkgate_quota_store_up 1/);
   });
 
+  it('a charge that ran but whose answer was lost (a timeout) is sent again and not charged twice', async () => {
+    const { gov, store } = setup('open');
+    let lose = 2;
+    const inner = store.charge.bind(store);
+    store.charge = async (...a) => {
+      const r = await inner(...a);
+      if (lose-- > 0) throw new Error('Command timed out');
+      return r;
+    };
+    const g = await gov.admit(policy({ thinkingQuota: { day: 10_000 } }), 1, 1);
+    expect(await drain(g.meter(events(think(95))))).toBe(95);
+    expect(await used(store)).toBe(95);
+  });
+
   it('fails closed: 503 quota_store_unavailable at admission and mid-stream', async () => {
     const { gov, store } = setup('closed');
     const g = await gov.admit(policy(), 1, 1);

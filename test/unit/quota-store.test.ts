@@ -58,6 +58,19 @@ describe.each(stores)('%s store', (_name, make, enabled) => {
     }
   });
 
+  it.runIf(enabled)('a repeated {meter, seq} (the retry of a call that timed out after it ran) is applied once', async () => {
+    const s = make();
+    try {
+      expect(await s.charge('d', T0, ['day'], 10, { meter: 'm1', seq: 1 })).toEqual([10]);
+      expect(await s.charge('d', T0, ['day'], 10, { meter: 'm1', seq: 1 })).toEqual([10]);
+      expect(await s.charge('d', T0, ['day'], 5, { meter: 'm1', seq: 2 })).toEqual([15]);
+      expect(await s.charge('d', T0, ['day'], 5, { meter: 'm2', seq: 1 })).toEqual([20]);
+      expect(await s.charge('d', T0, ['day'], 1)).toEqual([21]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it.runIf(enabled)('concurrent charges add up exactly', async () => {
     const s = make();
     try {
