@@ -6,6 +6,8 @@ import type { ProfileRegistry } from './profiles/registry.js';
 import type { UpstreamPool } from './replicas/upstream-pool.js';
 import type { ConcurrencyLimiter } from './http/limiter.js';
 import type { KeyLimits } from './http/key-limits.js';
+import type { QuotaGovernor } from './quota/index.js';
+import type { KeyMetrics } from './metrics/key-metrics.js';
 import type { RetryPolicy } from './replicas/retry-policy.js';
 
 export interface AppContext {
@@ -16,6 +18,9 @@ export interface AppContext {
   metrics: Metrics;
   limiter: ConcurrencyLimiter;
   keyLimits: KeyLimits;
+  /** Named-key policies: admission and metering (quota/governor.ts). */
+  quota: QuotaGovernor;
+  keyMetrics: KeyMetrics;
   retry: RetryPolicy;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: () => number;

@@ -31,6 +31,8 @@ import { UpstreamPool, type PooledBackend } from './replicas/upstream-pool.js';
 import { ConcurrencyLimiter } from './http/limiter.js';
 import { KeyLimits } from './http/key-limits.js';
 import { version } from './version.js';
+import { createQuotaGovernor, type QuotaStore } from './quota/index.js';
+import { createKeyMetrics } from './metrics/key-metrics.js';
 
 export interface AppDeps {
   /** Replaces the vLLM clients built from config.upstreams (tests). */
@@ -42,6 +44,8 @@ export interface AppDeps {
   build?: BuildInfo;
   /** prom-client's process metrics: only for the process's one long-lived app. */
   processMetrics?: boolean;
+  /** Replaces the quota store the config picks (tests). */
+  quotaStore?: QuotaStore;
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -109,6 +113,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const registry = new Registry();
   const metrics = createMetrics(registry, deps.build ?? { version }, { processMetrics: deps.processMetrics ?? false });
+  const keyMetrics = createKeyMetrics(registry);
+  const now = deps.now ?? Date.now;
+  const quota = createQuotaGovernor(config, { metrics: keyMetrics, log: app.log, now, ...(deps.quotaStore ? { store: deps.quotaStore } : {}) });
   const backends = deps.backends ?? config.upstreams.map((u) => createBackend(u, config));
   const pool = new UpstreamPool(backends, {
     healthIntervalMs: config.health.intervalMs,
@@ -131,8 +138,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       onQueueDepth: (d) => metrics.queueDepth(d),
     }),
     keyLimits: new KeyLimits(config.limits.perKeyMaxConcurrent),
+    quota,
+    keyMetrics,
     retry: { retries: config.routing.retries, backoffMs: config.routing.retryBackoffMs },
-    now: deps.now ?? Date.now,
+    now,
     newId: deps.newId ?? ((prefix) => `${prefix}-${randomUUID().replaceAll('-', '')}`),
     draining: false,
     shutdown: shutdownController(),
@@ -165,7 +174,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addContentTypeParser('application/json', { parseAs: 'string' }, bodyParser(false));
   app.addContentTypeParser('*', { parseAs: 'string' }, bodyParser(true));
 
-  registerAuth(app, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
+  registerAuth(app, { apiKeys: config.apiKeys, namedKeys: config.namedKeys, metricsAuth: config.metricsAuth });
 
   app.setErrorHandler((err, request, reply) => {
     const e = fromFastifyError(err, config.limits.bodyLimitBytes);
@@ -193,7 +202,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   registerMetrics(app, ctx);
 
   app.addHook('onReady', async () => pool.start());
-  app.addHook('onClose', async () => pool.close());
+  app.addHook('onClose', async () => {
+    await Promise.all([pool.close(), quota.close()]);
+  });
   return app;
 }
 

@@ -102,6 +102,43 @@ export class RateLimitError extends ThinkgateError {
   }
 }
 
+/**
+ * 429 of a named key's policy (quota/governor.ts): its thinking quota (`thinking_quota_exceeded`)
+ * or its request rate (`rate_limit_exceeded`) is spent until `resetSeconds`. Headers as OpenAI
+ * names them (x-ratelimit-{limit,remaining,reset}-{tokens,requests}; reset as "1m30s"), plus
+ * Retry-After in whole seconds.
+ */
+export class KeyLimitError extends RateLimitError {
+  constructor(
+    message: string,
+    readonly kind: 'tokens' | 'requests',
+    readonly limit: number,
+    readonly resetSeconds: number,
+    opts: ErrorOptions = {},
+  ) {
+    super(message, Math.max(1, Math.ceil(resetSeconds)), { code: kind === 'tokens' ? 'thinking_quota_exceeded' : 'rate_limit_exceeded', ...opts });
+  }
+  override headers(): Record<string, string> {
+    return {
+      ...super.headers(),
+      [`x-ratelimit-limit-${this.kind}`]: String(this.limit),
+      [`x-ratelimit-remaining-${this.kind}`]: '0',
+      [`x-ratelimit-reset-${this.kind}`]: formatReset(this.resetSeconds),
+    };
+  }
+}
+
+/** OpenAI's reset format: "6m0s", "1s", "20ms", "1h2m3s". */
+export function formatReset(seconds: number): string {
+  if (seconds < 1) return `${Math.max(0, Math.round(seconds * 1000))}ms`;
+  let s = Math.ceil(seconds);
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
+}
+
 /** 502: the upstream answered with an error or with something we cannot parse. */
 export class UpstreamError extends ThinkgateError {
   readonly status = 502;

@@ -40,6 +40,7 @@ export const SETTINGS = Object.freeze({
   'server.max_connections': { default: 8192, meaning: 'Client connections open at once; more are dropped on accept' },
 
   'auth.api_keys': { env: 'THINKGATE_API_KEYS', default: [], meaning: 'Client keys; empty = every route open (the variable: comma-separated)' },
+  'auth.keys': { meaning: 'Named keys with policies (caps on M and n, thinking quota, request rate); docs/configuration.md, "Named keys"' },
   'auth.metrics': { default: 'open', meaning: '`api_key`: /metrics needs a key too' },
 
   'defaults.max_thinking_tokens': { meaning: 'M of every model; unset = only max_completion_tokens and the context bound thinking' },
@@ -60,6 +61,12 @@ export const SETTINGS = Object.freeze({
   'limits.max_thinking_extensions': { default: 32, meaning: "Ceiling on a request's E (larger values are clamped)" },
   'limits.max_segments_per_choice': { default: 64, meaning: 'Upstream calls of one choice; at the ceiling the choice ends with `length`' },
   'limits.max_upstream_bytes_per_request': { default: 256 * MiB, meaning: 'Bytes one request may send upstream, all segments together; above, 400' },
+
+  'quota.redis_url': { env: 'THINKGATE_QUOTA_REDIS_URL', meaning: '`redis://` URL of the Redis every pod shares quotas and rates through; unset = in this process only' },
+  'quota.on_redis_error': { default: 'open', meaning: '`open`: admit and leave unmetered while Redis fails; `closed`: refuse with 503' },
+  'quota.redis_timeout_ms': { default: 250, meaning: 'Deadline of one Redis call (a hung Redis counts as down)' },
+  'quota.charge_every_tokens': { default: 256, meaning: 'Thinking tokens a stream may run ahead of its charge (also charged at each segment end)' },
+  'quota.redis_prefix': { default: 'thinkgate:', meaning: 'Prefix of every Redis key thinkgate writes' },
 
   'routing.retries': { default: 2, meaning: 'Retries on another replica before the first byte (0-10)' },
   'routing.retry_backoff_ms': { default: 100, meaning: 'Backoff base (doubles per retry, jittered)' },

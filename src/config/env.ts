@@ -17,6 +17,7 @@ export interface EnvValues {
   bodyLimitBytes?: number;
   maxConcurrent?: number;
   drainTimeoutMs?: number;
+  quotaRedisUrl?: string;
 }
 
 /** What loadConfig reads variables from (usually process.env). */
@@ -67,5 +68,8 @@ export function readEnv(env: ConfigEnv, problems: string[]): EnvValues {
   set('bodyLimitBytes', integer(envOf('limits.body_limit_bytes'), 1));
   set('maxConcurrent', integer(envOf('limits.max_concurrent_requests'), 1));
   set('drainTimeoutMs', integer(envOf('server.drain_timeout_ms'), 0, MAX_TIMER_MS));
+  const redis = get(envOf('quota.redis_url'));
+  if (redis !== undefined && !/^rediss?:\/\/\S+$/.test(redis)) problems.push(`${envOf('quota.redis_url')}: must be a redis:// or rediss:// URL`);
+  else set('quotaRedisUrl', redis);
   return out;
 }

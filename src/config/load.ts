@@ -12,6 +12,7 @@ import { buildProfiles, checkBudget, definedOnly, readModels } from './profiles.
 import { TOP_LEVEL_KEYS, fileSections, isPlainObject, joinPath, zodProblems, type FileSections } from './schema.js';
 import { ConfigError, type Config } from './types.js';
 import { resolveUpstreams } from './upstreams.js';
+import { readNamedKeys } from './named-keys.js';
 import { parseYaml } from './yaml.js';
 
 interface FileParts {
@@ -59,14 +60,25 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
   const models = readModels(file.models, names, defaults, problems);
   problems.push(...envProblems);
   const connections = readConnections(file.sections.server, problems);
+  const apiKeys = e.apiKeys ?? file.sections.auth?.api_keys ?? d('auth.api_keys');
+  const namedKeys = readNamedKeys(file.sections.auth?.keys, apiKeys, problems);
   if (problems.length > 0) throw new ConfigError(problems, source === undefined ? 'environment' : `${source} and environment`);
 
-  const { server, auth, response, limits, routing, timeouts, health } = file.sections;
+  const { server, auth, response, limits, quota, routing, timeouts, health } = file.sections;
+  const redisUrl = e.quotaRedisUrl ?? quota?.redis_url;
   return deepFreeze<Config>({
     host: e.host ?? server?.host ?? d('server.host'),
     port: e.port ?? server?.port ?? d('server.port'),
     logLevel: e.logLevel ?? server?.log_level ?? d('server.log_level'),
-    apiKeys: e.apiKeys ?? auth?.api_keys ?? d('auth.api_keys'),
+    apiKeys,
+    namedKeys,
+    quota: {
+      ...(redisUrl !== undefined ? { redisUrl } : {}),
+      onRedisError: quota?.on_redis_error ?? d('quota.on_redis_error'),
+      redisTimeoutMs: quota?.redis_timeout_ms ?? d('quota.redis_timeout_ms'),
+      chargeEveryTokens: quota?.charge_every_tokens ?? d('quota.charge_every_tokens'),
+      redisPrefix: quota?.redis_prefix ?? d('quota.redis_prefix'),
+    },
     upstreams,
     profiles,
     models,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { REASONING_EFFORTS, type ReasoningEffort } from '../profiles/profile.js';
 import { LOG_LEVELS, REASONING_FIELDS, UPSTREAM_KINDS } from './types.js';
+import { KEY_NAME_PATTERN, MAX_KEY_NAME_LENGTH, MAX_NAMED_KEYS } from '../quota/policy.js';
 
 /** setTimeout's largest delay; Node turns anything above into 1 ms (TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -90,6 +91,23 @@ export const upstreamSchema = z.preprocess(
   }),
 );
 
+/** One `auth.keys` entry; load.ts checks key-or-sha256 and unique names/keys across entries. */
+export const namedKeySchema = section({
+  name: text()
+    .max(MAX_KEY_NAME_LENGTH, { error: `must be at most ${MAX_KEY_NAME_LENGTH} characters` })
+    .regex(KEY_NAME_PATTERN, { error: 'must be letters, digits, _ . - (a metric label)' }),
+  key: text().max(4096, { error: 'must be at most 4096 characters' }).optional(),
+  sha256: z
+    .string({ error: 'must be a string' })
+    .regex(/^[0-9a-fA-F]{64}$/, { error: 'must be 64 hex digits (sha256 of the key)' })
+    .optional(),
+  max_thinking_tokens: int(0).optional(),
+  max_n: int(1).optional(),
+  thinking_quota: section({ minute: int(1).optional(), hour: int(1).optional(), day: int(1).optional() }).optional(),
+  requests_per_minute: int(1).optional(),
+  on_quota_exhausted: z.enum(['refuse', 'degrade'], { error: 'must be refuse or degrade' }).optional(),
+});
+
 /** The file's top-level sections, each validated on its own so one bad section hides no other problem. */
 export const fileSections = {
   server: section({
@@ -105,6 +123,10 @@ export const fileSections = {
   }),
   auth: section({
     api_keys: z.array(text(), { error: 'must be a list of strings' }).optional(),
+    keys: z
+      .array(namedKeySchema, { error: 'must be a list' })
+      .max(MAX_NAMED_KEYS, { error: `must hold at most ${MAX_NAMED_KEYS} keys` })
+      .optional(),
     metrics: z.enum(['open', 'api_key'], { error: 'must be open or api_key' }).optional(),
   }),
   defaults: section(budgetShape),
@@ -129,6 +151,16 @@ export const fileSections = {
     max_segments_per_choice: int(1).optional(),
     max_upstream_bytes_per_request: int(1).optional(),
   }),
+  quota: section({
+    redis_url: z
+      .string({ error: 'must be a redis:// or rediss:// URL' })
+      .regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL' })
+      .optional(),
+    on_redis_error: z.enum(['open', 'closed'], { error: 'must be open or closed' }).optional(),
+    redis_timeout_ms: ms(1).optional(),
+    charge_every_tokens: int(1).optional(),
+    redis_prefix: z.string({ error: 'must be a string' }).max(128, { error: 'must be at most 128 characters' }).optional(),
+  }),
   routing: section({
     retries: int(0, 10).optional(),
     retry_backoff_ms: ms(0).optional(),
@@ -144,7 +176,7 @@ export const fileSections = {
 };
 export type FileSections = { [K in keyof typeof fileSections]?: z.infer<(typeof fileSections)[K]> };
 /** `upstreams`, `profiles` and `models` are validated entry by entry (models keep the file's order). */
-export const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'routing', 'timeouts', 'health', 'profiles', 'models'];
+export const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'quota', 'routing', 'timeouts', 'health', 'profiles', 'models'];
 export type FileEffort = z.infer<typeof effortSchema>;
 export type FileModelEntry = z.infer<typeof modelListEntrySchema> | (z.infer<typeof modelEntrySchema> & { match?: undefined });
 

@@ -215,6 +215,11 @@ export class ForcingState {
     };
     const clamped = this.input.budget.extensionsClampedTo;
     if (clamped !== undefined) s.extensions_clamped_to = clamped;
+    const { maxThinkingClampedTo: to, maxThinkingClampedBy: by } = this.input.budget;
+    if (to !== undefined && by !== undefined) {
+      s.max_thinking_tokens_clamped_to = to;
+      s.max_thinking_tokens_clamped_by = by;
+    }
     if (this.segmentLimitReached) s.segment_limit_reached = true;
     if (this.prefill !== undefined) s.prefill = { phase: this.prefill.phase, thinking_tokens: this.prefill.thinkingTokens };
     return s;

@@ -19,7 +19,16 @@ export interface Budget {
   extensionIds: number[];
   /** Set when the client's E was above the operator's ceiling and clamped to it (reported in the summary). */
   extensionsClampedTo?: number;
+  /**
+   * Set when M was lowered by the API key's policy (its cap, or what is left of its thinking
+   * quota in degrade mode): the M that applied and why, reported in the summary.
+   */
+  maxThinkingClampedTo?: number;
+  maxThinkingClampedBy?: ThinkingClampReason;
 }
+
+/** Why a key's policy lowered M (quota/governor.ts): its `max_thinking_tokens`, or what was left of its quota. */
+export type ThinkingClampReason = 'key_cap' | 'thinking_quota';
 
 export interface EngineInput {
   model: string;
@@ -74,6 +83,9 @@ export interface BudgetForcingSummary {
   segments: number;
   /** The E that applied when the request asked for more than the operator's ceiling. */
   extensions_clamped_to?: number;
+  /** The M that applied when the API key's policy lowered it, and why (docs/api.md, "Named keys"). */
+  max_thinking_tokens_clamped_to?: number;
+  max_thinking_tokens_clamped_by?: ThinkingClampReason;
   /** True when the segment ceiling refused an extension or ended the run. */
   segment_limit_reached?: boolean;
   /**

@@ -60,6 +60,10 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
     out.truncated ||= p.truncated;
     out.segments += p.segments;
     if (p.extensions_clamped_to !== undefined) out.extensions_clamped_to = p.extensions_clamped_to;
+    if (p.max_thinking_tokens_clamped_to !== undefined) {
+      out.max_thinking_tokens_clamped_to = p.max_thinking_tokens_clamped_to;
+      out.max_thinking_tokens_clamped_by = p.max_thinking_tokens_clamped_by!;
+    }
     if (p.segment_limit_reached === true) out.segment_limit_reached = true;
     // Every choice continues the same prefill (one prompt): reported once, not summed.
     if (p.prefill !== undefined) out.prefill = p.prefill;

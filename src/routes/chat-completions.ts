@@ -35,7 +35,8 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       model: req.model,
       stream: req.stream === true,
       weight,
-      start: (signal) => startChat(req, ctx, signal, request.id),
+      n: req.n ?? 1,
+      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: (started) =>
         new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: req.n ?? 1 }),

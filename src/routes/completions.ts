@@ -33,6 +33,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
         route: '/v1/completions',
         reason: why,
         admission: true,
+        n,
         headersTimeoutMs: stream ? ctx.config.timeouts.firstTokenMs : 0,
       });
     }
@@ -45,7 +46,8 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
       model: req.model,
       stream,
       weight: choices,
-      start: (signal) => startCompletion(req, ctx, signal, request.id),
+      n,
+      start: (signal, cap) => startCompletion(req, ctx, signal, request.id, cap),
       collector: () => new TextCompletionBuilder(meta()),
       renderer: (started) => new TextCompletionChunks({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started) }),
     });

@@ -16,11 +16,17 @@ import { InvalidRequestError } from '../errors.js';
 import { nameTemplateParam, templateControls } from '../openai/template-controls.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
-import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
+import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
 
 export type StartedChat = StartedRuns;
 
-export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {
+export function startChat(
+  req: ChatRequest,
+  ctx: AppContext,
+  signal: AbortSignal,
+  requestId: string,
+  cap?: ThinkingCap,
+): Promise<StartedChat> {
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
   const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
     const input = await prepareChat(req, backend, ctx, s);
@@ -31,7 +37,7 @@ export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal
       requestId: runRequestId(requestId, { choice: i, n }),
     }));
   };
-  return startRuns(ctx, signal, plan, affinity);
+  return startRuns(ctx, signal, plan, affinity, cap);
 }
 
 /**

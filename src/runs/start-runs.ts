@@ -11,7 +11,7 @@
 import type { AppContext } from '../app-context.js';
 import type { Backend } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
-import type { EngineInput } from '../engine/types.js';
+import type { EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
@@ -39,11 +39,46 @@ export interface PrepareDeps {
 /** Builds the runs' inputs on the chosen replica (tokenize, resolve the profile). Runs before the first byte. */
 export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[]>;
 
-export async function startRuns(ctx: AppContext, signal: AbortSignal, plan: RunPlan, affinity?: string): Promise<StartedRuns> {
+/** A named key's ceiling on each run's M, and why (quota/governor.ts). */
+export interface ThinkingCap {
+  tokens: number;
+  by: ThinkingClampReason;
+}
+
+/**
+ * Lowers each run's M to `cap` (an absent M, unbounded, too), and m with it (m <= M), recording
+ * the clamp for `budget_forcing` (docs/api.md, "Named keys"). Clamped, not refused: like the
+ * extension ceiling, a key's cap means "at most this much thinking", and the response says so.
+ */
+export function applyThinkingCap(inputs: EngineInput[], cap: ThinkingCap | undefined): EngineInput[] {
+  if (cap === undefined) return inputs;
+  return inputs.map((input) => {
+    const b = input.budget;
+    if (b.maxThinkingTokens !== null && b.maxThinkingTokens <= cap.tokens) return input;
+    return {
+      ...input,
+      budget: {
+        ...b,
+        maxThinkingTokens: cap.tokens,
+        minThinkingTokens: Math.min(b.minThinkingTokens, cap.tokens),
+        maxThinkingClampedTo: cap.tokens,
+        maxThinkingClampedBy: cap.by,
+      },
+    };
+  });
+}
+
+export async function startRuns(
+  ctx: AppContext,
+  signal: AbortSignal,
+  plan: RunPlan,
+  affinity?: string,
+  cap?: ThinkingCap,
+): Promise<StartedRuns> {
   // One allowance per request: bytes sent to a replica that failed count too.
   const allowance = new UpstreamAllowance(ctx.config.limits.maxUpstreamBytesPerRequest);
   const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
-    const inputs = await plan(backend, signal);
+    const inputs = applyThinkingCap(await plan(backend, signal), cap);
     allowance.checkFirstSegments(inputs);
     const metered = meteredBackend(backend, allowance);
     const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, metered, signal)));

@@ -1,7 +1,8 @@
 /**
  * One request's life, the same for budget-forced runs (serve-runs.ts) and relays (relay.ts):
  *
- *   refuse while draining -> watch the client -> per-key slot, then an admission slot (by
+ *   refuse while draining -> watch the client -> the named key's policy (rate, quota, caps:
+ *   quota/governor.ts) -> per-key slot, then an admission slot (by
  *   weight: a run per slot, a relay 1, tokenizer calls none) -> the body, holding the replica
  *   lease it took -> classify the ending -> release everything in one `finally` -> one
  *   `recorder.end(outcome)`.
@@ -20,6 +21,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import type { Outcome } from '../metrics/request-metrics.js';
+import type { Grant } from '../quota/index.js';
+import { UNNAMED_KEY } from '../quota/policy.js';
 import {
   AbortedError,
   isAbortError,
@@ -42,6 +45,8 @@ export interface Recorder {
 export interface LifecycleSpec<R extends Recorder> {
   /** Admission slots the request takes (http/limiter.ts): its engine runs, a relay 1, 0 none. */
   weight: number;
+  /** Choices per prompt (`n`), checked against a named key's `max_n`; 1 when absent. */
+  n?: number;
   /** Built once the request is past the drain check (request metrics count it in flight from here). */
   recorder(): R;
 }
@@ -53,6 +58,8 @@ export interface Live<R extends Recorder> {
   /** The replica lease the body took: released when the request ends, whatever happens. */
   hold(lease: UpstreamLease): void;
   readonly recorder: R;
+  /** The named key's admission (its M cap and meter); undefined for a request of weight 0. */
+  readonly grant: Grant | undefined;
 }
 
 /** How the body answered: its status, or the error it rendered after the first byte. */
@@ -84,14 +91,16 @@ export async function requestLifecycle<R extends Recorder>(
   let releaseKey: (() => void) | undefined;
   let release: (() => void) | undefined;
   let lease: UpstreamLease | undefined;
+  let grant: Grant | undefined;
   try {
     if (spec.weight > 0) {
+      grant = await ctx.quota.admit(request.keyPolicy, spec.n ?? 1, spec.weight);
       releaseKey = ctx.keyLimits.acquire(request.apiKeyId, spec.weight);
       queued = true;
       release = await ctx.limiter.acquire(client.signal, spec.weight);
       queued = false;
     }
-    const answer = await body({ signal: client.signal, hold: (l) => (lease = l), recorder });
+    const answer = await body({ signal: client.signal, hold: (l) => (lease = l), recorder, grant });
     outcome = answer.error ? failed(answer.error, true, ctx) : { status: answer.status };
     return answer.value;
   } catch (err) {
@@ -123,6 +132,7 @@ export async function requestLifecycle<R extends Recorder>(
     release?.();
     releaseKey?.();
     recorder.end(outcome);
+    ctx.keyMetrics.request(request.keyPolicy?.name ?? UNNAMED_KEY, outcome.status);
   }
 }
 

@@ -33,6 +33,11 @@ export interface RelaySpec {
   reason: string;
   /** Generation requests take an admission slot like any other; tokenizer calls do not. */
   admission: boolean;
+  /**
+   * Choices per prompt, for a named key's `max_n`. A relay is admitted by the key's policy (rate,
+   * spent quota) but its tokens are not metered: thinkgate does not parse a relayed body.
+   */
+  n?: number;
   /** Response-header deadline: generation answers only at its end (0 = none). */
   headersTimeoutMs: number;
 }
@@ -40,7 +45,7 @@ export interface RelaySpec {
 export function relay(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RelaySpec): Promise<unknown> {
   // Relays have their own counter: by route, reason and final status only.
   const recorder = (): Recorder => ({ end: ({ status }) => ctx.metrics.relayed(spec.route, spec.reason, status) });
-  return requestLifecycle(ctx, request, reply, { weight: spec.admission ? 1 : 0, recorder }, async ({ signal, hold }) => {
+  return requestLifecycle(ctx, request, reply, { weight: spec.admission ? 1 : 0, ...(spec.n !== undefined ? { n: spec.n } : {}), recorder }, async ({ signal, hold }) => {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const started = await forwardOnReplica(ctx, spec, body, request.id, signal);
     hold(started.lease);

@@ -11,7 +11,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import type { StartedRuns } from '../runs/start-runs.js';
+import type { StartedRuns, ThinkingCap } from '../runs/start-runs.js';
 import type { EngineEvent } from '../engine/types.js';
 import { isAbortError, toErrorBody, toThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
@@ -36,7 +36,10 @@ export interface RunsSpec {
   stream: boolean;
   /** Engine runs of the request (prompts x n): the slots it takes in admission (http/limiter.ts). */
   weight: number;
-  start(signal: AbortSignal): Promise<StartedRuns>;
+  /** Choices per prompt (`n`), for a named key's `max_n`. */
+  n: number;
+  /** `cap`: the named key's ceiling on each run's M (quota/governor.ts), applied by runs/start-runs.ts. */
+  start(signal: AbortSignal, cap: ThinkingCap | undefined): Promise<StartedRuns>;
   collector(): EventCollector;
   /** Built once the runs started: their inputs give per-choice figures (prompt lengths for continuous usage). */
   renderer(started: StartedRuns): EventRenderer;
@@ -45,8 +48,8 @@ export interface RunsSpec {
 export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
   const labels = { model: spec.model, stream: spec.stream };
   const recorder = (): RequestMetrics => new RequestMetrics(ctx.metrics, labels, ctx.now);
-  return requestLifecycle(ctx, request, reply, { weight: spec.weight, recorder }, async ({ signal, hold, recorder: rm }) => {
-    const started = await spec.start(signal);
+  return requestLifecycle(ctx, request, reply, { weight: spec.weight, n: spec.n, recorder }, async ({ signal, hold, recorder: rm, grant }) => {
+    const started = await spec.start(signal, grant?.thinkingCap);
     hold(started.lease);
     // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
     // a known model none (servedModel), so only a model's first request waits for /v1/models.
@@ -54,7 +57,9 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
-    const events = rm.tap(started.first, started.rest);
+    const tapped = rm.tap(started.first, started.rest);
+    // The key's meter charges thinking as it streams (quota/governor.ts): a spent quota ends the stream.
+    const events = grant === undefined ? tapped : grant.meter(tapped);
     if (spec.stream) return streamEvents(reply, events, spec.renderer(started), ctx);
     const collector = spec.collector();
     for await (const { index, ev } of events) collector.onEvent(ev, index);

@@ -142,6 +142,15 @@ describe.skipIf(skipWithout(helmPath))('helm template', () => {
     expect(container(defaults).env).toBeUndefined();
   });
 
+  it('the quota Redis URL from a value or an existing Secret (issue 17)', () => {
+    expect(container(allOn).env).toContainEqual({ name: 'THINKGATE_QUOTA_REDIS_URL', value: 'redis://redis-master.redis:6379/0' });
+    const fromSecret = render('--set', 'quota.existingSecret=redis-auth');
+    expect(container(fromSecret).env).toContainEqual({
+      name: 'THINKGATE_QUOTA_REDIS_URL',
+      valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'redis-url' } },
+    });
+  });
+
   it('every optional feature renders when enabled', () => {
     const kinds = allOn.map((d) => d.kind).sort();
     expect(kinds).toEqual(

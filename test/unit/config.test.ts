@@ -256,7 +256,7 @@ profiles:
   p: { thinking_start: a, thinking_end: b, forced_close: b, extension: w, typo: 1 }
 `;
     expect(problemsOf(() => withFile(yaml))).toEqual([
-      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, routing, timeouts, health, profiles, models)',
+      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, quota, routing, timeouts, health, profiles, models)',
       `server.hots: unknown key (known: ${keysOf('server').join(', ')})`,
       `limits.max_concurent_requests: unknown key (known: ${keysOf('limits').join(', ')})`,
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
@@ -514,7 +514,7 @@ describe('loadConfig: the result', () => {
     ]);
     // Its "defaults" comments are true: the same text with every example section removed gives the same values.
     const bare = loadConfig({ THINKGATE_UPSTREAMS: 'http://127.0.0.1:8000' });
-    for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
+    for (const key of ['host', 'port', 'logLevel', 'apiKeys', 'defaults', 'reasoningFields', 'limits', 'quota', 'namedKeys', 'timeouts', 'health', 'drainTimeoutMs', 'sseKeepAliveMs'] as const) {
       expect(c[key], key).toEqual(bare[key]);
     }
     // ...and it leaves the extension phrase to the profiles, as the bare config does.
