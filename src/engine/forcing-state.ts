@@ -34,6 +34,8 @@ export class ForcingState {
   /** The segment ceiling refused an extension or ended the run. */
   private segmentLimitReached = false;
   private cachedTokens: number | undefined;
+  /** The client stop string that ended the answer, if one did. */
+  private stopString: string | undefined;
   /** What thinkgate inserted and has not reported yet: the extension phrase, and delimiters with `transcript`. */
   private inserted: EngineEvent[] = [];
 
@@ -95,6 +97,15 @@ export class ForcingState {
   }
 
   /** The model's end of turn after the answer: completion, neither span nor answer. */
+  /** A client stop string ended the answer (reported on `finish`, as vLLM's `stop_reason`). */
+  stopOn(stop: string): void {
+    this.stopString = stop;
+  }
+
+  get stopSequence(): string | undefined {
+    return this.stopString;
+  }
+
   endTurn(): void {
     this.overhead++;
   }

@@ -39,14 +39,24 @@ export function bearerOf(authorization: string | undefined): string | undefined 
   return /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
 }
 
-/** Checks an Authorization header against the configured keys; returns the matched key's id. */
-export function createKeyCheck(keys: readonly string[]): ((authorization: string | undefined) => string) | null {
+/**
+ * The key a request presents: `Authorization: Bearer <key>` (OpenAI's clients), else `x-api-key`
+ * (Anthropic's clients, on every route alike: a key is a key whichever SDK sends it).
+ */
+export function presentedKey(headers: { authorization?: string; 'x-api-key'?: string | string[] }): string | undefined {
+  const bearer = bearerOf(headers.authorization);
+  if (bearer !== undefined) return bearer;
+  const x = headers['x-api-key'];
+  return typeof x === 'string' && x.trim() !== '' ? x.trim() : undefined;
+}
+
+/** Checks a presented key (presentedKey) against the configured keys; returns the matched key's id. */
+export function createKeyCheck(keys: readonly string[]): ((token: string | undefined) => string) | null {
   if (keys.length === 0) return null;
   const digests = keys.map(digest);
-  return (authorization) => {
-    const token = bearerOf(authorization);
+  return (token) => {
     if (token === undefined) {
-      throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>".');
+      throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".');
     }
     const given = digest(token);
     let match = -1;
@@ -65,12 +75,12 @@ export function registerAuth(app: FastifyInstance, opts: { apiKeys: readonly str
   app.decorateRequest('apiKeyId', '');
   app.addHook('onRequest', async (request) => {
     if (check === null) {
-      const token = bearerOf(request.headers.authorization);
+      const token = presentedKey(request.headers);
       request.apiKeyId = token === undefined ? 'anonymous' : keyId(digest(token));
       return;
     }
     if (isOpen(request, open)) return;
-    request.apiKeyId = check(request.headers.authorization);
+    request.apiKeyId = check(presentedKey(request.headers));
   });
 }
 
