@@ -79,7 +79,11 @@ const thinking = z.discriminatedUnion(
 export const messagesRequestSchema = z
   .object({
     model: z.string().min(1).max(MAX_MODEL_ID_LENGTH),
-    messages: z.array(message).min(1),
+    // At least one user or assistant turn: system text alone leaves the template nothing to answer.
+    messages: z
+      .array(message)
+      .min(1)
+      .refine((ms) => ms.some((m) => m.role !== 'system'), { error: 'at least one message must have the role user or assistant.' }),
     max_tokens: int().min(1),
     system: z.union([z.string(), z.array(block)]).optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),

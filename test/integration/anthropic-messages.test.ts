@@ -233,6 +233,7 @@ describe('/v1/messages errors and auth', () => {
       'x',
       { ...base, messages: [] },
       { ...base, messages: [{ role: 'tool', content: 'x' }] },
+      { ...base, messages: [{ role: 'system', content: '' }] },
       { ...base, messages: [{ role: 'user', content: [{ type: 'nope' }] }] },
       { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] },
       { ...base, thinking: { type: 'enabled' } },
