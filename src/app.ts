@@ -13,7 +13,7 @@ import { registerAuth } from './http/auth.js';
 import { createBackend } from './backends/create-backend.js';
 import type { Config } from './config/index.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
-import { InvalidRequestError, NotFoundError, toErrorBody } from './errors.js';
+import { errorBodyFor, InvalidRequestError, NotFoundError, toErrorBody, type ErrorEnvelope } from './errors.js';
 import { fromFastifyError } from './http/fastify-errors.js';
 import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
 import { logRequestEnds, requestLoggingOptions } from './logging/request-log.js';
@@ -22,6 +22,7 @@ import { assertShallow } from './openai/json-depth.js';
 import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerCompletions } from './routes/completions.js';
+import { registerMessages } from './routes/messages.js';
 import { registerTokenizer } from './routes/tokenizer.js';
 import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
@@ -60,6 +61,10 @@ function shutdownController(): AbortController {
 declare module 'fastify' {
   interface FastifyInstance {
     thinkgate: AppContext;
+  }
+  interface FastifyContextConfig {
+    /** The API whose error envelope the route answers in (errors.ts errorBodyFor); default OpenAI's. */
+    errorEnvelope?: ErrorEnvelope;
   }
 }
 
@@ -186,7 +191,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // than let Node keep reading a body nobody wants (a trickling client would hold it open).
     if (!request.raw.complete) reply.header('connection', 'close');
     logUpstreamDetail(request.log, e);
-    void reply.code(e.status).headers(e.headers()).send(toErrorBody(e));
+    const envelope = request.is404 ? 'openai' : (request.routeOptions.config.errorEnvelope ?? 'openai');
+    void reply.code(e.status).headers(e.headers()).send(errorBodyFor(envelope, e));
   });
   app.setNotFoundHandler((request, reply) => {
     const e = new NotFoundError(`Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' });
@@ -196,6 +202,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await registerOpenApi(app);
   registerChatCompletions(app, ctx);
   registerCompletions(app, ctx);
+  registerMessages(app, ctx);
   registerTokenizer(app, ctx);
   registerModels(app, ctx);
   registerHealth(app, ctx);

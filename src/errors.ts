@@ -1,9 +1,11 @@
 /**
- * The one error hierarchy of thinkgate and its one mapping to the OpenAI error envelope
- * (`{"error": {"message", "type", "param", "code"}}`, as openai-node's APIError reads it).
+ * The one error hierarchy of thinkgate and its mapping to each API's error envelope, here and
+ * nowhere else: OpenAI's (`{"error": {"message", "type", "param", "code"}}`, as openai-node's
+ * APIError reads it) and Anthropic's (`{"type": "error", "error": {"type", "message"}}`, as
+ * @anthropic-ai/sdk reads it, for /v1/messages).
  *
- * Every module throws a subclass of ThinkgateError; the HTTP layer calls `toErrorBody`
- * (before the first byte: status + JSON body; after it: one `data: {"error":...}` SSE event).
+ * Every module throws a subclass of ThinkgateError; the HTTP layer calls `errorBodyFor`
+ * (before the first byte: status + JSON body; after it: one SSE error event).
  * This file imports nothing, so the pure engine may throw these too.
  */
 
@@ -199,4 +201,50 @@ export function toThinkgateError(err: unknown): ThinkgateError {
 /** The one mapping to the OpenAI envelope. */
 export function toErrorBody(err: ThinkgateError): OpenAIErrorBody {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}
+
+/** Which API's envelope a route answers errors in (its Fastify route config, `errorEnvelope`). */
+export type ErrorEnvelope = 'openai' | 'anthropic';
+
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+}
+
+/**
+ * Anthropic's error types by status (its API reference, "Errors"). The HTTP status is the
+ * same as on OpenAI routes; `param`, which Anthropic's envelope has no field for, leads the message.
+ */
+function anthropicType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+      return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
+    default:
+      return 'api_error';
+  }
+}
+
+/** The one mapping to Anthropic's envelope. */
+export function toAnthropicErrorBody(err: ThinkgateError): AnthropicErrorBody {
+  const message = err.param !== null && !err.message.includes(err.param) ? `${err.param}: ${err.message}` : err.message;
+  return { type: 'error', error: { type: anthropicType(err.status), message } };
+}
+
+/** The error body in `envelope`. */
+export function errorBodyFor(envelope: ErrorEnvelope, err: ThinkgateError): OpenAIErrorBody | AnthropicErrorBody {
+  return envelope === 'anthropic' ? toAnthropicErrorBody(err) : toErrorBody(err);
 }

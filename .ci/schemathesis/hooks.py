@@ -120,6 +120,8 @@ def _has_non_text_part(body: dict[str, Any]) -> bool:
 def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     body = case.body
     meta = case.meta
+    if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
+        return _messages_budget_agrees(body)
     if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
         return True
     if _has_non_text_part(body):
@@ -138,6 +140,22 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     if min_thinking is not None and max_thinking is not None and min_thinking > max_thinking:
         return False
     return True
+
+
+def _messages_budget_agrees(body: dict[str, Any]) -> bool:
+    """/v1/messages: min_thinking_tokens must not exceed M (thinking.budget_tokens, 0 when
+    thinking is disabled, else the output_config.effort preset), as on chat."""
+    thinking = body.get("thinking")
+    max_thinking = None
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        max_thinking = _int(thinking.get("budget_tokens"))
+    elif isinstance(thinking, dict) and thinking.get("type") == "disabled":
+        max_thinking = 0
+    else:
+        effort = body.get("output_config", {}).get("effort") if isinstance(body.get("output_config"), dict) else None
+        max_thinking = EFFORT_MAX_THINKING.get(effort)
+    min_thinking = _int(body.get("min_thinking_tokens"))
+    return not (min_thinking is not None and max_thinking is not None and min_thinking > max_thinking)
 
 
 @schemathesis.hook

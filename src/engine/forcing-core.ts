@@ -92,7 +92,14 @@ export class ForcingCore {
 
   finish(): EngineEvent {
     const reason = 'finish' in this.next ? this.next.finish : 'length';
-    return { type: 'finish', reason, usage: this.state.usage(), budgetForcing: this.state.summary() };
+    const stop = this.state.stopSequence;
+    return {
+      type: 'finish',
+      reason,
+      usage: this.state.usage(),
+      budgetForcing: this.state.summary(),
+      ...(stop === undefined ? {} : { stopSequence: stop }),
+    };
   }
 
   private plan(): CompletionRequest {

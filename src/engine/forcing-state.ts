@@ -37,6 +37,8 @@ export class ForcingState {
   private cachedTokens: number | undefined;
   /** Where an assistant prefill ended (continue_final_message), for the summary. */
   private prefill: PrefillVerdict | undefined;
+  /** The client stop string that ended the answer, if one did. */
+  private stopString: string | undefined;
   /** What thinkgate inserted and has not reported yet: the extension phrase, and delimiters with `transcript`. */
   private inserted: EngineEvent[] = [];
 
@@ -98,6 +100,15 @@ export class ForcingState {
   }
 
   /** The model's end of turn after the answer: completion, neither span nor answer. */
+  /** A client stop string ended the answer (reported on `finish`, as vLLM's `stop_reason`). */
+  stopOn(stop: string): void {
+    this.stopString = stop;
+  }
+
+  get stopSequence(): string | undefined {
+    return this.stopString;
+  }
+
   endTurn(): void {
     this.overhead++;
   }

@@ -153,7 +153,10 @@ export class SegmentReader {
     }
     const r = this.stops.push(text);
     this.emitContent(r.text);
-    if (r.stopped) return STOP;
+    if (r.stopped) {
+      this.state.stopOn(r.matched!);
+      return STOP;
+    }
     if (finish === null && eosAt === -1) return undefined;
     this.emitContent(this.stops.flush());
     return onSegmentEnd(this.state, eosAt !== -1 ? 'stop' : finish!);

@@ -19,6 +19,8 @@ export interface StopResult {
   text: string;
   /** A stop string matched: `text` ends right before it and generation must end. */
   stopped: boolean;
+  /** The stop string that matched (vLLM reports it as the choice's `stop_reason`). */
+  matched?: string;
 }
 
 /** Node 0 is the root; edges are UTF-16 code units. */
@@ -124,7 +126,7 @@ export class StopMatcher {
       if (len > 0) {
         this.held = '';
         this.state = 0;
-        return { text: buf.slice(0, i + 1 - len), stopped: true };
+        return { text: buf.slice(0, i + 1 - len), stopped: true, matched: buf.slice(i + 1 - len, i + 1) };
       }
     }
     // The automaton's state is the longest suffix that may still become a stop string: hold

@@ -120,7 +120,8 @@ export type EngineEvent =
   /** Ids thinkgate inserted (with `transcript` only): neither thinking nor answer. */
   | { type: 'delimiter'; text: string; tokens: number }
   | { type: 'usage'; segment: number; promptTokens: number; completionTokens: number; cachedTokens?: number }
-  | { type: 'finish'; reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary };
+  /** `stopSequence`: the client stop string that ended the answer, when one did (vLLM's `stop_reason`). */
+  | { type: 'finish'; reason: EngineFinishReason; usage: Usage; budgetForcing: BudgetForcingSummary; stopSequence?: string };
 
 /** An engine event of run (choice) `index`: what runs/merge-choices.ts yields for n runs. */
 export interface IndexedEvent {

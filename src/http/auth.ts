@@ -44,26 +44,36 @@ export function bearerOf(authorization: string | undefined): string | undefined 
   return /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
 }
 
+/**
+ * The key a request presents: `Authorization: Bearer <key>` (OpenAI's clients), else `x-api-key`
+ * (Anthropic's clients, on every route alike: a key is a key whichever SDK sends it).
+ */
+export function presentedKey(headers: { authorization?: string; 'x-api-key'?: string | string[] }): string | undefined {
+  const bearer = bearerOf(headers.authorization);
+  if (bearer !== undefined) return bearer;
+  const x = headers['x-api-key'];
+  return typeof x === 'string' && x.trim() !== '' ? x.trim() : undefined;
+}
+
 export interface KeyMatch {
   id: string;
   policy?: KeyPolicy;
 }
 
-/** Checks an Authorization header against the configured keys; returns the matched key. */
+/** Checks a presented key (presentedKey) against the configured keys; returns the matched key. */
 export function createKeyCheck(
   keys: readonly string[],
   named: readonly KeyPolicy[] = [],
-): ((authorization: string | undefined) => KeyMatch) | null {
+): ((token: string | undefined) => KeyMatch) | null {
   if (keys.length === 0 && named.length === 0) return null;
   const digests = [...keys.map(digest), ...named.map((p) => Buffer.from(p.sha256, 'hex'))];
   const matches: KeyMatch[] = digests.map((d, i) => {
     const policy = i >= keys.length ? named[i - keys.length] : undefined;
     return policy === undefined ? { id: keyId(d) } : { id: keyId(d), policy };
   });
-  return (authorization) => {
-    const token = bearerOf(authorization);
+  return (token) => {
     if (token === undefined) {
-      throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>".');
+      throw new AuthenticationError('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".');
     }
     const given = digest(token);
     let match = -1;
@@ -86,12 +96,12 @@ export function registerAuth(
   app.decorateRequest('keyPolicy', undefined);
   app.addHook('onRequest', async (request) => {
     if (check === null) {
-      const token = bearerOf(request.headers.authorization);
+      const token = presentedKey(request.headers);
       request.apiKeyId = token === undefined ? 'anonymous' : keyId(digest(token));
       return;
     }
     if (isOpen(request, open)) return;
-    const m = check(request.headers.authorization);
+    const m = check(presentedKey(request.headers));
     request.apiKeyId = m.id;
     request.keyPolicy = m.policy;
   });

@@ -1,7 +1,8 @@
 /**
  * Server-sent events onto a node `http.ServerResponse` (WHATWG HTML, "Server-sent events"):
  * each event is one `data:` line and a blank line; keep-alives are comment lines (`:`), which
- * every SSE parser ignores. No `event:` names (docs/api.md): openai-node reads only `data`.
+ * every SSE parser ignores. OpenAI's streams have no `event:` names (openai-node reads only
+ * `data`); Anthropic's name every event (`event: message_start`), which an `SseEvent` carries.
  *
  * One write per tick (issue 14): events sent in the same turn of the event loop (the chunks
  * rendered from one upstream socket read) are joined and written once, from a setImmediate, so a
@@ -31,6 +32,14 @@ const SSE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 const KEEP_ALIVE = ': keep-alive\n\n';
+
+/** An event with a name (`event: <name>` before its data line), as Anthropic's streams send them. */
+export class SseEvent {
+  constructor(
+    readonly event: string,
+    readonly data: unknown,
+  ) {}
+}
 const DONE = 'data: [DONE]\n\n';
 
 export class SseWriter {
@@ -82,12 +91,13 @@ export class SseWriter {
    * resolves on 'drain', or on close (then `closed` is true and the caller should stop).
    */
   send(obj: unknown): Promise<void> | void {
+    if (obj instanceof SseEvent) return this.write(`event: ${obj.event}\ndata: ${JSON.stringify(obj.data)}\n\n`);
     return this.write(`data: ${JSON.stringify(obj)}\n\n`);
   }
 
-  /** One error event in the OpenAI envelope (docs/api.md: a failure after the first byte). */
-  sendError(body: OpenAIErrorBody): Promise<void> | void {
-    return this.write(`data: ${JSON.stringify(body)}\n\n`);
+  /** One error event, in the route's envelope (docs/api.md: a failure after the first byte). */
+  sendError(body: OpenAIErrorBody | SseEvent): Promise<void> | void {
+    return this.send(body);
   }
 
   /** `data: [DONE]` and the end of the response. */

@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { StartedRuns, ThinkingCap } from '../runs/start-runs.js';
 import type { EngineEvent } from '../engine/types.js';
-import { isAbortError, toErrorBody, toThinkgateError } from '../errors.js';
+import { isAbortError, toErrorBody, toThinkgateError, type ThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
 import type { IndexedEvent } from '../engine/types.js';
 import { RequestMetrics } from '../metrics/request-metrics.js';
@@ -29,6 +29,10 @@ export interface EventCollector {
 /** Stream rendering: the chunks to send for one event. */
 export interface EventRenderer {
   onEvent(ev: EngineEvent, index: number): unknown[];
+  /** The one event that reports a failure after the first byte; default OpenAI's `data: {"error":...}`. */
+  errorEvent?(e: ThinkgateError): unknown;
+  /** False: the stream ends without OpenAI's `data: [DONE]` (Anthropic's ends with message_stop). */
+  readonly sendsDone?: boolean;
 }
 
 export interface RunsSpec {
@@ -112,7 +116,8 @@ async function streamEvents(
       if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
     }
     writer ??= open();
-    writer.done();
+    if (renderer.sendsDone === false) writer.end();
+    else writer.done();
     return { status: 200 };
   } catch (err) {
     if (!writer || writer.closed) throw err;
@@ -121,7 +126,7 @@ async function streamEvents(
     const e = drained ? shuttingDown() : toThinkgateError(err);
     reply.log.warn({ err }, 'stream failed after the first byte');
     logUpstreamDetail(reply.log, err);
-    await writer.sendError(toErrorBody(e));
+    await writer.send(renderer.errorEvent ? renderer.errorEvent(e) : toErrorBody(e));
     writer.end();
     return { status: e.status, error: e };
   }

@@ -257,6 +257,14 @@ describe('engine: rule 6, stop strings apply to the answer only', () => {
     expect(r.requests[0]!.stop).toBeUndefined(); // a thinking segment never gets stop strings
   });
 
+  it('reports the stop string that ended the answer on finish (vLLM stop_reason), and none otherwise', async () => {
+    const hit = await run({ think: 4, answer: 6 }, input({ stop: [' t1', ' a2', ' a9'] }));
+    expect(hit.finish.stopSequence).toBe(' a2');
+    const miss = await run({ think: 4, answer: 6 }, input({ stop: [' a9'] }));
+    expect(miss.finish.reason).toBe('stop');
+    expect(miss.finish).not.toHaveProperty('stopSequence');
+  });
+
   it('passes stop strings to answer-only segments too', async () => {
     const r = await run({ think: 20, answer: 6 }, input({ M: 3, stop: [' a4'] }));
     expect(r.requests.map((q) => q.stop)).toEqual([undefined, [' a4']]);

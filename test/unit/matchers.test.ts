@@ -86,6 +86,6 @@ describe('StopMatcher', () => {
   it('never emits a possible stop prefix before it is decided', () => {
     const m = new StopMatcher(['</answer>']);
     expect(m.push('x </ans')).toEqual({ text: 'x ', stopped: false });
-    expect(m.push('wer>')).toEqual({ text: '', stopped: true });
+    expect(m.push('wer>')).toEqual({ text: '', stopped: true, matched: '</answer>' });
   });
 });

@@ -102,10 +102,10 @@ describe('auth over named keys', () => {
     const keys = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? { name: `k${i}`, key: `sk-${i}` } : { name: `k${i}`, sha256: sha(`sk-${i}`) }));
     const c = loadConfigFromObject({ upstreams: UP, auth: { api_keys: ['sk-plain'], keys } });
     const check = createKeyCheck(c.apiKeys, c.namedKeys)!;
-    expect(check('Bearer sk-9999').policy?.name).toBe('k9999');
-    expect(check('Bearer sk-0').policy?.name).toBe('k0');
-    expect(check('Bearer sk-plain').policy).toBeUndefined();
-    expect(check('Bearer sk-9999').id).not.toBe(check('Bearer sk-0').id);
-    expect(() => check('Bearer sk-10000')).toThrow(/Incorrect API key/);
+    expect(check('sk-9999').policy?.name).toBe('k9999');
+    expect(check('sk-0').policy?.name).toBe('k0');
+    expect(check('sk-plain').policy).toBeUndefined();
+    expect(check('sk-9999').id).not.toBe(check('sk-0').id);
+    expect(() => check('sk-10000')).toThrow(/Incorrect API key/);
   });
 });

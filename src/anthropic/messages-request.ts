@@ -1,0 +1,248 @@
+/**
+ * `POST /v1/messages` (Anthropic's Messages API) as vLLM serves it: the request is validated, then
+ * translated into the chat request vLLM would build from it (vllm/entrypoints/anthropic/serving.py,
+ * `to_chat_completion_request`), and that chat request runs through the same engine, budgets and
+ * limits as /v1/chat/completions (docs/api.md, "Anthropic Messages").
+ *
+ * The mapping, field by field, as vLLM 0.32 does it:
+ * - `system` (string or text blocks) -> a first `system` message; blocks joined without separator.
+ * - `messages[i].content` blocks: `text` -> text, `thinking` -> the assistant message's `reasoning`
+ *   (the chat template decides whether earlier thinking is shown to the model), `redacted_thinking`
+ *   -> dropped (opaque by design).
+ * - `max_tokens` -> max_completion_tokens: it bounds thinking + answer, as Anthropic's does.
+ * - `thinking: {type: "enabled", budget_tokens}` -> M, enforced to the token (Anthropic and vLLM
+ *   treat it as a target); `{type: "disabled"}` -> no thinking; `{type: "adaptive"}` pins nothing
+ *   beyond `output_config.effort`, which picks the profile's `reasoning_effort` preset.
+ * - `stop_sequences` -> stop (the answer only), `temperature`, `top_p`, `top_k` -> sampling.
+ * - thinkgate's own `min_thinking_tokens`, `max_thinking_extensions`, `thinking_extension` ride
+ *   along as extra fields, as on chat.
+ *
+ * Refused with 400 naming the field, until thinkgate drives them (never silently dropped):
+ * images and documents (the budget-forced path sends token ids, which cannot carry images),
+ * tool definitions and tool blocks (tool calling on this route follows chat's tool parsers),
+ * `output_config.format`, and the efforts `xhigh` and `max` (no profile preset beyond `high`).
+ */
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.js';
+import type { ChatRequest } from '../openai/chat-request.js';
+import { MAX_MODEL_ID_LENGTH } from '../openai/chat-request.js';
+import { MAX_STOP_CHARS, MAX_STOP_STRINGS } from '../openai/common-fields.js';
+import { parseRequestBody } from '../openai/parse-request.js';
+
+const int = () => z.number().int();
+
+/** Block types vLLM's protocol knows (AnthropicContentBlock.type). */
+const BLOCK_TYPES = [
+  'text',
+  'image',
+  'document',
+  'tool_use',
+  'tool_result',
+  'tool_reference',
+  'thinking',
+  'redacted_thinking',
+  'tool_addition',
+  'tool_removal',
+] as const;
+
+const block = z
+  .object({
+    type: z.enum(BLOCK_TYPES),
+    text: z.string().optional(),
+    thinking: z.string().optional(),
+    signature: z.string().optional(),
+    data: z.string().optional(),
+  })
+  .loose();
+
+const content = z.union([z.string(), z.array(block)], { error: 'expected a string or an array of content blocks.' });
+
+const message = z.object({ role: z.enum(['user', 'assistant', 'system']), content }).loose();
+
+/** Anthropic's effort levels (vLLM's AnthropicEffort). */
+const ANTHROPIC_EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+/** The ones a thinkgate profile has a preset for (profiles/profile.ts REASONING_EFFORTS). */
+const SERVED_EFFORTS: ReadonlySet<string> = new Set(['low', 'medium', 'high']);
+
+const thinking = z.discriminatedUnion(
+  'type',
+  [
+    // Anthropic and vLLM ask for at least 1,024; thinkgate enforces any budget exactly, so a
+    // smaller one (an evaluator's sweep starts at 0) is honoured rather than refused.
+    z.object({ type: z.literal('enabled'), budget_tokens: int().min(0), display: z.string().optional() }).loose(),
+    z.object({ type: z.literal('disabled') }).loose(),
+    z.object({ type: z.literal('adaptive'), display: z.string().optional() }).loose(),
+  ],
+  { error: "expected {type: 'enabled', budget_tokens}, {type: 'disabled'} or {type: 'adaptive'}." },
+);
+
+export const messagesRequestSchema = z
+  .object({
+    model: z.string().min(1).max(MAX_MODEL_ID_LENGTH),
+    // At least one user or assistant turn: system text alone leaves the template nothing to answer.
+    messages: z
+      .array(message)
+      .min(1)
+      .refine((ms) => ms.some((m) => m.role !== 'system'), { error: 'at least one message must have the role user or assistant.' }),
+    max_tokens: int().min(1),
+    system: z.union([z.string(), z.array(block)]).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    stop_sequences: z
+      .array(z.string().min(1))
+      .max(MAX_STOP_STRINGS)
+      .refine((v) => v.reduce((n, s) => n + s.length, 0) <= MAX_STOP_CHARS, { error: `at most ${MAX_STOP_CHARS} characters of stop sequences in all.` })
+      .optional(),
+    stream: z.boolean().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    top_k: int().min(-1).optional(),
+    thinking: thinking.optional(),
+    output_config: z.object({ effort: z.enum(ANTHROPIC_EFFORTS).optional(), format: z.unknown().optional() }).loose().optional(),
+    tools: z.array(z.unknown()).optional(),
+    tool_choice: z.unknown().optional(),
+    chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
+    // thinkgate (docs/api.md): m, E, the extension phrase.
+    min_thinking_tokens: int().min(0).optional(),
+    max_thinking_extensions: int().min(0).optional(),
+    thinking_extension: z.string().min(1).max(200).optional(),
+  })
+  .loose();
+
+export type MessagesRequest = z.output<typeof messagesRequestSchema>;
+type Block = z.output<typeof block>;
+
+/** Validates a parsed JSON body; throws InvalidRequestError (400) naming the first bad field. */
+export function parseMessagesRequest(body: unknown): MessagesRequest {
+  return parseRequestBody(messagesRequestSchema, body);
+}
+
+/** Fields of the Anthropic request that are not chat fields and must not reach a segment. */
+const ANTHROPIC_ONLY = new Set([
+  'messages',
+  'system',
+  'max_tokens',
+  'metadata',
+  'stop_sequences',
+  'thinking',
+  'output_config',
+  'tools',
+  'tool_choice',
+  'stream',
+]);
+
+/** The chat request vLLM builds from `req` (see the header), for the engine. */
+export function toChatRequest(req: MessagesRequest): ChatRequest {
+  refuseUndriven(req);
+  const messages: ChatRequest['messages'] = [];
+  const system = systemText(req.system);
+  if (system !== '') messages.push({ role: 'system', content: system });
+  req.messages.forEach((m, i) => {
+    if (m.role === 'system') {
+      const text = typeof m.content === 'string' ? m.content : joinText(m.content);
+      if (text !== '') messages.push({ role: 'system', content: text });
+      return;
+    }
+    if (typeof m.content === 'string') {
+      messages.push({ role: m.role, content: m.content });
+      return;
+    }
+    messages.push(convertBlocks(m.role, m.content, i));
+  });
+
+  // Every other field the client sent (vLLM extras such as cache_salt, chat_template_kwargs,
+  // and thinkgate's m/E/phrase) goes on as chat would take it.
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req)) if (!ANTHROPIC_ONLY.has(k) && k !== '__proto__') extra[k] = v;
+
+  const chat: Record<string, unknown> = {
+    ...extra,
+    model: req.model,
+    messages,
+    max_completion_tokens: req.max_tokens,
+    stream: req.stream === true,
+    ...(req.stream === true ? { stream_options: { include_usage: true } } : {}),
+    ...(req.stop_sequences !== undefined ? { stop: req.stop_sequences } : {}),
+  };
+  const effort = req.output_config?.effort;
+  if (effort !== undefined) chat.reasoning_effort = effort;
+  if (req.thinking?.type === 'enabled') chat.max_thinking_tokens = req.thinking.budget_tokens;
+  if (req.thinking?.type === 'disabled') chat.thinking = { type: 'disabled' };
+  return chat as ChatRequest;
+}
+
+function refuseUndriven(req: MessagesRequest): void {
+  if (req.tools !== undefined && req.tools.length > 0) {
+    throw new InvalidRequestError('tools are not supported on /v1/messages yet.', { param: 'tools', code: 'unsupported_parameter' });
+  }
+  if (req.tool_choice !== undefined) {
+    throw new InvalidRequestError('tool_choice is not supported on /v1/messages yet.', { param: 'tool_choice', code: 'unsupported_parameter' });
+  }
+  if (req.output_config?.format !== undefined) {
+    throw new InvalidRequestError('output_config.format (structured output) is not supported on /v1/messages yet.', {
+      param: 'output_config.format',
+      code: 'unsupported_parameter',
+    });
+  }
+  const effort = req.output_config?.effort;
+  if (effort !== undefined && !SERVED_EFFORTS.has(effort)) {
+    throw new InvalidRequestError(`output_config.effort '${effort}' has no thinking preset here; use low, medium or high.`, {
+      param: 'output_config.effort',
+      code: 'unsupported_value',
+    });
+  }
+  if (Array.isArray(req.system)) {
+    req.system.forEach((b, j) => {
+      if (b.type !== 'text') throw unsupportedBlock(b, `system[${j}]`);
+    });
+  }
+}
+
+function systemText(system: MessagesRequest['system']): string {
+  if (system === undefined) return '';
+  return typeof system === 'string' ? system : joinText(system);
+}
+
+function joinText(blocks: readonly Block[]): string {
+  return blocks
+    .filter((b) => b.type === 'text' && typeof b.text === 'string')
+    .map((b) => b.text!)
+    .join('');
+}
+
+function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: number): ChatRequest['messages'][number] {
+  const text: string[] = [];
+  const reasoning: string[] = [];
+  blocks.forEach((b, j) => {
+    switch (b.type) {
+      case 'text':
+        if (typeof b.text !== 'string') {
+          throw new InvalidRequestError("a block of type 'text' needs a string 'text'.", { param: `messages[${i}].content[${j}].text`, code: 'invalid_type' });
+        }
+        text.push(b.text);
+        return;
+      case 'thinking':
+        // vLLM keeps thinking on any turn, and its renderer hands the template only an
+        // assistant's: on other turns it is accepted and has no effect, as there.
+        if (typeof b.thinking === 'string' && role === 'assistant') reasoning.push(b.thinking);
+        return;
+      case 'redacted_thinking':
+        return; // opaque by design; vLLM accepts and skips it too
+      default:
+        throw unsupportedBlock(b, `messages[${i}].content[${j}]`);
+    }
+  });
+  // vLLM puts earlier thinking in the assistant message's `reasoning`, which its chat renderer
+  // (vllm/renderers/chat_utils.py) hands the template as both `reasoning` and `reasoning_content`;
+  // text blocks join into one string.
+  const msg: ChatRequest['messages'][number] = { role, content: text.join('') };
+  if (reasoning.length > 0) (msg as Record<string, unknown>).reasoning = reasoning.join('');
+  return msg;
+}
+
+function unsupportedBlock(b: Block, param: string): InvalidRequestError {
+  const reason =
+    b.type === 'image' || b.type === 'document'
+      ? 'thinkgate drives generation with token ids, which cannot carry images or documents.'
+      : 'tool blocks are not supported on /v1/messages yet.';
+  return new InvalidRequestError(`Content blocks of type '${b.type}' are not supported here: ${reason}`, { param, code: 'unsupported_content' });
+}
