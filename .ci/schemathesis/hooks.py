@@ -48,7 +48,7 @@ from typing import Any
 import schemathesis
 
 # README "Request fields": the built-in reasoning_effort presets' max_thinking_tokens.
-EFFORT_MAX_THINKING = {"none": 0, "minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
+EFFORT_MAX_THINKING = {"none": 0, "minimal": 512, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768, "max": 131072}
 
 # Ids below this exist in every simulated model's vocabulary (src/sim/tokenizer.ts).
 SIM_VOCAB = 256

@@ -19,8 +19,8 @@
  *
  * Refused with 400 naming the field, until thinkgate drives them (never silently dropped):
  * images and documents (the budget-forced path sends token ids, which cannot carry images),
- * tool definitions and tool blocks (tool calling on this route follows chat's tool parsers),
- * `output_config.format`, and the efforts `xhigh` and `max` (no profile preset beyond `high`).
+ * tool definitions and tool blocks (tool calling on this route follows chat's tool parsers), and
+ * `output_config.format`.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -59,10 +59,8 @@ const content = z.union([z.string(), z.array(block)], { error: 'expected a strin
 
 const message = z.object({ role: z.enum(['user', 'assistant', 'system']), content }).loose();
 
-/** Anthropic's effort levels (vLLM's AnthropicEffort). */
+/** Anthropic's effort levels (vLLM's AnthropicEffort): each is a reasoning_effort of the same name (profiles/profile.ts). */
 const ANTHROPIC_EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
-/** The ones a thinkgate profile has a preset for (profiles/profile.ts REASONING_EFFORTS). */
-const SERVED_EFFORTS: ReadonlySet<string> = new Set(['low', 'medium', 'high']);
 
 const thinking = z.discriminatedUnion(
   'type',
@@ -181,13 +179,6 @@ function refuseUndriven(req: MessagesRequest): void {
     throw new InvalidRequestError('output_config.format (structured output) is not supported on /v1/messages yet.', {
       param: 'output_config.format',
       code: 'unsupported_parameter',
-    });
-  }
-  const effort = req.output_config?.effort;
-  if (effort !== undefined && !SERVED_EFFORTS.has(effort)) {
-    throw new InvalidRequestError(`output_config.effort '${effort}' has no thinking preset here; use low, medium or high.`, {
-      param: 'output_config.effort',
-      code: 'unsupported_value',
     });
   }
   if (Array.isArray(req.system)) {

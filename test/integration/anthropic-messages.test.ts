@@ -194,7 +194,6 @@ describe('/v1/messages errors and auth', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ tools: [{ name: 't', input_schema: { type: 'object' } }] }, 'tools'],
       [{ output_config: { format: { type: 'json_schema', schema: {} } } }, 'output_config.format'],
-      [{ output_config: { effort: 'max' } }, 'output_config.effort'],
       [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'http://x/y.png' } }] }] }, 'messages[0].content[0]'],
     ];
     for (const [extra, param] of cases) {
@@ -211,6 +210,10 @@ describe('/v1/messages errors and auth', () => {
     const msg = (await client.messages.create({ ...base, thinking: { type: 'adaptive' }, output_config: { effort: 'low' } } as never)) as unknown as Anthropic.Message;
     const same = await chat({ reasoning_effort: 'low' });
     expect(blocks(msg).thinking).toBe(same.reasoning);
+    for (const effort of ['xhigh', 'max']) {
+      const m = (await client.messages.create({ ...base, thinking: { type: 'adaptive' }, output_config: { effort } } as never)) as unknown as Anthropic.Message;
+      expect(blocks(m).thinking).toBe((await chat({ reasoning_effort: effort })).reasoning);
+    }
   });
 
   it('takes the key from x-api-key (Anthropic\'s clients) as well as Bearer; 401 in Anthropic\'s envelope', async () => {
