@@ -7,10 +7,12 @@
  *
  * onEvent runs once per generated token: it builds the chunk literal and nothing else.
  */
-import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
+import type { BudgetForcingSummary, EngineEvent, Usage } from '../engine/types.js';
 import type { ChatRenderOptions } from './chat-response.js';
-import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
+import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+import { AnswerToolStream } from '../tools/answer-tools.js';
+import type { StreamPiece } from '../tools/types.js';
 
 export interface ChatChunkOptions extends ChatRenderOptions {
   /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
@@ -25,6 +27,8 @@ export class ChatChunkRenderer {
   private readonly summaries: BudgetForcingSummary[] = [];
   private readonly choiceCount: number;
   private readonly reasoningDelta: ((text: string) => ChatCompletionChunkDelta) | null;
+  /** Per choice, with tools: the answer's tool-call reader (docs/api.md "Tool calls"). */
+  private readonly toolStreams: (AnswerToolStream | undefined)[] = [];
 
   constructor(private readonly opts: ChatChunkOptions) {
     this.choiceCount = opts.choices ?? 1;
@@ -40,16 +44,44 @@ export class ChatChunkRenderer {
       case 'reasoning':
         if (ev.text === '' || this.reasoningDelta === null) return [];
         return this.withRole(index, this.chunk(index, this.reasoningDelta(ev.text), null));
-      case 'content':
+      case 'content': {
         if (ev.text === '') return [];
-        return this.withRole(index, this.chunk(index, { content: ev.text }, null));
-      case 'finish':
-        return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
+        const tools = this.toolStream(index);
+        if (tools === undefined) return this.withRole(index, this.chunk(index, { content: ev.text }, null));
+        return this.piece(index, tools.push(ev.text));
+      }
+      case 'finish': {
+        const tools = this.toolStream(index);
+        if (tools === undefined) return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
+        const held = this.piece(index, tools.end());
+        return [...held, ...this.finish(tools.finishReason(ev.reason), ev.usage, ev.budgetForcing, index)];
+      }
       case 'segment':
       case 'usage':
       case 'delimiter': // chat leaves delimiters out of reasoning_content and content
         return [];
     }
+  }
+
+  private toolStream(index: number): AnswerToolStream | undefined {
+    const plan = this.opts.tools;
+    if (plan === undefined || plan.mode === 'off') return undefined;
+    let s = this.toolStreams[index];
+    if (s === undefined) {
+      const newId = this.opts.newToolCallId ?? (() => 'chatcmpl-tool-0');
+      s = new AnswerToolStream(plan, { newId });
+      this.toolStreams[index] = s;
+    }
+    return s;
+  }
+
+  /** One chunk for what a tool reader released (content and call deltas together, as vLLM's DeltaMessage), or none. */
+  private piece(index: number, piece: StreamPiece): ChatCompletionChunk[] {
+    if (piece.content === '' && piece.toolCalls.length === 0) return [];
+    const delta: ChatCompletionChunkDelta = {};
+    if (piece.content !== '') delta.content = piece.content;
+    if (piece.toolCalls.length > 0) delta.tool_calls = piece.toolCalls;
+    return this.withRole(index, this.chunk(index, delta, null));
   }
 
   /** The role chunk, if choice `index` has not had it yet: lets a route send a first byte early. */
@@ -66,7 +98,7 @@ export class ChatChunkRenderer {
   }
 
   private finish(
-    reason: EngineFinishReason,
+    reason: ChatFinishReason,
     usage: Usage,
     budgetForcing: BudgetForcingSummary,
     index: number,
@@ -94,7 +126,7 @@ export class ChatChunkRenderer {
     return out;
   }
 
-  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: EngineFinishReason | null): ChatCompletionChunk {
+  private chunk(index: number, delta: ChatCompletionChunkDelta, finish: ChatFinishReason | null): ChatCompletionChunk {
     const { id, created, model } = this.opts;
     const choices = [{ index, delta, logprobs: null, finish_reason: finish }];
     // OpenAI: with include_usage "all other chunks will also include a usage field, but with a null value".

@@ -7,6 +7,8 @@
 import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
 import type { ChatCompletion, ChatCompletionChoice, ChatCompletionMessage, ReasoningField } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
+import { readAnswer } from '../tools/answer-tools.js';
+import type { ToolPlan } from '../tools/tool-plan.js';
 
 export interface ChatRenderOptions {
   id: string;
@@ -14,6 +16,10 @@ export interface ChatRenderOptions {
   model: string;
   /** Which names carry the thinking text (docs/api.md: configurable, both by default). */
   reasoningFields: readonly ReasoningField[];
+  /** The request's tool semantics (tools/tool-plan.ts); absent = no tools. */
+  tools?: ToolPlan;
+  /** A fresh tool-call id (`chatcmpl-tool-<hex>`); required when `tools` may produce calls. */
+  newToolCallId?: () => string;
 }
 
 interface ChoiceState {
@@ -59,7 +65,8 @@ export class ChatCompletionBuilder {
         usages.push(state.finish.usage);
         summaries.push(state.finish.budgetForcing);
       }
-      const choice: ChatCompletionChoice = { index, message: this.message(state), logprobs: null, finish_reason: state.finish?.reason ?? null };
+      const { message, finishReason } = this.message(state);
+      const choice: ChatCompletionChoice = { index, message, logprobs: null, finish_reason: finishReason };
       // n > 1: each sample was budget-forced on its own (the paper's parallel-scaling baseline).
       if (this.choices.length > 1 && state.finish !== null) choice.budget_forcing = state.finish.budgetForcing;
       choices.push(choice);
@@ -76,12 +83,17 @@ export class ChatCompletionBuilder {
     };
   }
 
-  private message(state: ChoiceState): ChatCompletionMessage {
-    const message: ChatCompletionMessage = { role: 'assistant', content: state.content.join('') };
+  private message(state: ChoiceState): { message: ChatCompletionMessage; finishReason: ChatCompletionChoice['finish_reason'] } {
+    const text = state.content.join('');
+    const plan = this.opts.tools ?? { mode: 'off' as const };
+    const newId = this.opts.newToolCallId ?? (() => 'chatcmpl-tool-0');
+    const read = readAnswer(plan, text, state.finish?.reason ?? 'stop', { newId });
+    const message: ChatCompletionMessage = { role: 'assistant', content: read.content };
+    if (read.toolCalls !== undefined) message.tool_calls = read.toolCalls;
     // null, not '', when there was no thinking at all: what vLLM's reasoning parser returns.
     const reasoning = state.reasoning.length === 0 ? null : state.reasoning.join('');
     for (const field of this.opts.reasoningFields) message[field] = reasoning;
-    return message;
+    return { message, finishReason: state.finish === null ? null : read.finishReason };
   }
 
   private choice(index: number): ChoiceState {

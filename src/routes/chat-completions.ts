@@ -15,18 +15,28 @@ import { checkRunCount } from '../openai/run-count.js';
 import { samplingFields } from '../openai/sampling.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { serveRuns } from '../serving/serve-runs.js';
+import { planTools } from '../tools/tool-plan.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
+    // Tool semantics are settled before admission: every invalid combination is a 400 (tools/tool-plan.ts).
+    const tools = planTools(req, ctx.registry.policyFor(req.model).toolCallParser);
     const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
     checkSamplingBytes(samplingFields(req), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
-    const meta = () => ({ id: ctx.newId('chatcmpl'), created: Math.floor(ctx.now() / 1000), model: req.model, reasoningFields: ctx.config.reasoningFields });
+    const meta = () => ({
+      id: ctx.newId('chatcmpl'),
+      created: Math.floor(ctx.now() / 1000),
+      model: req.model,
+      reasoningFields: ctx.config.reasoningFields,
+      tools,
+      newToolCallId: () => ctx.newId('chatcmpl-tool'),
+    });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,
       weight,
-      start: (signal) => startChat(req, ctx, signal, request.id),
+      start: (signal) => startChat(req, ctx, signal, request.id, tools),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: () => new ChatChunkRenderer({ ...meta(), includeUsage: req.stream_options?.include_usage === true, choices: req.n ?? 1 }),
     });

@@ -16,13 +16,20 @@ import { InvalidRequestError } from '../errors.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns } from './start-runs.js';
+import { toolAnswerSampling, type ToolPlan } from '../tools/tool-plan.js';
 
 export type StartedChat = StartedRuns;
 
-export function startChat(req: ChatRequest, ctx: AppContext, signal: AbortSignal, requestId: string): Promise<StartedChat> {
+export function startChat(
+  req: ChatRequest,
+  ctx: AppContext,
+  signal: AbortSignal,
+  requestId: string,
+  tools: ToolPlan = { mode: 'off' },
+): Promise<StartedChat> {
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
   const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
-    const input = await prepareChat(req, backend, ctx, s);
+    const input = await prepareChat(req, backend, ctx, s, tools);
     const n = req.n ?? 1;
     return Array.from({ length: n }, (_, i) => ({
       ...input,
@@ -46,6 +53,7 @@ export async function prepareChat(
   backend: Backend,
   deps: PrepareDeps,
   signal: AbortSignal,
+  tools: ToolPlan = { mode: 'off' },
 ): Promise<EngineInput> {
   const policy = deps.registry.policyFor(req.model);
   const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
@@ -68,6 +76,7 @@ export async function prepareChat(
     );
   }
   const stop = stopList(req.stop);
+  const answerSampling = toolAnswerSampling(tools);
   return {
     model: req.model,
     promptIds: prompt.ids,
@@ -78,5 +87,7 @@ export async function prepareChat(
     maxSegments: deps.config.limits.maxSegmentsPerChoice,
     stop,
     sampling: samplingFields(req),
+    // required / named tool_choice: the tools' JSON schema constrains the answer only.
+    ...(answerSampling === undefined ? {} : { answerSampling }),
   };
 }

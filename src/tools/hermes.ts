@@ -1,0 +1,205 @@
+/**
+ * `--tool-call-parser hermes` (Qwen3, QwQ, Hermes 2 Pro): `<tool_call>{"name": ..., "arguments":
+ * ...}</tool_call>`, a port of vLLM 0.32's vllm/tool_parsers/hermes_tool_parser.py.
+ *
+ * Non-stream (`extract_tool_calls`): every `<tool_call>` region (to its `</tool_call>`, or to
+ * the end when unterminated) must be a JSON object with `name` (a string) and `arguments`;
+ * `arguments` is re-serialized as `json.dumps(..., ensure_ascii=False)`. One bad region and
+ * vLLM returns no calls and the whole text as content. Content is the text before the first
+ * `<tool_call>` (text between or after calls is dropped, as vLLM drops it).
+ *
+ * Stream (`extract_tool_calls_streaming`): content up to the first `<tool_call>` (a suffix that
+ * may be a partial tag is held back); per region, once its name is readable, one delta with id,
+ * type and name, then the raw argument text as it grows (the text after `"arguments":`, less
+ * the object's closing `}` once the region is complete JSON). Regions are processed in order and
+ * a region without a readable name stops the ones after it, as in vLLM.
+ */
+import { pyDumps, pyLoads, type PyValue } from './py-json.js';
+import { FirstValueScanner, IncrementalSearch } from './json-scan.js';
+import {
+  partialTagOverlap,
+  type ExtractedToolCalls,
+  type StreamPiece,
+  type StreamToolParser,
+  type ToolCallDelta,
+  type ToolCallOut,
+  type ToolParserDeps,
+  type ToolParserKind,
+} from './types.js';
+
+const START = '<tool_call>';
+const END = '</tool_call>';
+
+export function extractHermes(text: string, deps: ToolParserDeps): ExtractedToolCalls {
+  const first = text.indexOf(START);
+  if (first < 0) return { toolsCalled: false, calls: [], content: text };
+  const calls: ToolCallOut[] = [];
+  let pos = first;
+  try {
+    for (;;) {
+      const start = text.indexOf(START, pos);
+      if (start < 0) break;
+      const bodyStart = start + START.length;
+      const end = text.indexOf(END, bodyStart);
+      const body = end < 0 ? text.slice(bodyStart) : text.slice(bodyStart, end);
+      calls.push(toCall(pyLoads(body), deps));
+      if (end < 0) break;
+      pos = end + END.length;
+    }
+  } catch {
+    return { toolsCalled: false, calls: [], content: text };
+  }
+  const content = text.slice(0, first);
+  return { toolsCalled: true, calls, content: content === '' ? null : content };
+}
+
+/** `function_call["name"]`, `function_call["arguments"]` as vLLM reads them; anything else throws. */
+function toCall(v: PyValue, deps: ToolParserDeps): ToolCallOut {
+  if (v.t !== 'dict') throw new TypeError('not an object');
+  const name = v.v.get('name');
+  const args = v.v.get('arguments');
+  // pydantic's FunctionCall(name: str) refuses a non-string name; a missing key is a KeyError.
+  if (name?.t !== 'str' || args === undefined) throw new TypeError('no name or arguments');
+  return { id: deps.newId(), type: 'function', function: { name: name.v, arguments: pyDumps(args) } };
+}
+
+interface Region {
+  /** Index of the body's first character in the answer text. */
+  bodyStart: number;
+  /** Index of `</tool_call>` once seen. */
+  end: number;
+  /** Where the next search for `</tool_call>` starts. */
+  endFrom: number;
+  scanner: FirstValueScanner;
+  scanned: number;
+  nameSearch: IncrementalSearch;
+  argsSearch: IncrementalSearch;
+  name: string | null;
+  streamedArgs: number;
+}
+
+class HermesStream implements StreamToolParser {
+  private text = '';
+  private sentContent = 0;
+  private firstStart = -1;
+  private readonly regions: Region[] = [];
+  /** Regions before this one are closed and fully sent. */
+  private active = 0;
+  /** Where to look for the next `<tool_call>` after the last region closed. */
+  private nextScan = 0;
+
+  constructor(private readonly deps: ToolParserDeps) {}
+
+  push(delta: string): StreamPiece {
+    const from = Math.max(0, this.text.length - START.length);
+    this.text += delta;
+    if (this.firstStart < 0) {
+      const at = this.text.indexOf(START, from);
+      if (at >= 0) this.firstStart = at;
+    }
+    const content = this.content();
+    const toolCalls = this.firstStart < 0 ? [] : this.calls();
+    return { content, toolCalls };
+  }
+
+  end(): StreamPiece {
+    // vLLM never sends a held-back partial `<tool_call` at the very end; it is answer text, so we do.
+    if (this.firstStart >= 0 || this.sentContent >= this.text.length) return { content: '', toolCalls: [] };
+    const content = this.text.slice(this.sentContent);
+    this.sentContent = this.text.length;
+    return { content, toolCalls: [] };
+  }
+
+  private content(): string {
+    const sendable = this.firstStart >= 0 ? this.firstStart : this.text.length - partialTagOverlap(this.text, START);
+    if (sendable <= this.sentContent) return '';
+    const out = this.text.slice(this.sentContent, sendable);
+    this.sentContent = sendable;
+    return out;
+  }
+
+  private calls(): ToolCallDelta[] {
+    this.openRegions();
+    const out: ToolCallDelta[] = [];
+    for (let i = this.active; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      const closed = r.end >= 0;
+      const rawEnd = closed ? r.end : this.text.length - partialTagOverlap(this.text.slice(r.bodyStart), END);
+      if (r.scanned < rawEnd) {
+        r.scanner.append(this.text.slice(r.bodyStart + r.scanned, rawEnd));
+        r.scanned = rawEnd;
+      }
+      const body = this.text.slice(r.bodyStart, rawEnd);
+      const lead = body.length - body.trimStart().length;
+      const stripped = body.trimEnd();
+      if (r.name === null) {
+        const m = r.nameSearch.search(stripped);
+        if (m === null) break; // vLLM: "Can't skip to tool i+1 if i isn't ready"
+        r.name = m[1]!;
+        out.push({ index: i, type: 'function', id: this.deps.newId(), function: { name: r.name } });
+      }
+      const args = this.args(r, stripped, lead, closed);
+      if (args !== null && args.length > r.streamedArgs) {
+        out.push({ index: i, function: { arguments: args.slice(r.streamedArgs) } });
+        r.streamedArgs = args.length;
+      }
+      if (closed && i === this.active) this.active++;
+    }
+    return out;
+  }
+
+  /** vLLM's `_extract_tool_args(tc_json, is_complete)`, on the region's stripped body. */
+  private args(r: Region, stripped: string, lead: number, closed: boolean): string | null {
+    const m = r.argsSearch.search(stripped);
+    if (m === null) return null;
+    let at = m.index + m[0].length;
+    while (at < stripped.length && /\s/.test(stripped[at]!)) at++;
+    let raw = stripped.slice(at);
+    // A closed region counts as complete whatever its text (vLLM appends (json, True)).
+    const complete = closed || (stripped.length > lead && r.scanner.isCompleteAt(stripped.length));
+    if (complete) {
+      raw = raw.trimEnd();
+      if (raw.endsWith('}')) raw = raw.slice(0, -1).trimEnd();
+    }
+    return raw;
+  }
+
+  /** Opens regions for every `<tool_call>` seen and closes them at `</tool_call>`. */
+  private openRegions(): void {
+    for (;;) {
+      const last = this.regions[this.regions.length - 1];
+      if (last !== undefined && last.end < 0) {
+        const at = this.text.indexOf(END, last.endFrom);
+        if (at < 0) {
+          last.endFrom = Math.max(last.bodyStart, this.text.length - END.length + 1);
+          return;
+        }
+        last.end = at;
+        this.nextScan = at + END.length;
+        continue;
+      }
+      const start = this.text.indexOf(START, Math.max(this.nextScan, last === undefined ? this.firstStart : 0));
+      if (start < 0) {
+        this.nextScan = Math.max(this.nextScan, this.text.length - START.length + 1);
+        return;
+      }
+      this.regions.push({
+        bodyStart: start + START.length,
+        end: -1,
+        endFrom: start + START.length,
+        scanner: new FirstValueScanner(),
+        scanned: 0,
+        nameSearch: new IncrementalSearch(/"name"\s*:\s*"([^"]+)"/g, 3),
+        argsSearch: new IncrementalSearch(/"arguments"\s*:/g, 2),
+        name: null,
+        streamedArgs: 0,
+      });
+      this.nextScan = start + START.length;
+    }
+  }
+}
+
+export const hermes: ToolParserKind = {
+  extract: extractHermes,
+  stream: (deps) => new HermesStream(deps),
+};

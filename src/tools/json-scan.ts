@@ -1,0 +1,114 @@
+/**
+ * Incremental helpers the streaming tool parsers share, so that a call whose text grows one
+ * token at a time costs linear time in all, not a re-scan of the whole call per token (vLLM's
+ * own streaming parsers re-read the whole text on every token; a hostile 100 kB argument
+ * would make that quadratic here).
+ */
+import { isCompleteJson } from './py-json.js';
+
+/**
+ * Tracks where the first JSON value of a growing text ends (outside strings, depth back to 0)
+ * and whether that value is valid, parsing it at most once. `isCompleteAt(L)`: the text's first
+ * L characters, stripped, are one complete JSON value (vLLM's `is_complete_json(tc_json)` for a
+ * `tc_json` that starts with `{` or `[`).
+ */
+export class FirstValueScanner {
+  private text = '';
+  private pos = 0;
+  private start = -1;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private end = -1;
+  private valid = false;
+  /** First non-whitespace index after `end` (-1: none yet). */
+  private after = -1;
+  private scalar = false;
+
+  append(delta: string): void {
+    this.text += delta;
+    const s = this.text;
+    for (let i = this.pos; i < s.length; i++) {
+      const c = s[i]!;
+      if (this.end >= 0) {
+        if (this.after < 0 && !isJsonWs(c)) this.after = i;
+        if (this.after >= 0) {
+          this.pos = s.length;
+          return;
+        }
+        continue;
+      }
+      if (this.start < 0) {
+        if (isJsonWs(c)) continue;
+        this.start = i;
+        if (c !== '{' && c !== '[') {
+          this.scalar = true;
+          this.pos = s.length;
+          return;
+        }
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === '\\') this.escaped = true;
+        else if (c === '"') this.inString = false;
+        continue;
+      }
+      if (c === '"') this.inString = true;
+      else if (c === '{' || c === '[') this.depth++;
+      else if (c === '}' || c === ']') {
+        this.depth--;
+        if (this.depth === 0) {
+          this.end = i + 1;
+          this.valid = isCompleteJson(s.slice(this.start, this.end));
+        }
+      }
+    }
+    this.pos = s.length;
+  }
+
+  /** The first `length` characters (trailing whitespace allowed) are exactly one valid value. */
+  isCompleteAt(length: number): boolean {
+    if (this.scalar) return isCompleteJson(this.text.slice(0, length));
+    return this.valid && this.end <= length && (this.after < 0 || this.after >= length);
+  }
+}
+
+function isJsonWs(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\r';
+}
+
+/**
+ * The leftmost match of `re` (which must start with a `"`) in a growing text, searched
+ * incrementally: a match that is not complete yet can only start at one of the last
+ * `maxQuotes` quote characters (its pending prefix holds at most that many), so earlier text is
+ * never searched again.
+ */
+export class IncrementalSearch {
+  private from = 0;
+  private found: RegExpExecArray | null = null;
+
+  constructor(
+    private readonly re: RegExp,
+    private readonly maxQuotes: number,
+  ) {
+    if (!re.global) throw new Error('IncrementalSearch needs a global regex');
+  }
+
+  search(text: string): RegExpExecArray | null {
+    if (this.found !== null) return this.found;
+    this.re.lastIndex = this.from;
+    const m = this.re.exec(text);
+    if (m !== null) {
+      this.found = m;
+      return m;
+    }
+    let q = text.length;
+    for (let k = 0; k < this.maxQuotes; k++) {
+      const at = text.lastIndexOf('"', q - 1);
+      if (at < this.from) break;
+      q = at;
+    }
+    this.from = Math.max(this.from, q === text.length ? text.length : q);
+    return null;
+  }
+}
