@@ -79,22 +79,42 @@ interface Region {
 }
 
 class HermesStream implements StreamToolParser {
+  /**
+   * The answer from absolute offset `base` on: text before a finished call is dropped, so 10,000
+   * calls cost linear time (V8 flattens a growing string on each search).
+   */
   private text = '';
+  private base = 0;
   private sentContent = 0;
   private firstStart = -1;
-  private readonly regions: Region[] = [];
+  private regions: Region[] = [];
+  /** Call index of regions[0] (regions before it were finished and dropped). */
+  private indexBase = 0;
   /** Regions before this one are closed and fully sent. */
   private active = 0;
-  /** Where to look for the next `<tool_call>` after the last region closed. */
+  /** Where to look for the next `<tool_call>` after the last region closed (absolute). */
   private nextScan = 0;
 
   constructor(private readonly deps: ToolParserDeps) {}
 
+  private get len(): number {
+    return this.base + this.text.length;
+  }
+
+  private find(tag: string, from: number): number {
+    const at = this.text.indexOf(tag, Math.max(0, from - this.base));
+    return at < 0 ? -1 : at + this.base;
+  }
+
+  private slice(from: number, to: number): string {
+    return this.text.slice(from - this.base, to - this.base);
+  }
+
   push(delta: string): StreamPiece {
-    const from = Math.max(0, this.text.length - START.length);
+    const from = Math.max(0, this.len - START.length);
     this.text += delta;
     if (this.firstStart < 0) {
-      const at = this.text.indexOf(START, from);
+      const at = this.find(START, from);
       if (at >= 0) this.firstStart = at;
     }
     const content = this.content();
@@ -104,16 +124,16 @@ class HermesStream implements StreamToolParser {
 
   end(): StreamPiece {
     // vLLM never sends a held-back partial `<tool_call` at the very end; it is answer text, so we do.
-    if (this.firstStart >= 0 || this.sentContent >= this.text.length) return { content: '', toolCalls: [] };
-    const content = this.text.slice(this.sentContent);
-    this.sentContent = this.text.length;
+    if (this.firstStart >= 0 || this.sentContent >= this.len) return { content: '', toolCalls: [] };
+    const content = this.slice(this.sentContent, this.len);
+    this.sentContent = this.len;
     return { content, toolCalls: [] };
   }
 
   private content(): string {
-    const sendable = this.firstStart >= 0 ? this.firstStart : this.text.length - partialTagOverlap(this.text, START);
+    const sendable = this.firstStart >= 0 ? this.firstStart : this.len - partialTagOverlap(this.text, START);
     if (sendable <= this.sentContent) return '';
-    const out = this.text.slice(this.sentContent, sendable);
+    const out = this.slice(this.sentContent, sendable);
     this.sentContent = sendable;
     return out;
   }
@@ -124,28 +144,39 @@ class HermesStream implements StreamToolParser {
     for (let i = this.active; i < this.regions.length; i++) {
       const r = this.regions[i]!;
       const closed = r.end >= 0;
-      const rawEnd = closed ? r.end : this.text.length - partialTagOverlap(this.text.slice(r.bodyStart), END);
-      if (r.scanned < rawEnd) {
-        r.scanner.append(this.text.slice(r.bodyStart + r.scanned, rawEnd));
-        r.scanned = rawEnd;
+      const rawEnd = closed ? r.end : this.len - partialTagOverlap(this.slice(Math.max(r.bodyStart, this.len - END.length), this.len), END);
+      if (r.bodyStart + r.scanned < rawEnd) {
+        r.scanner.append(this.slice(r.bodyStart + r.scanned, rawEnd));
+        r.scanned = rawEnd - r.bodyStart;
       }
-      const body = this.text.slice(r.bodyStart, rawEnd);
+      const body = this.slice(r.bodyStart, rawEnd);
       const lead = body.length - body.trimStart().length;
       const stripped = body.trimEnd();
       if (r.name === null) {
         const m = r.nameSearch.search(stripped);
         if (m === null) break; // vLLM: "Can't skip to tool i+1 if i isn't ready"
         r.name = m[1]!;
-        out.push({ index: i, type: 'function', id: this.deps.newId(), function: { name: r.name } });
+        out.push({ index: this.indexBase + i, type: 'function', id: this.deps.newId(), function: { name: r.name } });
       }
       const args = this.args(r, stripped, lead, closed);
       if (args !== null && args.length > r.streamedArgs) {
-        out.push({ index: i, function: { arguments: args.slice(r.streamedArgs) } });
+        out.push({ index: this.indexBase + i, function: { arguments: args.slice(r.streamedArgs) } });
         r.streamedArgs = args.length;
       }
       if (closed && i === this.active) this.active++;
     }
+    if (this.active === this.regions.length && this.active > 0) this.rebase();
     return out;
+  }
+
+  /** Every region so far is finished: drop them and the text before the next possible `<tool_call>`. */
+  private rebase(): void {
+    this.indexBase += this.regions.length;
+    this.regions = [];
+    this.active = 0;
+    const keep = Math.min(this.nextScan, Math.max(this.base, this.len - START.length + 1));
+    this.text = this.text.slice(keep - this.base);
+    this.base = keep;
   }
 
   /** vLLM's `_extract_tool_args(tc_json, is_complete)`, on the region's stripped body. */
@@ -169,18 +200,18 @@ class HermesStream implements StreamToolParser {
     for (;;) {
       const last = this.regions[this.regions.length - 1];
       if (last !== undefined && last.end < 0) {
-        const at = this.text.indexOf(END, last.endFrom);
+        const at = this.find(END, last.endFrom);
         if (at < 0) {
-          last.endFrom = Math.max(last.bodyStart, this.text.length - END.length + 1);
+          last.endFrom = Math.max(last.bodyStart, this.len - END.length + 1);
           return;
         }
         last.end = at;
         this.nextScan = at + END.length;
         continue;
       }
-      const start = this.text.indexOf(START, Math.max(this.nextScan, last === undefined ? this.firstStart : 0));
+      const start = this.find(START, Math.max(this.nextScan, this.indexBase === 0 && last === undefined ? this.firstStart : 0));
       if (start < 0) {
-        this.nextScan = Math.max(this.nextScan, this.text.length - START.length + 1);
+        this.nextScan = Math.max(this.nextScan, this.len - START.length + 1);
         return;
       }
       this.regions.push({
