@@ -15,7 +15,7 @@
  * a region without a readable name stops the ones after it, as in vLLM.
  */
 import { pyDumps, pyLoads, type PyValue } from './py-json.js';
-import { FirstValueScanner, IncrementalSearch } from './json-scan.js';
+import { FirstValueScanner, IncrementalSearch, TextRope } from './json-scan.js';
 import {
   partialTagOverlap,
   type ExtractedToolCalls,
@@ -64,27 +64,30 @@ function toCall(v: PyValue, deps: ToolParserDeps): ToolCallOut {
 }
 
 interface Region {
-  /** Index of the body's first character in the answer text. */
+  /** Absolute index of the body's first character. */
   bodyStart: number;
-  /** Index of `</tool_call>` once seen. */
+  /** Absolute index of `</tool_call>` once seen. */
   end: number;
   /** Where the next search for `</tool_call>` starts. */
   endFrom: number;
   scanner: FirstValueScanner;
+  /** Body characters fed to the scanner (and to `lastNonWs`). */
   scanned: number;
+  /** Leading whitespace of the body (vLLM strips it); -1 until a non-space arrives. */
+  lead: number;
+  /** Body-relative index just past the last non-whitespace character fed so far. */
+  strippedEnd: number;
   nameSearch: IncrementalSearch;
   argsSearch: IncrementalSearch;
   name: string | null;
+  /** Body-relative start of the argument text (after `"arguments":` and spaces); -1 until known. */
+  argsStart: number;
   streamedArgs: number;
 }
 
 class HermesStream implements StreamToolParser {
-  /**
-   * The answer from absolute offset `base` on: text before a finished call is dropped, so 10,000
-   * calls cost linear time (V8 flattens a growing string on each search).
-   */
-  private text = '';
-  private base = 0;
+  /** The answer so far; text before a finished call is dropped (a long answer stays linear). */
+  private readonly text = new TextRope();
   private sentContent = 0;
   private firstStart = -1;
   private regions: Region[] = [];
@@ -98,23 +101,18 @@ class HermesStream implements StreamToolParser {
   constructor(private readonly deps: ToolParserDeps) {}
 
   private get len(): number {
-    return this.base + this.text.length;
+    return this.text.length;
   }
 
-  private find(tag: string, from: number): number {
-    const at = this.text.indexOf(tag, Math.max(0, from - this.base));
-    return at < 0 ? -1 : at + this.base;
-  }
-
-  private slice(from: number, to: number): string {
-    return this.text.slice(from - this.base, to - this.base);
+  private tail(n: number): string {
+    return this.text.slice(this.len - n, this.len);
   }
 
   push(delta: string): StreamPiece {
     const from = Math.max(0, this.len - START.length);
-    this.text += delta;
+    this.text.append(delta);
     if (this.firstStart < 0) {
-      const at = this.find(START, from);
+      const at = this.text.indexOf(START, from);
       if (at >= 0) this.firstStart = at;
     }
     const content = this.content();
@@ -125,15 +123,15 @@ class HermesStream implements StreamToolParser {
   end(): StreamPiece {
     // vLLM never sends a held-back partial `<tool_call` at the very end; it is answer text, so we do.
     if (this.firstStart >= 0 || this.sentContent >= this.len) return { content: '', toolCalls: [] };
-    const content = this.slice(this.sentContent, this.len);
+    const content = this.text.slice(this.sentContent, this.len);
     this.sentContent = this.len;
     return { content, toolCalls: [] };
   }
 
   private content(): string {
-    const sendable = this.firstStart >= 0 ? this.firstStart : this.len - partialTagOverlap(this.text, START);
+    const sendable = this.firstStart >= 0 ? this.firstStart : this.len - partialTagOverlap(this.tail(START.length), START);
     if (sendable <= this.sentContent) return '';
-    const out = this.slice(this.sentContent, sendable);
+    const out = this.text.slice(this.sentContent, sendable);
     this.sentContent = sendable;
     return out;
   }
@@ -144,29 +142,61 @@ class HermesStream implements StreamToolParser {
     for (let i = this.active; i < this.regions.length; i++) {
       const r = this.regions[i]!;
       const closed = r.end >= 0;
-      const rawEnd = closed ? r.end : this.len - partialTagOverlap(this.slice(Math.max(r.bodyStart, this.len - END.length), this.len), END);
-      if (r.bodyStart + r.scanned < rawEnd) {
-        r.scanner.append(this.slice(r.bodyStart + r.scanned, rawEnd));
-        r.scanned = rawEnd - r.bodyStart;
-      }
-      const body = this.slice(r.bodyStart, rawEnd);
-      const lead = body.length - body.trimStart().length;
-      const stripped = body.trimEnd();
+      const rawEnd = closed ? r.end : this.len - partialTagOverlap(this.text.slice(Math.max(r.bodyStart, this.len - END.length), this.len), END);
+      this.feed(r, rawEnd);
+      const read = (from: number, to: number) => this.text.slice(r.bodyStart + from, r.bodyStart + to);
       if (r.name === null) {
-        const m = r.nameSearch.search(stripped);
+        const m = r.lead < 0 ? null : r.nameSearch.search(read, r.strippedEnd);
         if (m === null) break; // vLLM: "Can't skip to tool i+1 if i isn't ready"
-        r.name = m[1]!;
+        r.name = m.groups[0]!;
         out.push({ index: this.indexBase + i, type: 'function', id: this.deps.newId(), function: { name: r.name } });
       }
-      const args = this.args(r, stripped, lead, closed);
-      if (args !== null && args.length > r.streamedArgs) {
-        out.push({ index: this.indexBase + i, function: { arguments: args.slice(r.streamedArgs) } });
-        r.streamedArgs = args.length;
-      }
+      const diff = this.argsDiff(r, closed, read);
+      if (diff !== '') out.push({ index: this.indexBase + i, function: { arguments: diff } });
       if (closed && i === this.active) this.active++;
     }
     if (this.active === this.regions.length && this.active > 0) this.rebase();
     return out;
+  }
+
+  /** Feeds the region's new body text (up to `rawEnd`) to its scanner and whitespace trackers. */
+  private feed(r: Region, rawEnd: number): void {
+    if (r.bodyStart + r.scanned >= rawEnd) return;
+    const piece = this.text.slice(r.bodyStart + r.scanned, rawEnd);
+    r.scanner.append(piece);
+    for (let k = 0; k < piece.length; k++) {
+      if (/\s/.test(piece[k]!)) continue;
+      if (r.lead < 0) r.lead = r.scanned + k;
+      r.strippedEnd = r.scanned + k + 1;
+    }
+    r.scanned += piece.length;
+  }
+
+  /**
+   * The new part of vLLM's `_extract_tool_args(tc_json, is_complete)`: the stripped body's text
+   * after `"arguments":` and spaces, less the object's closing `}` once the body is complete JSON.
+   */
+  private argsDiff(r: Region, closed: boolean, read: (from: number, to: number) => string): string {
+    if (r.argsStart < 0) {
+      const m = r.argsSearch.search(read, r.strippedEnd);
+      if (m === null) return '';
+      let at = m.index + m.length;
+      while (at < r.strippedEnd && /\s/.test(read(at, at + 1))) at++;
+      if (at >= r.strippedEnd) return ''; // nothing after the colon yet (vLLM: raw = "")
+      r.argsStart = at;
+    }
+    // A closed region counts as complete whatever its text (vLLM appends (json, True)).
+    const complete = closed || r.scanner.isCompleteAt(r.strippedEnd);
+    let end = r.strippedEnd;
+    if (complete && read(end - 1, end) === '}') {
+      end--;
+      while (end > r.argsStart && /\s/.test(read(end - 1, end))) end--;
+    }
+    end = Math.max(end, r.argsStart);
+    if (end - r.argsStart <= r.streamedArgs) return '';
+    const diff = read(r.argsStart + r.streamedArgs, end);
+    r.streamedArgs = end - r.argsStart;
+    return diff;
   }
 
   /** Every region so far is finished: drop them and the text before the next possible `<tool_call>`. */
@@ -174,25 +204,7 @@ class HermesStream implements StreamToolParser {
     this.indexBase += this.regions.length;
     this.regions = [];
     this.active = 0;
-    const keep = Math.min(this.nextScan, Math.max(this.base, this.len - START.length + 1));
-    this.text = this.text.slice(keep - this.base);
-    this.base = keep;
-  }
-
-  /** vLLM's `_extract_tool_args(tc_json, is_complete)`, on the region's stripped body. */
-  private args(r: Region, stripped: string, lead: number, closed: boolean): string | null {
-    const m = r.argsSearch.search(stripped);
-    if (m === null) return null;
-    let at = m.index + m[0].length;
-    while (at < stripped.length && /\s/.test(stripped[at]!)) at++;
-    let raw = stripped.slice(at);
-    // A closed region counts as complete whatever its text (vLLM appends (json, True)).
-    const complete = closed || (stripped.length > lead && r.scanner.isCompleteAt(stripped.length));
-    if (complete) {
-      raw = raw.trimEnd();
-      if (raw.endsWith('}')) raw = raw.slice(0, -1).trimEnd();
-    }
-    return raw;
+    this.text.dropBefore(Math.min(this.nextScan, this.len - START.length + 1));
   }
 
   /** Opens regions for every `<tool_call>` seen and closes them at `</tool_call>`. */
@@ -200,7 +212,7 @@ class HermesStream implements StreamToolParser {
     for (;;) {
       const last = this.regions[this.regions.length - 1];
       if (last !== undefined && last.end < 0) {
-        const at = this.find(END, last.endFrom);
+        const at = this.text.indexOf(END, last.endFrom);
         if (at < 0) {
           last.endFrom = Math.max(last.bodyStart, this.len - END.length + 1);
           return;
@@ -209,7 +221,7 @@ class HermesStream implements StreamToolParser {
         this.nextScan = at + END.length;
         continue;
       }
-      const start = this.find(START, Math.max(this.nextScan, this.indexBase === 0 && last === undefined ? this.firstStart : 0));
+      const start = this.text.indexOf(START, Math.max(this.nextScan, this.indexBase === 0 && last === undefined ? this.firstStart : 0));
       if (start < 0) {
         this.nextScan = Math.max(this.nextScan, this.len - START.length + 1);
         return;
@@ -220,9 +232,12 @@ class HermesStream implements StreamToolParser {
         endFrom: start + START.length,
         scanner: new FirstValueScanner(),
         scanned: 0,
+        lead: -1,
+        strippedEnd: 0,
         nameSearch: new IncrementalSearch(/"name"\s*:\s*"([^"]+)"/g, 3),
         argsSearch: new IncrementalSearch(/"arguments"\s*:/g, 2),
         name: null,
+        argsStart: -1,
         streamedArgs: 0,
       });
       this.nextScan = start + START.length;

@@ -13,8 +13,9 @@ import { isCompleteJson } from './py-json.js';
  * `tc_json` that starts with `{` or `[`).
  */
 export class FirstValueScanner {
-  private text = '';
-  private pos = 0;
+  /** The text of the first value so far, kept only until it ends (parsed once then). */
+  private chunks: string[] = [];
+  private length = 0;
   private start = -1;
   private depth = 0;
   private inString = false;
@@ -26,14 +27,16 @@ export class FirstValueScanner {
   private scalar = false;
 
   append(delta: string): void {
-    this.text += delta;
-    const s = this.text;
-    for (let i = this.pos; i < s.length; i++) {
-      const c = s[i]!;
+    const base = this.length;
+    this.length += delta.length;
+    if (this.after >= 0 || this.scalar) return;
+    if (this.end < 0) this.chunks.push(delta);
+    for (let k = 0; k < delta.length; k++) {
+      const c = delta[k]!;
+      const i = base + k;
       if (this.end >= 0) {
-        if (this.after < 0 && !isJsonWs(c)) this.after = i;
-        if (this.after >= 0) {
-          this.pos = s.length;
+        if (!isJsonWs(c)) {
+          this.after = i;
           return;
         }
         continue;
@@ -42,8 +45,10 @@ export class FirstValueScanner {
         if (isJsonWs(c)) continue;
         this.start = i;
         if (c !== '{' && c !== '[') {
+          // A top-level scalar: a call's JSON must be an object, so the name never reads from a
+          // complete one (a `"name": "x"` after a string scalar is extra data): never complete.
           this.scalar = true;
-          this.pos = s.length;
+          this.chunks = [];
           return;
         }
       }
@@ -59,17 +64,16 @@ export class FirstValueScanner {
         this.depth--;
         if (this.depth === 0) {
           this.end = i + 1;
-          this.valid = isCompleteJson(s.slice(this.start, this.end));
+          this.valid = isCompleteJson(this.chunks.join('').slice(this.start, this.end));
+          this.chunks = [];
         }
       }
     }
-    this.pos = s.length;
   }
 
   /** The first `length` characters (trailing whitespace allowed) are exactly one valid value. */
   isCompleteAt(length: number): boolean {
-    if (this.scalar) return isCompleteJson(this.text.slice(0, length));
-    return this.valid && this.end <= length && (this.after < 0 || this.after >= length);
+    return !this.scalar && this.valid && this.end <= length && (this.after < 0 || this.after >= length);
   }
 }
 
@@ -85,7 +89,7 @@ function isJsonWs(c: string): boolean {
  */
 export class IncrementalSearch {
   private from = 0;
-  private found: RegExpExecArray | null = null;
+  private found: { index: number; length: number; groups: string[] } | null = null;
 
   constructor(
     private readonly re: RegExp,
@@ -94,21 +98,88 @@ export class IncrementalSearch {
     if (!re.global) throw new Error('IncrementalSearch needs a global regex');
   }
 
-  search(text: string): RegExpExecArray | null {
+  /** `read(from, to)` gives the text's characters [from, to); `length` is its length now. */
+  search(read: (from: number, to: number) => string, length: number): { index: number; length: number; groups: string[] } | null {
     if (this.found !== null) return this.found;
-    this.re.lastIndex = this.from;
+    const text = read(this.from, length);
+    this.re.lastIndex = 0;
     const m = this.re.exec(text);
     if (m !== null) {
-      this.found = m;
-      return m;
+      this.found = { index: this.from + m.index, length: m[0].length, groups: m.slice(1) as string[] };
+      return this.found;
     }
     let q = text.length;
     for (let k = 0; k < this.maxQuotes; k++) {
       const at = text.lastIndexOf('"', q - 1);
-      if (at < this.from) break;
+      if (at < 0) break;
       q = at;
     }
-    this.from = Math.max(this.from, q === text.length ? text.length : q);
+    this.from += q;
     return null;
+  }
+}
+
+/**
+ * A growing text addressed by absolute offsets, kept as chunks so that reading near its end
+ * costs the size of what is read, not of the whole (a JS string grown by `+=` is copied whole
+ * by V8 on the next search). The prefix before a finished call can be dropped.
+ */
+export class TextRope {
+  private chunks: string[] = [];
+  private starts: number[] = [];
+  /** Absolute end offset (the text's total length so far). */
+  length = 0;
+
+  append(s: string): void {
+    if (s === '') return;
+    this.chunks.push(s);
+    this.starts.push(this.length);
+    this.length += s.length;
+    // Joining every 4096 pieces keeps lookups short at an amortized O(1) cost per character.
+    if (this.chunks.length > 4096) {
+      const start = this.starts[0]!;
+      this.chunks = [this.chunks.join('')];
+      this.starts = [start];
+    }
+  }
+
+  /** Absolute offset of the first kept character. */
+  get start(): number {
+    return this.starts[0] ?? this.length;
+  }
+
+  slice(from: number, to: number): string {
+    from = Math.max(from, this.start);
+    to = Math.min(to, this.length);
+    if (from >= to) return '';
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= from) lo = mid;
+      else hi = mid - 1;
+    }
+    let out = '';
+    for (let i = lo; i < this.chunks.length && this.starts[i]! < to; i++) {
+      const s = this.starts[i]!;
+      out += this.chunks[i]!.slice(Math.max(0, from - s), to - s);
+    }
+    return out;
+  }
+
+  indexOf(tag: string, from: number): number {
+    from = Math.max(from, this.start);
+    const at = this.slice(from, this.length).indexOf(tag);
+    return at < 0 ? -1 : from + at;
+  }
+
+  /** Forget whole chunks that end at or before `abs`. */
+  dropBefore(abs: number): void {
+    let k = 0;
+    while (k < this.chunks.length && this.starts[k]! + this.chunks[k]!.length <= abs) k++;
+    if (k > 0) {
+      this.chunks = this.chunks.slice(k);
+      this.starts = this.starts.slice(k);
+    }
   }
 }
