@@ -23,6 +23,7 @@ import {
   type ToolParserDeps,
   type ToolParserKind,
 } from './types.js';
+import { TextRope } from './json-scan.js';
 
 const CALLS_BEGIN = '<｜tool▁calls▁begin｜>';
 const CALL_BEGIN = '<｜tool▁call▁begin｜>';
@@ -44,7 +45,8 @@ export function extractDeepseekV3(text: string, deps: ToolParserDeps): Extracted
 }
 
 class DeepseekV3Stream implements StreamToolParser {
-  private text = '';
+  /** The answer so far, as chunks (json-scan.ts TextRope: reads near the end stay cheap). */
+  private readonly text = new TextRope();
   private sentContent = 0;
   private begin = -1;
   /** Scan position inside the calls section. */
@@ -58,7 +60,8 @@ class DeepseekV3Stream implements StreamToolParser {
 
   push(delta: string): StreamPiece {
     const from = Math.max(0, this.text.length - CALLS_BEGIN.length);
-    this.text += delta;
+    this.text.append(delta);
+    const len = this.text.length;
     if (this.begin < 0) {
       const at = this.text.indexOf(CALLS_BEGIN, from);
       if (at >= 0) {
@@ -66,7 +69,7 @@ class DeepseekV3Stream implements StreamToolParser {
         this.pos = at + CALLS_BEGIN.length;
       }
     }
-    const sendable = this.begin >= 0 ? this.begin : this.text.length - partialTagOverlap(this.text, CALLS_BEGIN);
+    const sendable = this.begin >= 0 ? this.begin : len - partialTagOverlap(this.text.slice(len - CALLS_BEGIN.length, len), CALLS_BEGIN);
     let content = '';
     if (sendable > this.sentContent) {
       content = this.text.slice(this.sentContent, sendable);
@@ -76,9 +79,10 @@ class DeepseekV3Stream implements StreamToolParser {
   }
 
   end(): StreamPiece {
-    if (this.begin >= 0 || this.sentContent >= this.text.length) return { content: '', toolCalls: [] };
-    const content = this.text.slice(this.sentContent);
-    this.sentContent = this.text.length;
+    const len = this.text.length;
+    if (this.begin >= 0 || this.sentContent >= len) return { content: '', toolCalls: [] };
+    const content = this.text.slice(this.sentContent, len);
+    this.sentContent = len;
     return { content, toolCalls: [] };
   }
 
@@ -86,16 +90,23 @@ class DeepseekV3Stream implements StreamToolParser {
     const out: ToolCallDelta[] = [];
     const t = this.text;
     for (;;) {
+      const len = t.length;
       if (this.argsStart < 0) {
         // Looking for the next call's header: <｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>NAME\n```json\n
         const callAt = t.indexOf(CALL_BEGIN, this.pos);
-        if (callAt < 0) return out;
+        if (callAt < 0) {
+          this.pos = Math.max(this.pos, len - CALL_BEGIN.length + 1);
+          return out;
+        }
+        // The header is read from the call's start until it is complete (headers are short).
+        this.pos = callAt;
         const sepAt = t.indexOf(SEP, callAt + CALL_BEGIN.length);
         if (sepAt < 0) return out;
         const nameEnd = t.indexOf('\n', sepAt + SEP.length);
         if (nameEnd < 0) return out;
-        if (!t.startsWith(ARGS_OPEN, nameEnd)) {
-          if (t.length - nameEnd < ARGS_OPEN.length && ARGS_OPEN.startsWith(t.slice(nameEnd))) return out;
+        const open = t.slice(nameEnd, nameEnd + ARGS_OPEN.length);
+        if (open !== ARGS_OPEN) {
+          if (open.length < ARGS_OPEN.length && ARGS_OPEN.startsWith(open)) return out;
           // Not the call format: skip this marker.
           this.pos = callAt + CALL_BEGIN.length;
           continue;
@@ -106,7 +117,7 @@ class DeepseekV3Stream implements StreamToolParser {
         this.argsSent = this.argsStart;
       }
       const closeAt = t.indexOf(ARGS_CLOSE, Math.max(this.argsStart, this.argsSent - ARGS_CLOSE.length));
-      const sendable = closeAt >= 0 ? closeAt : t.length - partialTagOverlap(t.slice(this.argsSent), ARGS_CLOSE);
+      const sendable = closeAt >= 0 ? closeAt : len - partialTagOverlap(t.slice(Math.max(this.argsSent, len - ARGS_CLOSE.length), len), ARGS_CLOSE);
       if (sendable > this.argsSent) {
         out.push({ index: this.index, function: { arguments: t.slice(this.argsSent, sendable) } });
         this.argsSent = sendable;
@@ -114,6 +125,7 @@ class DeepseekV3Stream implements StreamToolParser {
       if (closeAt < 0) return out;
       this.pos = closeAt + ARGS_CLOSE.length;
       this.argsStart = -1;
+      t.dropBefore(this.pos);
     }
   }
 }

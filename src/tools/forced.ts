@@ -5,6 +5,7 @@
  * answer is a JSON array of `{"name": ..., "parameters": ...}`.
  */
 import { pyDumps, pyLoads } from './py-json.js';
+import { TextRope } from './json-scan.js';
 import type { ExtractedToolCalls, StreamPiece, StreamToolParser, ToolCallDelta, ToolCallOut, ToolParserDeps } from './types.js';
 
 /** Named: the whole answer is one call's arguments; a blank answer is no call. */
@@ -78,7 +79,8 @@ const AFTER_VALUE = 6;
  * so far) once its name is complete and its `parameters` value has started.
  */
 export class RequiredStream implements StreamToolParser {
-  private text = '';
+  /** The answer as chunks (json-scan.ts TextRope): each push costs its own size. */
+  private readonly text = new TextRope();
   private readonly spans: Span[] = [];
   private depth = 0;
   private inString = false;
@@ -95,8 +97,8 @@ export class RequiredStream implements StreamToolParser {
 
   push(delta: string): StreamPiece {
     const from = this.text.length;
-    this.text += delta;
-    if (!this.done) this.scan(from);
+    this.text.append(delta);
+    if (!this.done) this.scan(delta, from);
     return { content: '', toolCalls: this.emit() };
   }
 
@@ -142,10 +144,10 @@ export class RequiredStream implements StreamToolParser {
     this.expect = state;
   }
 
-  private scan(from: number): void {
-    const text = this.text;
-    for (let i = from; i < text.length; i++) {
-      const ch = text[i]!;
+  private scan(delta: string, from: number): void {
+    for (let k = 0; k < delta.length; k++) {
+      const ch = delta[k]!;
+      const i = from + k;
       if (this.inString) {
         if (this.escaped) this.escaped = false;
         else if (ch === '\\') this.escaped = true;
@@ -153,7 +155,7 @@ export class RequiredStream implements StreamToolParser {
           this.inString = false;
           if (this.depth === 2 && this.cur !== null) {
             if (this.expect === EXPECT_KEY) {
-              this.key = text.slice(this.stringStart + 1, i);
+              this.key = this.text.slice(this.stringStart + 1, i);
               this.expect = EXPECT_COLON;
             } else if (this.expect === IN_STRING_VALUE) this.endValue(i + 1);
           }

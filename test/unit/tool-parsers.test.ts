@@ -172,6 +172,22 @@ describe('deepseek_v3', () => {
   });
 });
 
+describe('deepseek_v3, hostile sizes', () => {
+  it('10,000 calls and a 1 MB argument stream in linear time', () => {
+    const c = (name: string, args: string) => `<｜tool▁call▁begin｜>function<｜tool▁sep｜>${name}\n\`\`\`json\n${args}\n\`\`\`<｜tool▁call▁end｜>`;
+    const many = `<｜tool▁calls▁begin｜>${Array.from({ length: 10_000 }, (_, i) => c(`f${i}`, `{"i": ${i}}`)).join('\n')}<｜tool▁calls▁end｜>`;
+    const big = `<｜tool▁calls▁begin｜>${c('f', `{"x": "${'y'.repeat(1_000_000)}"}`)}<｜tool▁calls▁end｜>`;
+    const t0 = performance.now();
+    const streamed = fold(deepseekV3.stream(ids()), many.match(/.{1,3}/gsu)!);
+    const bigStreamed = fold(deepseekV3.stream(ids()), big.match(/.{1,8}/gsu)!);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(streamed.calls).toHaveLength(10_000);
+    expect(streamed.calls[9_999]).toMatchObject({ name: 'f9999', arguments: '{"i": 9999}' });
+    expect(bigStreamed.calls[0]!.arguments).toHaveLength(1_000_000 + 9);
+    expect(deepseekV3.extract(many, ids()).calls).toHaveLength(10_000);
+  });
+});
+
 describe('forced tool_choice readings', () => {
   it('required: a JSON array of {name, parameters}, re-serialized; anything else is no call', () => {
     expect(extractRequired('[{"name": "f", "parameters": {"a": 1}}, {"name": "g", "parameters": {}}]', ids()).calls).toEqual([
@@ -190,6 +206,18 @@ describe('forced tool_choice readings', () => {
         { id: 'chatcmpl-tool-1', name: 'g', arguments: '{}', headers: 1 },
       ],
     });
+  });
+
+  it('required stream: 10,000 calls and a 1 MB parameter in linear time', () => {
+    const many = `[${Array.from({ length: 10_000 }, (_, i) => `{"name": "f${i}", "parameters": {"i": ${i}}}`).join(', ')}]`;
+    const big = `[{"name": "f", "parameters": {"x": "${'y'.repeat(1_000_000)}"}}]`;
+    const t0 = performance.now();
+    const streamed = fold(new RequiredStream(ids()), many.match(/.{1,3}/gs)!);
+    const bigStreamed = fold(new RequiredStream(ids()), big.match(/.{1,8}/gs)!);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(streamed.calls).toHaveLength(10_000);
+    expect(streamed.calls[9_999]).toMatchObject({ name: 'f9999', arguments: '{"i": 9999}' });
+    expect(bigStreamed.calls[0]!.arguments).toHaveLength(1_000_000 + 9);
   });
 
   it('named stream: the whole answer is the arguments', () => {
