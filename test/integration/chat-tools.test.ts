@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
+import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -109,6 +111,42 @@ describe('tool calls, non-stream', () => {
     const final = await runner.finalContent();
     expect(seen).toEqual([{ city: 'sim', days: 42 }]);
     expect(final).toMatch(/\S/);
+  });
+});
+
+describe("the Vercel AI SDK's tool calls (@ai-sdk/openai-compatible)", () => {
+  const setup = () => {
+    const provider = createOpenAICompatible({ name: 'thinkgate', baseURL: `${stack.url}/v1`, apiKey: 'unused' });
+    const seen: unknown[] = [];
+    const tools = {
+      get_weather: tool({
+        description: 'Weather of a city',
+        inputSchema: jsonSchema<{ city: string; days?: number }>(weather.function.parameters as never),
+        execute: async (input) => {
+          seen.push(input);
+          return 'sunny';
+        },
+      }),
+    };
+    return { model: provider.chatModel('sim-r1'), seen, tools };
+  };
+
+  it('generateText runs the tool and finishes with text', async () => {
+    const { model, seen, tools } = setup();
+    const res = await generateText({ model, tools, prompt: 'Use a tool to get the weather in Paris.', temperature: 0, stopWhen: stepCountIs(3) });
+    expect(seen).toEqual([{ city: 'sim', days: 42 }]);
+    expect(res.steps[0]!.finishReason).toBe('tool-calls');
+    expect(res.steps[0]!.toolCalls.map((c) => c.toolName)).toEqual(['get_weather']);
+    expect(res.text).toMatch(/\S/);
+  });
+
+  it('streamText streams the call and the final text', async () => {
+    const { model, seen, tools } = setup();
+    const res = streamText({ model, tools, prompt: 'Use a tool to get the weather in Paris.', temperature: 0, stopWhen: stepCountIs(3) });
+    const text = await res.text;
+    expect(seen).toEqual([{ city: 'sim', days: 42 }]);
+    expect((await res.steps)[0]!.toolCalls.map((c) => c.toolName)).toEqual(['get_weather']);
+    expect(text).toMatch(/\S/);
   });
 });
 

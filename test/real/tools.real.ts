@@ -56,15 +56,22 @@ describe.runIf(backends.length > 0).each(backends)('$label: tools, differential 
     return { ours, theirs, segments };
   }
 
+  // vLLM 0.32's qwen3 reasoning parser drops a `</think>` repeated after the first one
+  // (parser/qwen3.py: "Absorb duplicate </think>"); the steered tiny model writes many at T = 0.
+  // That is reasoning-parser parity, not tool calling (reported with issue 13, item 2): compare
+  // content without them, a blank one as null.
   const shape = (c: Choice) => ({
     reasoning: c.message.reasoning_content ?? c.message.reasoning ?? null,
-    content: c.message.content,
+    content: (c.message.content ?? '').replaceAll('</think>', '') || null,
     calls: (c.message.tool_calls ?? []).map((t) => ({ type: t.type, name: t.function.name, arguments: t.function.arguments })),
     finish: c.finish_reason,
   });
 
-  it('auto: same reasoning, content, calls and finish_reason as vLLM', async () => {
-    const { ours, theirs } = await both({});
+  it.for([
+    ['temperature 0', {}],
+    ['temperature 1, seed 7', { temperature: 1, top_p: 1, seed: 7 }],
+  ] as [string, Record<string, unknown>][])('auto, %s: same reasoning, content, calls and finish_reason as vLLM', async ([, extra]) => {
+    const { ours, theirs } = await both(extra);
     expect(shape(ours)).toEqual(shape(theirs));
   });
 
