@@ -143,6 +143,18 @@ export function pyLoads(text: string): PyValue {
   return v;
 }
 
+/**
+ * `json.JSONDecoder().raw_decode(text[start:])`: one value starting exactly at `start` (no
+ * leading whitespace), trailing text allowed. Returns the value and the index just past it.
+ */
+export function pyRawDecode(text: string, start: number): { value: PyValue; end: number } {
+  const r = new Reader(text);
+  r.i = start;
+  if (r.s[start] === ' ' || r.s[start] === '\t' || r.s[start] === '\n' || r.s[start] === '\r') r.fail();
+  const value = r.value(0);
+  return { value, end: r.i };
+}
+
 /** `json.loads` succeeds (vllm/tool_parsers/utils.py is_complete_json). */
 export function isCompleteJson(text: string): boolean {
   try {

@@ -18,11 +18,12 @@
 import { InvalidRequestError } from '../errors.js';
 import { deepseekV3 } from './deepseek-v3.js';
 import { hermes } from './hermes.js';
+import { llama3Json } from './llama3-json.js';
 import type { ToolParserKind } from './types.js';
 
 /** vLLM's `--tool-call-parser` names thinkgate implements. */
 export const TOOL_CALL_PARSERS: Readonly<Record<string, ToolParserKind>> = Object.freeze(
-  Object.assign(Object.create(null) as Record<string, ToolParserKind>, { hermes, deepseek_v3: deepseekV3 }),
+  Object.assign(Object.create(null) as Record<string, ToolParserKind>, { hermes, deepseek_v3: deepseekV3, llama3_json: llama3Json }),
 );
 export const TOOL_CALL_PARSER_NAMES: readonly string[] = Object.freeze(Object.keys(TOOL_CALL_PARSERS));
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { hermes } from '../../src/tools/hermes.js';
 import { deepseekV3 } from '../../src/tools/deepseek-v3.js';
+import { llama3Json } from '../../src/tools/llama3-json.js';
 import { extractRequired, NamedStream, RequiredStream } from '../../src/tools/forced.js';
 import { pyDumps, pyFloatRepr, pyLoads } from '../../src/tools/py-json.js';
 import type { StreamToolParser, ToolParserDeps } from '../../src/tools/types.js';
@@ -169,6 +170,47 @@ describe('deepseek_v3', () => {
         { id: 'chatcmpl-tool-1', name: 'get_time', arguments: '{"tz":"CET"}', headers: 1 },
       ],
     });
+  });
+});
+
+describe('llama3_json', () => {
+  const text = '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris", "1": 2}}; {"name":"get_time","arguments":{}}';
+
+  it('non-stream: every top-level object is a call, arguments re-serialized, content null', () => {
+    expect(llama3Json.extract(text, ids())).toEqual({
+      toolsCalled: true,
+      calls: [
+        { id: 'chatcmpl-tool-0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris", "1": 2}' } },
+        { id: 'chatcmpl-tool-1', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+      ],
+      content: null,
+    });
+    // One bad object (or a stray brace) and vLLM returns the text as content.
+    for (const bad of ['{"name": "f"}', 'Use {braces} here', '{"arguments": {}}', '{"name": 1, "arguments": {}}']) {
+      expect(llama3Json.extract(bad, ids())).toEqual({ toolsCalled: false, calls: [], content: bad });
+    }
+    expect(llama3Json.extract('plain', ids())).toEqual({ toolsCalled: false, calls: [], content: 'plain' });
+  });
+
+  it('stream at every split: the same calls; an answer not starting with a call is all content', () => {
+    expect(everySplit(text, () => llama3Json.stream(ids()))).toEqual({
+      content: '',
+      calls: [
+        { id: 'chatcmpl-tool-0', name: 'get_weather', arguments: '{"city": "Paris", "1": 2}', headers: 1 },
+        { id: 'chatcmpl-tool-1', name: 'get_time', arguments: '{}', headers: 1 },
+      ],
+    });
+    expect(everySplit('Sure: {"name": "f", "arguments": {}}', () => llama3Json.stream(ids()))).toEqual({ content: 'Sure: {"name": "f", "arguments": {}}', calls: [] });
+    expect(everySplit('<|python', () => llama3Json.stream(ids()))).toEqual({ content: '<|python', calls: [] });
+  });
+
+  it('10,000 calls stream in linear time', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `{"name": "f${i}", "arguments": {"i": ${i}}}`).join('; ');
+    const t0 = performance.now();
+    const streamed = fold(llama3Json.stream(ids()), many.match(/.{1,3}/gs)!);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(streamed.calls).toHaveLength(10_000);
+    expect(llama3Json.extract(many, ids()).calls).toHaveLength(10_000);
   });
 });
 
