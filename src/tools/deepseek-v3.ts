@@ -23,7 +23,7 @@ import {
   type ToolParserDeps,
   type ToolParserKind,
 } from './types.js';
-import { TextRope } from './json-scan.js';
+import { TextRope } from './text-rope.js';
 
 const CALLS_BEGIN = '<｜tool▁calls▁begin｜>';
 const CALL_BEGIN = '<｜tool▁call▁begin｜>';
@@ -45,7 +45,7 @@ export function extractDeepseekV3(text: string, deps: ToolParserDeps): Extracted
 }
 
 class DeepseekV3Stream implements StreamToolParser {
-  /** The answer so far, as chunks (json-scan.ts TextRope: reads near the end stay cheap). */
+  /** The answer so far, as chunks (text-rope.ts: reads near the end stay cheap). */
   private readonly text = new TextRope();
   private sentContent = 0;
   private begin = -1;

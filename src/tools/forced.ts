@@ -5,7 +5,7 @@
  * answer is a JSON array of `{"name": ..., "parameters": ...}`.
  */
 import { pyDumps, pyLoads } from './py-json.js';
-import { TextRope } from './json-scan.js';
+import { TextRope } from './text-rope.js';
 import type { ExtractedToolCalls, StreamPiece, StreamToolParser, ToolCallDelta, ToolCallOut, ToolParserDeps } from './types.js';
 
 /** Named: the whole answer is one call's arguments; a blank answer is no call. */
@@ -79,7 +79,7 @@ const AFTER_VALUE = 6;
  * so far) once its name is complete and its `parameters` value has started.
  */
 export class RequiredStream implements StreamToolParser {
-  /** The answer as chunks (json-scan.ts TextRope): each push costs its own size. */
+  /** The answer as chunks (text-rope.ts): each push costs its own size. */
   private readonly text = new TextRope();
   private readonly spans: Span[] = [];
   private depth = 0;

@@ -15,7 +15,8 @@
  * a region without a readable name stops the ones after it, as in vLLM.
  */
 import { pyDumps, pyLoads, type PyValue } from './py-json.js';
-import { FirstValueScanner, IncrementalSearch, TextRope } from './json-scan.js';
+import { FirstValueScanner, IncrementalSearch } from './json-scan.js';
+import { TextRope } from './text-rope.js';
 import {
   partialTagOverlap,
   type ExtractedToolCalls,

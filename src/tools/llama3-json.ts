@@ -15,7 +15,7 @@
  * once its object is complete, so the concatenated arguments are the same.
  */
 import { pyDumps, pyLoads, pyRawDecode, type PyValue } from './py-json.js';
-import { TextRope } from './json-scan.js';
+import { TextRope } from './text-rope.js';
 import type { ExtractedToolCalls, StreamPiece, StreamToolParser, ToolCallDelta, ToolCallOut, ToolParserDeps, ToolParserKind } from './types.js';
 
 const BOT = '<|python_tag|>';

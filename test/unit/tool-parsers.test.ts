@@ -8,6 +8,7 @@ import { deepseekV3 } from '../../src/tools/deepseek-v3.js';
 import { llama3Json } from '../../src/tools/llama3-json.js';
 import { extractRequired, NamedStream, RequiredStream } from '../../src/tools/forced.js';
 import { pyDumps, pyFloatRepr, pyLoads } from '../../src/tools/py-json.js';
+import { TextRope } from '../../src/tools/text-rope.js';
 import type { StreamToolParser, ToolParserDeps } from '../../src/tools/types.js';
 
 function ids(): ToolParserDeps {
@@ -71,6 +72,21 @@ describe('py-json: json.dumps(json.loads(x), ensure_ascii=False)', () => {
   });
 });
 
+describe('TextRope', () => {
+  it('slices and searches across chunks by absolute offset, also after dropping a prefix and compacting', () => {
+    const r = new TextRope();
+    const text = 'abcdefghij'.repeat(1000);
+    for (let i = 0; i < text.length; i += 3) r.append(text.slice(i, i + 3));
+    expect(r.length).toBe(text.length);
+    for (const [a, b] of [[0, 10], [2, 7], [2999, 3011], [9990, 10_000], [5, 5]] as const) expect(r.slice(a, b)).toBe(text.slice(a, b));
+    expect(r.indexOf('jab', 5)).toBe(text.indexOf('jab', 5));
+    r.dropBefore(5000);
+    expect(r.start).toBeLessThanOrEqual(5000);
+    expect(r.slice(5000, 5010)).toBe(text.slice(5000, 5010));
+    expect(r.slice(0, 3)).toBe(text.slice(r.start, 3)); // before the kept start: clamped
+  });
+});
+
 describe('hermes', () => {
   const call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}\n</tool_call>';
 
@@ -126,7 +142,7 @@ describe('hermes', () => {
     expect(got.calls).toEqual([]);
   });
 
-  // The stream reader keeps the answer as chunks (json-scan.ts TextRope): a growing JS string
+  // The stream reader keeps the answer as chunks (text-rope.ts): a growing JS string
   // would be copied whole on every push, and a 200 kB argument took 31 s that way.
   it('10,000 calls and a 1 MB argument stay linear', () => {
     const many = Array.from({ length: 10_000 }, (_, i) => `<tool_call>{"name": "f${i}", "arguments": {"i": ${i}}}</tool_call>`).join('\n');
