@@ -64,6 +64,7 @@ export function buildProfiles(raw: unknown, problems: string[]): { profiles: Rec
       extension,
       effort: { ...inherited, ...definedOnly(entry.effort ?? {}) },
       ...(entry.end_of_turn ?? base?.end_of_turn ? { end_of_turn: entry.end_of_turn ?? base?.end_of_turn } : {}),
+      ...(entry.tool_call_parser ?? base?.tool_call_parser ? { tool_call_parser: entry.tool_call_parser ?? base?.tool_call_parser } : {}),
     };
   }
   return { profiles, names };
@@ -113,7 +114,7 @@ export function readModels(raw: unknown, profileNames: readonly string[], defaul
       problems.push(...zodProblems(parsed.error, path, path));
       continue;
     }
-    const { profile, effort, match, ...budget }: FileModelEntry = parsed.data;
+    const { profile, effort, match, tool_call_parser, ...budget }: FileModelEntry = parsed.data;
     const pattern = key ?? match ?? '';
     if (pattern === '') problems.push(`${path}: the glob must not be empty`);
     const earlier = seen.get(pattern);
@@ -126,6 +127,7 @@ export function readModels(raw: unknown, profileNames: readonly string[], defaul
     checkEffort(`${path}.effort`, effort, problems);
     const rule: ModelRule = { pattern, profile, defaults: definedOnly(budget) };
     if (effort !== undefined) rule.effort = definedOnly(effort);
+    if (tool_call_parser !== undefined) rule.tool_call_parser = tool_call_parser;
     rules.push(rule);
   }
   return rules;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { REASONING_EFFORTS, type ReasoningEffort } from '../profiles/profile.js';
+import { TOOL_CALL_PARSER_NAMES } from '../tools/tool-plan.js';
 import { LOG_LEVELS, REASONING_FIELDS, UPSTREAM_KINDS } from './types.js';
 import { KEY_NAME_PATTERN, MAX_KEY_NAME_LENGTH, MAX_NAMED_KEYS } from '../quota/policy.js';
 
@@ -67,6 +68,8 @@ const presetShape = {
 };
 const budgetShape = { ...presetShape, thinking_extension: text().optional() };
 const preset = section(presetShape).optional();
+/** vLLM's --tool-call-parser names thinkgate implements (tools/tool-plan.ts). */
+const toolCallParser = z.enum(TOOL_CALL_PARSER_NAMES as [string, ...string[]], { error: `must be one of ${TOOL_CALL_PARSER_NAMES.join(', ')}` });
 const effortSchema = section(Object.fromEntries(REASONING_EFFORTS.map((level) => [level, preset])) as Record<ReasoningEffort, typeof preset>);
 export const profileSchema = section({
   thinking_start: text().optional(),
@@ -76,8 +79,9 @@ export const profileSchema = section({
   open_text: text().optional(),
   end_of_turn: z.array(text()).optional(),
   effort: effortSchema.optional(),
+  tool_call_parser: toolCallParser.optional(),
 });
-const modelEntryShape = { profile: text(), ...budgetShape, effort: effortSchema.optional() };
+const modelEntryShape = { profile: text(), ...budgetShape, effort: effortSchema.optional(), tool_call_parser: toolCallParser.optional() };
 export const modelEntrySchema = section(modelEntryShape);
 export const modelListEntrySchema = section({ match: text(), ...modelEntryShape });
 export const upstreamSchema = z.preprocess(

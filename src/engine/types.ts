@@ -45,6 +45,12 @@ export interface EngineInput {
   /** Sampling fields and vLLM extras passed to every segment. */
   sampling: Record<string, unknown>;
   /**
+   * Fields for ANSWER segments only (thinking segments end at the delimiter and carry none),
+   * e.g. a tool choice's `structured_outputs` grammar (docs/api.md "Tool calls"), so a grammar
+   * never constrains the thinking.
+   */
+  answerSampling?: Readonly<Record<string, unknown>>;
+  /**
    * Operator ceiling on this run's segments (upstream calls). An extension is taken only while
    * two segments remain (its own and one to answer in); at the ceiling the run ends with
    * `length`. Undefined = no ceiling.

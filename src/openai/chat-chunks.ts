@@ -7,13 +7,15 @@
  *
  * onEvent runs once per generated token: it builds the chunk literal and nothing else.
  */
-import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } from '../engine/types.js';
+import type { BudgetForcingSummary, EngineEvent, Usage } from '../engine/types.js';
 import type { ChatRenderOptions } from './chat-response.js';
-import type { ChatCompletionChunk, ChatCompletionChunkDelta } from './types.js';
+import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
 import { toChatLogprobContent, type ChatLogprobs } from './chat-logprobs.js';
 import type { TokenLogprob } from '../engine/types.js';
 import type { RunningUsage } from './running-usage.js';
+import { AnswerToolStream } from '../tools/answer-tools.js';
+import type { StreamPiece } from '../tools/types.js';
 
 export interface ChatChunkOptions extends ChatRenderOptions {
   /** `stream_options.include_usage`: end with a usage chunk (which then carries `budget_forcing`). */
@@ -35,6 +37,8 @@ export class ChatChunkRenderer {
   private readonly summaries: BudgetForcingSummary[] = [];
   private readonly choiceCount: number;
   private readonly reasoningDelta: ((text: string) => ChatCompletionChunkDelta) | null;
+  /** Per choice, with tools: the answer's tool-call reader (docs/api.md "Tool calls"). */
+  private readonly toolStreams: (AnswerToolStream | undefined)[] = [];
 
   constructor(private readonly opts: ChatChunkOptions) {
     this.choiceCount = opts.choices ?? 1;
@@ -53,21 +57,52 @@ export class ChatChunkRenderer {
       case 'reasoning':
         if (ev.text === '' || this.reasoningDelta === null) return [];
         return this.withRole(index, this.chunk(index, this.reasoningDelta(ev.text), null, ev.logprobs));
-      case 'content':
+      case 'content': {
         if (ev.text === '') return [];
-        return this.withRole(index, this.chunk(index, { content: ev.text }, null, ev.logprobs));
+        const tools = this.toolStream(index);
+        if (tools === undefined) return this.withRole(index, this.chunk(index, { content: ev.text }, null, ev.logprobs));
+        return this.piece(index, tools.push(ev.text), ev.logprobs);
+      }
       case 'logprobs':
         // Generated ids without text of their own (the model's end delimiter, its end of turn):
         // vLLM sends them as a chunk with an empty delta, so every generated id has its entry.
         if (!this.logprobs) return [];
         return this.withRole(index, this.chunk(index, {}, null, ev.logprobs));
-      case 'finish':
-        return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
+      case 'finish': {
+        const tools = this.toolStream(index);
+        if (tools === undefined) return this.finish(ev.reason, ev.usage, ev.budgetForcing, index);
+        const held = this.piece(index, tools.end());
+        return [...held, ...this.finish(tools.finishReason(ev.reason), ev.usage, ev.budgetForcing, index)];
+      }
       case 'segment':
       case 'usage':
       case 'delimiter': // chat leaves delimiters out of reasoning_content and content
         return [];
     }
+  }
+
+  private toolStream(index: number): AnswerToolStream | undefined {
+    const plan = this.opts.tools;
+    if (plan === undefined || plan.mode === 'off') return undefined;
+    let s = this.toolStreams[index];
+    if (s === undefined) {
+      const newId = this.opts.newToolCallId ?? (() => 'chatcmpl-tool-0');
+      s = new AnswerToolStream(plan, { newId });
+      this.toolStreams[index] = s;
+    }
+    return s;
+  }
+
+  /** One chunk for what a tool reader released (content and call deltas together, as vLLM's DeltaMessage), or none. */
+  private piece(index: number, piece: StreamPiece, entries?: readonly TokenLogprob[]): ChatCompletionChunk[] {
+    if (piece.content === '' && piece.toolCalls.length === 0) {
+      // Text held back (a tool marker may be starting): its tokens' logprobs still go out, on an empty delta.
+      return this.logprobs && entries !== undefined ? this.withRole(index, this.chunk(index, {}, null, entries)) : [];
+    }
+    const delta: ChatCompletionChunkDelta = {};
+    if (piece.content !== '') delta.content = piece.content;
+    if (piece.toolCalls.length > 0) delta.tool_calls = piece.toolCalls;
+    return this.withRole(index, this.chunk(index, delta, null, entries));
   }
 
   /** The role chunk, if choice `index` has not had it yet: lets a route send a first byte early. */
@@ -91,7 +126,7 @@ export class ChatChunkRenderer {
   }
 
   private finish(
-    reason: EngineFinishReason,
+    reason: ChatFinishReason,
     usage: Usage,
     budgetForcing: BudgetForcingSummary,
     index: number,
@@ -122,7 +157,7 @@ export class ChatChunkRenderer {
   private chunk(
     index: number,
     delta: ChatCompletionChunkDelta,
-    finish: EngineFinishReason | null,
+    finish: ChatFinishReason | null,
     entries?: readonly TokenLogprob[],
     final?: Usage,
   ): ChatCompletionChunk {

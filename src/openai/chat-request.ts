@@ -55,10 +55,13 @@ const message = z
   })
   .loose();
 
+/** vLLM's ChatCompletionToolsParam: `type: "function"` and a FunctionDefinition (name, parameters: dict | None). */
 const tool = z
   .object({
-    type: z.string(),
-    function: z.object({ name: z.string().min(1) }).loose().optional(),
+    type: z.literal('function'),
+    function: z
+      .object({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()).nullish() })
+      .loose(),
   })
   .loose();
 

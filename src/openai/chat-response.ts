@@ -8,6 +8,8 @@ import type { BudgetForcingSummary, EngineEvent, EngineFinishReason, Usage } fro
 import type { ChatCompletion, ChatCompletionChoice, ChatCompletionMessage, ReasoningField } from './types.js';
 import { sumBudgetForcing, sumUsage, toChatUsage } from './usage.js';
 import { toChatLogprobContent, type ChatLogprobContent } from './chat-logprobs.js';
+import { readAnswer } from '../tools/answer-tools.js';
+import type { ToolPlan } from '../tools/tool-plan.js';
 
 export interface ChatRenderOptions {
   id: string;
@@ -19,6 +21,10 @@ export interface ChatRenderOptions {
   logprobs?: boolean;
   /** vLLM's `include_reasoning` (default true): false renders no thinking text (null fields, no deltas). */
   includeReasoning?: boolean;
+  /** The request's tool semantics (tools/tool-plan.ts); absent = no tools. */
+  tools?: ToolPlan;
+  /** A fresh tool-call id (`chatcmpl-tool-<hex>`); required when `tools` may produce calls. */
+  newToolCallId?: () => string;
 }
 
 interface ChoiceState {
@@ -72,7 +78,8 @@ export class ChatCompletionBuilder {
         summaries.push(state.finish.budgetForcing);
       }
       const logprobs = this.logprobsOn() ? { content: state.logprobs } : null;
-      const choice: ChatCompletionChoice = { index, message: this.message(state), logprobs, finish_reason: state.finish?.reason ?? null };
+      const { message, finishReason } = this.message(state);
+      const choice: ChatCompletionChoice = { index, message, logprobs, finish_reason: finishReason };
       // n > 1: each sample was budget-forced on its own (the paper's parallel-scaling baseline).
       if (this.choices.length > 1 && state.finish !== null) choice.budget_forcing = state.finish.budgetForcing;
       choices.push(choice);
@@ -99,13 +106,18 @@ export class ChatCompletionBuilder {
     return this.opts.logprobs === true && this.opts.reasoningFields.length > 0 && this.opts.includeReasoning !== false;
   }
 
-  private message(state: ChoiceState): ChatCompletionMessage {
-    const message: ChatCompletionMessage = { role: 'assistant', content: state.content.join('') };
+  private message(state: ChoiceState): { message: ChatCompletionMessage; finishReason: ChatCompletionChoice['finish_reason'] } {
+    const text = state.content.join('');
+    const plan = this.opts.tools ?? { mode: 'off' as const };
+    const newId = this.opts.newToolCallId ?? (() => 'chatcmpl-tool-0');
+    const read = readAnswer(plan, text, state.finish?.reason ?? 'stop', { newId });
+    const message: ChatCompletionMessage = { role: 'assistant', content: read.content };
+    if (read.toolCalls !== undefined) message.tool_calls = read.toolCalls;
     // null, not '', when there was no thinking at all: what vLLM's reasoning parser returns.
     // include_reasoning: false sets the message's reasoning to None, as vLLM's serving.py does.
     const reasoning = state.reasoning.length === 0 || this.opts.includeReasoning === false ? null : state.reasoning.join('');
     for (const field of this.opts.reasoningFields) message[field] = reasoning;
-    return message;
+    return { message, finishReason: state.finish === null ? null : read.finishReason };
   }
 
   private choice(index: number): ChoiceState {

@@ -6,11 +6,13 @@
  */
 import type { ChatLogprobs } from './chat-logprobs.js';
 import type { BudgetForcingSummary, EngineFinishReason } from '../engine/types.js';
+import type { ToolCallDelta, ToolCallOut } from '../tools/types.js';
 
 /** The names under which thinking text is sent; which ones is configurable (docs/api.md). */
 export type ReasoningField = 'reasoning_content' | 'reasoning';
 
-export type ChatFinishReason = EngineFinishReason;
+/** `tool_calls` when the answer was parsed into calls (docs/api.md "Tool calls"). */
+export type ChatFinishReason = EngineFinishReason | 'tool_calls';
 
 export interface ChatCompletionUsage {
   prompt_tokens: number;
@@ -23,8 +25,13 @@ export interface ChatCompletionUsage {
 
 export interface ChatCompletionMessage {
   role: 'assistant';
-  /** The answer; never null on success (docs/api.md), `''` at worst. */
-  content: string;
+  /**
+   * The answer. Without tools never null (docs/api.md), `''` at worst; with tool calls, the
+   * text outside them, null when blank (as vLLM).
+   */
+  content: string | null;
+  /** Parsed tool calls (docs/api.md "Tool calls"); absent when none, as vLLM. */
+  tool_calls?: ToolCallOut[];
   /** Thinking text; null when the model produced none (as vLLM's reasoning parser does). */
   reasoning_content?: string | null;
   reasoning?: string | null;
@@ -56,6 +63,7 @@ export interface ChatCompletionChunkDelta {
   content?: string;
   reasoning_content?: string;
   reasoning?: string;
+  tool_calls?: ToolCallDelta[];
 }
 
 export interface ChatCompletionChunkChoice {

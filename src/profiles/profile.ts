@@ -39,6 +39,11 @@ export interface Profile {
    * Only texts that are ONE id in the model's tokenizer are used. Default: END_OF_TURN_TEXTS.
    */
   end_of_turn?: readonly string[];
+  /**
+   * vLLM's `--tool-call-parser` name for this family's tool-call syntax (`hermes`,
+   * `deepseek_v3`; tools/tool-plan.ts); absent = no tool calling (a model entry may set it).
+   */
+  tool_call_parser?: string;
 }
 
 /** End-of-turn markers of the common open model families (ChatML/Qwen, DeepSeek, Llama 3, Phi). */
@@ -70,6 +75,8 @@ export interface BudgetDefaults extends BudgetPreset {
 export interface ModelPolicy {
   profile: Profile;
   defaults: BudgetDefaults;
+  /** The tool-call parser: the model entry's, else the profile's (docs/configuration.md). */
+  toolCallParser?: string;
 }
 
 /** One `models` entry: a glob over model ids; first match wins. */
@@ -80,6 +87,8 @@ export interface ModelRule {
   defaults: BudgetDefaults;
   /** Replaces the profile's presets level by level. */
   effort?: Partial<Record<ReasoningEffort, BudgetPreset>>;
+  /** Overrides the profile's `tool_call_parser`. */
+  tool_call_parser?: string;
 }
 
 /** The global budget defaults (config `defaults`): E and the phrase always have a value. */

@@ -61,7 +61,8 @@ function policyFor(
     if (value !== undefined) (defaults as Record<string, unknown>)[key] = value;
   }
   const profile = match?.effort === undefined ? base : withEffort(base, match.effort);
-  return Object.freeze({ profile, defaults: Object.freeze(defaults) });
+  const toolCallParser = match?.tool_call_parser ?? base.tool_call_parser;
+  return Object.freeze({ profile, defaults: Object.freeze(defaults), ...(toolCallParser === undefined ? {} : { toolCallParser }) });
 }
 
 function withEffort(base: Profile, effort: Partial<Record<ReasoningEffort, BudgetPreset>>): Profile {

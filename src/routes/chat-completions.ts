@@ -16,10 +16,13 @@ import { samplingFields } from '../openai/sampling.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { serveRuns } from '../serving/serve-runs.js';
 import { continuousUsage, streamUsage } from '../openai/stream-usage.js';
+import { planTools } from '../tools/tool-plan.js';
 
 export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const req = parseChatRequest(request.body);
+    // Tool semantics are settled before admission: every invalid combination is a 400 (tools/tool-plan.ts).
+    const tools = planTools(req, ctx.registry.policyFor(req.model).toolCallParser);
     const weight = checkRunCount(1, req.n ?? 1, ctx.config.limits.maxChoicesPerRequest);
     checkSamplingBytes(samplingFields(req, 'chat'), weight, ctx.config.limits.maxUpstreamBytesPerRequest);
     const meta = () => ({
@@ -29,6 +32,8 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       reasoningFields: ctx.config.reasoningFields,
       includeReasoning: req.include_reasoning !== false,
       logprobs: chatLogprobs(req) !== undefined,
+      tools,
+      newToolCallId: () => ctx.newId('chatcmpl-tool'),
     });
     const usage = streamUsage(req.stream_options);
     return serveRuns(ctx, request, reply, {
@@ -36,7 +41,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       stream: req.stream === true,
       weight,
       n: req.n ?? 1,
-      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap),
+      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: (started) =>
         new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: req.n ?? 1 }),

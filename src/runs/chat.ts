@@ -17,6 +17,7 @@ import { nameTemplateParam, templateControls } from '../openai/template-controls
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
+import { toolAnswerSampling, type ToolPlan } from '../tools/tool-plan.js';
 
 export type StartedChat = StartedRuns;
 
@@ -26,10 +27,11 @@ export function startChat(
   signal: AbortSignal,
   requestId: string,
   cap?: ThinkingCap,
+  tools: ToolPlan = { mode: 'off' },
 ): Promise<StartedChat> {
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
   const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
-    const input = await prepareChat(req, backend, ctx, s);
+    const input = await prepareChat(req, backend, ctx, s, tools);
     const n = req.n ?? 1;
     return Array.from({ length: n }, (_, i) => ({
       ...input,
@@ -53,6 +55,7 @@ export async function prepareChat(
   backend: Backend,
   deps: PrepareDeps,
   signal: AbortSignal,
+  tools: ToolPlan = { mode: 'off' },
 ): Promise<EngineInput> {
   const policy = deps.registry.policyFor(req.model);
   const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
@@ -79,6 +82,7 @@ export async function prepareChat(
   }
   const stop = stopList(req.stop);
   const logprobs = chatLogprobs(req);
+  const answerSampling = toolAnswerSampling(tools);
   return {
     model: req.model,
     promptIds: prompt.ids,
@@ -92,5 +96,7 @@ export async function prepareChat(
     // The prompt ends inside the assistant's own turn: the engine finds where (engine/prefill.ts).
     ...(req.continue_final_message === true ? { prefill: true } : {}),
     ...(logprobs === undefined ? {} : { logprobs }),
+    // required / named tool_choice: the tools' JSON schema constrains the answer only.
+    ...(answerSampling === undefined ? {} : { answerSampling }),
   };
 }

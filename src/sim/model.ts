@@ -26,6 +26,7 @@ import {
   type Tokenizer,
 } from './tokenizer.js';
 import { answerAfter, findProblem, scriptWord, thinkingScript, type Problem } from './solver.js';
+import { simToolCall } from './tool-call.js';
 
 export interface ScriptOptions {
   /** Thinking tokens the model writes on its own before it tries to close. */
@@ -105,18 +106,21 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
 
       // A word problem of ./solver.ts in the text before the assistant turn switches to the
       // solver's script; every other prompt keeps the fixed script byte for byte.
-      const problem = findProblem(tok.decode(prompt.slice(0, headerAt >= 0 ? headerAt : s >= 0 ? s : prompt.length)));
+      const before = tok.decode(prompt.slice(0, headerAt >= 0 ? headerAt : s >= 0 ? s : prompt.length));
+      const problem = findProblem(before);
+      // Tools rendered and a user asking for one: the answer is a hermes tool call (tool-call.ts).
+      const toolCall = simToolCall(before);
       const seed = sampled ? sampling.seed! : null;
       const solver = problem ? thinkingScript(problem, tok.encode, seed) : null;
       const naturalThink = problem ? problem.naturalTokens : opts.thinkTokens;
       const extendBy = problem ? problem.recheckTokens : opts.extendTokens;
       /** Span position where the last extension phrase ("Wait") ended; -1: none. */
       let extEnd = -1;
-      let answerIds: number[] = answer;
-      let answerLen = opts.answerTokens;
+      let answerIds: number[] = toolCall === null ? answer : tok.encode(toolCall);
+      let answerLen = toolCall === null ? opts.answerTokens : answerIds.length;
       /** The answer is decided when it starts, from the thinking tokens then in the context. */
       const decide = (r: number): void => {
-        if (!problem) return;
+        if (!problem || toolCall !== null) return;
         answerIds = answerIdsFor(problem, r, seed);
         answerLen = answerIds.length;
       };
@@ -125,7 +129,7 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         return scriptWord(solver, p, extEnd);
       };
       const answerWord = (p: number): number =>
-        problem ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+        problem || toolCall !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
       const answerIdsFor = (pr: Problem, r: number, sd: number | null): number[] =>
         tok.encode(`The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
 

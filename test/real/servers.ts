@@ -103,9 +103,14 @@ export async function startVllm(o: VllmServerOptions): Promise<RunningServer> {
     '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
     '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4',
     // GET /tokenizer_info, which thinkgate relays for lm-eval's remote tokenizer (completions.real.ts).
-    '--enable-tokenizer-info-endpoint'];
+    '--enable-tokenizer-info-endpoint',
+    // vLLM's own chat endpoint as a Qwen3 deployment runs it, the reference tools.real.ts compares
+    // thinkgate with. thinkgate drives /v1/completions, which neither parser touches.
+    '--enable-auto-tool-choice', '--tool-call-parser', 'hermes', '--reasoning-parser', 'qwen3'];
   // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
-  const env = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
+  // VLLM_ENFORCE_STRICT_TOOL_CALLING=0: required / named tool_choice use the tools' JSON schema
+  // (the path thinkgate mirrors, docs/api.md "Tool calls"), not xgrammar structural tags.
+  const env = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', VLLM_ENFORCE_STRICT_TOOL_CALLING: '0' };
   const child = spawnLogged(o.python, args, o.logFile, env);
   const url = `http://127.0.0.1:${port}`;
   try {

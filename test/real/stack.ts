@@ -25,7 +25,8 @@ export async function startRealStack(backend: RealBackend): Promise<RealStack> {
     server: { log_level: 'silent', sse_keepalive_ms: 0 },
     // A slow CPU under load: generous first-token and idle timeouts.
     timeouts: { first_token_ms: 120_000, idle_ms: 120_000 },
-    models: { '*': { profile: 'think-tags' } },
+    // hermes: Qwen3's tool-call syntax, the parser the suite's vLLM runs (servers.ts).
+    models: { '*': { profile: 'think-tags', tool_call_parser: 'hermes' } },
   });
   const app = await buildApp(config);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -209,3 +209,52 @@ describe('ChatChunkRenderer: continuous_usage_stats and include_reasoning (issue
     expect(out).toEqual([c({ role: 'assistant', content: '' }), c({ content: '42' }), c({}, 'length', { budget_forcing: bf })]);
   });
 });
+
+describe('tool calls in chunks (docs/api.md "Tool calls")', () => {
+  const toolRenderer = async (tools: Record<string, unknown>) => {
+    const { planTools } = await import('../../src/tools/tool-plan.js');
+    let n = 0;
+    return renderer({ tools: planTools(tools, 'hermes'), newToolCallId: () => `chatcmpl-tool-${n++}`, choices: 2 });
+  };
+  const call = (name: string) => `<tool_call>{"name": "${name}", "arguments": {"a": 1}}</tool_call>`;
+  const content = (text: string): EngineEvent => ({ type: 'content', text, tokens: 1 });
+  const fin: EngineEvent = { type: 'finish', reason: 'stop', usage, budgetForcing: bf };
+
+  it('n = 2 interleaved: each choice has its own reader; thinking is never parsed; finish tool_calls', async () => {
+    const r = await toolRenderer({ tools: [{ type: 'function', function: { name: 'f' } }] });
+    const out = [
+      ...r.onEvent({ type: 'reasoning', text: '<tool_call>{"name": "x", "arguments": {}}</tool_call>', tokens: 5 }, 0),
+      ...r.onEvent(content('Hi <tool'), 0),
+      ...r.onEvent(content('<tool_call>{"name": "g", '), 1),
+      ...r.onEvent(content('_call>{"name": "f", "arguments": {"a": 1}}</tool_call>'), 0),
+      ...r.onEvent(content('"arguments": {}}</tool_call>'), 1),
+      ...r.onEvent(fin, 0),
+      ...r.onEvent({ ...fin, reason: 'length' }, 1),
+    ].flatMap((ch) => ch.choices.map((x) => ({ i: x.index, d: x.delta, f: x.finish_reason })));
+    expect(out.filter((x) => x.d.reasoning_content !== undefined).map((x) => x.d.reasoning_content)).toEqual(['<tool_call>{"name": "x", "arguments": {}}</tool_call>']);
+    expect(out.filter((x) => x.i === 0 && x.d.content !== undefined && x.d.content !== '').map((x) => x.d.content)).toEqual(['Hi ']);
+    expect(out.filter((x) => x.i === 0).flatMap((x) => x.d.tool_calls ?? [])).toEqual([
+      { index: 0, type: 'function', id: 'chatcmpl-tool-1', function: { name: 'f' } },
+      { index: 0, function: { arguments: '{"a": 1}' } },
+    ]);
+    // Choice 1's name was readable first, so it drew the first id.
+    expect(out.filter((x) => x.i === 1).flatMap((x) => x.d.tool_calls ?? [])).toEqual([
+      { index: 0, type: 'function', id: 'chatcmpl-tool-0', function: { name: 'g' } },
+      { index: 0, function: { arguments: '{}' } },
+    ]);
+    // choice 0 stopped after streaming calls: tool_calls; choice 1 hit the length: length.
+    expect(out.filter((x) => x.f !== null).map((x) => [x.i, x.f])).toEqual([[0, 'tool_calls'], [1, 'length']]);
+  });
+
+  it('parallel_tool_calls false streams call 0 only; a named choice finishes with stop', async () => {
+    const r = await toolRenderer({ tools: [{ type: 'function', function: { name: 'f' } }], parallel_tool_calls: false });
+    const calls = [...r.onEvent(content(call('f') + call('f'))), ...r.onEvent(fin)].flatMap((ch) => ch.choices.flatMap((x) => x.delta.tool_calls ?? []));
+    expect(new Set(calls.map((c) => c.index))).toEqual(new Set([0]));
+    const named = await toolRenderer({ tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'f' } } });
+    const chunks = [...named.onEvent(content('{"a": 1}')), ...named.onEvent(fin)];
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+    expect(chunks.flatMap((ch) => ch.choices.flatMap((x) => x.delta.tool_calls ?? []))).toEqual([
+      { index: 0, id: 'chatcmpl-tool-0', type: 'function', function: { name: 'f', arguments: '{"a": 1}' } },
+    ]);
+  });
+});

@@ -259,8 +259,8 @@ profiles:
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, quota, routing, timeouts, health, profiles, models)',
       `server.hots: unknown key (known: ${keysOf('server').join(', ')})`,
       `limits.max_concurent_requests: unknown key (known: ${keysOf('limits').join(', ')})`,
-      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort)',
-      'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort)',
+      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, effort, tool_call_parser)',
+      'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort, tool_call_parser)',
     ]);
   });
 
@@ -578,5 +578,28 @@ describe('routing and per-key limits', () => {
     expect(() => loadConfigFromObject({ upstreams: ['http://127.0.0.1:8000'], routing: { retries: 99, affinity: 'sticky' } })).toThrow(
       /routing\.retries: must be an integer 0-10\nrouting\.affinity: must be none or prefix/,
     );
+  });
+});
+
+describe('tool_call_parser (docs/configuration.md)', () => {
+  it('a profile names one; a model entry overrides it; unknown names are problems', async () => {
+    const { createProfileRegistry } = await import('../../src/profiles/registry.js');
+    const config = loadConfigFromObject({
+      upstreams: ['http://x'],
+      profiles: { r1: { thinking_start: '<think>', thinking_end: '</think>', forced_close: '\n</think>\n\n', extension: 'Wait', tool_call_parser: 'deepseek_v3' } },
+      models: { 'Qwen/*': { profile: 'think-tags', tool_call_parser: 'hermes' }, 'deepseek/*': { profile: 'r1' }, '*': { profile: 'think-tags' } },
+    }, {});
+    const registry = createProfileRegistry(config);
+    expect(registry.policyFor('Qwen/Qwen3-8B').toolCallParser).toBe('hermes');
+    expect(registry.policyFor('deepseek/R1').toolCallParser).toBe('deepseek_v3');
+    expect(registry.policyFor('other').toolCallParser).toBeUndefined();
+    let err: unknown;
+    try {
+      loadConfigFromObject({ upstreams: ['http://x'], models: { '*': { profile: 'think-tags', tool_call_parser: 'qwen9' } } }, {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.join('\n')).toMatch(/tool_call_parser.*must be one of hermes, deepseek_v3, llama3_json/);
   });
 });
