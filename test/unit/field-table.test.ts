@@ -112,8 +112,6 @@ describe('the field table', () => {
       service_tier: 'auto',
       logprobs: true,
       top_logprobs: 2,
-      functions: [],
-      function_call: 'auto',
       request_id: 'r',
       guided_json: {},
       structured_outputs: {},

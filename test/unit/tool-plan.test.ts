@@ -119,6 +119,6 @@ describe('prepareChat with tools', () => {
     expect(input.answerSampling).toEqual(toolAnswerSampling(plan));
     expect(input.sampling).not.toHaveProperty('structured_outputs');
     expect(input.sampling).not.toHaveProperty('tools');
-    expect(tokenized[0]).toEqual({ model: 'm', messages, tools: [f] });
+    expect(tokenized[0]).toEqual({ model: 'm', messages, tools: [f], controls: {} });
   });
 });
