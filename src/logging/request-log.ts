@@ -3,12 +3,12 @@
  *
  * Fastify's default writes two lines per request ("incoming request", "request completed")
  * through a pino child logger it builds for every request. thinkgate turns that off
- * (`disableRequestLogging`) and writes ONE line when the response ends, from the root logger
+ * (`LogController` with `disableRequestLogging`) and writes ONE line when the response ends, from the root logger
  * with the request id as a field; `request.log` becomes a lazy child that is only built when
  * something logs through it at an enabled level (a warning, an error, debug detail), so the
  * common request builds no logger at all.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -68,11 +68,12 @@ export class LazyChildLogger implements FastifyBaseLogger {
  * Pass them to `Fastify()`, then call `logRequestEnds(app, root)`.
  */
 export function requestLoggingOptions(root: RootLogger): {
-  disableRequestLogging: true;
+  logController: LogController;
   childLoggerFactory: (logger: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions) => FastifyBaseLogger;
 } {
   return {
-    disableRequestLogging: true,
+    // Fastify 5.x's way (the top-level disableRequestLogging option is deprecated).
+    logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (_logger, bindings, opts) => new LazyChildLogger(root, bindings, opts),
   };
 }
