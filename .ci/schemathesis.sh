@@ -86,7 +86,8 @@ fi
 # --- 2. simulator and gateway ----------------------------------------------------------------
 # shellcheck source=lib/sim-gateway.sh
 source .ci/lib/sim-gateway.sh
-start_sim_and_gateway "$CACHE" ''
+# Tool-call parsers for the simulated models (.ci/schemathesis/gateway.yaml).
+start_sim_and_gateway "$CACHE" "$ROOT/.ci/schemathesis/gateway.yaml"
 
 # --- 3. schemathesis ---------------------------------------------------------------------------
 rm -rf "$REPORT"

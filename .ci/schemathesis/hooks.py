@@ -121,10 +121,14 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     body = case.body
     meta = case.meta
     if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
-        return _messages_budget_agrees(body)
+        return _messages_budget_agrees(body) and _messages_tools_fit(body)
     if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
         return True
     if _has_non_text_part(body):
+        return False
+    if _is_chat(case) and not _tool_choice_fits(body):
+        return False
+    if _is_chat(case) and not _prefill_fits(body):
         return False
     if _is_path(case, "/v1/completions") and body.get("stream") is True and _is_batch(body) and _is_relayed(body):
         return False
@@ -140,6 +144,48 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     if min_thinking is not None and max_thinking is not None and min_thinking > max_thinking:
         return False
     return True
+
+
+def _prefill_fits(body: dict[str, Any]) -> bool:
+    """vLLM's template-control rules (src/openai/template-controls.ts): continue_final_message needs
+    add_generation_prompt false and a final assistant message; and a request chat_template is the
+    backend's call (vLLM needs --trust-request-chat-template; the simulator, like vLLM's default,
+    refuses it with a 400 naming the field)."""
+    if body.get("chat_template") is not None:
+        return False
+    if body.get("continue_final_message") is True:
+        messages = body.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        return body.get("add_generation_prompt") is False and isinstance(last, dict) and last.get("role") == "assistant"
+    return True
+
+
+def _tool_choice_fits(body: dict[str, Any]) -> bool:
+    """vLLM's check_tool_usage (src/tools/tool-plan.ts): a tool_choice other than none needs tools,
+    and a named one must name one of them. JSON Schema cannot relate the two fields."""
+    choice = body.get("tool_choice")
+    tools = body.get("tools")
+    names = {t.get("function", {}).get("name") for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)} if isinstance(tools, list) else set()
+    if choice is None or choice == "none":
+        return True
+    if not names:
+        return False
+    if isinstance(choice, dict):
+        fn = choice.get("function")
+        return isinstance(fn, dict) and fn.get("name") in names
+    return True
+
+
+def _messages_tools_fit(body: dict[str, Any]) -> bool:
+    """The same rule on /v1/messages: tool_choice auto/any/tool needs tools; `tool` names one of them."""
+    choice = body.get("tool_choice")
+    tools = body.get("tools")
+    names = {t.get("name") for t in tools if isinstance(t, dict)} if isinstance(tools, list) else set()
+    if not isinstance(choice, dict) or choice.get("type") == "none":
+        return True
+    if not names:
+        return False
+    return choice.get("type") != "tool" or choice.get("name") in names
 
 
 def _messages_budget_agrees(body: dict[str, Any]) -> bool:
