@@ -17,10 +17,12 @@
  * - thinkgate's own `min_thinking_tokens`, `max_thinking_extensions`, `thinking_extension` ride
  *   along as extra fields, as on chat.
  *
+ * - `tools`, `tool_choice`, `tool_use` and `tool_result` blocks: as vLLM maps them
+ *   (messages-tools.ts); calls come back as `tool_use` blocks, parsed from the answer only.
+ *
  * Refused with 400 naming the field, until thinkgate drives them (never silently dropped):
  * images and documents (the budget-forced path sends token ids, which cannot carry images),
- * tool definitions and tool blocks (tool calling on this route follows chat's tool parsers), and
- * `output_config.format`.
+ * tool references and tool additions/removals, and `output_config.format`.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -28,6 +30,7 @@ import type { ChatRequest } from '../openai/chat-request.js';
 import { MAX_MODEL_ID_LENGTH } from '../openai/chat-request.js';
 import { MAX_STOP_CHARS, MAX_STOP_STRINGS } from '../openai/common-fields.js';
 import { parseRequestBody } from '../openai/parse-request.js';
+import { chatToolFields, toolResultMessage, toolsShape, toolUseCall } from './messages-tools.js';
 
 const int = () => z.number().int();
 
@@ -96,8 +99,7 @@ export const messagesRequestSchema = z
     top_k: int().min(-1).optional(),
     thinking: thinking.optional(),
     output_config: z.object({ effort: z.enum(ANTHROPIC_EFFORTS).optional(), format: z.unknown().optional() }).loose().optional(),
-    tools: z.array(z.unknown()).optional(),
-    tool_choice: z.unknown().optional(),
+    ...toolsShape,
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
     // thinkgate (docs/api.md): m, E, the extension phrase.
     min_thinking_tokens: int().min(0).optional(),
@@ -144,7 +146,7 @@ export function toChatRequest(req: MessagesRequest): ChatRequest {
       messages.push({ role: m.role, content: m.content });
       return;
     }
-    messages.push(convertBlocks(m.role, m.content, i));
+    messages.push(...convertBlocks(m.role, m.content, i));
   });
 
   // Every other field the client sent (vLLM extras such as cache_salt, chat_template_kwargs,
@@ -160,6 +162,7 @@ export function toChatRequest(req: MessagesRequest): ChatRequest {
     stream: req.stream === true,
     ...(req.stream === true ? { stream_options: { include_usage: true } } : {}),
     ...(req.stop_sequences !== undefined ? { stop: req.stop_sequences } : {}),
+    ...chatToolFields(req),
   };
   const effort = req.output_config?.effort;
   if (effort !== undefined) chat.reasoning_effort = effort;
@@ -169,12 +172,6 @@ export function toChatRequest(req: MessagesRequest): ChatRequest {
 }
 
 function refuseUndriven(req: MessagesRequest): void {
-  if (req.tools !== undefined && req.tools.length > 0) {
-    throw new InvalidRequestError('tools are not supported on /v1/messages yet.', { param: 'tools', code: 'unsupported_parameter' });
-  }
-  if (req.tool_choice !== undefined) {
-    throw new InvalidRequestError('tool_choice is not supported on /v1/messages yet.', { param: 'tool_choice', code: 'unsupported_parameter' });
-  }
   if (req.output_config?.format !== undefined) {
     throw new InvalidRequestError('output_config.format (structured output) is not supported on /v1/messages yet.', {
       param: 'output_config.format',
@@ -200,16 +197,34 @@ function joinText(blocks: readonly Block[]): string {
     .join('');
 }
 
-function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: number): ChatRequest['messages'][number] {
+/**
+ * One Anthropic turn -> chat messages: `tool` messages for its tool results (first, as vLLM
+ * appends them while it walks the blocks), then the turn itself, unless it is a user turn with
+ * nothing but tool results (vLLM leaves such a turn out).
+ */
+function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: number): ChatRequest['messages'] {
   const text: string[] = [];
   const reasoning: string[] = [];
+  const calls: Record<string, unknown>[] = [];
+  const out: ChatRequest['messages'] = [];
+  let hasText = false;
   blocks.forEach((b, j) => {
+    const param = `messages[${i}].content[${j}]`;
     switch (b.type) {
+      case 'tool_use':
+        if (role !== 'assistant') throw new InvalidRequestError("a 'tool_use' block belongs to an assistant turn.", { param, code: 'invalid_value' });
+        calls.push(toolUseCall(b, param));
+        return;
+      case 'tool_result':
+        if (role !== 'user') throw new InvalidRequestError("a 'tool_result' block belongs to a user turn.", { param, code: 'invalid_value' });
+        out.push(toolResultMessage(b, param) as ChatRequest['messages'][number]);
+        return;
       case 'text':
         if (typeof b.text !== 'string') {
           throw new InvalidRequestError("a block of type 'text' needs a string 'text'.", { param: `messages[${i}].content[${j}].text`, code: 'invalid_type' });
         }
         text.push(b.text);
+        hasText = true;
         return;
       case 'thinking':
         // vLLM keeps thinking on any turn, and its renderer hands the template only an
@@ -225,15 +240,18 @@ function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: 
   // vLLM puts earlier thinking in the assistant message's `reasoning`, which its chat renderer
   // (vllm/renderers/chat_utils.py) hands the template as both `reasoning` and `reasoning_content`;
   // text blocks join into one string.
-  const msg: ChatRequest['messages'][number] = { role, content: text.join('') };
+  if (role === 'user' && !hasText && out.length > 0) return out;
+  const msg: ChatRequest['messages'][number] = { role, content: calls.length > 0 && !hasText ? null : text.join('') };
   if (reasoning.length > 0) (msg as Record<string, unknown>).reasoning = reasoning.join('');
-  return msg;
+  if (calls.length > 0) (msg as Record<string, unknown>).tool_calls = calls;
+  out.push(msg);
+  return out;
 }
 
 function unsupportedBlock(b: Block, param: string): InvalidRequestError {
   const reason =
     b.type === 'image' || b.type === 'document'
       ? 'thinkgate drives generation with token ids, which cannot carry images or documents.'
-      : 'tool blocks are not supported on /v1/messages yet.';
+      : 'tool references and tool additions/removals are not supported.';
   return new InvalidRequestError(`Content blocks of type '${b.type}' are not supported here: ${reason}`, { param, code: 'unsupported_content' });
 }

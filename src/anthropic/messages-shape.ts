@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BudgetForcingSummary, EngineFinishReason, Usage } from '../engine/types.js';
+import type { ToolPlan } from '../tools/tool-plan.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
@@ -17,7 +18,8 @@ export interface AnthropicUsage {
 
 export type ContentBlock =
   | { type: 'thinking'; thinking: string; signature: string }
-  | { type: 'text'; text: string };
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
 export interface AnthropicMessage {
   id: string;
@@ -35,16 +37,37 @@ export interface AnthropicMessage {
 export interface MessageMeta {
   id: string;
   model: string;
+  /** The request's tool semantics (src/tools/tool-plan.ts, from the chat request); absent = no tools. */
+  tools?: ToolPlan;
+  /** A fresh tool-call id (as vLLM, the chat id `chatcmpl-tool-<hex>` passes through). */
+  newToolCallId?: () => string;
 }
 
 /**
  * The engine's finish -> `stop_reason` and `stop_sequence`, as vLLM maps a chat finish
- * (`_to_anthropic_stop_reason`): `length` is max_tokens; a matched stop string is stop_sequence.
+ * (`_to_anthropic_stop_reason`): `length` is max_tokens, whatever else happened; complete tool
+ * calls are tool_use; a matched stop string is stop_sequence.
  */
-export function stopReasonOf(reason: EngineFinishReason, stopSequence: string | undefined): { stop_reason: StopReason; stop_sequence: string | null } {
+export function stopReasonOf(
+  reason: EngineFinishReason,
+  stopSequence: string | undefined,
+  toolUsed = false,
+): { stop_reason: StopReason; stop_sequence: string | null } {
   if (reason === 'length') return { stop_reason: 'max_tokens', stop_sequence: null };
+  if (toolUsed) return { stop_reason: 'tool_use', stop_sequence: null };
   if (stopSequence !== undefined) return { stop_reason: 'stop_sequence', stop_sequence: stopSequence };
   return { stop_reason: 'end_turn', stop_sequence: null };
+}
+
+/** A call's JSON arguments -> a tool_use block's `input` (an object; the parsers hand over JSON). */
+export function toolInput(args: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(args);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+  } catch {
+    // Cannot happen for calls the parsers accept (they check the JSON); keep the text rather than lose it.
+    return { raw: args };
+  }
 }
 
 /**

@@ -15,19 +15,22 @@ import { samplingFields } from '../openai/sampling.js';
 import { startChat } from '../runs/chat.js';
 import { checkSamplingBytes } from '../runs/upstream-allowance.js';
 import { serveRuns } from '../serving/serve-runs.js';
+import { planTools } from '../tools/tool-plan.js';
 
 export function registerMessages(app: FastifyInstance, ctx: AppContext): void {
   app.post('/v1/messages', { config: { errorEnvelope: 'anthropic' } }, async (request, reply) => {
     // The translated request passes chat's own validation too: one set of rules for both routes.
     const req = parseChatRequest(toChatRequest(parseMessagesRequest(request.body)));
+    // Chat's tool rules, before admission: an invalid combination is a 400 (tools/tool-plan.ts).
+    const tools = planTools(req, ctx.registry.policyFor(req.model).toolCallParser);
     checkSamplingBytes(samplingFields(req, 'chat'), 1, ctx.config.limits.maxUpstreamBytesPerRequest);
-    const meta = () => ({ id: ctx.newId('msg'), model: req.model });
+    const meta = () => ({ id: ctx.newId('msg'), model: req.model, tools, newToolCallId: () => ctx.newId('chatcmpl-tool') });
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,
       weight: 1,
       n: 1,
-      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap),
+      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools),
       collector: () => {
         const b = new MessageBuilder(meta());
         return { onEvent: (ev) => b.onEvent(ev), result: () => b.result() };

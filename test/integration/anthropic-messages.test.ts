@@ -190,9 +190,8 @@ describe('/v1/messages errors and auth', () => {
     expect((err.error as { error: { message: string } }).error.message).toContain('max_tokens');
   });
 
-  it('refuses what it does not drive yet with 400 naming the field, never a silent drop', async () => {
+  it('refuses what it does not drive yet with 400 naming the field, never a silent drop (tools: anthropic-tools.test.ts)', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ tools: [{ name: 't', input_schema: { type: 'object' } }] }, 'tools'],
       [{ output_config: { format: { type: 'json_schema', schema: {} } } }, 'output_config.format'],
       [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'http://x/y.png' } }] }] }, 'messages[0].content[0]'],
     ];
