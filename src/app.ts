@@ -14,7 +14,7 @@ import { createBackend } from './backends/create-backend.js';
 import type { Config } from './config/index.js';
 import { ProfileResolver } from './engine/resolve-profile.js';
 import { errorBodyFor, InvalidRequestError, NotFoundError, toErrorBody, type ErrorEnvelope } from './errors.js';
-import { fromFastifyError } from './http/fastify-errors.js';
+import { fromFastifyError, refusedKeyError } from './http/fastify-errors.js';
 import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
 import { logRequestEnds, requestLoggingOptions } from './logging/request-log.js';
 import { createMetrics, type BuildInfo } from './metrics/metrics.js';
@@ -166,7 +166,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const bodyParser = (allowEmpty: boolean) => (req: FastifyRequest, body: string, done: Done): void => {
     if (allowEmpty && body === '') return done(null, undefined);
     parseJson(req, body, (err, value) => {
-      if (err) return done(err);
+      if (err) return done(refusedKeyError(body) ?? err);
       try {
         assertShallow(value);
       } catch (e) {

@@ -21,6 +21,9 @@ Three jobs:
    positive bodies are dropped and batches are never switched to streaming. And prompts x n of a
    /v1/completions body must not exceed limits.max_choices_per_request (128 by default), and a
    /v1/completions body with `logprobs` carries no budget field (a 400 naming logprobs).
+   And one rule is thinkgate's own on every route: a body holding a `__proto__` key, or a
+   `constructor` object with a `prototype` key, is refused (400 forbidden_json_key naming the
+   key's path: docs/api.md, "Request bodies"); the additionalProperties: true objects can draw one.
    Positive (schema-valid) bodies that break one of these rules are dropped before they are
    sent, so "schema-valid but rejected" keeps meaning "the document and the gateway disagree".
    Negative bodies are all kept: any 4xx is a right answer to them.
@@ -116,10 +119,26 @@ def _has_non_text_part(body: dict[str, Any]) -> bool:
 
 
 # `filter_case`, not `filter_body`: the coverage phase applies only the case-level hooks.
+def _has_forbidden_key(value: Any) -> bool:
+    """src/http/fastify-errors.ts refusedKeyError: `__proto__` anywhere, `prototype` inside `constructor`."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            if "__proto__" in v or (isinstance(v.get("constructor"), dict) and "prototype" in v["constructor"]):
+                return True
+            stack.extend(v.values())
+    return False
+
+
 @schemathesis.hook
 def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     body = case.body
     meta = case.meta
+    if meta is not None and meta.generation.mode.is_positive and _has_forbidden_key(body):
+        return False
     if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
         return _messages_budget_agrees(body) and _messages_tools_fit(body)
     if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:

@@ -43,3 +43,50 @@ export function fromFastifyError(err: unknown, bodyLimitBytes: number): Thinkgat
   }
   return toThinkgateError(err);
 }
+
+/**
+ * Fastify's JSON parser (secure-json-parse, protoAction/constructorAction 'error') refuses a body
+ * holding a `__proto__` key or a `constructor` object with a `prototype` key, and reports it as
+ * unparseable JSON. Such a body is valid JSON that thinkgate refuses on purpose (prototype
+ * poisoning: docs/api.md, "Request bodies"), so the client is told which key, by its path in
+ * `param`. Called only on the parser's error path, where the second parse costs nothing a valid
+ * request pays; JSON.parse keeps `__proto__` as an own data key, so walking it is safe.
+ */
+export function refusedKeyError(body: string): InvalidRequestError | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined; // malformed after all: the parser's own error stands
+  }
+  const param = forbiddenKeyPath(value, '');
+  if (param === undefined) return undefined;
+  return new InvalidRequestError(
+    `The JSON body holds a forbidden key at ${param}: '__proto__', and 'prototype' inside 'constructor', are refused (prototype poisoning).`,
+    { param, code: 'forbidden_json_key' },
+  );
+}
+
+function forbiddenKeyPath(value: unknown, path: string): string | undefined {
+  // Iterative, with the parsed body's own depth: the depth bound (json-depth.ts) has not run yet.
+  const stack: [unknown, string][] = [[value, path]];
+  while (stack.length > 0) {
+    const [v, p] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${p}[${i}]`]);
+      continue;
+    }
+    const entries = Object.entries(v);
+    for (const [k, child] of entries) {
+      const at = p === '' ? k : `${p}.${k}`;
+      if (k === '__proto__') return at;
+      if (k === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype')) return `${at}.prototype`;
+    }
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, child] = entries[i]!;
+      stack.push([child, p === '' ? k : `${p}.${k}`]);
+    }
+  }
+  return undefined;
+}

@@ -205,6 +205,15 @@ describe('/v1/messages errors and auth', () => {
     }
   });
 
+  it('refuses a prototype-poisoning key in Anthropic\'s envelope, naming its path', async () => {
+    const body = `{"model":${JSON.stringify(base.model)},"max_tokens":16,"messages":[{"role":"user","content":[{"type":"text","text":"hi","__proto__":{"x":1}}]}]}`;
+    const res = await fetch(`${stack.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    const out = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(out).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(out.error.message).toContain('messages[0].content[0].__proto__');
+  });
+
   it('output_config.effort picks the profile preset as reasoning_effort does on chat', async () => {
     const msg = (await client.messages.create({ ...base, thinking: { type: 'adaptive' }, output_config: { effort: 'low' } } as never)) as unknown as Anthropic.Message;
     const same = await chat({ reasoning_effort: 'low' });

@@ -208,14 +208,17 @@ const SHAPES: Row[] = [
 
 const PROTO: Row[] = [
   // application/json goes through Fastify's secure-json-parse, which refuses prototype keys.
-  { name: '__proto__ key (application/json)', send: json(reqRaw('"__proto__":{"stream":true,"model":"x"}')), status: 400, param: null },
-  { name: 'constructor.prototype key (application/json)', send: json(reqRaw('"constructor":{"prototype":{"stream":true}}')), status: 400, param: null },
+  { name: '__proto__ key (application/json)', send: json(reqRaw('"__proto__":{"stream":true,"model":"x"}')), status: 400, param: '__proto__', code: 'forbidden_json_key' },
+  { name: 'constructor.prototype key (application/json)', send: json(reqRaw('"constructor":{"prototype":{"stream":true}}')), status: 400, param: 'constructor.prototype', code: 'forbidden_json_key' },
   // A body without a content-type goes through the same parser (app.ts: one body parser for
   // every content type and route, issue 11 item 8), so it is refused the same way.
-  { name: '__proto__ key (no content-type)', send: { body: reqRaw('"__proto__":{"stream":true,"model":"x"}'), headers: {} }, status: 400, param: null },
-  { name: 'constructor key (no content-type)', send: { body: reqRaw('"constructor":{"prototype":{"stream":true}}'), headers: {} }, status: 400, param: null },
-  { name: '__proto__ inside a message (no content-type)', send: { body: `{"model":"sim-r1","messages":[{"role":"user","content":"hi","__proto__":{"role":"system"}}]}`, headers: {} }, status: 400, param: null },
-  { name: '__proto__ in logit_bias (no content-type)', send: { body: reqRaw('"logit_bias":{"__proto__":1}'), headers: {} }, status: 400, param: null },
+  { name: '__proto__ key (no content-type)', send: { body: reqRaw('"__proto__":{"stream":true,"model":"x"}'), headers: {} }, status: 400, param: '__proto__', code: 'forbidden_json_key' },
+  { name: 'constructor key (no content-type)', send: { body: reqRaw('"constructor":{"prototype":{"stream":true}}'), headers: {} }, status: 400, param: 'constructor.prototype', code: 'forbidden_json_key' },
+  { name: '__proto__ inside a message (no content-type)', send: { body: `{"model":"sim-r1","messages":[{"role":"user","content":"hi","__proto__":{"role":"system"}}]}`, headers: {} }, status: 400, param: 'messages[0].__proto__', code: 'forbidden_json_key' },
+  { name: '__proto__ in logit_bias (no content-type)', send: { body: reqRaw('"logit_bias":{"__proto__":1}'), headers: {} }, status: 400, param: 'logit_bias.__proto__', code: 'forbidden_json_key' },
+  // A string that only spells a forbidden key is data; a malformed body stays invalid_json.
+  { name: '"__proto__" as a string value', send: json(req({ user: '__proto__', messages: [{ role: 'user', content: '{"__proto__":1}' }] })), status: 200 },
+  { name: 'malformed body with __proto__', send: json('{"__proto__":{"x":1}'), status: 400, param: null, code: 'invalid_json' },
   { name: 'hasOwnProperty / toString as fields', send: json(req({ hasOwnProperty: 1, toString: 'x', valueOf: [] })), status: 200 },
 ];
 
