@@ -26,9 +26,10 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{nil, "vllm", []string{"grafana", "prometheus", "thinkgate", "vllm"}},
-	{[]string{"cpu"}, "vllm-cpu", []string{"grafana", "prometheus", "thinkgate", "vllm-cpu"}},
-	{[]string{"sim"}, "sim", []string{"grafana", "prometheus", "sim", "thinkgate"}},
+	// redis: the quota store of named keys (issue 17), in every profile.
+	{nil, "vllm", []string{"grafana", "prometheus", "redis", "thinkgate", "vllm"}},
+	{[]string{"cpu"}, "vllm-cpu", []string{"grafana", "prometheus", "redis", "thinkgate", "vllm-cpu"}},
+	{[]string{"sim"}, "sim", []string{"grafana", "prometheus", "redis", "sim", "thinkgate"}},
 }
 
 func main() {
@@ -88,6 +89,12 @@ func run(file string, sc scenario) (problems []string) {
 	}
 	if dep, ok := tg.DependsOn[sc.backend]; !ok || dep.Condition != types.ServiceConditionHealthy {
 		fail("thinkgate must wait for %s to be healthy, depends_on: %v", sc.backend, tg.DependsOn)
+	}
+	if dep, ok := tg.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		fail("thinkgate must wait for redis (its quota store) to be healthy, depends_on: %v", tg.DependsOn)
+	}
+	if u := tg.Environment["THINKGATE_QUOTA_REDIS_URL"]; u == nil || *u != "redis://redis:6379/0" {
+		fail("thinkgate THINKGATE_QUOTA_REDIS_URL must be redis://redis:6379/0")
 	}
 	if tg.Environment["THINKGATE_UPSTREAMS"] == nil || *tg.Environment["THINKGATE_UPSTREAMS"] != "http://vllm:8000" {
 		fail("thinkgate THINKGATE_UPSTREAMS must be http://vllm:8000")
