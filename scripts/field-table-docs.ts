@@ -16,9 +16,7 @@ if (what === 'readme') {
     const cmpl = FIELD_TABLE.completions[f];
     const whys = [...new Set([chat, cmpl].filter((r) => r !== undefined).map((r) => r.why))];
     const why = whys.length === 1 ? whys[0]! : `chat: ${chat!.why}; completions: ${cmpl!.why}`;
-    const pend = [chat, cmpl].find((r) => r?.pending)?.pending;
-    const note = pend ? ` *(pending ${pend.branch}: ${pend.now} today)*` : '';
-    console.log(`| \`${f}\` | ${chat?.column ?? '-'} | ${cmpl?.column ?? '-'} | ${why.replaceAll('|', '\\|')}${note} |`);
+    console.log(`| \`${f}\` | ${chat?.column ?? '-'} | ${cmpl?.column ?? '-'} | ${why.replaceAll('|', '\\|')} |`);
   }
 } else if (what === 'openapi') {
   for (const endpoint of ['chat', 'completions'] as Endpoint[]) {

@@ -21,6 +21,10 @@ Three jobs:
    positive bodies are dropped and batches are never switched to streaming. And prompts x n of a
    /v1/completions body must not exceed limits.max_choices_per_request (128 by default), and a
    /v1/completions body with `logprobs` carries no budget field (a 400 naming logprobs).
+   Structured outputs (openapi.yaml StructuredOutputs): one constraint in all, counting the one a
+   non-text response_format sets, and none beside a named tool_choice (vLLM's request rules); and
+   the simulator writes json, json_object and choice answers only (src/sim/structured.ts), so
+   regex, grammar and structural-tag constraints are the simulator's 400.
    And one rule is thinkgate's own on every route: a body holding a `__proto__` key, or a
    `constructor` object with a `prototype` key, is refused (400 forbidden_json_key naming the
    key's path: docs/api.md, "Request bodies"); the additionalProperties: true objects can draw one.
@@ -119,6 +123,32 @@ def _has_non_text_part(body: dict[str, Any]) -> bool:
 
 
 # `filter_case`, not `filter_body`: the coverage phase applies only the case-level hooks.
+def _structured_fits(body: dict[str, Any]) -> bool:
+    """src/openai/structured-outputs.ts and src/sim/structured.ts (see the header)."""
+    rf = body.get("response_format")
+    so = body.get("structured_outputs")
+    rf_type = rf.get("type") if isinstance(rf, dict) else None
+    if rf_type == "structural_tag":
+        return False
+    if not isinstance(so, dict):
+        return True
+    kinds = [k for k in ("json", "regex", "choice", "grammar", "json_object", "structural_tag") if so.get(k) is not None]
+    if any(k in ("regex", "grammar", "structural_tag") for k in kinds):
+        return False
+    if isinstance(so.get("json"), str):
+        # JSON text must parse to a schema object (openapi.yaml says so in prose).
+        try:
+            if not isinstance(json.loads(so["json"]), dict):
+                return False
+        except ValueError:
+            return False
+    if rf_type in ("json_object", "json_schema") and kinds:
+        return False
+    if isinstance(body.get("tool_choice"), dict) and any(k in ("json", "regex", "choice") for k in kinds):
+        return False
+    return True
+
+
 def _has_forbidden_key(value: Any) -> bool:
     """src/http/fastify-errors.ts refusedKeyError: `__proto__` anywhere, `prototype` inside `constructor`."""
     stack = [value]
@@ -138,6 +168,8 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     body = case.body
     meta = case.meta
     if meta is not None and meta.generation.mode.is_positive and _has_forbidden_key(body):
+        return False
+    if meta is not None and meta.generation.mode.is_positive and isinstance(body, dict) and not _structured_fits(body):
         return False
     if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
         return _messages_budget_agrees(body) and _messages_tools_fit(body)

@@ -136,6 +136,12 @@ export interface Backend {
    * Throws ThinkgateError subclasses (UpstreamError, UpstreamTimeoutError, ...).
    */
   streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionEvent>;
+  /**
+   * Throws InvalidRequestError naming the field when this server cannot honour one of the
+   * answer-only fields (EngineInput.answerSampling, e.g. a regex constraint on llama-server).
+   * Called before anything is generated: the answer segment comes after the thinking was spent.
+   */
+  checkAnswerFields?(fields: Readonly<Record<string, unknown>>): void;
   models(signal?: AbortSignal): Promise<ModelInfo[]>;
   health(signal?: AbortSignal): Promise<boolean>;
 }

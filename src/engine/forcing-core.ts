@@ -108,15 +108,17 @@ export class ForcingCore {
     const base = {
       model: input.model,
       promptIds: st.prompt(),
-      sampling: input.sampling,
+      // Answer segments carry the answer's own fields (a grammar) on top of the sampling fields.
+      sampling: st.phase === 'answer' && st.answerApart ? { ...input.sampling, ...input.answerSampling } : input.sampling,
       ...(input.logprobs === undefined ? {} : { logprobs: input.logprobs }),
     };
     const ctx = st.contextRoom();
     if (st.phase === 'thinking') {
       const req: CompletionRequest = { ...base, maxTokens: Math.min(st.thinkingRoom(), ctx) };
-      // A single-id end delimiter as stop token: vLLM stops right there instead of being aborted.
+      // A single-id end delimiter as stop token: vLLM stops right there instead of being aborted
+      // (below m, or when the answer must start in a segment of its own).
       const endIds = input.profile.endIds;
-      if (st.canExtend() && endIds.length === 1) req.stopTokenIds = [endIds[0]!];
+      if ((st.canExtend() || st.answerApart) && endIds.length === 1) req.stopTokenIds = [endIds[0]!];
       return req;
     }
     const req: CompletionRequest = { ...base, maxTokens: Math.min(st.answerRoom(), ctx) };

@@ -19,6 +19,11 @@ const EXTEND: Next = { cause: 'extend' };
 const CLOSE: Next = { cause: 'close' };
 /** The model's own text goes on: in the same segment when it is still streaming, else in a new one. */
 export const CONTINUE: Next = { cause: 'continue' };
+/**
+ * The model closed thinking itself and its answer has fields of its own (a grammar): the rest of
+ * this stream is left, and the answer starts in a segment that carries them.
+ */
+export const ANSWER: Next = { cause: 'answer' };
 export const STOP: Next = { finish: 'stop' };
 const LENGTH: Next = { finish: 'length' };
 
@@ -59,8 +64,8 @@ function startPrefill(state: ForcingState, promptIds: readonly number[], profile
  * The model tried to close thinking: its end delimiter (in the stream, or the stop token vLLM
  * stopped on) or an end of turn. Below m the close becomes an extension while E, B and the segment
  * ceiling allow (rule 2); else the model's own delimiter is kept (CONTINUE: the answer follows in
- * the same stream when there is one), or an end of turn gets the forced close so that the model
- * still answers.
+ * the same stream when there is one; ANSWER: in a segment of its own, when it has its own
+ * fields), or an end of turn gets the forced close so that the model still answers.
  */
 export function onCloseAttempt(state: ForcingState, via: 'end' | 'eos'): Next {
   if (state.canExtend()) {
@@ -70,7 +75,7 @@ export function onCloseAttempt(state: ForcingState, via: 'end' | 'eos'): Next {
   if (state.extensionAllowed()) state.hitSegmentLimit();
   if (via === 'end') {
     state.close('end');
-    return CONTINUE;
+    return state.answerApart ? ANSWER : CONTINUE;
   }
   state.close('forced');
   return CLOSE;

@@ -46,6 +46,11 @@ export class ForcingState {
   readonly thinkingLimit: number;
   /** max_completion_tokens bounds span + answer (docs/budget-forcing.md). */
   readonly completionLimit: number;
+  /**
+   * The answer has fields of its own (EngineInput.answerSampling, e.g. a grammar): it is generated
+   * in segments of its own, never in the stream of a thinking segment.
+   */
+  readonly answerApart: boolean;
 
   constructor(private readonly input: EngineInput) {
     this.ids = input.promptIds.slice();
@@ -53,6 +58,7 @@ export class ForcingState {
     const m = input.budget.maxThinkingTokens ?? Infinity;
     this.completionLimit = input.maxCompletionTokens ?? Infinity;
     this.thinkingLimit = Math.min(m, this.completionLimit);
+    this.answerApart = input.answerSampling !== undefined && Object.keys(input.answerSampling).length > 0;
   }
 
   get phase(): Phase {

@@ -17,7 +17,7 @@
  */
 import type { CompletionDelta, TokenLogprob } from './backend.js';
 import type { ForcingState } from './forcing-state.js';
-import { CONTINUE, onCloseAttempt, onSegmentEnd, STOP, type Next } from './forcing-rules.js';
+import { ANSWER, CONTINUE, onCloseAttempt, onSegmentEnd, STOP, type Next } from './forcing-rules.js';
 import type { Outbox } from './outbox.js';
 import { SeqMatcher } from './seq-matcher.js';
 import type { StopMatcher } from './stop-matcher.js';
@@ -95,7 +95,7 @@ export class SegmentReader {
     const single = this.profile.endIds.length === 1 && id === this.profile.endIds[0];
     const next = onCloseAttempt(this.state, single ? 'end' : 'eos');
     // Kept only when it is the model's own close (an EOS gets the forced close instead).
-    if (next === CONTINUE) this.keepLp(at);
+    if (next === CONTINUE || next === ANSWER) this.keepLp(at);
     return next;
   }
 
@@ -108,7 +108,7 @@ export class SegmentReader {
     this.heldLp = [];
     this.emitReasoning(before);
     const next = onCloseAttempt(this.state, 'end');
-    if (next !== CONTINUE) return next; // extended (or closed at M): the rest of this stream is dropped
+    if (next !== CONTINUE && next !== ANSWER) return next; // extended (or closed at M): the rest of this stream is dropped
     // The model's own close was kept: its ids are generated output; the rest of this delta is the answer.
     this.flushLogprobs();
     if (this.lp !== undefined) {
@@ -116,6 +116,9 @@ export class SegmentReader {
       this.keepLp(close);
     }
     this.out.pushAll(this.state.takeInserted());
+    // The answer has its own fields (a grammar): what this stream generates after the close is
+    // not it; the answer segment generates it under them.
+    if (next === ANSWER) return next;
     return this.answer(ids, close + 1, after, eosAt, finish);
   }
 

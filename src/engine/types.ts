@@ -79,8 +79,12 @@ export interface EngineInput {
   logprobs?: number;
 }
 
-/** Why a segment (one upstream /v1/completions call) was started. */
-export type SegmentCause = 'initial' | 'extend' | 'close' | 'continue';
+/**
+ * Why a segment (one upstream /v1/completions call) was started: the first; after an extension
+ * phrase; after a forced close; the model's own text going on; the answer, after the model closed
+ * thinking itself, when it has fields of its own (EngineInput.answerSampling).
+ */
+export type SegmentCause = 'initial' | 'extend' | 'close' | 'continue' | 'answer';
 
 export interface BudgetForcingSummary {
   thinking_tokens: number;

@@ -17,9 +17,6 @@
  * endpoint only (chat's `suffix`, completions' `messages`) is not sent: vLLM's own endpoint
  * ignores it, and the segments' /v1/completions would not (sampling.ts). docs/api.md, README
  * "Compatibility" and openapi.yaml are checked against this table (test/unit/field-table.test.ts).
- *
- * `pending` marks a row another issue-13 branch is making work: the column is where the field
- * ends up; `now` is what this branch still does with it. The lead drops `pending` on merge.
  */
 
 export type Column = 'segment' | 'answer' | 'template' | 'thinkgate' | 'refused';
@@ -32,8 +29,6 @@ export interface FieldRule {
   why: string;
   /** `refused` only: the values that are still accepted (vLLM's default, which changes nothing). */
   accepts?: (value: unknown) => boolean;
-  /** Another branch makes it work; `now` is this branch's behaviour until the merge. */
-  pending?: { branch: string; now: 'dropped' | 'forwarded' };
 }
 
 const seg = (why: string): FieldRule => ({ column: 'segment', why });
@@ -41,7 +36,6 @@ const own = (why: string): FieldRule => ({ column: 'thinkgate', why });
 const tpl = (why: string): FieldRule => ({ column: 'template', why });
 const refuse = (why: string, accepts?: (v: unknown) => boolean): FieldRule =>
   accepts === undefined ? { column: 'refused', why } : { column: 'refused', why, accepts };
-const pending = (rule: FieldRule, branch: string, now: 'dropped' | 'forwarded'): FieldRule => ({ ...rule, pending: { branch, now } });
 
 const isFalse = (v: unknown): boolean => v === false;
 const isZero = (v: unknown): boolean => v === 0;
@@ -85,8 +79,8 @@ const COMMON: Readonly<Record<string, FieldRule>> = {
   stream_interval: seg('upstream chunking only; thinkgate renders each upstream chunk as it comes'),
   logprob_token_ids: seg('per-token logprobs of fixed ids, per segment (chat refuses it: its entries are not rendered)'),
   return_tokens_as_token_ids: seg('logprob token spelling (`token_id:N`), per segment'),
-  response_format: pending({ column: 'answer', why: 'a grammar on the answer segments only (EngineInput.answerSampling)' }, 'e13-struct', 'dropped'),
-  structured_outputs: pending({ column: 'answer', why: 'a grammar on the answer segments only (EngineInput.answerSampling)' }, 'e13-struct', 'dropped'),
+  response_format: { column: 'answer', why: 'a grammar on the answer segments only, never on the thinking, as vLLM\'s reasoning parser does (docs/api.md, "Structured outputs")' },
+  structured_outputs: { column: 'answer', why: 'a grammar on the answer segments only, never on the thinking, as vLLM\'s reasoning parser does (docs/api.md, "Structured outputs")' },
   use_beam_search: refuse('beam search keeps several sequences; budget forcing follows exactly one', isFalse),
   min_tokens: refuse(`${TOKEN_EXACT} (thinking ends by thinkgate's rules, not by a token count)`, isZero),
   stop_token_ids: refuse(`${TOKEN_EXACT} (the end-of-thinking and end-of-turn ids)`, isEmptyList),
@@ -108,13 +102,14 @@ const COMMON: Readonly<Record<string, FieldRule>> = {
   min_thinking_tokens: own('m, the minimum thinking budget'),
   max_thinking_extensions: own('E, how many early closes are suppressed'),
   thinking_extension: own('the phrase that extends thinking'),
-  // vLLM < 0.11's guided decoding; 0.32 ignores them with a warning (_REMOVED_GUIDED_FIELDS).
-  guided_json: pending({ column: 'answer', why: 'old spelling of structured_outputs.json, on the answer only' }, 'e13-struct', 'dropped'),
-  guided_regex: pending({ column: 'answer', why: 'old spelling of structured_outputs.regex, on the answer only' }, 'e13-struct', 'dropped'),
-  guided_choice: pending({ column: 'answer', why: 'old spelling of structured_outputs.choice, on the answer only' }, 'e13-struct', 'dropped'),
-  guided_grammar: pending({ column: 'answer', why: 'old spelling of structured_outputs.grammar, on the answer only' }, 'e13-struct', 'dropped'),
-  guided_decoding_backend: pending({ column: 'answer', why: 'old structured-outputs backend choice' }, 'e13-struct', 'dropped'),
-  guided_whitespace_pattern: pending({ column: 'answer', why: 'old structured-outputs whitespace option' }, 'e13-struct', 'dropped'),
+  // vLLM < 0.11's guided decoding; 0.32 ignores them with a warning (_REMOVED_GUIDED_FIELDS). A
+  // client that sends one expects a constraint: refused, never silently unconstrained.
+  guided_json: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"json": ...} or response_format'),
+  guided_regex: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"regex": ...}'),
+  guided_choice: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"choice": [...]}'),
+  guided_grammar: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"grammar": ...}'),
+  guided_decoding_backend: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): the server\'s --structured-outputs-config picks the backend'),
+  guided_whitespace_pattern: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"whitespace_pattern": ...}'),
 };
 
 const CHAT: Readonly<Record<string, FieldRule>> = {

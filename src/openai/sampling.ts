@@ -9,7 +9,6 @@ import { FIELD_TABLE, type Endpoint, type FieldRule } from './field-table.js';
 export function forwardedPerSegment(rule: FieldRule | undefined): boolean {
   // Not in the table: vLLM is the judge (field-table.ts: newer extras work, unknown ones are ignored by vLLM).
   if (rule === undefined) return true;
-  if (rule.pending !== undefined) return rule.pending.now === 'forwarded';
   return rule.column === 'segment';
 }
 

@@ -17,7 +17,8 @@ import { nameTemplateParam, templateControls } from '../openai/template-controls
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
-import { toolAnswerSampling, type ToolPlan } from '../tools/tool-plan.js';
+import type { ToolPlan } from '../tools/tool-plan.js';
+import { answerSamplingFor } from '../openai/structured-outputs.js';
 
 export type StartedChat = StartedRuns;
 
@@ -82,7 +83,8 @@ export async function prepareChat(
   }
   const stop = stopList(req.stop);
   const logprobs = chatLogprobs(req);
-  const answerSampling = toolAnswerSampling(tools);
+  const answerSampling = answerSamplingFor(req, tools);
+  if (answerSampling !== undefined) backend.checkAnswerFields?.(answerSampling);
   return {
     model: req.model,
     promptIds: prompt.ids,
@@ -96,7 +98,8 @@ export async function prepareChat(
     // The prompt ends inside the assistant's own turn: the engine finds where (engine/prefill.ts).
     ...(req.continue_final_message === true ? { prefill: true } : {}),
     ...(logprobs === undefined ? {} : { logprobs }),
-    // required / named tool_choice: the tools' JSON schema constrains the answer only.
+    // response_format / structured_outputs, or a required / named tool_choice's JSON schema:
+    // a grammar on the answer only (openai/structured-outputs.ts).
     ...(answerSampling === undefined ? {} : { answerSampling }),
   };
 }

@@ -105,6 +105,7 @@ export function meteredBackend(backend: Backend, allowance: UpstreamAllowance): 
       allowance.spend(allowance.segmentBytes(req));
       return backend.streamCompletion(req, signal);
     },
+    ...(backend.checkAnswerFields ? { checkAnswerFields: (fields: Readonly<Record<string, unknown>>) => backend.checkAnswerFields!(fields) } : {}),
     models: (signal) => backend.models(signal),
     health: (signal) => backend.health(signal),
   };

@@ -49,7 +49,7 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
     chatTemplateKwargs: kwargs,
     tools: body.tools ?? undefined,
   });
-  const job = ctx.startJob(spec, ctx.tok.encode(text), body, null);
+  const job = ctx.startJob(spec, ctx.tok.encode(text), body, null, false);
   const { signal } = t;
   const none: FaultPlan = { mode: 'none', after: 0, slowDelayMs: 0, tokenize: false };
   const stream = body.stream ?? false;

@@ -86,6 +86,7 @@ export interface SimContext {
   counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
   cache: PrefixCache;
   resolveModel(name: unknown): SimModelSpec;
-  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null): Job;
+  /** `grammarFromStart`: a structured-outputs constraint holds from the first token (completions) or from the end of thinking (chat, as with vLLM's reasoning parser). */
+  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null, grammarFromStart?: boolean): Job;
   endJob(job: Job): void;
 }

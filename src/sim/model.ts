@@ -61,6 +61,13 @@ export interface ScriptedModel {
 export interface SamplingVariant {
   temperature?: number | null;
   seed?: number | null;
+  /**
+   * A structured-outputs constraint (structured.ts): the answer is `text`. `fromStart`: the grammar
+   * holds from the first generated token, as on vLLM's /v1/completions, so a run that would think
+   * writes `text` at once, with no thinking; otherwise (vLLM's chat with a reasoning parser) it
+   * holds from the end of thinking.
+   */
+  structured?: { text: string; fromStart: boolean };
 }
 
 // Cycles end with "\n" / a sentence end so that wrapping around reads naturally. The thinking
@@ -116,11 +123,13 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
       const extendBy = problem ? problem.recheckTokens : opts.extendTokens;
       /** Span position where the last extension phrase ("Wait") ended; -1: none. */
       let extEnd = -1;
-      let answerIds: number[] = toolCall === null ? answer : tok.encode(toolCall);
-      let answerLen = toolCall === null ? opts.answerTokens : answerIds.length;
+      const structured = sampling.structured;
+      const fixedAnswer = structured !== undefined ? structured.text : toolCall;
+      let answerIds: number[] = fixedAnswer === null ? answer : tok.encode(fixedAnswer);
+      let answerLen = fixedAnswer === null ? opts.answerTokens : answerIds.length;
       /** The answer is decided when it starts, from the thinking tokens then in the context. */
       const decide = (r: number): void => {
-        if (!problem || toolCall !== null) return;
+        if (!problem || fixedAnswer !== null) return;
         answerIds = answerIdsFor(problem, r, seed);
         answerLen = answerIds.length;
       };
@@ -129,7 +138,7 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         return scriptWord(solver, p, extEnd);
       };
       const answerWord = (p: number): number =>
-        problem || toolCall !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+        problem || fixedAnswer !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
       const answerIdsFor = (pr: Problem, r: number, sd: number | null): number[] =>
         tok.encode(`The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
 
@@ -184,6 +193,13 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         }
         const rest = d.start.slice(have);
         load([...rest, nl], [...rest.map((): TokenKind => 'open'), 'think']);
+      }
+
+      if (structured?.fromStart === true) {
+        // The grammar holds from the first token: no thinking, no delimiter, the constrained text.
+        phase = 'answer';
+        answerPos = 0;
+        load([], []);
       }
 
       let lastKind: TokenKind = 'think';

@@ -23,6 +23,7 @@ import { createScriptedModel, type ScriptOptions } from './model.js';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.js';
 import { tokenizerInfoBody } from './tokenizer-info.js';
 import { createSimTokenizer, type Tokenizer } from './tokenizer.js';
+import { simStructuredText } from './structured.js';
 
 
 
@@ -133,14 +134,16 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       if (!m) throw new NotFoundError(`The model \`${String(name)}\` does not exist.`, { param: 'model' });
       return m;
     },
-    startJob(spec, promptIds, body, defaultMax) {
+    startJob(spec, promptIds, body, defaultMax, grammarFromStart = true) {
       for (const id of promptIds) {
         if (!Number.isInteger(id) || id < 0 || id >= tok.vocabSize) {
           throw new InvalidRequestError(`Token id ${id} is out of vocabulary`, { param: 'prompt' });
         }
       }
       const params = paramsFromRequest(body, promptIds.length, defaultMax, opts.maxModelLen);
-      const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed });
+      const text = simStructuredText({ response_format: body.response_format, structured_outputs: body.structured_outputs });
+      const structured = text === undefined ? undefined : { text, fromStart: grammarFromStart };
+      const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed, ...(structured ? { structured } : {}) });
       const gen = createGeneration(run, tok, promptIds.length, params);
       const step = gen.next.bind(gen);
       gen.next = () => {

@@ -522,6 +522,68 @@ describe('engine: an assistant prefill (continue_final_message, issue 13 item 6)
   });
 });
 
+describe('engine: answer-only fields (a grammar: structured outputs, a required tool choice)', () => {
+  const GRAMMAR = { structured_outputs: { json: { type: 'object' } } };
+  const withGrammar = (over: Parameters<typeof input>[0] = {}) => input({ answerSampling: GRAMMAR, ...over });
+
+  it('stops the thinking segment on the single-id delimiter and answers in a segment of its own that carries them', async () => {
+    const r = await run({ think: 3, answer: 2 }, withGrammar());
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9',
+      'R: t0 t1 t2',
+      'usage 1',
+      'segment 2 answer prompt=13',
+      'C:\n\n a0 a1',
+      'usage 2',
+      'finish stop',
+    ]);
+    const thoughts = range(0, 3, thought);
+    expect(r.requests.map((q) => [q.promptIds, q.stopTokenIds, q.sampling])).toEqual([
+      [P, [T.END], { temperature: 0 }],
+      [[...P, ...thoughts, T.END], undefined, { temperature: 0, ...GRAMMAR }],
+    ]);
+    expect(r.finish).toMatchObject({
+      reason: 'stop',
+      usage: { reasoning_tokens: 3, answer_tokens: 3 },
+      budgetForcing: { thinking_tokens: 3, extensions: 0, truncated: false, segments: 2 },
+    });
+  });
+
+  it('a multi-id delimiter: stops reading right after it, drops the rest of that stream, answers under the grammar', async () => {
+    const r = await run({ think: 4, answer: 2, afterEnd: [T.NLNL] }, withGrammar({ profile: threeIdEnd }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9',
+      'R: t0 t1 t2 t3',
+      'segment 2 answer prompt=16',
+      'C:\n\n a0 a1',
+      'usage 2',
+      'finish stop',
+    ]);
+    expect(r.requests[0]).toMatchObject({ sampling: { temperature: 0 }, aborted: true });
+    expect(r.requests[0]!.stopTokenIds).toBeUndefined();
+    expect(r.requests[1]).toMatchObject({ sampling: { temperature: 0, ...GRAMMAR }, completed: true });
+  });
+
+  it('M: the forced close is followed by an answer segment that carries them; the thinking segment does not', async () => {
+    const r = await run({ think: 30, answer: 2 }, withGrammar({ M: 10 }));
+    expect(r.log[3]).toBe('segment 2 close prompt=22');
+    expect(r.requests.map((q) => q.sampling)).toEqual([{ temperature: 0 }, { temperature: 0, ...GRAMMAR }]);
+  });
+
+  it('m: extension segments stay free; only the answer carries them', async () => {
+    const r = await run({ think: 3, extend: 3, answer: 1 }, withGrammar({ m: 5, E: 2 }));
+    expect(r.log.filter((l) => l.startsWith('segment'))).toEqual(['segment 1 initial prompt=9', 'segment 2 extend prompt=13', 'segment 3 answer prompt=17']);
+    expect(r.requests.map((q) => 'structured_outputs' in q.sampling)).toEqual([false, false, true]);
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 7, extensions: 1 });
+  });
+
+  it('M = 0: the one segment is an answer and carries them', async () => {
+    const r = await run({ think: 3, answer: 1 }, withGrammar({ M: 0 }));
+    expect(r.requests.map((q) => q.sampling)).toEqual([{ temperature: 0, ...GRAMMAR }]);
+    expect(r.finish.usage.reasoning_tokens).toBe(0);
+  });
+});
+
 describe('engine: every scenario above, replayed at every chunk split', () => {
   // The upstream may cut its stream anywhere (vLLM's --stream-interval, proxies, TCP): the engine
   // must not care. Each scenario `run` played above is replayed with its segments cut at every

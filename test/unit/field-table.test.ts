@@ -14,7 +14,6 @@ import { parseCompletionRequest } from '../../src/openai/completion-request.js';
 
 const vllm = JSON.parse(readFileSync(new URL('../fixtures/vllm-request-fields.json', import.meta.url), 'utf8')) as Record<Endpoint, string[]> & { version: string };
 const ENDPOINTS: Endpoint[] = ['chat', 'completions'];
-const BRANCHES = new Set(['e13-logprobs', 'e13-tools', 'e13-struct', 'e13-prefill', 'item 7']);
 
 function rejectOf(f: () => unknown): InvalidRequestError {
   try {
@@ -34,20 +33,19 @@ describe('the field table', () => {
     expect(missing).toEqual([]);
   });
 
-  it.each(ENDPOINTS)('%s: every row has one known column, a reason, and a known pending branch', (endpoint) => {
+  it.each(ENDPOINTS)('%s: every row has one known column and a reason', (endpoint) => {
     for (const [field, rule] of Object.entries(FIELD_TABLE[endpoint])) {
       expect(COLUMNS, field).toContain(rule.column);
       expect(rule.why.length, field).toBeGreaterThan(10);
-      if (rule.pending) expect(BRANCHES.has(rule.pending.branch), field).toBe(true);
       if (rule.accepts) expect(rule.column, field).toBe('refused');
     }
   });
 
-  it.each(ENDPOINTS)('%s: samplingFields forwards exactly the segment rows (as they run today) and unknown fields', (endpoint) => {
+  it.each(ENDPOINTS)('%s: samplingFields forwards exactly the segment rows and unknown fields', (endpoint) => {
     for (const [field, rule] of Object.entries(FIELD_TABLE[endpoint])) {
       const out = samplingFields({ [field]: 1 }, endpoint);
       expect(Object.keys(out), field).toEqual(forwardedPerSegment(rule) ? [field] : []);
-      if (rule.column !== 'segment' && rule.pending === undefined) expect(out, field).toEqual({});
+      if (rule.column !== 'segment') expect(out, field).toEqual({});
     }
     expect(samplingFields({ vllm_0_33_knob: { a: 1 }, temprature: 0.5 }, endpoint)).toEqual({ vllm_0_33_knob: { a: 1 }, temprature: 0.5 });
   });
@@ -83,7 +81,7 @@ describe('the field table', () => {
     expect(() => parseChatRequest({ ...base, kv_transfer_params: null, truncate_prompt_tokens: null })).not.toThrow();
   });
 
-  it('keeps every field thinkgate consumes, and the pending ones, off the segments (chat)', () => {
+  it('keeps every field thinkgate consumes, and the answer-only ones, off the segments (chat)', () => {
     const body: Record<string, unknown> = {
       model: 'm',
       messages: [{ role: 'user', content: 'x' }],
@@ -113,8 +111,7 @@ describe('the field table', () => {
       logprobs: true,
       top_logprobs: 2,
       request_id: 'r',
-      guided_json: {},
-      structured_outputs: {},
+      structured_outputs: { regex: 'a' },
       continue_final_message: false,
       add_generation_prompt: true,
       temperature: 1,

@@ -35,6 +35,7 @@ import { HttpBackend, type HttpBackendOptions } from '../http-backend.js';
 import { LlamaChunkReader } from './chunk-reader.js';
 import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
 import { llamaSampling } from './sampling.js';
+import { llamaGrammarFields } from './grammar.js';
 
 export type LlamaCppBackendOptions = HttpBackendOptions;
 
@@ -102,6 +103,11 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       if (err instanceof AbortedError) throw err;
       return undefined;
     });
+  }
+
+  /** llama-server's constraints are json_schema and GBNF grammar (grammar.ts); the rest is refused up front. */
+  checkAnswerFields(fields: Readonly<Record<string, unknown>>): void {
+    llamaGrammarFields(fields);
   }
 
   streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {

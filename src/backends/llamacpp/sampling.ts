@@ -10,6 +10,8 @@
  * and accepts OpenAI's `logit_bias` object and `seed`).
  */
 
+import { llamaGrammarFields } from './grammar.js';
+
 const NEUTRAL: Readonly<Record<string, unknown>> = {
   temperature: 1,
   top_k: 0, // <= 0 disables top-k in llama.cpp, as -1 or 0 does in vLLM
@@ -23,14 +25,17 @@ const NEUTRAL: Readonly<Record<string, unknown>> = {
 
 const RENAMED: Readonly<Record<string, string>> = { repetition_penalty: 'repeat_penalty' };
 
+/** vLLM's structured-output fields: translated by grammar.ts, never passed as they are. */
+const STRUCTURED = new Set(['structured_outputs', 'response_format']);
+
 /** Fields the adapter owns on every request; a client value would break the token accounting. */
 const PROTOCOL = new Set(['prompt', 'stream', 'n_predict', 'return_tokens', 'cache_prompt', 'stop', 'timings_per_token', 'n_cmpl', 'n_probs', 'response_fields']);
 
 export function llamaSampling(sampling: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...NEUTRAL };
   for (const [key, value] of Object.entries(sampling)) {
-    if (value === undefined || value === null || PROTOCOL.has(key)) continue;
+    if (value === undefined || value === null || PROTOCOL.has(key) || STRUCTURED.has(key)) continue;
     out[RENAMED[key] ?? key] = value;
   }
-  return out;
+  return { ...out, ...llamaGrammarFields(sampling) };
 }
