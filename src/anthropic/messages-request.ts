@@ -19,10 +19,15 @@
  *
  * - `tools`, `tool_choice`, `tool_use` and `tool_result` blocks: as vLLM maps them
  *   (messages-tools.ts); calls come back as `tool_use` blocks, parsed from the answer only.
+ * - `output_config.format: {type: "json_schema", schema}` -> chat's response_format
+ *   `{type: "json_schema", json_schema: {name: "json_schema", schema}}` (serving.py
+ *   `_handle_output_config`), so the answer's text block obeys the schema; the grammar holds on
+ *   the answer only, never on the thinking (docs/api.md, "Structured outputs"). A format without
+ *   a schema changes nothing, as on vLLM.
  *
  * Refused with 400 naming the field, until thinkgate drives them (never silently dropped):
  * images and documents (the budget-forced path sends token ids, which cannot carry images),
- * tool references and tool additions/removals, and `output_config.format`.
+ * tool references and tool additions/removals.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -98,7 +103,14 @@ export const messagesRequestSchema = z
     top_p: z.number().gt(0).max(1).optional(),
     top_k: int().min(-1).optional(),
     thinking: thinking.optional(),
-    output_config: z.object({ effort: z.enum(ANTHROPIC_EFFORTS).optional(), format: z.unknown().optional() }).loose().optional(),
+    output_config: z
+      .object({
+        effort: z.enum(ANTHROPIC_EFFORTS).optional(),
+        // vLLM's AnthropicJsonOutputFormat: only json_schema, the schema optional.
+        format: z.object({ type: z.literal('json_schema').optional(), schema: z.record(z.string(), z.unknown()).nullable().optional() }).loose().nullable().optional(),
+      })
+      .loose()
+      .optional(),
     ...toolsShape,
     chat_template_kwargs: z.record(z.string(), z.unknown()).optional(),
     // thinkgate (docs/api.md): m, E, the extension phrase.
@@ -166,18 +178,16 @@ export function toChatRequest(req: MessagesRequest): ChatRequest {
   };
   const effort = req.output_config?.effort;
   if (effort !== undefined) chat.reasoning_effort = effort;
+  const schema = req.output_config?.format?.schema;
+  if (schema !== undefined && schema !== null && Object.keys(schema).length > 0) {
+    chat.response_format = { type: 'json_schema', json_schema: { name: 'json_schema', schema } };
+  }
   if (req.thinking?.type === 'enabled') chat.max_thinking_tokens = req.thinking.budget_tokens;
   if (req.thinking?.type === 'disabled') chat.thinking = { type: 'disabled' };
   return chat as ChatRequest;
 }
 
 function refuseUndriven(req: MessagesRequest): void {
-  if (req.output_config?.format !== undefined) {
-    throw new InvalidRequestError('output_config.format (structured output) is not supported on /v1/messages yet.', {
-      param: 'output_config.format',
-      code: 'unsupported_parameter',
-    });
-  }
   if (Array.isArray(req.system)) {
     req.system.forEach((b, j) => {
       if (b.type !== 'text') throw unsupportedBlock(b, `system[${j}]`);

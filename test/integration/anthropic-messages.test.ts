@@ -5,6 +5,8 @@
  * through the openai SDK: both routes must agree token for token).
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
+import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens, startStack, type Stack } from '../support/stack.js';
 
@@ -180,6 +182,29 @@ describe('/v1/messages streaming (messages.stream)', () => {
   });
 });
 
+describe('/v1/messages output_config.format (structured output on the answer only)', () => {
+  const Answer = z.object({ value: z.number(), unit: z.string() });
+
+  it.each([
+    ['no budget', {}],
+    ['thinking.budget_tokens 8 (a forced close)', { thinking: { type: 'enabled', budget_tokens: 8 } }],
+  ])('%s: messages.parse gives parsed_output; the thinking block is still there', async (_name, extra) => {
+    stack.sim.reset();
+    const msg = await client.messages.parse({ ...base, ...extra, output_config: { format: zodOutputFormat(Answer) } } as never);
+    expect(msg.parsed_output).toEqual({ value: 42, unit: 'sim' });
+    const kinds = msg.content.map((b) => b.type);
+    expect(kinds).toEqual(['thinking', 'text']);
+    const segs = stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').map((r) => r.body as Record<string, unknown>);
+    expect(segs[0]!.response_format).toBeUndefined();
+    expect(segs.at(-1)!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'json_schema' } });
+  });
+
+  it('a format without a schema changes nothing, as on vLLM', async () => {
+    const msg = await client.messages.create({ ...base, output_config: { format: { type: 'json_schema' } } } as never);
+    expect((msg.content.at(-1) as Anthropic.TextBlock).text).toContain('42');
+  });
+});
+
 describe('/v1/messages errors and auth', () => {
   it('answers in Anthropic\'s envelope, which the SDK reads as its own error classes', async () => {
     const bad = await client.messages.create({ ...base, max_tokens: 0 }).catch((e: unknown) => e);
@@ -192,7 +217,7 @@ describe('/v1/messages errors and auth', () => {
 
   it('refuses what it does not drive yet with 400 naming the field, never a silent drop (tools: anthropic-tools.test.ts)', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ output_config: { format: { type: 'json_schema', schema: {} } } }, 'output_config.format'],
+      [{ output_config: { format: { type: 'xml', schema: {} } } }, 'output_config.format.type'],
       [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'http://x/y.png' } }] }] }, 'messages[0].content[0]'],
     ];
     for (const [extra, param] of cases) {

@@ -6,8 +6,7 @@
  * finish_reason. The tiny steered Qwen3 has random weights: "auto" rarely writes a call, so the
  * auto case checks that the tools reach the template the same way and that no call is invented;
  * "required" and named rely on vLLM's grammar on thinkgate's answer segment (EngineInput
- * .answerSampling), which the engine sends once branch e13-struct is merged: until then those
- * cases skip themselves when no answer segment carried `structured_outputs`.
+ * .answerSampling, docs/api.md "Structured outputs"), never on the thinking segment.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import './backends.js';
@@ -78,13 +77,10 @@ describe.runIf(backends.length > 0).each(backends)('$label: tools, differential 
   it.for([
     ['required', { tool_choice: 'required' }],
     ['named', { tool_choice: { type: 'function', function: { name: 'get_weather' } } }],
-  ] as [string, Record<string, unknown>][])('%s: the grammar forces the call after the thinking; same call as vLLM', async ([, extra], ctx) => {
+  ] as [string, Record<string, unknown>][])('%s: the grammar forces the call after the thinking; same call as vLLM', async ([, extra]) => {
     const { ours, theirs, segments } = await both(extra);
-    if (!segments.some((s) => s['structured_outputs'] !== undefined)) {
-      ctx.skip('the engine does not send answerSampling yet (branch e13-struct)');
-      return;
-    }
     expect(segments[0]!['structured_outputs']).toBeUndefined(); // never on the thinking segment
+    expect(segments.at(-1)!['structured_outputs']).toBeDefined(); // always on the answer segment
     expect(shape(ours)).toEqual(shape(theirs));
     expect(shape(ours).calls[0]?.name).toBe('get_weather');
   });
