@@ -102,14 +102,15 @@ const COMMON: Readonly<Record<string, FieldRule>> = {
   min_thinking_tokens: own('m, the minimum thinking budget'),
   max_thinking_extensions: own('E, how many early closes are suppressed'),
   thinking_extension: own('the phrase that extends thinking'),
-  // vLLM < 0.11's guided decoding; 0.32 ignores them with a warning (_REMOVED_GUIDED_FIELDS). A
-  // client that sends one expects a constraint: refused, never silently unconstrained.
-  guided_json: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"json": ...} or response_format'),
-  guided_regex: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"regex": ...}'),
-  guided_choice: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"choice": [...]}'),
-  guided_grammar: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"grammar": ...}'),
-  guided_decoding_backend: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): the server\'s --structured-outputs-config picks the backend'),
-  guided_whitespace_pattern: refuse('vLLM 0.32 no longer reads it (it ignores it with a warning): send structured_outputs: {"whitespace_pattern": ...}'),
+  // vLLM < 0.11's guided decoding; 0.32 ignores them with a warning (_REMOVED_GUIDED_FIELDS),
+  // which would leave a client that asked for a constraint unconstrained: thinkgate honours the
+  // old spellings as the structured_outputs keys they became (openai/structured-outputs.ts).
+  guided_json: { column: 'answer', why: 'vLLM < 0.11\'s spelling of structured_outputs.json, honoured as it (0.32 ignores it); the answer only' },
+  guided_regex: { column: 'answer', why: 'vLLM < 0.11\'s spelling of structured_outputs.regex, honoured as it (0.32 ignores it); the answer only' },
+  guided_choice: { column: 'answer', why: 'vLLM < 0.11\'s spelling of structured_outputs.choice, honoured as it (0.32 ignores it); the answer only' },
+  guided_grammar: { column: 'answer', why: 'vLLM < 0.11\'s spelling of structured_outputs.grammar, honoured as it (0.32 ignores it); the answer only' },
+  guided_whitespace_pattern: { column: 'answer', why: 'vLLM < 0.11\'s spelling of structured_outputs.whitespace_pattern, honoured as it (0.32 ignores it)' },
+  guided_decoding_backend: refuse('vLLM < 0.11 picked the grammar backend per request; 0.32 takes it from the server\'s --structured-outputs-config only'),
 };
 
 const CHAT: Readonly<Record<string, FieldRule>> = {

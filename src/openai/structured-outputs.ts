@@ -10,6 +10,10 @@
  * the client's two fields go as they are on answer segments (EngineInput.answerSampling) and on no
  * thinking segment: the grammar never constrains the thinking, as on vLLM.
  *
+ * vLLM < 0.11's `guided_json`, `guided_regex`, `guided_choice`, `guided_grammar` and
+ * `guided_whitespace_pattern` are honoured as the structured_outputs keys they became (0.32 ignores
+ * them with a warning, which would leave the client silently unconstrained).
+ *
  * A required / named tool_choice replaces both with the tools' schema, as vLLM's ToolParser
  * `adjust_request` does (structured_outputs = {json: schema}, response_format = None).
  *
@@ -31,7 +35,21 @@ export interface StructuredFields {
   response_format?: unknown;
   structured_outputs?: unknown;
   tool_choice?: unknown;
+  guided_json?: unknown;
+  guided_regex?: unknown;
+  guided_choice?: unknown;
+  guided_grammar?: unknown;
+  guided_whitespace_pattern?: unknown;
 }
+
+/** vLLM < 0.11's request fields -> the StructuredOutputsParams keys they became. */
+const GUIDED: Readonly<Record<string, string>> = {
+  guided_json: 'json',
+  guided_regex: 'regex',
+  guided_choice: 'choice',
+  guided_grammar: 'grammar',
+  guided_whitespace_pattern: 'whitespace_pattern',
+};
 
 /**
  * The fields answer segments carry for this request (none: undefined), after vLLM's request-time
@@ -39,7 +57,7 @@ export interface StructuredFields {
  */
 export function answerSamplingFor(req: StructuredFields, tools: ToolPlan = { mode: 'off' }): Readonly<Record<string, unknown>> | undefined {
   const rf = checkResponseFormat(req.response_format);
-  const so = checkStructuredOutputs(req.structured_outputs, rf);
+  const so = checkStructuredOutputs(withGuided(req), rf);
   if (so !== undefined && hasConstraint(so, ['json', 'regex', 'choice']) && typeof req.tool_choice === 'object' && req.tool_choice !== null) {
     // vLLM's check_structured_outputs_count: a named tool choice is a constraint of its own.
     throw new InvalidRequestError('You can only either use constraints for structured outputs or tools, not both.', { param: 'structured_outputs' });
@@ -53,6 +71,25 @@ export function answerSamplingFor(req: StructuredFields, tools: ToolPlan = { mod
 }
 
 type ResponseFormat = { type: string } & Record<string, unknown>;
+
+/** structured_outputs with the guided_* spellings folded in (a key given both ways is refused). */
+function withGuided(req: StructuredFields): unknown {
+  const guided = Object.entries(GUIDED).filter(([field]) => {
+    const v = (req as Record<string, unknown>)[field];
+    return v !== undefined && v !== null;
+  });
+  if (guided.length === 0) return req.structured_outputs;
+  const so = req.structured_outputs ?? {};
+  if (!isObject(so)) return so; // checkStructuredOutputs names it
+  const out: Record<string, unknown> = { ...so };
+  for (const [field, key] of guided) {
+    if (out[key] !== undefined && out[key] !== null) {
+      throw bad(field, `\`${field}\` is the old spelling of \`structured_outputs.${key}\`; send one of them.`);
+    }
+    out[key] = (req as Record<string, unknown>)[field];
+  }
+  return out;
+}
 
 function checkResponseFormat(v: unknown): ResponseFormat | undefined {
   if (v === undefined || v === null) return undefined;

@@ -13,7 +13,7 @@ import { InvalidRequestError } from '../errors.js';
 import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
-import { answerSamplingFor } from '../openai/structured-outputs.js';
+import { answerSamplingFor, type StructuredFields } from '../openai/structured-outputs.js';
 import { stopList } from '../openai/common-fields.js';
 import { runRequestId, runSampling } from './run-id.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
@@ -72,7 +72,7 @@ export async function prepareCompletion(
   const stop = stopList(req.stop);
   const sampling = samplingFields(req, 'completions');
   // response_format / structured_outputs: a grammar on the answer only (openai/structured-outputs.ts).
-  const answerSampling = answerSamplingFor({ response_format: req.response_format, structured_outputs: req.structured_outputs });
+  const answerSampling = answerSamplingFor(req as StructuredFields);
   if (answerSampling !== undefined) backend.checkAnswerFields?.(answerSampling);
   const inputs: EngineInput[] = [];
   tokenized.forEach((t, p) => {

@@ -86,6 +86,16 @@ describe('structured_outputs (vLLM extra) and json_object', () => {
     expect(segments().map((s) => s.structured_outputs)).toEqual([undefined, { choice: ['sunny', 'rainy'] }]);
   });
 
+  it('guided_choice / guided_json (vLLM < 0.11, ignored by 0.32): honoured as structured_outputs, on the answer only', async () => {
+    const res = await stack.client.chat.completions.create({ model: 'sim-r1', messages: question, guided_choice: ['cloudy', 'sunny'] } as never);
+    expect(res.choices[0]!.message.content).toBe('cloudy');
+    expect(segments().map((s) => [s.structured_outputs, s.guided_choice])).toEqual([[undefined, undefined], [{ choice: ['cloudy', 'sunny'] }, undefined]]);
+    stack.sim.reset();
+    const json = await stack.client.chat.completions.create({ model: 'sim-r1', messages: question, guided_json: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] }, guided_whitespace_pattern: ' ' } as never);
+    expect(JSON.parse(json.choices[0]!.message.content!)).toEqual({ n: 42 });
+    expect(segments().at(-1)!.structured_outputs).toMatchObject({ whitespace_pattern: ' ', json: { type: 'object' } });
+  });
+
   it('response_format json_object: the answer is a JSON object', async () => {
     const res = await stack.client.chat.completions.create({ model: 'sim-r1', messages: question, response_format: { type: 'json_object' } });
     expect(JSON.parse(res.choices[0]!.message.content!)).toEqual({});
@@ -162,8 +172,9 @@ describe('refusals before anything is generated (vLLM\'s request-time rules), ea
     ['an unknown structured_outputs key', { structured_outputs: { json: {}, jsn: 1 } }, 'structured_outputs.jsn'],
     ['choice not a list of strings', { structured_outputs: { choice: [1, 2] } }, 'structured_outputs.choice'],
     ['a constraint with a named tool choice', { structured_outputs: { regex: 'a' }, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'f' } } }, 'structured_outputs'],
-    ['guided_json (vLLM < 0.11)', { guided_json: { type: 'object' } }, 'guided_json'],
-    ['guided_choice (vLLM < 0.11)', { guided_choice: ['a'] }, 'guided_choice'],
+    ['guided_choice beside structured_outputs.choice', { guided_choice: ['a'], structured_outputs: { choice: ['b'] } }, 'guided_choice'],
+    ['guided_json beside guided_regex', { guided_json: { type: 'object' }, guided_regex: 'a+' }, 'structured_outputs'],
+    ['guided_decoding_backend (vLLM < 0.11)', { guided_decoding_backend: 'xgrammar' }, 'guided_decoding_backend'],
   ];
   it.each(cases)('%s', async (_name, extra, param) => {
     const res = await fetch(`${stack.url}/v1/chat/completions`, {
