@@ -128,6 +128,6 @@ if [[ -n $bugs ]]; then
   fail=1
 fi
 # Count of requests by status class, from the gateway's own metric (what the gateway answered).
-node -e "fetch(process.argv[1]).then(r=>r.text()).then(t=>{const c={};for(const m of t.matchAll(/^thinkgate_requests_total\{[^}]*code=\"(\d)\d\d\"\} (\d+)/gm))c[m[1]+'xx']=(c[m[1]+'xx']??0)+Number(m[2]);console.log('chat requests past validation, by status (thinkgate_requests_total): '+JSON.stringify(c))})" "$GW_URL/metrics" || true
+node -e "fetch(process.argv[1]).then(r=>r.text()).then(t=>{const c={};for(const m of t.matchAll(/^thinkgate_requests_total\{[^}]*code=\"(\d)\d\d\"[^}]*\} (\d+)/gm))c[m[1]+'xx']=(c[m[1]+'xx']??0)+Number(m[2]);console.log('chat requests past validation, by status (thinkgate_requests_total): '+JSON.stringify(c))})" "$GW_URL/metrics" || true
 if [[ $fail == 0 ]]; then log "PASSED"; else log "FAILED (reports: $REPORT, logs: $GW_LOG $SIM_LOG)"; fi
 exit "$fail"

@@ -46,10 +46,13 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
   const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: readonly number[]) =>
     new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers });
 
-  const requests = counter('thinkgate_requests_total', 'Budget-forced requests (/v1/chat/completions, /v1/completions) by final HTTP status.', [
+  // `route`: the API the client spoke (/v1/chat/completions, /v1/completions, /v1/messages, ...),
+  // a registered route URL, so bounded.
+  const requests = counter('thinkgate_requests_total', 'Budget-forced requests (chat, completions, messages) by route and final HTTP status.', [
     'model',
     'stream',
     'code',
+    'route',
   ]);
   const thinkingTokens = histogram(
     'thinkgate_request_thinking_tokens',
@@ -244,8 +247,8 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     requestAborted(reason) {
       aborts.inc({ reason });
     },
-    countRequest(label, stream, status) {
-      requests.inc({ model: forModel(label).label, stream: stream ? 'true' : 'false', code: String(status) });
+    countRequest(label, stream, status, route) {
+      requests.inc({ model: forModel(label).label, stream: stream ? 'true' : 'false', code: String(status), route });
     },
     upstreamRequest(upstream, outcome) {
       upstreamRequests.inc({ upstream, outcome });

@@ -46,7 +46,8 @@ export class RequestMetrics {
 
   constructor(
     private readonly m: Metrics,
-    private readonly labels: { model: string; stream: boolean },
+    /** `route`: the Fastify route the request came in on (a registered URL: bounded). */
+    private readonly labels: { model: string; stream: boolean; route: string },
     /** Milliseconds; injected so tests drive time (docs/architecture.md: time is passed in). */
     private readonly now: () => number,
   ) {
@@ -181,7 +182,7 @@ export class RequestMetrics {
     this.m.inflight.dec();
     const seconds = this.elapsedSeconds();
     (this.labels.stream ? this.series.durationStream : this.series.durationNonStream).observe(seconds);
-    this.m.countRequest(this.series.label, this.labels.stream, outcome.status);
+    this.m.countRequest(this.series.label, this.labels.stream, outcome.status, this.labels.route);
   }
 
   private segmentFirstToken(): void {

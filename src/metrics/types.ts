@@ -94,7 +94,7 @@ export interface Metrics {
   /** Whether `model` already has its own series (it was found served before). */
   hasModel(model: string): boolean;
   /** One finished (or rejected) request, by a label forModel gave; RequestMetrics.end calls it. */
-  countRequest(label: string, stream: boolean, status: number): void;
+  countRequest(label: string, stream: boolean, status: number, route: string): void;
   upstreamRequest(upstream: string, outcome: UpstreamOutcome): void;
   /** A failed start retried on another replica (before the first byte). */
   upstreamRetry(upstream: string): void;

@@ -50,7 +50,8 @@ export interface RunsSpec {
 }
 
 export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
-  const labels = { model: spec.model, stream: spec.stream };
+  // The registered route URL (never the raw URL with its query): a bounded label.
+  const labels = { model: spec.model, stream: spec.stream, route: request.routeOptions.url ?? 'unknown' };
   const recorder = (): RequestMetrics => new RequestMetrics(ctx.metrics, labels, ctx.now);
   return requestLifecycle(ctx, request, reply, { weight: spec.weight, n: spec.n, recorder }, async ({ signal, hold, recorder: rm, grant }) => {
     const started = await spec.start(signal, grant?.thinkingCap);

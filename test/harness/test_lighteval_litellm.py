@@ -84,7 +84,7 @@ def test_greedy_until_through_the_gateway(client, metrics):
         reasoning = r.reasonings[0]
         assert reasoning and reasoning.startswith("Let me consider") and "Wait" in reasoning
     m = f'{{model="{MODEL}"}}'
-    assert metrics.delta(f'thinkgate_requests_total{{model="{MODEL}",stream="false",code="200"}}') == 3
+    assert metrics.delta(f'thinkgate_requests_total{{model="{MODEL}",stream="false",code="200",route="/v1/chat/completions"}}') == 3
     # The config's budgets applied: min 35 > the simulator's 30, so one extension each.
     assert metrics.delta(f"thinkgate_requested_min_thinking_tokens_sum{m}") == 3 * 35
     assert metrics.delta(f"thinkgate_thinking_extensions_total{m}") == 3
@@ -99,4 +99,4 @@ def test_n_samples(client, metrics):
     assert len(out) == 1 and len(out[0].text) == 2
     assert all("answer is" in t for t in out[0].text)
     assert all(r and "Wait" in r for r in out[0].reasonings), "each sample is budget-forced on its own"
-    assert metrics.delta(f'thinkgate_requests_total{{model="{MODEL}",stream="false",code="200"}}') == 1
+    assert metrics.delta(f'thinkgate_requests_total{{model="{MODEL}",stream="false",code="200",route="/v1/chat/completions"}}') == 1

@@ -48,7 +48,7 @@ def test_budget_fields_from_the_task_reach_the_engine(gateway, model, metrics, l
         assert gen["max_thinking_tokens"] == 60 and gen["min_thinking_tokens"] == 40
 
     m = f'{{model="{model}"}}'
-    assert metrics.delta(f'thinkgate_requests_total{{model="{model}",stream="false",code="200"}}') == N
+    assert metrics.delta(f'thinkgate_requests_total{{model="{model}",stream="false",code="200",route="/v1/chat/completions"}}') == N
     assert metrics.delta(f"thinkgate_requested_max_thinking_tokens_sum{m}") == N * 60
     assert metrics.delta(f"thinkgate_requested_min_thinking_tokens_sum{m}") == N * 40
     # The simulator thinks 30 tokens, so min 40 needs one "Wait" per request; rule 6: the "step"

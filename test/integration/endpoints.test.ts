@@ -45,7 +45,7 @@ describe('endpoints', () => {
       'thinkgate_request_duration_seconds_bucket', 'thinkgate_inflight_requests', 'thinkgate_client_disconnects_total',
       'thinkgate_build_info',
     ]) expect(text, name).toContain(name);
-    expect(text).toMatch(/thinkgate_requests_total\{model="sim-r1",stream="false",code="200"\} 1/);
+    expect(text).toMatch(/thinkgate_requests_total\{model="sim-r1",stream="false",code="200",route="\/v1\/chat\/completions"\} 1/);
     expect(text).toMatch(/thinkgate_thinking_truncations_total\{model="sim-r1"\} 1/);
   });
 

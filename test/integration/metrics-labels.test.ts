@@ -60,9 +60,11 @@ describe('metrics: the model label is only ever a served model', () => {
     await ok2.json();
 
     const text = await (await fetch(`${stack.url}/metrics`)).text();
-    expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200"} 1');
-    expect(text).toContain('thinkgate_requests_total{model="sim-qwen3",stream="false",code="200"} 1');
-    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="404"} ${JUNK}`);
+    expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/chat/completions"} 1');
+    expect(text).toContain('thinkgate_requests_total{model="sim-qwen3",stream="false",code="200",route="/v1/completions"} 1');
+    // The route label says which API the client spoke (issue 15, item 3): the junk went half to each.
+    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="404",route="/v1/chat/completions"} ${JUNK / 2}`);
+    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="404",route="/v1/completions"} ${JUNK / 2}`);
     expect(modelLabels(text)).toEqual(['sim-qwen3', 'sim-r1', 'unknown']);
     expect(text).not.toContain('xxxxxxxx');
     // No other series took a junk name either (histograms, outcomes, segments).
@@ -119,9 +121,30 @@ describe('metrics: an upstream that takes any model name', () => {
     await ok.json();
 
     const text = await (await fetch(`${url}/metrics`)).text();
-    expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200"} 1');
-    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="200"} ${JUNK}`);
+    expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/chat/completions"} 1');
+    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="200",route="/v1/chat/completions"} ${JUNK / 2}`);
+    expect(text).toContain(`thinkgate_requests_total{model="unknown",stream="false",code="200",route="/v1/completions"} ${JUNK / 2}`);
     expect(modelLabels(text)).toEqual(['sim-r1', 'unknown']);
     expect(text).not.toContain('xxxxxxxx');
+  });
+});
+
+describe('metrics: the route label', () => {
+  it('tells /v1/messages from chat for the same model, and a refused request is counted on its route', async () => {
+    const stack = await startStack();
+    try {
+      const msg = await post(stack.url, '/v1/messages', { model: 'sim-r1', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+      expect(msg.status).toBe(200);
+      await msg.json();
+      const ok = await post(stack.url, '/v1/chat/completions', chat('sim-r1'));
+      await ok.json();
+      const text = await (await fetch(`${stack.url}/metrics`)).text();
+      expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/messages"} 1');
+      expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/chat/completions"} 1');
+      const routes = new Set([...text.matchAll(/^thinkgate_requests_total\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]));
+      expect([...routes].sort()).toEqual(['/v1/chat/completions', '/v1/messages']);
+    } finally {
+      await stack.close();
+    }
   });
 });

@@ -42,7 +42,7 @@ function finish(thinking: number, answer: number, segments: number, extensions: 
 describe('RequestMetrics fed a scripted budget-forcing run', () => {
   it('records tokens, segments, extensions, truncation, latencies and the status exactly', async () => {
     const { metrics, clock, now, text } = setup();
-    const rm = new RequestMetrics(metrics, { model: 'qwen3', stream: true }, now);
+    const rm = new RequestMetrics(metrics, { model: 'qwen3', stream: true, route: '/v1/chat/completions' }, now);
     rm.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 1');
 
@@ -69,7 +69,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
 
     const lines = await text();
     for (const want of [
-      'thinkgate_requests_total{model="qwen3",stream="true",code="200"} 1',
+      'thinkgate_requests_total{model="qwen3",stream="true",code="200",route="/v1/chat/completions"} 1',
       'thinkgate_request_thinking_tokens_bucket{le="100",model="qwen3"} 0',
       'thinkgate_request_thinking_tokens_bucket{le="200",model="qwen3"} 1',
       'thinkgate_request_thinking_tokens_sum{model="qwen3"} 120',
@@ -108,7 +108,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
 
   it('uses 1-2-5 token buckets that start at 0 and puts a skipped thinking (M = 0) in le="0"', async () => {
     const { metrics, now, text } = setup();
-    const rm = new RequestMetrics(metrics, { model: 'm', stream: false }, now);
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: false, route: '/v1/chat/completions' }, now);
     rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     rm.onEvent({ type: 'content', text: 'hi', tokens: 1 });
@@ -132,14 +132,14 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     expect(lines).toContain('thinkgate_thinking_extensions_total{model="m"} 0');
     expect(lines).toContain('thinkgate_thinking_truncations_total{model="m"} 0');
     expect(lines).toContain('thinkgate_request_duration_seconds_count{model="m",stream="false"} 1');
-    expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="200"} 1');
+    expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="200",route="/v1/chat/completions"} 1');
   });
 
   it('counts end() once: a second call changes neither the counter, the gauge nor the duration', async () => {
     const { metrics, now, text } = setup();
-    const a = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    const a = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
     a.modelServed();
-    const b = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    const b = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
     b.modelServed();
     expect(await text()).toContain('thinkgate_inflight_requests 2');
     a.end({ status: 502 });
@@ -147,7 +147,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
     a.end({ status: 200 });
     const lines = await text();
     expect(lines).toContain('thinkgate_inflight_requests 1');
-    expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="502"} 1');
+    expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="502",route="/v1/chat/completions"} 1');
     expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
     expect(lines).toContain('thinkgate_request_duration_seconds_count{model="m",stream="true"} 1');
     b.end({ status: 200 });
@@ -156,13 +156,13 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
 
   it('observes no token or latency histograms for a request that failed before any token', async () => {
     const { metrics, clock, now, text } = setup();
-    const rm = new RequestMetrics(metrics, { model: 'm', stream: false }, now);
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: false, route: '/v1/chat/completions' }, now);
     rm.modelServed();
     rm.onEvent({ type: 'segment', index: 0, cause: 'initial', promptTokens: 10 });
     clock.t = 30_000;
     rm.end({ status: 504 });
     const lines = await text();
-    expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="504"} 1');
+    expect(lines).toContain('thinkgate_requests_total{model="m",stream="false",code="504",route="/v1/chat/completions"} 1');
     expect(lines).toContain('thinkgate_request_duration_seconds_sum{model="m",stream="false"} 30');
     for (const name of ['time_to_first_token_seconds', 'time_to_first_answer_token_seconds', 'request_thinking_tokens']) {
       expect(lines.some((l) => l.startsWith(`thinkgate_${name}_count`))).toBe(false);
@@ -173,7 +173,7 @@ describe('RequestMetrics fed a scripted budget-forcing run', () => {
 describe('client disconnects', () => {
   async function phaseAfter(events: EngineEvent[], explicit?: 'queued'): Promise<string[]> {
     const { metrics, now, text } = setup();
-    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
     rm.modelServed();
     for (const ev of events) rm.onEvent(ev);
     const left = { status: 499, abort: 'client_disconnect', queued: explicit === 'queued' } as const;
@@ -207,7 +207,7 @@ describe('client disconnects', () => {
 describe('one tap and one end(outcome)', () => {
   it('tap observes every event once, the started ones first, and closes the runs when the consumer stops', async () => {
     const { metrics, now, text } = setup();
-    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
     rm.modelServed();
     const seen: string[] = [];
     let closed = false;
@@ -244,7 +244,7 @@ describe('one tap and one end(outcome)', () => {
       [false, { status: 503, abort: 'drain_deadline', queued: true }],
     ];
     for (const [thinking, outcome] of ends) {
-      const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, now);
+      const rm = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
       rm.modelServed();
       if (thinking) rm.onEvent({ type: 'reasoning', text: 'x', tokens: 1 });
       rm.end(outcome);
@@ -258,8 +258,8 @@ describe('one tap and one end(outcome)', () => {
       'thinkgate_request_aborts_total{reason="drain_deadline"} 1',
       'thinkgate_client_disconnects_total{phase="thinking"} 1',
       'thinkgate_client_disconnects_total{phase="queued"} 1',
-      'thinkgate_requests_total{model="m",stream="true",code="429"} 1',
-      'thinkgate_requests_total{model="m",stream="true",code="499"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="429",route="/v1/chat/completions"} 1',
+      'thinkgate_requests_total{model="m",stream="true",code="499",route="/v1/chat/completions"} 1',
       'thinkgate_inflight_requests 0',
     ]) expect(lines).toContain(want);
     expect(lines.some((l) => l.includes('code="200"'))).toBe(false);
@@ -270,34 +270,34 @@ describe('createMetrics', () => {
   it('folds model labels past the cap into "other"', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
     for (const model of ['a', 'b', 'c', 'd', 'a']) {
-      const rm = new RequestMetrics(metrics, { model, stream: false }, now);
+      const rm = new RequestMetrics(metrics, { model, stream: false, route: '/v1/chat/completions' }, now);
       rm.modelServed();
       rm.end({ status: 200 });
     }
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
-      'thinkgate_requests_total{model="a",stream="false",code="200"} 2',
-      'thinkgate_requests_total{model="b",stream="false",code="200"} 1',
-      'thinkgate_requests_total{model="other",stream="false",code="200"} 2',
+      'thinkgate_requests_total{model="a",stream="false",code="200",route="/v1/chat/completions"} 2',
+      'thinkgate_requests_total{model="b",stream="false",code="200",route="/v1/chat/completions"} 1',
+      'thinkgate_requests_total{model="other",stream="false",code="200",route="/v1/chat/completions"} 2',
     ]);
   });
 
   it('counts names never found served under "unknown", outside the cap (issue 11, item 6)', async () => {
     const { metrics, now, text } = setup({ maxModelLabels: 2 });
-    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false }, now).end({ status: 404 });
+    for (let i = 0; i < 50; i++) new RequestMetrics(metrics, { model: `junk-${i}`, stream: false, route: '/v1/chat/completions' }, now).end({ status: 404 });
     // The reserved labels are not names a client can take over.
-    new RequestMetrics(metrics, { model: 'other', stream: false }, now).end({ status: 404 });
-    const served = new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now);
+    new RequestMetrics(metrics, { model: 'other', stream: false, route: '/v1/chat/completions' }, now).end({ status: 404 });
+    const served = new RequestMetrics(metrics, { model: 'qwen3', stream: false, route: '/v1/chat/completions' }, now);
     served.modelServed();
     served.end({ status: 200 });
     // A later request for a model found served before keeps its label even when it fails
     // before the route could check again (a 429 at admission).
-    new RequestMetrics(metrics, { model: 'qwen3', stream: false }, now).end({ status: 429 });
+    new RequestMetrics(metrics, { model: 'qwen3', stream: false, route: '/v1/chat/completions' }, now).end({ status: 429 });
     const lines = (await text()).filter((l) => l.startsWith('thinkgate_requests_total{'));
     expect(lines).toEqual([
-      'thinkgate_requests_total{model="unknown",stream="false",code="404"} 51',
-      'thinkgate_requests_total{model="qwen3",stream="false",code="200"} 1',
-      'thinkgate_requests_total{model="qwen3",stream="false",code="429"} 1',
+      'thinkgate_requests_total{model="unknown",stream="false",code="404",route="/v1/chat/completions"} 51',
+      'thinkgate_requests_total{model="qwen3",stream="false",code="200",route="/v1/chat/completions"} 1',
+      'thinkgate_requests_total{model="qwen3",stream="false",code="429",route="/v1/chat/completions"} 1',
     ]);
   });
 
@@ -310,13 +310,13 @@ describe('createMetrics', () => {
     metrics.setUpstreamHealthy(up, true);
     metrics.setUpstreamHealthy('http://vllm-1:8000', true);
     metrics.setUpstreamHealthy('http://vllm-1:8000', false);
-    metrics.countRequest('m', true, 401);
+    metrics.countRequest('m', true, 401, '/v1/chat/completions');
     const lines = await text();
     expect(lines).toContain('thinkgate_upstream_requests_total{upstream="http://vllm-0:8000",outcome="ok"} 2');
     expect(lines).toContain('thinkgate_upstream_requests_total{upstream="http://vllm-0:8000",outcome="timeout"} 1');
     expect(lines).toContain('thinkgate_upstream_healthy{upstream="http://vllm-0:8000"} 1');
     expect(lines).toContain('thinkgate_upstream_healthy{upstream="http://vllm-1:8000"} 0');
-    expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="401"} 1');
+    expect(lines).toContain('thinkgate_requests_total{model="m",stream="true",code="401",route="/v1/chat/completions"} 1');
   });
 
   it('defaults commit to "unknown" and node to the running version', async () => {
@@ -330,11 +330,11 @@ describe('createMetrics', () => {
   it('keeps two registries independent and never touches the global one', async () => {
     const one = setup();
     const two = setup();
-    const rm = new RequestMetrics(one.metrics, { model: 'm', stream: false }, one.now);
+    const rm = new RequestMetrics(one.metrics, { model: 'm', stream: false, route: '/v1/chat/completions' }, one.now);
     rm.modelServed();
     rm.end({ status: 200 });
     one.metrics.clientDisconnect('answer');
-    expect(await one.text()).toContain('thinkgate_requests_total{model="m",stream="false",code="200"} 1');
+    expect(await one.text()).toContain('thinkgate_requests_total{model="m",stream="false",code="200",route="/v1/chat/completions"} 1');
     const other = await two.text();
     expect(other.some((l) => l.startsWith('thinkgate_requests_total{'))).toBe(false);
     expect(other.some((l) => l.startsWith('thinkgate_client_disconnects_total{'))).toBe(false);
@@ -372,7 +372,7 @@ describe('RequestMetrics: issue 4 series', () => {
     const registry = new Registry();
     const metrics = createMetrics(registry, { version: 't' });
     let t = 0;
-    const rm = new RequestMetrics(metrics, { model: 'm', stream: true }, () => t);
+    const rm = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, () => t);
     rm.modelServed();
     rm.setUpstream('http://vllm-0:8000');
     rm.budget(100, 20);
