@@ -65,6 +65,7 @@ export function buildProfiles(raw: unknown, problems: string[]): { profiles: Rec
       effort: { ...inherited, ...definedOnly(entry.effort ?? {}) },
       ...(entry.end_of_turn ?? base?.end_of_turn ? { end_of_turn: entry.end_of_turn ?? base?.end_of_turn } : {}),
       ...(entry.tool_call_parser ?? base?.tool_call_parser ? { tool_call_parser: entry.tool_call_parser ?? base?.tool_call_parser } : {}),
+      ...(entry.reflection_phrases ?? base?.reflection_phrases ? { reflection_phrases: entry.reflection_phrases ?? base?.reflection_phrases } : {}),
     };
   }
   return { profiles, names };

@@ -78,6 +78,7 @@ export const profileSchema = section({
   extension: text().optional(),
   open_text: text().optional(),
   end_of_turn: z.array(text()).optional(),
+  reflection_phrases: z.array(text()).max(64).optional(),
   effort: effortSchema.optional(),
   tool_call_parser: toolCallParser.optional(),
 });

@@ -16,6 +16,12 @@ import { StopMatcher } from './stop-matcher.js';
 import type { EngineEvent, EngineInput } from './types.js';
 import { UpstreamError } from '../errors.js';
 
+/** A segment's sampling fields: every segment's, plus the fields of its phase only. */
+function phaseSampling(input: EngineInput, phase: 'thinking' | 'answer', answerApart: boolean): Record<string, unknown> {
+  if (phase === 'answer') return answerApart ? { ...input.sampling, ...input.answerSampling } : input.sampling;
+  return input.thinkingSampling === undefined ? input.sampling : { ...input.sampling, ...input.thinkingSampling };
+}
+
 export class ForcingCore {
   private readonly state: ForcingState;
   private readonly stops: StopMatcher;
@@ -109,7 +115,7 @@ export class ForcingCore {
       model: input.model,
       promptIds: st.prompt(),
       // Answer segments carry the answer's own fields (a grammar) on top of the sampling fields.
-      sampling: st.phase === 'answer' && st.answerApart ? { ...input.sampling, ...input.answerSampling } : input.sampling,
+      sampling: phaseSampling(input, st.phase, st.answerApart),
       ...(input.logprobs === undefined ? {} : { logprobs: input.logprobs }),
     };
     const ctx = st.contextRoom();

@@ -47,8 +47,9 @@ export class ForcingState {
   /** max_completion_tokens bounds span + answer (docs/budget-forcing.md). */
   readonly completionLimit: number;
   /**
-   * The answer has fields of its own (EngineInput.answerSampling, e.g. a grammar): it is generated
-   * in segments of its own, never in the stream of a thinking segment.
+   * Answer and thinking segments carry different fields (EngineInput.answerSampling, e.g. a
+   * grammar, or thinkingSampling, e.g. a reflection ban): the answer is generated in segments of
+   * its own, never in the stream of a thinking segment.
    */
   readonly answerApart: boolean;
 
@@ -58,7 +59,8 @@ export class ForcingState {
     const m = input.budget.maxThinkingTokens ?? Infinity;
     this.completionLimit = input.maxCompletionTokens ?? Infinity;
     this.thinkingLimit = Math.min(m, this.completionLimit);
-    this.answerApart = input.answerSampling !== undefined && Object.keys(input.answerSampling).length > 0;
+    const nonEmpty = (f: Readonly<Record<string, unknown>> | undefined): boolean => f !== undefined && Object.keys(f).length > 0;
+    this.answerApart = nonEmpty(input.answerSampling) || nonEmpty(input.thinkingSampling);
   }
 
   get phase(): Phase {
@@ -239,6 +241,7 @@ export class ForcingState {
     }
     if (this.segmentLimitReached) s.segment_limit_reached = true;
     if (this.prefill !== undefined) s.prefill = { phase: this.prefill.phase, thinking_tokens: this.prefill.thinkingTokens };
+    if (this.input.reflectionIdsBanned !== undefined) s.reflection_ids_banned = this.input.reflectionIdsBanned;
     return s;
   }
 

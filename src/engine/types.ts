@@ -51,6 +51,13 @@ export interface EngineInput {
    */
   answerSampling?: Readonly<Record<string, unknown>>;
   /**
+   * Fields for THINKING segments only (answer segments carry none), e.g. the `logit_bias` that
+   * bans reflection words (`suppress_reflection`, runs/reflection.ts), so the answer is untouched.
+   */
+  thinkingSampling?: Readonly<Record<string, unknown>>;
+  /** How many token ids `suppress_reflection` banned (reported in the summary). */
+  reflectionIdsBanned?: number;
+  /**
    * Operator ceiling on this run's segments (upstream calls). An extension is taken only while
    * two segments remain (its own and one to answer in); at the ceiling the run ends with
    * `length`. Undefined = no ceiling.
@@ -98,6 +105,8 @@ export interface BudgetForcingSummary {
   max_thinking_tokens_clamped_by?: ThinkingClampReason;
   /** True when the segment ceiling refused an extension or ended the run. */
   segment_limit_reached?: boolean;
+  /** With `suppress_reflection`: the reflection token ids banned on thinking segments. */
+  reflection_ids_banned?: number;
   /**
    * Only with an assistant prefill: where it left the model, and its own thinking ids, which
    * are the client's and not in `thinking_tokens` (docs/budget-forcing.md, "Prefills").

@@ -21,6 +21,8 @@ export const budgetFieldsShape = {
   min_thinking_tokens: nonNegativeInt().optional(),
   max_thinking_extensions: nonNegativeInt().optional(),
   thinking_extension: z.string().min(1).max(200).optional(),
+  // Reflection suppression (NoWait): true = the profile's phrases, or the client's own list.
+  suppress_reflection: z.union([z.boolean(), z.array(z.string().min(1).max(64)).min(1).max(64)]).optional(),
 };
 
 const budgetFieldsSchema = z.object(budgetFieldsShape);

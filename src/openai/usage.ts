@@ -65,6 +65,8 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
       out.max_thinking_tokens_clamped_by = p.max_thinking_tokens_clamped_by!;
     }
     if (p.segment_limit_reached === true) out.segment_limit_reached = true;
+    // The same ban on every choice: reported once, not summed.
+    if (p.reflection_ids_banned !== undefined) out.reflection_ids_banned = p.reflection_ids_banned;
     // Every choice continues the same prefill (one prompt): reported once, not summed.
     if (p.prefill !== undefined) out.prefill = p.prefill;
   }

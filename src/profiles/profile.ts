@@ -44,7 +44,19 @@ export interface Profile {
    * `deepseek_v3`; tools/tool-plan.ts); absent = no tool calling (a model entry may set it).
    */
   tool_call_parser?: string;
+  /**
+   * Reflection phrases `suppress_reflection: true` bans during thinking (NoWait, arXiv
+   * 2506.08343). Default: REFLECTION_PHRASES.
+   */
+  reflection_phrases?: readonly string[];
 }
+
+/**
+ * The reflection words NoWait (Wang et al. 2025, arXiv 2506.08343) found most often at the start
+ * of a self-check: the default of `suppress_reflection: true`. The paper's longer list ("but",
+ * "however", "check", "verify", ...) can be sent as the request's own list, or set per profile.
+ */
+export const REFLECTION_PHRASES: readonly string[] = Object.freeze(['Wait', 'Hmm', 'Alternatively']);
 
 /** End-of-turn markers of the common open model families (ChatML/Qwen, DeepSeek, Llama 3, Phi). */
 export const END_OF_TURN_TEXTS: readonly string[] = Object.freeze([

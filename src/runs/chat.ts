@@ -19,6 +19,7 @@ import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
+import { reflectionBias, reflectionPhrases } from './reflection.js';
 
 export type StartedChat = StartedRuns;
 
@@ -67,12 +68,13 @@ export async function prepareChat(
     ...(req.tools ? { tools: req.tools } : {}),
     controls: templateControls(req),
   };
-  const [prompt, profile, extensionIds] = await Promise.all([
+  const [prompt, profile, extensionIds, ban] = await Promise.all([
     backend.tokenizeChat(tokenizeReq, signal).catch((err: unknown) => {
       throw nameTemplateParam(err, req);
     }),
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
+    reflectionBias(backend, req.model, reflectionPhrases(req.suppress_reflection, policy.profile), req.logit_bias, signal),
   ]);
   if (prompt.maxModelLen !== undefined && prompt.ids.length >= prompt.maxModelLen) {
     // vLLM's and OpenAI's answer to a prompt that leaves no room to generate.
@@ -101,5 +103,7 @@ export async function prepareChat(
     // response_format / structured_outputs, or a required / named tool_choice's JSON schema:
     // a grammar on the answer only (openai/structured-outputs.ts).
     ...(answerSampling === undefined ? {} : { answerSampling }),
+    // suppress_reflection: reflection words banned on thinking segments only (runs/reflection.ts).
+    ...(ban === undefined ? {} : { thinkingSampling: ban.thinkingSampling, reflectionIdsBanned: ban.banned }),
   };
 }

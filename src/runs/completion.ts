@@ -14,6 +14,7 @@ import { resolveBudgetFields } from '../openai/budget.js';
 import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from '../openai/completion-request.js';
 import { samplingFields } from '../openai/sampling.js';
 import { answerSamplingFor, type StructuredFields } from '../openai/structured-outputs.js';
+import { reflectionBias, reflectionPhrases } from './reflection.js';
 import { stopList } from '../openai/common-fields.js';
 import { runRequestId, runSampling } from './run-id.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
@@ -46,7 +47,7 @@ export async function prepareCompletion(
   const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
   const prompts = promptsOf(req);
   const addSpecial = req.add_special_tokens ?? true;
-  const [tokenized, profile, extensionIds] = await Promise.all([
+  const [tokenized, profile, extensionIds, ban] = await Promise.all([
     Promise.all(
       prompts.map((p): Promise<TokenizeResult> =>
         typeof p === 'string' ? backend.tokenizePrompt(req.model, p, addSpecial, signal) : Promise.resolve({ ids: p }),
@@ -54,6 +55,7 @@ export async function prepareCompletion(
     ),
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
+    reflectionBias(backend, req.model, reflectionPhrases(req.suppress_reflection, policy.profile), req.logit_bias, signal),
   ]);
   // Token-id prompts bring no context length; a string prompt of the same batch does, else
   // /v1/models' max_model_len. Without it segments would ask for more than the context holds.
@@ -89,6 +91,7 @@ export async function prepareCompletion(
         stop,
         sampling: runSampling(sampling, j),
         ...(answerSampling === undefined ? {} : { answerSampling }),
+        ...(ban === undefined ? {} : { thinkingSampling: ban.thinkingSampling, reflectionIdsBanned: ban.banned }),
         requestId: id,
         transcript: true,
       });

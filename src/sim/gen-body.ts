@@ -28,6 +28,8 @@ export const genBodySchema = z
     n: z.number().int().nullable().optional(),
     temperature: z.number().nullable().optional(),
     seed: z.number().int().nullable().optional(),
+    // OpenAI's {"token id": bias}; vLLM clamps to [-100, 100], and -100 bans the token in practice.
+    logit_bias: z.record(z.string(), z.number()).nullable().optional(),
   })
   .loose();
 export type GenBody = z.infer<typeof genBodySchema>;

@@ -22,6 +22,8 @@ export interface GenerationParams {
   skipSpecialTokens: boolean;
   includeStopStrInOutput: boolean;
   maxModelLen: number;
+  /** Ids with a logit_bias of -100 (or less): never sampled; the model writes its next word instead. */
+  bannedIds: ReadonlySet<number>;
 }
 
 export type GenFinishReason = 'stop' | 'length';
@@ -80,7 +82,8 @@ export function createGeneration(
     next(): GenerationStep {
       if (finished) throw new Error('generation already finished');
       const n = outputIds.length;
-      const id = n < p.minTokens && isSuppressed(run.peek()) ? run.filler(isSuppressed) : run.take();
+      const blocked = (x: number): boolean => (n < p.minTokens && isSuppressed(x)) || p.bannedIds.has(x);
+      const id = blocked(run.peek()) ? run.filler(blocked) : run.take();
       outputIds.push(id);
       const count = n + 1;
       let finishReason: GenFinishReason | null = null;
@@ -207,5 +210,6 @@ export function paramsFromRequest(
     skipSpecialTokens: body.skip_special_tokens ?? true,
     includeStopStrInOutput: body.include_stop_str_in_output ?? false,
     maxModelLen: limit,
+    bannedIds: new Set(Object.entries(body.logit_bias ?? {}).filter(([, b]) => b <= -100).map(([id]) => Number(id))),
   };
 }

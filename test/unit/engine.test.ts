@@ -584,6 +584,28 @@ describe('engine: answer-only fields (a grammar: structured outputs, a required 
   });
 });
 
+describe('engine: thinking-only fields (a reflection ban, suppress_reflection)', () => {
+  const BAN = { logit_bias: { [String(T.WAIT)]: -100 } };
+
+  it('thinking segments carry them, the answer segment does not, and the answer starts in a segment of its own', async () => {
+    const r = await run({ think: 3, answer: 2 }, input({ thinkingSampling: BAN, reflectionIdsBanned: 1 }));
+    expect(r.log.filter((l) => l.startsWith('segment'))).toEqual(['segment 1 initial prompt=9', 'segment 2 answer prompt=13']);
+    expect(r.requests.map((q) => q.sampling)).toEqual([{ temperature: 0, ...BAN }, { temperature: 0 }]);
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 3, reflection_ids_banned: 1 });
+  });
+
+  it('extension segments are thinking: they carry the ban too', async () => {
+    const r = await run({ think: 3, extend: 3, answer: 1 }, input({ m: 5, E: 2, thinkingSampling: BAN }));
+    expect(r.requests.map((q) => 'logit_bias' in q.sampling)).toEqual([true, true, false]);
+  });
+
+  it('with a grammar too: each phase gets its own fields', async () => {
+    const GRAMMAR = { structured_outputs: { choice: ['a'] } };
+    const r = await run({ think: 30, answer: 2 }, input({ M: 10, thinkingSampling: BAN, answerSampling: GRAMMAR }));
+    expect(r.requests.map((q) => q.sampling)).toEqual([{ temperature: 0, ...BAN }, { temperature: 0, ...GRAMMAR }]);
+  });
+});
+
 describe('engine: every scenario above, replayed at every chunk split', () => {
   // The upstream may cut its stream anywhere (vLLM's --stream-interval, proxies, TCP): the engine
   // must not care. Each scenario `run` played above is replayed with its segments cut at every

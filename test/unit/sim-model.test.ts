@@ -21,6 +21,7 @@ const base: GenerationParams = {
   skipSpecialTokens: false,
   includeStopStrInOutput: false,
   maxModelLen: 8192,
+  bannedIds: new Set<number>(),
 };
 
 function chatPrompt(kind: TemplateKind, kwargs?: Record<string, unknown>): number[] {

@@ -23,7 +23,7 @@ const SUFFIX = '\n\nPut your final answer within \\boxed{}.';
 
 const base: GenerationParams = {
   maxTokens: 4000, minTokens: 0, stopTokenIds: [], stop: [], ignoreEos: false,
-  skipSpecialTokens: false, includeStopStrInOutput: false, maxModelLen: 8192,
+  skipSpecialTokens: false, includeStopStrInOutput: false, maxModelLen: 8192, bannedIds: new Set<number>(),
 };
 
 function run(question: string, kind: TemplateKind = 'r1', extraAssistant = '', sampling = {}) {
