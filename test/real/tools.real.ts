@@ -66,6 +66,20 @@ describe.runIf(backends.length > 0).each(backends)('$label: tools, differential 
     finish: c.finish_reason,
   });
 
+  /**
+   * The same answer as vLLM's. At temperature 0 the random model closes thinking at once and,
+   * inside the JSON grammar, writes whitespace until max_tokens (xgrammar lets JSON carry any
+   * whitespace): both end with `length`. thinkgate's max_tokens bounds thinking + answer and
+   * leaves out the model's own `</think>` (docs/budget-forcing.md), which vLLM counts, so there
+   * its answer may run one token longer: then vLLM's text must be a prefix of thinkgate's.
+   */
+  const expectSameAnswer = (o: ReturnType<typeof shape>, t: ReturnType<typeof shape>) => {
+    if (t.finish !== 'length') return void expect(o).toEqual(t);
+    expect({ reasoning: o.reasoning, finish: o.finish, names: o.calls.map((c) => c.name) }).toEqual({ reasoning: t.reasoning, finish: t.finish, names: t.calls.map((c) => c.name) });
+    expect((o.content ?? '').startsWith(t.content ?? '')).toBe(true);
+    o.calls.forEach((c, i) => expect(c.arguments.startsWith(t.calls[i]!.arguments)).toBe(true));
+  };
+
   // Temperature 0 only: at temperature 1 with a seed the reasoning came back identical but the
   // answer drifted ~50 tokens in (one near-tie token differed between vLLM's chat and
   // /v1/completions runs of the same prompt on the CPU build), which is sampling, not tool calling.
@@ -81,7 +95,7 @@ describe.runIf(backends.length > 0).each(backends)('$label: tools, differential 
     const { ours, theirs, segments } = await both(extra);
     expect(segments[0]!['structured_outputs']).toBeUndefined(); // never on the thinking segment
     expect(segments.at(-1)!['structured_outputs']).toBeDefined(); // always on the answer segment
-    expect(shape(ours)).toEqual(shape(theirs));
-    expect(shape(ours).calls[0]?.name).toBe('get_weather');
+    expectSameAnswer(shape(ours), shape(theirs));
+    if (theirs.finish_reason !== 'length') expect(shape(ours).calls[0]?.name).toBe('get_weather');
   });
 });
