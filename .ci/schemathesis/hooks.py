@@ -25,6 +25,7 @@ Three jobs:
    non-text response_format sets, and none beside a named tool_choice (vLLM's request rules); and
    the simulator writes json, json_object and choice answers only (src/sim/structured.ts), so
    regex, grammar and structural-tag constraints are the simulator's 400.
+   `aggregate` (a majority vote) needs n >= 2 and no logprobs.
    And one rule is thinkgate's own on every route: a body holding a `__proto__` key, or a
    `constructor` object with a `prototype` key, is refused (400 forbidden_json_key naming the
    key's path: docs/api.md, "Request bodies"); the additionalProperties: true objects can draw one.
@@ -171,6 +172,10 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
         return False
     if meta is not None and meta.generation.mode.is_positive and isinstance(body, dict) and not _structured_fits(body):
         return False
+    if meta is not None and meta.generation.mode.is_positive and isinstance(body, dict) and body.get("aggregate") is not None:
+        # src/openai/chat-request.ts: a vote needs n >= 2 and no logprobs.
+        if not isinstance(body.get("n"), int) or body["n"] < 2 or body.get("logprobs") is True:
+            return False
     if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
         return _messages_budget_agrees(body) and _messages_tools_fit(body)
     if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
@@ -184,6 +189,9 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
     if _is_path(case, "/v1/completions") and body.get("stream") is True and _is_batch(body) and _is_relayed(body):
         return False
     if _is_path(case, "/v1/completions") and _runs(body) > MAX_CHOICES_PER_REQUEST:
+        return False
+    if _is_path(case, "/v1/completions") and body.get("max_tokens") == 0 and body.get("echo") is not True:
+        # vLLM's rule, relayed: max_tokens 0 only scores the prompt (with echo); else its 400.
         return False
     if _is_path(case, "/v1/completions") and body.get("logprobs") is not None and _has_budget_field(body):
         return False

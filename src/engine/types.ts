@@ -107,11 +107,27 @@ export interface BudgetForcingSummary {
   segment_limit_reached?: boolean;
   /** With `suppress_reflection`: the reflection token ids banned on thinking segments. */
   reflection_ids_banned?: number;
+  /** With `aggregate: majority` (runs/majority-vote.ts): how the n samples voted. */
+  vote?: VoteSummary;
   /**
    * Only with an assistant prefill: where it left the model, and its own thinking ids, which
    * are the client's and not in `thinking_tokens` (docs/budget-forcing.md, "Prefills").
    */
   prefill?: { phase: 'before_thinking' | 'thinking' | 'answer'; thinking_tokens: number };
+}
+
+/** A majority vote over n samples (runs/majority-vote.ts): plain data for the summary. */
+export interface VoteSummary {
+  /** The grader that extracted each sample's answer (sweep/graders.ts). */
+  grader: string;
+  /** Each sample's canonical answer (null: none found), in sample order. */
+  answers: (string | null)[];
+  /** Votes per answer. */
+  counts: Record<string, number>;
+  /** The winner's votes over the number of samples. */
+  agreement: number;
+  /** Which sample is returned (0-based, in sample order). */
+  winner: number;
 }
 
 export interface Usage {

@@ -14,6 +14,7 @@ import { checkTemplateControls, templateControlsShape } from './template-control
 import { InvalidRequestError } from '../errors.js';
 import { checkTextOnly } from './content-parts.js';
 import { checkRefusedFields } from './sampling.js';
+import { GRADER_NAMES } from '../sweep/graders.js';
 
 const int = () => z.number().int();
 
@@ -94,6 +95,12 @@ export const chatRequestSchema = z
     ...templateControlsShape,
     // vLLM's extra (chat_completion/protocol.py): false hides the thinking text, the thinking itself still runs.
     include_reasoning: z.boolean().optional(),
+    // thinkgate: served self-consistency over the n samples (runs/majority-vote.ts).
+    aggregate: z
+      .union([z.literal('majority'), z.object({ method: z.literal('majority'), grader: z.enum(GRADER_NAMES).optional() }).strict()], {
+        error: `expected "majority" or {method: "majority", grader: one of ${GRADER_NAMES.join(', ')}}.`,
+      })
+      .optional(),
 
     // thinkgate (docs/api.md): reasoning_effort, M and its aliases, m, E, the extension phrase.
     ...budgetFieldsShape,
@@ -127,7 +134,18 @@ export function parseChatRequest(body: unknown): ChatRequest {
   if (req.top_logprobs !== undefined && req.top_logprobs > 0 && req.logprobs !== true) {
     throw new InvalidRequestError('when using `top_logprobs`, `logprobs` must be set to true.', { param: 'top_logprobs' });
   }
+  if (req.aggregate !== undefined) {
+    // A vote needs samples; the winner's logprobs would be one sample's among n (not rendered).
+    if ((req.n ?? 1) < 2) throw new InvalidRequestError('`aggregate` votes over the samples: set `n` to 2 or more.', { param: 'aggregate' });
+    if (req.logprobs === true) throw new InvalidRequestError('`logprobs` cannot be combined with `aggregate`.', { param: 'logprobs' });
+  }
   return req;
+}
+
+/** The grader of `aggregate` (default boxed: a `\boxed{}` answer, as the s1 evaluations use), or undefined without one. */
+export function aggregateGrader(req: ChatRequest): (typeof GRADER_NAMES)[number] | undefined {
+  if (req.aggregate === undefined) return undefined;
+  return req.aggregate === 'majority' ? 'boxed' : (req.aggregate.grader ?? 'boxed');
 }
 
 /** The `top_logprobs` every segment asks for, or undefined when the client wants no logprobs. */

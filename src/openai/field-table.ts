@@ -118,6 +118,7 @@ const CHAT: Readonly<Record<string, FieldRule>> = {
   ...COMMON,
   messages: own('rendered by the backend\'s chat template through /tokenize; text parts only (item 7: multimodal parts are refused)'),
   max_completion_tokens: own('bounds thinking + answer; the engine sets each segment\'s max_tokens'),
+  aggregate: own('majority: one answer voted over the n budget-forced samples, usage summed over all (docs/api.md, "Majority vote")'),
   include_reasoning: own('false: the thinking still happens and is budgeted, but no reasoning text is rendered (vLLM\'s semantics)'),
   logprobs: own('true: every segment asks for `logprobs: top_logprobs`; each kept generated id gets its entry in the chat shape (docs/api.md, "Logprobs")'),
   top_logprobs: own('0-20 alternatives per token, requested on every segment'),
@@ -157,6 +158,7 @@ const COMPLETIONS: Readonly<Record<string, FieldRule>> = {
   suffix: own(RELAY),
   best_of: own(`> 1: ${RELAY}`),
   prompt_embeds: refuse('a budget-forced prompt is token ids; embeddings cannot be continued segment by segment'),
+  aggregate: refuse('the majority vote is served on /v1/chat/completions only'),
 };
 
 export const FIELD_TABLE: Readonly<Record<Endpoint, Readonly<Record<string, FieldRule>>>> = Object.freeze({

@@ -8,7 +8,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { startChat } from '../runs/chat.js';
-import { chatLogprobs, parseChatRequest } from '../openai/chat-request.js';
+import { aggregateGrader, chatLogprobs, parseChatRequest } from '../openai/chat-request.js';
+import { majorityVote } from '../runs/majority-vote.js';
 import { ChatChunkRenderer } from '../openai/chat-chunks.js';
 import { ChatCompletionBuilder } from '../openai/chat-response.js';
 import { checkRunCount } from '../openai/run-count.js';
@@ -36,6 +37,9 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       newToolCallId: () => ctx.newId('chatcmpl-tool'),
     });
     const usage = streamUsage(req.stream_options);
+    // aggregate: n samples run (and are metered) as usual; one voted answer is rendered.
+    const grader = aggregateGrader(req);
+    const rendered = grader === undefined ? (req.n ?? 1) : 1;
     return serveRuns(ctx, request, reply, {
       model: req.model,
       stream: req.stream === true,
@@ -44,7 +48,8 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: (started) =>
-        new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: req.n ?? 1 }),
+        new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: rendered }),
+      ...(grader === undefined ? {} : { reshape: (events) => majorityVote(events, req.n ?? 1, grader) }),
     });
   });
 }

@@ -47,6 +47,11 @@ export interface RunsSpec {
   collector(): EventCollector;
   /** Built once the runs started: their inputs give per-choice figures (prompt lengths for continuous usage). */
   renderer(started: StartedRuns): EventRenderer;
+  /**
+   * Reshapes the metered events before they are rendered (a majority vote: runs/majority-vote.ts).
+   * Metrics and the quota meter see every run's events before it.
+   */
+  reshape?(events: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void>;
 }
 
 export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, spec: RunsSpec): Promise<unknown> {
@@ -64,7 +69,8 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
     const tapped = rm.tap(started.first, started.rest);
     // The key's meter charges thinking as it streams (quota/governor.ts): a spent quota ends the stream.
-    const events = grant === undefined ? tapped : grant.meter(tapped);
+    const metered = grant === undefined ? tapped : grant.meter(tapped);
+    const events = spec.reshape === undefined ? metered : spec.reshape(metered);
     if (spec.stream) return streamEvents(reply, events, spec.renderer(started), ctx);
     const collector = spec.collector();
     for await (const { index, ev } of events) collector.onEvent(ev, index);
