@@ -66,6 +66,8 @@ export function buildProfiles(raw: unknown, problems: string[]): { profiles: Rec
       ...(entry.end_of_turn ?? base?.end_of_turn ? { end_of_turn: entry.end_of_turn ?? base?.end_of_turn } : {}),
       ...(entry.tool_call_parser ?? base?.tool_call_parser ? { tool_call_parser: entry.tool_call_parser ?? base?.tool_call_parser } : {}),
       ...(entry.reflection_phrases ?? base?.reflection_phrases ? { reflection_phrases: entry.reflection_phrases ?? base?.reflection_phrases } : {}),
+      ...(entry.answer_prefix ?? base?.answer_prefix ? { answer_prefix: entry.answer_prefix ?? base?.answer_prefix } : {}),
+      ...(entry.early_exit ?? base?.early_exit ? { early_exit: { ...base?.early_exit, ...definedOnly(entry.early_exit ?? {}) } } : {}),
     };
   }
   return { profiles, names };

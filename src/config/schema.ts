@@ -79,6 +79,12 @@ export const profileSchema = section({
   open_text: text().optional(),
   end_of_turn: z.array(text()).optional(),
   reflection_phrases: z.array(text()).max(64).optional(),
+  answer_prefix: text().optional(),
+  early_exit: section({
+    probe_interval_tokens: z.number().int().min(1).max(1_000_000).optional(),
+    agreements: z.number().int().min(1).max(16).optional(),
+    probe_max_tokens: z.number().int().min(1).max(256).optional(),
+  }).optional(),
   effort: effortSchema.optional(),
   tool_call_parser: toolCallParser.optional(),
 });

@@ -5,11 +5,13 @@
  *
  * A run: `take()` the opening events; while `running`, `beginSegment()` gives the request (or
  * undefined: the run ends), `feed()` each upstream event until it returns true or the stream
- * ends, then `endSegment()`; `take()` after each step; `finish()` gives the last event.
+ * ends, then `endSegment()`; `take()` after each step; `finish()` gives the last event. While
+ * `probing` (early exit), `beginProbe()` gives the probe's request instead and `probeDone()`
+ * takes its text: a side call whose tokens are never part of the run.
  */
 import type { CompletionEvent, CompletionRequest } from './backend.js';
 import { ForcingState } from './forcing-state.js';
-import { refuseSegment, startRun, type Next } from './forcing-rules.js';
+import { onProbe, refuseSegment, startRun, type Next } from './forcing-rules.js';
 import { Outbox } from './outbox.js';
 import { SegmentReader } from './segment-reader.js';
 import { StopMatcher } from './stop-matcher.js';
@@ -38,9 +40,38 @@ export class ForcingCore {
     this.out.pushAll(this.state.takeInserted());
   }
 
-  /** Whether the run wants another segment. */
+  /** Whether the run wants another segment (or a probe). */
   get running(): boolean {
-    return 'cause' in this.next;
+    return 'cause' in this.next || 'probe' in this.next;
+  }
+
+  /** Early exit: the next call is a probe (beginProbe / probeDone), not a segment. */
+  get probing(): boolean {
+    return 'probe' in this.next;
+  }
+
+  /**
+   * The probe's request: the thinking so far + the forced close + the answer prefix, a few
+   * tokens at temperature 0, on the same backend (its prefix cache holds all but the suffix).
+   */
+  beginProbe(): CompletionRequest {
+    const ee = this.input.earlyExit!;
+    const st = this.state;
+    const promptIds = st.prompt().concat(ee.probeIds);
+    const req: CompletionRequest = {
+      model: this.input.model,
+      promptIds,
+      maxTokens: Math.max(1, Math.min(ee.probeMaxTokens, st.contextRoom() - ee.probeIds.length)),
+      sampling: { ...this.input.sampling, temperature: 0 },
+    };
+    if (this.input.requestId !== undefined) req.requestId = `${this.input.requestId}-p${st.segments}`;
+    return req;
+  }
+
+  /** The probe's generated text and token count: converged (thinking closes) or thinking goes on. */
+  probeDone(text: string, tokens: number): void {
+    this.next = onProbe(this.state, this.input.earlyExit!.extract(text), tokens);
+    this.out.pushAll(this.state.takeInserted());
   }
 
   /** The next segment's request, with its `segment` event queued; undefined when the run ends instead. */
@@ -125,6 +156,8 @@ export class ForcingCore {
       // (below m, or when the answer must start in a segment of its own).
       const endIds = input.profile.endIds;
       if ((st.canExtend() || st.answerApart) && endIds.length === 1) req.stopTokenIds = [endIds[0]!];
+      // Early exit: stop at the next probe point.
+      if (st.probeAt > st.span) req.maxTokens = Math.min(req.maxTokens, st.probeAt - st.span);
       return req;
     }
     const req: CompletionRequest = { ...base, maxTokens: Math.min(st.answerRoom(), ctx) };

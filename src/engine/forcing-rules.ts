@@ -12,7 +12,7 @@ import { detectPrefill } from './prefill.js';
 import type { ResolvedProfile } from '../profiles/profile.js';
 
 /** What comes after a segment: another one (and why), or the end of the run. */
-export type Next = { cause: SegmentCause } | { finish: EngineFinishReason };
+export type Next = { cause: SegmentCause } | { finish: EngineFinishReason } | { probe: true };
 
 const INITIAL: Next = { cause: 'initial' };
 const EXTEND: Next = { cause: 'extend' };
@@ -25,6 +25,9 @@ export const CONTINUE: Next = { cause: 'continue' };
  */
 export const ANSWER: Next = { cause: 'answer' };
 export const STOP: Next = { finish: 'stop' };
+/** Early exit: the span reached a probe point; ask the model for its answer so far. */
+export const PROBE: Next = { probe: true };
+const CONVERGED: Next = { cause: 'converged' };
 const LENGTH: Next = { finish: 'length' };
 
 /** Before the first segment: make sure thinking is open (docs/budget-forcing.md), or skip it (rule 3). */
@@ -86,11 +89,25 @@ export function onSegmentEnd(state: ForcingState, reason: 'stop' | 'length'): Ne
   if (state.phase === 'thinking') {
     // Only an EOS-like end stops a thinking segment (it never gets stop strings).
     if (reason === 'stop') return onCloseAttempt(state, 'eos');
+    // Early exit: the segment was cut at the probe point.
+    // A probe is always followed by a segment, so it needs two left under the ceiling.
+    if (state.probeDue() && state.contextRoom() > 0 && state.segmentsLeft() > 1) return PROBE;
     return state.thinkingRoom() <= 0 ? closeAtLimit(state) : LENGTH;
   }
   // The thinking segment's max_tokens cut the answer short; go on in a new segment.
   if (reason === 'length' && state.answerRoom() > 0 && state.contextRoom() > 0) return CONTINUE;
   return reason === 'stop' ? STOP : LENGTH;
+}
+
+/**
+ * Early exit: a probe's answer. Agreement closes thinking with the forced close (the model then
+ * answers in a `converged` segment); otherwise thinking goes on to the next probe point.
+ */
+export function onProbe(state: ForcingState, answer: string | null, tokens: number): Next {
+  if (!state.noteProbe(answer, tokens)) return CONTINUE;
+  if (state.answerRoom() <= 0) return LENGTH;
+  state.close('forced');
+  return CONVERGED;
 }
 
 /** Before a segment: the run ends with length when it has no room, or at the operator's ceiling. */

@@ -42,6 +42,10 @@ export class ForcingState {
   /** What thinkgate inserted and has not reported yet: the extension phrase, and delimiters with `transcript`. */
   private inserted: EngineEvent[] = [];
 
+  /** Early exit: the span at which the next probe runs, and what the probes said. */
+  private nextProbeAt = Infinity;
+  private probeStats: { probes: number; tokens: number; answers: (string | null)[]; exitedAt: number | null } | undefined;
+
   /** B = min(M, max_completion_tokens): the thinking span never exceeds it (docs/budget-forcing.md). */
   readonly thinkingLimit: number;
   /** max_completion_tokens bounds span + answer (docs/budget-forcing.md). */
@@ -61,6 +65,12 @@ export class ForcingState {
     this.thinkingLimit = Math.min(m, this.completionLimit);
     const nonEmpty = (f: Readonly<Record<string, unknown>> | undefined): boolean => f !== undefined && Object.keys(f).length > 0;
     this.answerApart = nonEmpty(input.answerSampling) || nonEmpty(input.thinkingSampling);
+    const ee = input.earlyExit;
+    if (ee !== undefined) {
+      // Never below the minimum: the first probe waits for m.
+      this.nextProbeAt = Math.max(ee.intervalTokens, input.budget.minThinkingTokens);
+      this.probeStats = { probes: 0, tokens: 0, answers: [], exitedAt: null };
+    }
   }
 
   get phase(): Phase {
@@ -153,6 +163,33 @@ export class ForcingState {
     this.truncated = true;
   }
 
+  /** Early exit: the span where the current thinking segment must stop for a probe (Infinity: none). */
+  get probeAt(): number {
+    return this.nextProbeAt;
+  }
+
+  /** The span reached the probe point (and thinking is still open). */
+  probeDue(): boolean {
+    return this.currentPhase === 'thinking' && this.spanTokens >= this.nextProbeAt && this.thinkingRoom() > 0;
+  }
+
+  /**
+   * A probe's answer: true when the last `agreements` answers agree (the caller closes
+   * thinking); otherwise the next probe point is set.
+   */
+  noteProbe(answer: string | null, tokens: number): boolean {
+    const ee = this.input.earlyExit!;
+    const st = this.probeStats!;
+    st.probes++;
+    st.tokens += tokens;
+    st.answers.push(answer);
+    const last = st.answers.slice(-ee.agreements);
+    const agreed = answer !== null && last.length === ee.agreements && last.every((a) => a === answer);
+    if (agreed) st.exitedAt = this.spanTokens;
+    else this.nextProbeAt = this.spanTokens + ee.intervalTokens;
+    return agreed;
+  }
+
   /** Counts a new upstream call; returns its 1-based index. */
   beginSegment(): number {
     return ++this.segmentCount;
@@ -242,6 +279,8 @@ export class ForcingState {
     if (this.segmentLimitReached) s.segment_limit_reached = true;
     if (this.prefill !== undefined) s.prefill = { phase: this.prefill.phase, thinking_tokens: this.prefill.thinkingTokens };
     if (this.input.reflectionIdsBanned !== undefined) s.reflection_ids_banned = this.input.reflectionIdsBanned;
+    const ps = this.probeStats;
+    if (ps !== undefined) s.early_exit = { probes: ps.probes, probe_tokens: ps.tokens, exited_at: ps.exitedAt, answers: [...ps.answers] };
     return s;
   }
 

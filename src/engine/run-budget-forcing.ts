@@ -31,6 +31,12 @@ export async function* runBudgetForcing(
   yield* core.take();
   while (core.running) {
     if (signal.aborted) throw new AbortedError();
+    if (core.probing) {
+      const { text, tokens } = await probe(backend, core.beginProbe(), signal);
+      core.probeDone(text, tokens);
+      yield* core.take();
+      continue;
+    }
     const req = core.beginSegment();
     if (req === undefined) break;
     yield* core.take(); // the `segment` event
@@ -42,6 +48,27 @@ export async function* runBudgetForcing(
     yield* core.take();
   }
   yield core.finish();
+}
+
+/** An early-exit probe: its text and generated token count, read whole (the client never sees it). */
+async function probe(backend: Backend, req: CompletionRequest, signal: AbortSignal): Promise<{ text: string; tokens: number }> {
+  const ctrl = new AbortController();
+  const onAbort = (): void => ctrl.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  let text = '';
+  let tokens = 0;
+  try {
+    for await (const ev of backend.streamCompletion(req, ctrl.signal)) {
+      if (ev.kind === 'usage') continue;
+      text += ev.text;
+      tokens += ev.tokenIds.length;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    ctrl.abort(SEGMENT_ENDED);
+  }
+  if (signal.aborted) throw new AbortedError();
+  return { text, tokens };
 }
 
 /** One upstream call, fed to the core; the upstream is closed when the core is done with it. */

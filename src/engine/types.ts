@@ -57,6 +57,8 @@ export interface EngineInput {
   thinkingSampling?: Readonly<Record<string, unknown>>;
   /** How many token ids `suppress_reflection` banned (reported in the summary). */
   reflectionIdsBanned?: number;
+  /** Answer-convergence early exit (`thinking_early_exit`, docs/budget-forcing.md "Early exit"). */
+  earlyExit?: EarlyExit;
   /**
    * Operator ceiling on this run's segments (upstream calls). An extension is taken only while
    * two segments remain (its own and one to answer in); at the ceiling the run ends with
@@ -87,11 +89,28 @@ export interface EngineInput {
 }
 
 /**
+ * Answer-convergence early exit (Dynasor-CoT, arXiv 2412.20993): every `intervalTokens` of
+ * thinking (never below m), a probe asks the model for its answer so far; when `agreements`
+ * probes in a row give the same answer, thinking is closed (segment cause `converged`).
+ */
+export interface EarlyExit {
+  intervalTokens: number;
+  agreements: number;
+  /** The probe's suffix after the thinking so far: the profile's forced close + answer prefix ids. */
+  probeIds: number[];
+  /** max_tokens of a probe. */
+  probeMaxTokens: number;
+  /** The probe's text -> its canonical answer (a grader's extract; null: none). */
+  extract(text: string): string | null;
+}
+
+/**
  * Why a segment (one upstream /v1/completions call) was started: the first; after an extension
  * phrase; after a forced close; the model's own text going on; the answer, after the model closed
- * thinking itself, when it has fields of its own (EngineInput.answerSampling).
+ * thinking itself, when it has fields of its own (EngineInput.answerSampling); after early exit's
+ * probes agreed and thinkgate appended the forced close.
  */
-export type SegmentCause = 'initial' | 'extend' | 'close' | 'continue' | 'answer';
+export type SegmentCause = 'initial' | 'extend' | 'close' | 'continue' | 'answer' | 'converged';
 
 export interface BudgetForcingSummary {
   thinking_tokens: number;
@@ -109,6 +128,8 @@ export interface BudgetForcingSummary {
   reflection_ids_banned?: number;
   /** With `aggregate: majority` (runs/majority-vote.ts): how the n samples voted. */
   vote?: VoteSummary;
+  /** With `thinking_early_exit`: the probes run, their generated tokens (not in usage), and the span at exit (null: none). */
+  early_exit?: { probes: number; probe_tokens: number; exited_at: number | null; answers: (string | null)[] };
   /**
    * Only with an assistant prefill: where it left the model, and its own thinking ids, which
    * are the client's and not in `thinking_tokens` (docs/budget-forcing.md, "Prefills").

@@ -43,7 +43,7 @@ export const UNKNOWN_MODEL = 'unknown';
 export type UpstreamOutcome = 'ok' | 'error' | 'timeout' | 'aborted';
 export type DisconnectPhase = 'queued' | 'first_token' | 'thinking' | 'answer' | 'between_segments';
 
-export const SEGMENT_CAUSES: readonly SegmentCause[] = ['initial', 'extend', 'close', 'continue', 'answer'];
+export const SEGMENT_CAUSES: readonly SegmentCause[] = ['initial', 'extend', 'close', 'continue', 'answer', 'converged'];
 
 export interface ObserveChild {
   observe(value: number): void;

@@ -23,6 +23,19 @@ export const budgetFieldsShape = {
   thinking_extension: z.string().min(1).max(200).optional(),
   // Reflection suppression (NoWait): true = the profile's phrases, or the client's own list.
   suppress_reflection: z.union([z.boolean(), z.array(z.string().min(1).max(64)).min(1).max(64)]).optional(),
+  // Answer-convergence early exit (runs/early-exit.ts): true = the profile's defaults.
+  thinking_early_exit: z
+    .union([
+      z.boolean(),
+      z
+        .object({
+          probe_interval_tokens: z.number().int().min(1).max(1_000_000).optional(),
+          agreements: z.number().int().min(1).max(16).optional(),
+          min_confidence: z.number().optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
 };
 
 const budgetFieldsSchema = z.object(budgetFieldsShape);

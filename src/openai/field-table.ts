@@ -102,6 +102,7 @@ const COMMON: Readonly<Record<string, FieldRule>> = {
   min_thinking_tokens: own('m, the minimum thinking budget'),
   max_thinking_extensions: own('E, how many early closes are suppressed'),
   thinking_extension: own('the phrase that extends thinking'),
+  thinking_early_exit: own('answer-convergence early exit: probes the answer every k thinking tokens, closes thinking when probes agree (docs/budget-forcing.md, "Early exit")'),
   suppress_reflection: own('NoWait: bans reflection words with logit_bias -100 on thinking segments only (docs/api.md, "Reflection suppression")'),
   // vLLM < 0.11's guided decoding; 0.32 ignores them with a warning (_REMOVED_GUIDED_FIELDS),
   // which would leave a client that asked for a constraint unconstrained: thinkgate honours the

@@ -65,6 +65,14 @@ export function sumBudgetForcing(parts: readonly BudgetForcingSummary[]): Budget
       out.max_thinking_tokens_clamped_by = p.max_thinking_tokens_clamped_by!;
     }
     if (p.segment_limit_reached === true) out.segment_limit_reached = true;
+    if (p.early_exit !== undefined) {
+      const e = (out.early_exit ??= { probes: 0, probe_tokens: 0, exited_at: null, answers: [] });
+      e.probes += p.early_exit.probes;
+      e.probe_tokens += p.early_exit.probe_tokens;
+      // Per choice: exited_at and answers are reported on each choice; the sum keeps the first's.
+      if (e.exited_at === null) e.exited_at = p.early_exit.exited_at;
+      if (e.answers.length === 0) e.answers = [...p.early_exit.answers];
+    }
     // The same ban on every choice: reported once, not summed.
     if (p.reflection_ids_banned !== undefined) out.reflection_ids_banned = p.reflection_ids_banned;
     // Every choice continues the same prefill (one prompt): reported once, not summed.

@@ -49,7 +49,24 @@ export interface Profile {
    * 2506.08343). Default: REFLECTION_PHRASES.
    */
   reflection_phrases?: readonly string[];
+  /**
+   * Early exit's probe (`thinking_early_exit`): the text after the forced close that asks the model
+   * for its answer so far. Default: ANSWER_PREFIX.
+   */
+  answer_prefix?: string;
+  /** Operator defaults of `thinking_early_exit` for this family (EARLY_EXIT_DEFAULTS otherwise). */
+  early_exit?: { probe_interval_tokens?: number; agreements?: number; probe_max_tokens?: number };
 }
+
+/** The probe's answer prefix: a `\boxed{` answer, as the s1 evaluations grade it (the boxed grader reads it). */
+export const ANSWER_PREFIX = 'The final answer is \\boxed{';
+
+/**
+ * Early-exit defaults: Dynasor-CoT (arXiv 2412.20993) probes every few dozen tokens and exits
+ * after 3 agreeing probes; each probe here restarts a thinking segment (prefix-cached), so the
+ * interval is longer by default.
+ */
+export const EARLY_EXIT_DEFAULTS = Object.freeze({ probe_interval_tokens: 256, agreements: 3, probe_max_tokens: 16 });
 
 /**
  * The reflection words NoWait (Wang et al. 2025, arXiv 2506.08343) found most often at the start

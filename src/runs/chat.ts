@@ -20,6 +20,7 @@ import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from 
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
 import { reflectionBias, reflectionPhrases } from './reflection.js';
+import { earlyExitFor } from './early-exit.js';
 
 export type StartedChat = StartedRuns;
 
@@ -85,6 +86,7 @@ export async function prepareChat(
   }
   const stop = stopList(req.stop);
   const logprobs = chatLogprobs(req);
+  const earlyExit = await earlyExitFor(req.thinking_early_exit, backend, req.model, profile, signal);
   const answerSampling = answerSamplingFor(req, tools);
   if (answerSampling !== undefined) backend.checkAnswerFields?.(answerSampling);
   return {
@@ -105,5 +107,7 @@ export async function prepareChat(
     ...(answerSampling === undefined ? {} : { answerSampling }),
     // suppress_reflection: reflection words banned on thinking segments only (runs/reflection.ts).
     ...(ban === undefined ? {} : { thinkingSampling: ban.thinkingSampling, reflectionIdsBanned: ban.banned }),
+    // thinking_early_exit: probes at thinking segment boundaries (runs/early-exit.ts).
+    ...(earlyExit === undefined ? {} : { earlyExit }),
   };
 }

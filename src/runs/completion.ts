@@ -15,6 +15,7 @@ import { DEFAULT_COMPLETION_MAX_TOKENS, promptsOf, type CompletionRequest } from
 import { samplingFields } from '../openai/sampling.js';
 import { answerSamplingFor, type StructuredFields } from '../openai/structured-outputs.js';
 import { reflectionBias, reflectionPhrases } from './reflection.js';
+import { earlyExitFor } from './early-exit.js';
 import { stopList } from '../openai/common-fields.js';
 import { runRequestId, runSampling } from './run-id.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
@@ -72,6 +73,7 @@ export async function prepareCompletion(
   });
   const n = req.n ?? 1;
   const stop = stopList(req.stop);
+  const earlyExit = await earlyExitFor(req.thinking_early_exit, backend, req.model, profile, signal);
   const sampling = samplingFields(req, 'completions');
   // response_format / structured_outputs: a grammar on the answer only (openai/structured-outputs.ts).
   const answerSampling = answerSamplingFor(req as StructuredFields);
@@ -92,6 +94,7 @@ export async function prepareCompletion(
         sampling: runSampling(sampling, j),
         ...(answerSampling === undefined ? {} : { answerSampling }),
         ...(ban === undefined ? {} : { thinkingSampling: ban.thinkingSampling, reflectionIdsBanned: ban.banned }),
+        ...(earlyExit === undefined ? {} : { earlyExit }),
         requestId: id,
         transcript: true,
       });

@@ -139,8 +139,13 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
       };
       const answerWord = (p: number): number =>
         problem || fixedAnswer !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+      /**
+       * A probe (early exit, runs/early-exit.ts): the prompt already holds an answer prefix that
+       * opens \boxed{ after the close, so the model writes only its current guess and the brace.
+       */
+      let probe = false;
       const answerIdsFor = (pr: Problem, r: number, sd: number | null): number[] =>
-        tok.encode(`The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
+        tok.encode(probe ? `${answerAfter(pr, r, sd)}}` : `The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
 
       let fixed: number[] = [];
       let fixedKinds: TokenKind[] = [];
@@ -165,7 +170,14 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
           decide(e - from - (e > from && prompt[e - 1] === nl ? 1 : 0));
         }
         const after = prompt.length - (e + d.end.length);
-        if (after === 0) load([d.sep], ['sep']);
+        if (problem && tok.decode(prompt.slice(e + d.end.length)).trimEnd().endsWith('\\boxed{')) {
+          probe = true;
+          // Decided again, now as a probe's answer: from the same thinking span as above.
+          let from = s < 0 ? turn : s + d.start.length;
+          if (prompt[from] === nl) from++;
+          decide(e - from - (e > from && prompt[e - 1] === nl ? 1 : 0));
+          answerPos = 0;
+        } else if (after === 0) load([d.sep], ['sep']);
         else answerPos = after - (prompt[e + d.end.length] === d.sep ? 1 : 0);
       } else if (s >= 0) {
         const spanStart = s + d.start.length;

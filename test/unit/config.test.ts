@@ -259,7 +259,7 @@ profiles:
       'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, quota, routing, timeouts, health, profiles, models)',
       `server.hots: unknown key (known: ${keysOf('server').join(', ')})`,
       `limits.max_concurent_requests: unknown key (known: ${keysOf('limits').join(', ')})`,
-      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, reflection_phrases, effort, tool_call_parser)',
+      'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, reflection_phrases, answer_prefix, early_exit, effort, tool_call_parser)',
       'models["*"].max_thinking_token: unknown key (known: profile, max_thinking_tokens, min_thinking_tokens, max_thinking_extensions, thinking_extension, effort, tool_call_parser)',
     ]);
   });

@@ -32,9 +32,15 @@ function input(over: Partial<EngineInput> & { M?: number | null; m?: number; E?:
 /** Every scenario `run` played, for the replay at every chunk split (the last describe). */
 const played: { model: Partial<FakeModelOptions>; inp: EngineInput }[] = [];
 
+/** A deep copy (later edits to an input must not reach the replay); early exit's extract is a function, kept as is. */
+function cloneInput(inp: EngineInput): EngineInput {
+  const { earlyExit, ...data } = inp;
+  return { ...structuredClone(data), ...(earlyExit ? { earlyExit: { ...structuredClone({ ...earlyExit, extract: undefined }), extract: earlyExit.extract } } : {}) };
+}
+
 /** Runs the engine; merges consecutive reasoning/content events into one log line each. */
 async function run(model: Partial<FakeModelOptions>, inp: EngineInput, signal = new AbortController().signal) {
-  played.push({ model, inp: structuredClone(inp) });
+  played.push({ model, inp: cloneInput(inp) });
   const backend = new FakeModelBackend({ profile: inp.profile, think: 6, extend: 3, answer: 3, ...model });
   const events: EngineEvent[] = [];
   for await (const ev of runBudgetForcing(inp, backend, signal)) events.push(ev);
@@ -606,6 +612,67 @@ describe('engine: thinking-only fields (a reflection ban, suppress_reflection)',
   });
 });
 
+describe('engine: early exit (probes at thinking segment boundaries, issue 16 item 1)', () => {
+  /** Probe answers: the first answer word the fake model writes after the probe suffix. */
+  const early = (over: Partial<NonNullable<EngineInput['earlyExit']>> = {}): NonNullable<EngineInput['earlyExit']> => ({
+    intervalTokens: 4,
+    agreements: 2,
+    probeIds: [T.NL, T.END, T.NLNL, T.FINAL],
+    probeMaxTokens: 3,
+    extract: (text) => /a\d+/.exec(text)?.[0] ?? null,
+    ...over,
+  });
+
+  it('probes every 4 thinking tokens; two agreeing answers close thinking (cause converged); probe tokens stay out of the run', async () => {
+    const r = await run({ think: 30, answer: 2 }, input({ earlyExit: early() }));
+    expect(r.log).toEqual([
+      'segment 1 initial prompt=9',
+      `R:${textOfIds(range(0, 4, thought))}`,
+      'usage 1',
+      'segment 2 continue prompt=13',
+      `R:${textOfIds(range(4, 4, thought))}`,
+      'usage 2',
+      'segment 3 converged prompt=20',
+      'C: a0 a1',
+      'usage 3',
+      'finish stop',
+    ]);
+    const thoughts = range(0, 8, thought);
+    // Segments and probes in call order: the probes' prompts are the thinking so far + the suffix.
+    expect(r.requests.map((q) => [q.promptIds, q.maxTokens, q.sampling])).toEqual([
+      [P, 4, { temperature: 0 }],
+      [[...P, ...thoughts.slice(0, 4), T.NL, T.END, T.NLNL, T.FINAL], 3, { temperature: 0 }],
+      [[...P, ...thoughts.slice(0, 4)], 4, { temperature: 0 }],
+      [[...P, ...thoughts, T.NL, T.END, T.NLNL, T.FINAL], 3, { temperature: 0 }],
+      [[...P, ...thoughts, T.NL, T.END, T.NLNL], 10_000 - 20, { temperature: 0 }],
+    ]);
+    expect(r.finish.budgetForcing).toEqual({
+      thinking_tokens: 8, extensions: 0, truncated: false, segments: 3,
+      early_exit: { probes: 2, probe_tokens: 6, exited_at: 8, answers: ['a0', 'a0'] },
+    });
+    expect(r.finish.usage).toMatchObject({ reasoning_tokens: 8, answer_tokens: 2, completion_tokens: 8 + 3 + 2 + 1 });
+  });
+
+  it('never below the minimum: the first probe waits for m', async () => {
+    const r = await run({ think: 30, answer: 1 }, input({ m: 10, earlyExit: early({ agreements: 1 }) }));
+    expect(r.requests[0]!.maxTokens).toBe(10);
+    // The probe's answer: " a0" and the end of turn.
+    expect(r.finish.budgetForcing.early_exit).toEqual({ probes: 1, probe_tokens: 2, exited_at: 10, answers: ['a0'] });
+  });
+
+  it('never more than M: the forced close at M comes first when the probes have not agreed often enough', async () => {
+    const r = await run({ think: 30, answer: 1 }, input({ M: 10, earlyExit: early({ agreements: 3 }) }));
+    expect(r.finish.budgetForcing).toMatchObject({ thinking_tokens: 10, truncated: true, early_exit: { probes: 2, exited_at: null, answers: ['a0', 'a0'] } });
+    expect(r.log.filter((l) => l.startsWith('segment'))).toEqual(['segment 1 initial prompt=9', 'segment 2 continue prompt=13', 'segment 3 continue prompt=17', 'segment 4 close prompt=22']);
+  });
+
+  it('a model that closes thinking by itself before the probe point needs no probe', async () => {
+    const r = await run({ think: 3, answer: 1 }, input({ earlyExit: early({ intervalTokens: 10 }) }));
+    expect(r.finish.budgetForcing.early_exit).toEqual({ probes: 0, probe_tokens: 0, exited_at: null, answers: [] });
+    expect(r.requests).toHaveLength(1);
+  });
+});
+
 describe('engine: every scenario above, replayed at every chunk split', () => {
   // The upstream may cut its stream anywhere (vLLM's --stream-interval, proxies, TCP): the engine
   // must not care. Each scenario `run` played above is replayed with its segments cut at every
@@ -682,10 +749,10 @@ describe('engine: every scenario above, replayed at every chunk split', () => {
       const { chunk: _chunk, ...rest } = model;
       if (seen.has(key([rest, inp]))) continue;
       seen.add(key([rest, inp]));
-      const ref = await run(model, structuredClone(inp));
+      const ref = await run(model, cloneInput(inp));
       const longest = Math.max(...ref.requests.map((q) => q.streamable));
       for (const chunks of splits(longest)) {
-        const r = await run({ ...rest, chunks }, structuredClone(inp));
+        const r = await run({ ...rest, chunks }, cloneInput(inp));
         const readToEnd = (n: number) => ref.requests[n - 1]?.completed === true && r.requests[n - 1]?.completed === true;
         const want = { events: merge(ref.events, readToEnd), requests: requestsOf(ref) };
         const got = { events: merge(r.events, readToEnd), requests: requestsOf(r) };
