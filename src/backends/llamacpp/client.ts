@@ -70,7 +70,11 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       'POST /apply-template',
     );
     // parse_special: the template's <|im_start|> etc. are special tokens, as in vLLM's /tokenize.
-    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(templated.prompt, signal), this.contextLength(signal)]);
+    // add_special: as llama-server's own chat endpoint does it. Its renderer drops the template's
+    // leading BOS text when the vocabulary adds one (common/chat.cpp, apply), and the prompt is
+    // tokenized with add_special = true (server-context.cpp, tokenize_input_prompts): Gemma, Llama
+    // and Mistral get their BOS from the tokenizer; Qwen's vocabulary adds none.
+    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(templated.prompt, signal, true), this.contextLength(signal)]);
     return maxModelLen === undefined ? { ids } : { ids, maxModelLen };
   }
 
