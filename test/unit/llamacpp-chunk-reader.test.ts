@@ -59,6 +59,8 @@ const usageOf = (evs: CompletionEvent[]) => evs.find((e) => e.kind === 'usage');
 describe('LlamaChunkReader', () => {
   it('reads token events, counts the ids withheld before one, and ends at the final event', () => {
     const r = new LlamaChunkReader();
+    // llama-server's "request started" event: no ids, no text.
+    expect(r.read(JSON.stringify({ index: 0, content: '', tokens: [], stop: false, tokens_predicted: 0, tokens_evaluated: 20 }))).toEqual([]);
     expect(r.read(tok(10, ' a', 1))).toEqual([{ kind: 'token', text: ' a', ids: [10], withheld: 0, usage: { promptTokens: 20, cachedTokens: 0 } }]);
     // Three byte tokens of an emoji were generated and not sent; the fourth comes with all of it.
     expect(r.read(tok(253, '🦙', 5))).toMatchObject([{ kind: 'token', text: '🦙', ids: [253], withheld: 3 }]);

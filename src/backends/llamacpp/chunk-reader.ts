@@ -109,7 +109,8 @@ export class LlamaChunkReader implements ChunkReader<LlamaEvent> {
     const chunk = parsed.data;
     this.note(chunk);
     const out: LlamaEvent[] = [];
-    if (!chunk.stop || chunk.tokens.length > 0 || chunk.content.length > 0) out.push(this.token(chunk));
+    // An event with neither ids nor text (the "request started" signal) says nothing.
+    if (chunk.tokens.length > 0 || chunk.content.length > 0) out.push(this.token(chunk));
     if (chunk.stop) {
       this.finished = true;
       out.push({
