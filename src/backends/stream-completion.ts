@@ -25,10 +25,14 @@ import { SseDecoder } from './sse.js';
 import { StreamWatchdog, type StreamPhase } from './stream-watchdog.js';
 import { mapTransportError, mapUpstreamStatus } from './upstream-errors.js';
 
-/** A protocol's reader of one streamed completion. Throws ThinkgateErrors for bad chunks. */
-export interface ChunkReader {
+/**
+ * A protocol's reader of one streamed completion. Throws ThinkgateErrors for bad chunks. Its
+ * events are the engine's CompletionEvents (vLLM), or the protocol's own when the backend has
+ * more to do with them before the engine sees them (llama.cpp: ids it must recover first).
+ */
+export interface ChunkReader<E = CompletionEvent> {
   /** The events of one SSE data payload. */
-  events(data: string): readonly CompletionEvent[];
+  events(data: string): readonly E[];
   /** Token ids read so far: the only progress the timers count. */
   readonly tokens: number;
   /** The server said the completion is whole (a finish reason or a final event). */
@@ -36,7 +40,7 @@ export interface ChunkReader {
   /** End the request now (llama-server stopped at one of our stop ids and generates on). */
   readonly stopNow: boolean;
   /** What to yield once the stream is over (vLLM: its last running usage, when no trailing one came). */
-  flush(): readonly CompletionEvent[];
+  flush(): readonly E[];
 }
 
 export interface StreamTarget {
@@ -64,11 +68,11 @@ function isStaleSocket(err: unknown): boolean {
   return typeof code === 'string' && STALE_SOCKET_CODES.has(code);
 }
 
-export async function* streamCompletionEvents(
+export async function* streamCompletionEvents<E = CompletionEvent>(
   target: StreamTarget,
-  reader: ChunkReader,
+  reader: ChunkReader<E>,
   signal: AbortSignal,
-): AsyncGenerator<CompletionEvent, void, undefined> {
+): AsyncGenerator<E, void, undefined> {
   if (signal.aborted) throw new AbortedError();
   const ac = new AbortController();
   const watchdog = new StreamWatchdog(target.timeouts.firstTokenMs, target.timeouts.idleMs, () => ac.abort());

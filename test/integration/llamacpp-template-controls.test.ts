@@ -70,6 +70,12 @@ describe('llama-server template controls', () => {
     expect(seen[0]!.body).toEqual({ messages: [USER], add_generation_prompt: true });
   });
 
+  it("tokenizes the rendered prompt as llama-server's chat endpoint does: with the vocabulary's BOS", async () => {
+    // llama-server drops the template's BOS text and lets the tokenizer add it (Gemma, Llama, Mistral).
+    await tokenizeChat([USER], {});
+    expect(seen.find((s) => s.path === '/tokenize')!.body).toEqual({ content: 'rendered', add_special: true, parse_special: true });
+  });
+
   it('refuses what it cannot honour, naming the field, before calling the server', async () => {
     const cases: Array<[TemplateControls, Array<{ role: string; content: string }>, string]> = [
       [{ chatTemplate: '{{ x }}' }, [USER], 'chat_template'],

@@ -11,5 +11,10 @@ export interface RealBackend {
 declare module 'vitest' {
   export interface ProvidedContext {
     realBackends: RealBackend[];
+    /**
+     * llama-server on Gemma 3 270M (test/real/fetch-gemma.sh), for non-ASCII text with a real
+     * SentencePiece vocabulary (non-ascii.real.ts); null when THINKGATE_REAL_GEMMA_GGUF is unset.
+     */
+    realGemma: RealBackend | null;
   }
 }

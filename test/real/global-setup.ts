@@ -3,6 +3,9 @@
  * environment names, hands their URLs to the tests (`inject('realBackends')`), stops them after.
  *
  * - THINKGATE_REAL_LLAMA_SERVER + THINKGATE_REAL_GGUF: start llama-server on that model.
+ * - THINKGATE_REAL_LLAMA_SERVER + THINKGATE_REAL_GEMMA_GGUF: a second llama-server on Gemma 3 270M
+ *   (fetch-gemma.sh), with Gemma 3's chat template (the GGUF carries none), for the non-ASCII
+ *   tests (`inject('realGemma')`; null without it).
  * - THINKGATE_REAL_VLLM_PYTHON + THINKGATE_REAL_HF_DIR: start vLLM (that venv's python) on that folder.
  * - THINKGATE_TEST_VLLM_URL (+ optional THINKGATE_TEST_VLLM_MODEL): a vLLM that already runs
  *   anywhere (a GPU box with a Qwen3 / QwQ / R1 model); the same suite runs against it.
@@ -10,12 +13,14 @@
  * .ci/real.sh sets these. With none of them the suite fails: a run that tests nothing is no pass.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { startLlamaServer, startVllm, type RunningServer } from './servers.js';
 import type { RealBackend } from './backends.js';
 
 export const TINY_MODEL = 'tiny-random-qwen3';
+export const GEMMA_MODEL = 'gemma-3-270m';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = process.env;
@@ -23,6 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   mkdirSync(logDir, { recursive: true });
   const running: RunningServer[] = [];
   const backends: RealBackend[] = [];
+  let gemma: RealBackend | null = null;
   const teardown = async () => {
     await Promise.all(running.map((s) => s.close()));
   };
@@ -35,6 +41,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
       running.push(s);
       backends.push({ kind: 'llamacpp', label: 'llama.cpp llama-server', url: s.url, model: s.model, managed: true });
       console.log(`[real] llama-server ready at ${s.url} in ${Date.now() - t0} ms`);
+    }
+    const gemmaGguf = env['THINKGATE_REAL_GEMMA_GGUF'];
+    if (bin && gemmaGguf) {
+      const t0 = Date.now();
+      const chatTemplateFile = join(dirname(fileURLToPath(import.meta.url)), 'gemma3-chat-template.jinja');
+      const s = await startLlamaServer({ bin, gguf: gemmaGguf, model: GEMMA_MODEL, logFile: join(logDir, 'llama-server-gemma.log'), ctxPerSlot: 2048, chatTemplateFile });
+      running.push(s);
+      gemma = { kind: 'llamacpp', label: 'llama.cpp llama-server, Gemma 3 270M', url: s.url, model: s.model, managed: true };
+      console.log(`[real] llama-server (Gemma 3 270M) ready at ${s.url} in ${Date.now() - t0} ms`);
     }
     const python = env['THINKGATE_REAL_VLLM_PYTHON'];
     const hf = env['THINKGATE_REAL_HF_DIR'];
@@ -60,9 +75,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await teardown();
     throw err;
   }
-  if (backends.length === 0) {
+  if (backends.length === 0 && gemma === null) {
     throw new Error('No real server configured: run `npm run test:real` (.ci/real.sh), or set THINKGATE_TEST_VLLM_URL (see test/real/global-setup.ts).');
   }
   project.provide('realBackends', backends);
+  project.provide('realGemma', gemma);
   return teardown;
 }

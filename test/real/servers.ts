@@ -65,17 +65,22 @@ export interface LlamaServerOptions {
   logFile: string;
   /** Parallel slots: one per concurrent request the suite sends (-np). */
   slots?: number;
+  /** Context per slot (default 4096). */
+  ctxPerSlot?: number;
+  /** A Jinja chat template file, for a GGUF that carries none (--chat-template-file). */
+  chatTemplateFile?: string;
 }
 
 /**
- * llama-server with the model's own chat template (--jinja), its Prometheus metrics and the
- * /slots endpoint, a 4096-token context per slot, 2 threads (the CI machine has 2 cores).
+ * llama-server with the model's own chat template (--jinja; or the file given), its Prometheus
+ * metrics and the /slots endpoint, a 4096-token context per slot, 2 threads (the CI machine has 2 cores).
  */
 export async function startLlamaServer(o: LlamaServerOptions): Promise<RunningServer> {
   const port = await freePort();
   const slots = o.slots ?? 1;
   const args = ['-m', o.gguf, '--host', '127.0.0.1', '--port', String(port), '--alias', o.model,
-    '-c', String(4096 * slots), '-np', String(slots), '-t', '2', '--jinja', '--metrics', '--slots', '--no-webui'];
+    '-c', String((o.ctxPerSlot ?? 4096) * slots), '-np', String(slots), '-t', '2', '--jinja', '--metrics', '--slots', '--no-webui'];
+  if (o.chatTemplateFile !== undefined) args.push('--chat-template-file', o.chatTemplateFile);
   const child = spawnLogged(o.bin, args, o.logFile);
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -5,11 +5,17 @@
  * gateway's budget arithmetic against these ids.
  */
 import type { Exchange } from './recording-proxy.js';
+import { LLAMA_TAIL_TOKENS } from '../../src/backends/llamacpp/completion-stream.js';
 
 export interface Segment {
   prompt: number[];
+  /** What the gateway asked for: vLLM's max_tokens; llama.cpp's n_predict less the tail it asks for past it. */
   maxTokens: number;
-  /** Ids the server streamed (on llama.cpp possibly a few beyond a stop id, before the cancel landed). */
+  /**
+   * Ids the server streamed (on llama.cpp possibly a few beyond a stop id, before the cancel
+   * landed, cut at maxTokens: the tail past it is never kept; and without the ids llama-server
+   * withholds inside a multi-byte character, see llamaStreamOf).
+   */
   generated: number[];
   /** Prompt tokens the server served from its prefix cache, as it reported them. */
   cached: number | undefined;
@@ -50,7 +56,37 @@ export function segmentOf(kind: 'vllm' | 'llamacpp', ex: Exchange): Segment {
       if (c.timings?.cache_n != null) cached = c.timings.cache_n;
     }
   }
-  return { prompt: body.prompt, maxTokens: (kind === 'vllm' ? body.max_tokens : body.n_predict) ?? -1, generated, cached, completed: ex.completed };
+  if (kind === 'vllm') return { prompt: body.prompt, maxTokens: body.max_tokens ?? -1, generated, cached, completed: ex.completed };
+  const maxTokens = (body.n_predict ?? -1) - LLAMA_TAIL_TOKENS;
+  return { prompt: body.prompt, maxTokens, generated: generated.slice(0, maxTokens), cached, completed: ex.completed };
+}
+
+/** One llama.cpp /completion stream by position: the ids it sent, where, and all its text. */
+export interface LlamaStream {
+  /** Position (0-based, counted by `tokens_predicted`) -> the id sent there. Positions missing below `predicted` were withheld. */
+  sent: Map<number, number>;
+  /** Tokens generated, as the last event counted them. */
+  predicted: number;
+  /** The text of every event, joined. */
+  text: string;
+  stopType: string | null;
+}
+
+export function llamaStreamOf(ex: Exchange): LlamaStream {
+  const sent = new Map<number, number>();
+  let predicted = 0;
+  let text = '';
+  let stopType: string | null = null;
+  for (const ev of sseData(ex.response)) {
+    const c = ev as { content?: string; tokens?: number[]; stop?: boolean; stop_type?: string; tokens_predicted?: number };
+    text += c.content ?? '';
+    const n = c.tokens_predicted ?? predicted;
+    const ids = c.tokens ?? [];
+    ids.forEach((id, i) => sent.set(n - ids.length + i, id));
+    predicted = Math.max(predicted, n);
+    if (c.stop) stopType = c.stop_type ?? null;
+  }
+  return { sent, predicted, text, stopType };
 }
 
 export function startsWith(a: readonly number[], prefix: readonly number[]): boolean {

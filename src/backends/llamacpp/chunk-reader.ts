@@ -1,72 +1,92 @@
 /**
- * llama-server's `/completion` stream -> the engine's CompletionEvents with vLLM's semantics
- * (src/engine/backend.ts). Pure and synchronous; the client owns I/O. One reader per stream.
+ * llama-server's `/completion` stream, read event by event into what it says: tokens (text and
+ * ids) and the final event. Pure and synchronous; one reader per stream. What the events mean in
+ * vLLM's terms (finish reasons, stop ids, EOS, max_tokens) is completion-assembler.ts's job, and
+ * the ids llama-server leaves out are recovered by withheld-ids.ts, in between
+ * (completion-stream.ts runs the three).
  *
- * The two protocols differ, and this is where they are reconciled:
- * - llama-server sends one event per token and the finish in a separate, empty final event;
- *   vLLM sends `finish_reason` on the chunk that carries the last token. So the reader holds
- *   back one token event and merges the final into it.
- * - llama-server has no `stop_token_ids`. The reader watches the ids itself: at a stop id it
- *   ends the completion (finish `stop`, stopReason = the id, the id in tokenIds and its text
- *   dropped, as vLLM does) and tells the client to close the request, which makes llama-server
- *   cancel the generation.
- * - At EOS llama-server streams the EOS token (its text is empty unless --special) before the
- *   final `stop_type: "eos"`: that token ends the completion, its text dropped.
- * - Usage: prompt = `tokens_evaluated`, completion = `tokens_predicted`, cached =
- *   `timings.cache_n` (the prompt tokens served from the slot's cache; thinkgate asks for
- *   timings on every event, so a completion ended at a stop id still has it).
- * - A token that ends inside a multi-byte UTF-8 character is not streamed on its own: llama-server
- *   sends its text with the next token but NOT its id (server-context.cpp, process_token). The
- *   reader sees the gap in `tokens_predicted` and fails rather than return inexact ids (docs/budget-forcing.md).
+ * The ids llama-server leaves out: a token whose text ends inside a multi-byte UTF-8 character is
+ * not streamed at all. llama-server keeps generating and sends the text once the character is
+ * whole, with only the id of the token that completed it (tools/server/server-context.cpp,
+ * process_token: `incomplete = validate_utf8(generated_text) < size` skips send_partial_response;
+ * the next complete token sends `generated_text.substr(n_sent_text)` with `tokens = {its id}`).
+ * Its `tokens_predicted` counts every token generated, so the gap is the number of ids withheld;
+ * each token event says how many came before it unseen (`withheld`), their bytes at the start of
+ * its text. A 4-byte emoji in byte-fallback tokens (SentencePiece) is 3 withheld ids, and the 4th
+ * sent with the whole emoji.
+ *
+ * Usage bits (`tokens_evaluated`, the slot cache's `timings.cache_n`: thinkgate asks for timings
+ * on every event) ride on each event, so a completion ended early still has them.
  */
 import { UpstreamError } from '../../errors.js';
-import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
 import { errorInfoOf, VllmErrorBodySchema } from '../vllm/schemas.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
 import type { ChunkReader } from '../stream-completion.js';
 import { TextPerTokenBound } from '../vllm/chunk-reader.js';
 import { LlamaCompletionChunkSchema, type LlamaCompletionChunk } from './schemas.js';
 
-export const WITHHELD_IDS_MESSAGE =
-  'llama-server withheld token ids (a token inside a multi-byte character is streamed without its id); thinkgate needs every id to stay token-exact.';
+/**
+ * The most ids one event may say were withheld before it. A UTF-8 character is at most 4 bytes,
+ * so a real gap is at most 3 (one byte per token) plus a few tokens that decode to nothing; more
+ * is a server that lies about its count, refused before anything is held or asked for.
+ */
+export const MAX_WITHHELD_IDS = 8;
 
-export class LlamaChunkReader implements ChunkReader {
-  /** The completion is whole (a final event, or a stop id seen). */
+export interface LlamaUsageBits {
+  /** `tokens_evaluated`: the prompt as the slot evaluated it. */
+  promptTokens: number;
+  /** `timings.cache_n`: prompt tokens served from the slot's cache, once reported. */
+  cachedTokens?: number;
+}
+
+/** A streamed token event: its text and ids, and how many ids llama-server withheld before them. */
+export interface LlamaTokenEvent {
+  kind: 'token';
+  text: string;
+  ids: number[];
+  /** Ids generated before `ids` and never sent; their bytes begin `text` (withheld-ids.ts recovers them). */
+  withheld: number;
+  usage: LlamaUsageBits;
+}
+
+/** The final event (`stop: true`); in stream mode its text and ids are empty (a non-stream-shaped final's come as a token event first). */
+export interface LlamaFinalEvent {
+  kind: 'final';
+  /** `eos` | `limit` | `word` | `none` (cancelled) ... */
+  stopType: string | null;
+  stoppingWord: string | null;
+  /** Ids counted by `tokens_predicted` that no event carried: their text is lost. */
+  withheld: number;
+  usage: LlamaUsageBits;
+}
+
+export type LlamaEvent = LlamaTokenEvent | LlamaFinalEvent;
+
+export class LlamaChunkReader implements ChunkReader<LlamaEvent> {
+  /** The final event came: the completion is whole. */
   finished = false;
-  /** Ended at a stop id: llama-server is still generating and the client must close the request. */
-  stoppedAtId = false;
-  private held: CompletionDelta | null = null;
+  /** Ends are the assembler's call (completion-stream.ts closes the request then). */
+  readonly stopNow = false;
+  /** Ids generated so far, sent or withheld (the stream's progress for the timers). */
   private ids = 0;
   private readonly textBound = new TextPerTokenBound('llama-server');
-  private promptTokens = 0;
-  private cachedTokens: number | undefined;
-  private readonly stopIds: ReadonlySet<number>;
+  private usage: LlamaUsageBits = { promptTokens: 0 };
 
-  /** Token ids received so far: the client's timers count only these as progress. */
   get tokens(): number {
     return this.ids;
   }
 
-  /** llama-server generates on past a stop id thinkgate asked for: close the request. */
-  get stopNow(): boolean {
-    return this.stoppedAtId;
-  }
-
-  events(data: string): readonly CompletionEvent[] {
+  events(data: string): readonly LlamaEvent[] {
     return this.read(data);
   }
 
-  /** Usage comes with the final event; nothing is pending at the end. */
-  flush(): readonly CompletionEvent[] {
+  /** Everything comes with the final event; nothing is pending at the end. */
+  flush(): readonly LlamaEvent[] {
     return [];
   }
 
-  constructor(stopTokenIds: readonly number[] = []) {
-    this.stopIds = new Set(stopTokenIds);
-  }
-
   /** One SSE data string -> zero or more events. Throws ThinkgateError subclasses. */
-  read(data: string): CompletionEvent[] {
+  read(data: string): LlamaEvent[] {
     if (data.length === 0 || this.finished) return [];
     let json: unknown;
     try {
@@ -87,72 +107,44 @@ export class LlamaChunkReader implements ChunkReader {
       });
     }
     const chunk = parsed.data;
-    this.textBound.add(chunk.tokens.length, chunk.content);
     this.note(chunk);
-    return chunk.stop ? this.onFinal(chunk) : this.onToken(chunk);
-  }
-
-  private note(chunk: LlamaCompletionChunk): void {
-    if (chunk.tokens_evaluated != null) this.promptTokens = chunk.tokens_evaluated;
-    const cache = chunk.timings?.cache_n;
-    if (cache != null) this.cachedTokens = cache;
-  }
-
-  private onToken(chunk: LlamaCompletionChunk): CompletionEvent[] {
-    const ids = chunk.tokens;
-    this.ids += ids.length;
-    if (chunk.tokens_predicted != null && chunk.tokens_predicted > this.ids) throw new UpstreamError(WITHHELD_IDS_MESSAGE);
-    const out: CompletionEvent[] = [];
-    if (this.held !== null) out.push(this.held);
-    this.held = null;
-    const stopAt = ids.findIndex((id) => this.stopIds.has(id));
-    if (stopAt !== -1) {
-      // One token per event in practice; a stop id inside a longer event keeps what came before.
-      this.ids -= ids.length - stopAt - 1;
+    const out: LlamaEvent[] = [];
+    // An event with neither ids nor text (the "request started" signal) says nothing.
+    if (chunk.tokens.length > 0 || chunk.content.length > 0) out.push(this.token(chunk));
+    if (chunk.stop) {
       this.finished = true;
-      this.stoppedAtId = true;
-      const stopId = ids[stopAt]!;
-      out.push({ kind: 'delta', text: stopAt === 0 ? '' : chunk.content, tokenIds: ids.slice(0, stopAt + 1), finishReason: 'stop', stopReason: stopId });
-      out.push(this.usage(this.ids));
-      return out;
+      out.push({
+        kind: 'final',
+        stopType: chunk.stop_type ?? null,
+        stoppingWord: chunk.stopping_word ?? null,
+        withheld: this.gap(chunk.tokens_predicted, 0),
+        usage: { ...this.usage },
+      });
     }
-    this.held = { kind: 'delta', text: chunk.content, tokenIds: ids, finishReason: null, stopReason: null };
     return out;
   }
 
-  private onFinal(chunk: LlamaCompletionChunk): CompletionEvent[] {
-    this.finished = true;
-    let finish: FinishReason;
-    let stopReason: string | null = null;
-    switch (chunk.stop_type) {
-      case 'eos':
-        finish = 'stop';
-        // The held event is the EOS token: its id stays, its text goes (vLLM semantics).
-        if (this.held !== null) this.held.text = '';
-        break;
-      case 'limit':
-        finish = 'length';
-        break;
-      case 'word':
-        finish = 'stop';
-        stopReason = chunk.stopping_word ?? null;
-        break;
-      default:
-        // 'none': cancelled on the server's side.
-        finish = 'abort';
+  private token(chunk: LlamaCompletionChunk): LlamaTokenEvent {
+    // Only an event with an id can end a gap: its id is the one that completed the character.
+    const withheld = chunk.tokens.length > 0 ? this.gap(chunk.tokens_predicted, chunk.tokens.length) : 0;
+    if (withheld > MAX_WITHHELD_IDS) {
+      throw new UpstreamError(`llama-server counted ${withheld} token ids it did not send before one it sent; thinkgate recovers at most ${MAX_WITHHELD_IDS} (one multi-byte character).`);
     }
-    const last: CompletionDelta = this.held ?? { kind: 'delta', text: '', tokenIds: [], finishReason: null, stopReason: null };
-    this.held = null;
-    last.text += chunk.content;
-    last.finishReason = finish;
-    last.stopReason = stopReason;
-    return [last, this.usage(chunk.tokens_predicted ?? this.ids)];
+    this.ids += withheld + chunk.tokens.length;
+    this.textBound.add(withheld + chunk.tokens.length, chunk.content);
+    return { kind: 'token', text: chunk.content, ids: chunk.tokens, withheld, usage: { ...this.usage } };
   }
 
-  private usage(completionTokens: number): CompletionUsage {
-    const u: CompletionUsage = { kind: 'usage', promptTokens: this.promptTokens, completionTokens };
-    if (this.cachedTokens !== undefined) u.cachedTokens = this.cachedTokens;
-    return u;
+  /** How many ids `tokens_predicted` counts beyond the ids seen so far and `sent` now. */
+  private gap(predicted: number | null | undefined, sent: number): number {
+    if (predicted == null) return 0;
+    return Math.max(0, predicted - this.ids - sent);
+  }
+
+  private note(chunk: LlamaCompletionChunk): void {
+    if (chunk.tokens_evaluated != null) this.usage.promptTokens = chunk.tokens_evaluated;
+    const cache = chunk.timings?.cache_n;
+    if (cache != null) this.usage.cachedTokens = cache;
   }
 }
 

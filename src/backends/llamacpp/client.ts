@@ -7,12 +7,13 @@
  * |----------------------|-----------------------------------------------------------------------|
  * | tokenizeChat         | POST /apply-template {messages, chat_template_kwargs, tools}, then POST /tokenize {content, parse_special} |
  * | tokenize             | POST /tokenize {content, add_special: false, parse_special: true}      |
- * | streamCompletion     | POST /completion {prompt: ids, n_predict, stream, return_tokens, cache_prompt, timings_per_token} |
+ * | streamCompletion     | POST /completion {prompt: ids, n_predict: max_tokens + 3, stream, return_tokens, cache_prompt, timings_per_token}; ids withheld inside a multi-byte character: POST /tokenize {content, with_pieces} |
  * | models / health      | GET /v1/models (+ GET /props for n_ctx) / GET /health                  |
  *
  * The chat template is the model's own (GGUF `tokenizer.chat_template`, rendered by llama-server
  * with --jinja), so the prompt is what llama-server's own chat endpoint would build. Stop ids,
- * EOS and usage are mapped to vLLM's semantics in chunk-reader.ts. The prefix cache is the
+ * EOS, max_tokens and usage are mapped to vLLM's semantics in completion-assembler.ts; the
+ * stream's reading and its withheld ids: completion-stream.ts. The prefix cache is the
  * slot's prompt cache (`cache_prompt: true`; run llama-server with one slot per expected
  * concurrent request, `-np`).
  *
@@ -29,17 +30,18 @@ import type {
   TokenizeResult,
 } from '../../engine/backend.js';
 import { VllmModelListSchema, VllmTokenizeResponseSchema } from '../vllm/schemas.js';
-import { streamCompletionEvents } from '../stream-completion.js';
 import { abortable, parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions } from '../http-backend.js';
-import { LlamaChunkReader } from './chunk-reader.js';
-import { LlamaApplyTemplateSchema, LlamaPropsSchema } from './schemas.js';
+import { LlamaApplyTemplateSchema, LlamaPropsSchema, LlamaTokenPiecesSchema } from './schemas.js';
+import { LLAMA_TAIL_TOKENS, llamaCompletionEvents } from './completion-stream.js';
+import type { TokenPiece } from './withheld-ids.js';
 import { llamaSampling } from './sampling.js';
 import { llamaGrammarFields } from './grammar.js';
 
 export type LlamaCppBackendOptions = HttpBackendOptions;
 
 const COMPLETION = 'POST /completion';
+const encoder = new TextEncoder();
 
 export class LlamaCppBackend extends HttpBackend implements Backend {
   private nCtx: Promise<number | undefined> | null = null;
@@ -68,7 +70,11 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       'POST /apply-template',
     );
     // parse_special: the template's <|im_start|> etc. are special tokens, as in vLLM's /tokenize.
-    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(templated.prompt, signal), this.contextLength(signal)]);
+    // add_special: as llama-server's own chat endpoint does it. Its renderer drops the template's
+    // leading BOS text when the vocabulary adds one (common/chat.cpp, apply), and the prompt is
+    // tokenized with add_special = true (server-context.cpp, tokenize_input_prompts): Gemma, Llama
+    // and Mistral get their BOS from the tokenizer; Qwen's vocabulary adds none.
+    const [ids, maxModelLen] = await Promise.all([this.tokenizeText(templated.prompt, signal, true), this.contextLength(signal)]);
     return maxModelLen === undefined ? { ids } : { ids, maxModelLen };
   }
 
@@ -113,12 +119,14 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
   streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
     if (req.logprobs !== undefined) {
       // llama-server's `n_probs` comes per streamed piece of text, and a piece that ends inside a
-      // multi-byte character arrives without its id (issue 13, item 9): no entry per id to give.
+      // multi-byte character arrives without its id or probabilities: no entry per id to give.
       throw new InvalidRequestError('logprobs are not supported for models served by llama.cpp; thinkgate renders them from vLLM only.', { param: 'logprobs' });
     }
     const payload: Record<string, unknown> = {
       prompt: req.promptIds,
-      n_predict: req.maxTokens,
+      // A few more than asked: a character open at max_tokens still completes, and its ids come
+      // (completion-stream.ts); thinkgate hands out max_tokens ids at most and closes the request.
+      n_predict: req.maxTokens + LLAMA_TAIL_TOKENS,
       stream: true,
       return_tokens: true,
       cache_prompt: true,
@@ -126,7 +134,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
       stop: req.stop ?? [],
     };
 
-    return streamCompletionEvents(
+    return llamaCompletionEvents(
       this.streamTarget({
         server: 'llama-server',
         what: COMPLETION,
@@ -136,9 +144,22 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
         body: this.payloadText(req.sampling, llamaSampling, payload),
         endedEarly: 'llama-server ended the response without a final event: upstream closed the stream early.',
       }),
-      new LlamaChunkReader(req.stopTokenIds),
+      { maxTokens: req.maxTokens, stopTokenIds: req.stopTokenIds ?? [], pieces: (content, s) => this.tokenPieces(content, s) },
       signal,
     );
+  }
+
+  /**
+   * Each id with its piece's bytes (POST /tokenize with_pieces), for text or for ids. Text is
+   * tokenized without special-token parsing: in the stream llama-server writes special tokens as
+   * nothing (unless --special), so text that looks like one is plain text.
+   */
+  private async tokenPieces(content: string | readonly number[], signal: AbortSignal): Promise<TokenPiece[]> {
+    const json = await this.http.callJson('POST', '/tokenize', { content, add_special: false, parse_special: false, with_pieces: true }, signal, this.timeouts.requestMs);
+    return parseOrThrow(LlamaTokenPiecesSchema, json, 'POST /tokenize').tokens.map((t) => ({
+      id: t.id,
+      piece: typeof t.piece === 'string' ? encoder.encode(t.piece) : Uint8Array.from(t.piece),
+    }));
   }
 
   async models(signal?: AbortSignal): Promise<ModelInfo[]> {

@@ -6,8 +6,9 @@
  *   `{content, tokens: [id], stop: false, tokens_predicted, tokens_evaluated, timings?}`, then a
  *   final `{stop: true, stop_type: "eos"|"limit"|"word"|"none", stopping_word, tokens_predicted,
  *   tokens_evaluated, timings: {cache_n, ...}}` whose content and tokens are empty in stream mode;
- * - `/apply-template` -> `{prompt}`; `/tokenize` -> `{tokens}`; `/props` ->
- *   `{default_generation_settings: {n_ctx}}`.
+ * - `/apply-template` -> `{prompt}`; `/tokenize` -> `{tokens}` (with `with_pieces: true`:
+ *   `{tokens: [{id, piece}]}`, the piece a string, or its bytes when it is not valid UTF-8;
+ *   server-context.cpp, post_tokenize); `/props` -> `{default_generation_settings: {n_ctx}}`.
  */
 import { z } from 'zod';
 
@@ -33,4 +34,12 @@ export const LlamaApplyTemplateSchema = z.object({ prompt: z.string() }).loose()
 
 export const LlamaPropsSchema = z
   .object({ default_generation_settings: z.object({ n_ctx: z.number().int().positive().nullish() }).loose().nullish() })
+  .loose();
+
+export const LlamaTokenPiecesSchema = z
+  .object({
+    tokens: z.array(
+      z.object({ id: tokenId, piece: z.union([z.string(), z.array(z.number().int().min(0).max(255))]) }).loose(),
+    ),
+  })
   .loose();
