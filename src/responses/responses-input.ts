@@ -152,10 +152,12 @@ function reasoningText(item: Record<string, unknown>, param: string): string {
     const parts = item[key];
     if (parts === undefined || parts === null) continue;
     if (!Array.isArray(parts)) throw new InvalidRequestError(`A reasoning item's '${key}' must be an array.`, { param: `${param}.${key}`, code: 'invalid_type' });
-    if (parts.length === 0) continue;
-    const first = parts[0] as Record<string, unknown> | null;
-    if (typeof first?.text !== 'string') throw new InvalidRequestError(`A reasoning item's '${key}' parts need a string 'text'.`, { param: `${param}.${key}[0].text`, code: 'invalid_type' });
-    return first.text;
+    parts.forEach((part: unknown, j) => {
+      if (typeof (part as Record<string, unknown> | null)?.text !== 'string') {
+        throw new InvalidRequestError(`A reasoning item's '${key}' parts need a string 'text'.`, { param: `${param}.${key}[${j}].text`, code: 'invalid_type' });
+      }
+    });
+    if (parts.length > 0) return (parts[0] as { text: string }).text;
   }
   return '';
 }

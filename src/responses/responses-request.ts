@@ -74,7 +74,8 @@ const INCLUDABLE = [
 export const responsesRequestSchema = z
   .object({
     model: z.string().min(1).max(MAX_MODEL_ID_LENGTH),
-    input: z.union([z.string(), z.array(z.record(z.string(), z.unknown()))], { error: 'expected a string or an array of input items.' }),
+    // vLLM would render an empty list as a prompt of `instructions` alone; thinkgate asks for one item.
+    input: z.union([z.string(), z.array(z.record(z.string(), z.unknown())).min(1)], { error: 'expected a string or a non-empty array of input items.' }),
     instructions: z.string().optional(),
     max_output_tokens: int().min(1).optional(),
     reasoning: z
@@ -98,17 +99,18 @@ export const responsesRequestSchema = z
     stream_options: z.strictObject({ include_obfuscation: z.boolean().nullish() }).optional(),
     include: z.array(z.enum(INCLUDABLE)).max(16).optional(),
     include_reasoning: z.boolean().optional(),
-    metadata: z.record(z.string().max(64), z.string().max(512)).refine((m) => Object.keys(m).length <= 16, { error: 'at most 16 keys.' }).optional(),
-    user: z.string().max(1024).optional(),
+    // Echoed only (the body limit bounds them): OpenAI's 16 keys, no length rule of thinkgate's own.
+    metadata: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length <= 16, { error: 'at most 16 keys.' }).optional(),
+    user: z.string().optional(),
     service_tier: z.enum(['auto', 'default', 'flex', 'scale', 'priority']).optional(),
     store: z.boolean().optional(),
     background: z.literal(false, { error: 'background responses need stored state, which thinkgate does not keep: omit it or send false.' }).optional(),
     truncation: z.literal('disabled', { error: "only 'disabled': thinkgate's prompt grows segment by segment, and truncating it would cut a different prefix each time." }).optional(),
     max_tool_calls: int().min(0).optional(),
     top_logprobs: int().min(0).max(20).optional(),
-    prompt_cache_key: z.string().max(1024).optional(),
+    prompt_cache_key: z.string().optional(),
     prompt_cache_retention: z.enum(['in_memory', '24h']).optional(),
-    safety_identifier: z.string().max(1024).optional(),
+    safety_identifier: z.string().optional(),
     enable_response_messages: z.literal(false, { error: 'raw prompt and output messages are not rendered by thinkgate.' }).optional(),
     // thinkgate (docs/api.md): m, E, the extension phrase; M as on chat.
     max_thinking_tokens: int().min(0).optional(),
@@ -234,9 +236,6 @@ function passThrough(req: ResponsesRequest): Record<string, unknown> {
 /** The chat request vLLM builds from `req` (see the header), for the engine. */
 export function toChatRequest(req: ResponsesRequest): ChatRequest {
   const { messages, continueFinal } = toChatMessages(req.instructions, req.input);
-  if (messages.length === 0) {
-    throw new InvalidRequestError('`input` needs at least one item (or send `instructions`).', { param: 'input', code: 'empty_array' });
-  }
   const chat: Record<string, unknown> = {
     ...passThrough(req),
     model: req.model,
