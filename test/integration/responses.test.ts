@@ -312,13 +312,14 @@ describe('/v1/responses streaming', () => {
     ['max_thinking_tokens 10', { max_thinking_tokens: 10 }],
     ['min_thinking_tokens 50', { min_thinking_tokens: 50 }],
     ['max_output_tokens 20 (incomplete)', { max_output_tokens: 20 }],
+    ['include_reasoning false', { include_reasoning: false, max_thinking_tokens: 10 }],
   ])('%s: every event checked; the final response equals the non-stream one', async (_name, extra) => {
     const whole = await create(extra);
     const { events, final } = await streamed(extra);
     expect(stripIds(final)).toEqual(stripIds(whole));
     const kinds = events.map((e) => e.type).filter((k, i, all) => k !== all[i - 1]);
     expect(kinds.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
-    expect(kinds).toContain('response.reasoning_text.delta');
+    expect(kinds.includes('response.reasoning_text.delta')).toBe(extra.include_reasoning !== false);
     if (whole.status === 'completed') expect(kinds).toContain('response.output_text.delta');
   });
 
@@ -475,6 +476,22 @@ describe('/v1/responses text.format (structured output on the answer only)', () 
     const segs = stack.sim.stats().lastRequests.filter((q) => q.path === '/v1/completions').map((q) => q.body as Record<string, unknown>);
     expect(segs.at(-1)!.response_format).toEqual({ type: 'json_object' });
     expect(segs[0]!.response_format).toBeUndefined();
+  });
+});
+
+describe('/v1/responses auth, as every route', () => {
+  it('needs the key (Bearer or x-api-key); a wrong one is 401 in the OpenAI envelope', async () => {
+    const keyed = await startStack({ config: { auth: { api_keys: ['sk-responses-test'] } } });
+    try {
+      const good = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sk-responses-test', maxRetries: 0 });
+      expect((await good.responses.create(base)).status).toBe('completed');
+      const wrong = await new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'nope', maxRetries: 0 }).responses.create(base).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(OpenAI.AuthenticationError);
+      const res = await fetch(`${keyed.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-responses-test' }, body: JSON.stringify(base) });
+      expect(res.status).toBe(200);
+    } finally {
+      await keyed.close();
+    }
   });
 });
 
