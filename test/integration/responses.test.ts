@@ -319,7 +319,7 @@ describe('/v1/responses streaming', () => {
     expect(stripIds(final)).toEqual(stripIds(whole));
     const kinds = events.map((e) => e.type).filter((k, i, all) => k !== all[i - 1]);
     expect(kinds.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
-    expect(kinds.includes('response.reasoning_text.delta')).toBe(extra.include_reasoning !== false);
+    expect(kinds.includes('response.reasoning_text.delta')).toBe((extra as { include_reasoning?: boolean }).include_reasoning !== false);
     if (whole.status === 'completed') expect(kinds).toContain('response.output_text.delta');
   });
 
