@@ -565,6 +565,18 @@ describe('/v1/responses refusals and hostile inputs', () => {
     expect(error.param).toBe('input');
   });
 
+  it('a prototype-poisoning key and a body nested too deep are 400s naming where', async () => {
+    const proto = `{"model":"sim-r1","input":[{"role":"user","content":"hi","__proto__":{"x":1}}]}`;
+    let res = await fetch(`${stack.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: proto });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('input[0].__proto__');
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100; i++) deep = { a: deep };
+    res = await fetch(`${stack.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...base, metadata: deep }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toMatch(/^metadata/);
+  });
+
   it('hostile bodies get 400 in the OpenAI envelope, never a 5xx', async () => {
     const bodies: unknown[] = [
       [],
