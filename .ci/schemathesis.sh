@@ -34,8 +34,9 @@ WORKERS=${ST_WORKERS:-1}
 #                          405s would be a change to app.ts: reported, not done here);
 #   ignored_auth, use_after_free, ensure_resource_availability, object_level_authorization -
 #                          need auth configured or resources with links; this API has neither.
-# Plus our own two (.ci/schemathesis/hooks.py): sse_stream_terminated, chat_paths_reached.
-CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection,missing_required_header,sse_stream_terminated,chat_paths_reached
+# Plus our own three (.ci/schemathesis/hooks.py): sse_stream_terminated, responses_stream_terminated,
+# chat_paths_reached.
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection,missing_required_header,sse_stream_terminated,responses_stream_terminated,chat_paths_reached
 
 # Every package of the venv, pinned (pip freeze of a fresh install of schemathesis==4.32.5 on
 # Python 3.11), so a new release of a transitive dependency cannot change CI's verdict.

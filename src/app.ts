@@ -23,6 +23,7 @@ import { createProfileRegistry } from './profiles/registry.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerCompletions } from './routes/completions.js';
 import { registerMessages } from './routes/messages.js';
+import { registerResponses } from './routes/responses.js';
 import { registerTokenizer } from './routes/tokenizer.js';
 import { registerHealth } from './routes/health.js';
 import { registerMetrics } from './routes/metrics.js';
@@ -203,6 +204,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   registerChatCompletions(app, ctx);
   registerCompletions(app, ctx);
   registerMessages(app, ctx);
+  registerResponses(app, ctx);
   registerTokenizer(app, ctx);
   registerModels(app, ctx);
   registerHealth(app, ctx);

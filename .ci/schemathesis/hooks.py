@@ -34,14 +34,17 @@ Three jobs:
    Negative bodies are all kept: any 4xx is a right answer to them.
 
 2. Send streams. Generated bodies rarely set `stream: true` (hypothesis draws it about as often
-   as any other optional field), so half of the schema-valid chat and completion bodies, chosen by a hash of
+   as any other optional field), so half of the schema-valid chat, completion and responses bodies, chosen by a hash of
    the body (deterministic for a seed), are sent with `stream: true`; `stream` is a boolean, so
    the body stays schema-valid.
 
-3. Two checks that schema validation alone cannot make:
+3. Three checks that schema validation alone cannot make:
      - `sse_stream_terminated`: a 200 text/event-stream answer ends with `data: [DONE]`, or with
        exactly one error event (docs/api.md, "Errors in a stream": a failure after the first
        byte is sent as one data: {"error": ...} event, then the stream ends).
+     - `responses_stream_terminated`: a 200 text/event-stream answer of POST /v1/responses counts
+       `sequence_number` from 0, starts with response.created and ends with response.completed
+       or with one error event.
      - `chat_paths_reached`: the run got at least one 200 application/json AND one 200
        text/event-stream answer from POST /v1/chat/completions, so a green run really went through
        the engine both ways (a run that only ever saw 400/404 would prove little).
@@ -178,6 +181,8 @@ def filter_case(ctx, case):  # noqa: ANN001 - schemathesis' hook signature
             return False
     if _is_path(case, "/v1/messages") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
         return _messages_budget_agrees(body) and _messages_tools_fit(body)
+    if _is_path(case, "/v1/responses") and isinstance(body, dict) and meta is not None and meta.generation.mode.is_positive:
+        return _responses_fit(body)
     if not _is_generation(case) or not isinstance(body, dict) or meta is None or not meta.generation.mode.is_positive:
         return True
     if _has_non_text_part(body):
@@ -247,6 +252,55 @@ def _messages_tools_fit(body: dict[str, Any]) -> bool:
     return choice.get("type") != "tool" or choice.get("name") in names
 
 
+def _responses_fit(body: dict[str, Any]) -> bool:
+    """/v1/responses (src/responses/): the rules openapi.yaml CreateResponseRequest states in prose.
+    tool_choice required or named needs tools, a named one names one of them, and a required one
+    needs `$defs` that are objects and agree (src/tools/tool-plan.ts); M's spellings agree and
+    min_thinking_tokens <= M (M from max_thinking_tokens / thinking_token_budget, else the
+    reasoning.effort preset); a final message left in progress is the assistant's."""
+    choice = body.get("tool_choice")
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    names = {t.get("name") for t in tools if isinstance(t, dict)}
+    if choice not in (None, "none", "auto"):
+        if not names:
+            return False
+        if isinstance(choice, dict) and choice.get("name") not in names:
+            return False
+        if choice == "required" and not _defs_fit(tools):
+            return False
+    values = [v for v in (_int(body.get("max_thinking_tokens")), _int(body.get("thinking_token_budget"))) if v is not None]
+    if len(set(values)) > 1:
+        return False
+    reasoning = body.get("reasoning")
+    effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+    max_thinking = values[0] if values else EFFORT_MAX_THINKING.get(effort)
+    min_thinking = _int(body.get("min_thinking_tokens"))
+    if min_thinking is not None and max_thinking is not None and min_thinking > max_thinking:
+        return False
+    items = body.get("input")
+    last = items[-1] if isinstance(items, list) and items else None
+    if isinstance(last, dict) and last.get("status") in ("in_progress", "incomplete") and last.get("type", "message") == "message":
+        return last.get("role") == "assistant"
+    return True
+
+
+def _defs_fit(tools: list[Any]) -> bool:
+    """tool_choice required: every tool's `$defs` is an object, and a name defined twice is defined alike."""
+    seen: dict[str, Any] = {}
+    for t in tools:
+        params = t.get("parameters") if isinstance(t, dict) else None
+        if not isinstance(params, dict) or "$defs" not in params:
+            continue
+        defs = params["$defs"]
+        if not isinstance(defs, dict):
+            return False
+        for k, v in defs.items():
+            if k in seen and json.dumps(seen[k]) != json.dumps(v):
+                return False
+            seen[k] = v
+    return True
+
+
 def _messages_budget_agrees(body: dict[str, Any]) -> bool:
     """/v1/messages: min_thinking_tokens must not exceed M (thinking.budget_tokens, 0 when
     thinking is disabled, else the output_config.effort preset), as on chat."""
@@ -272,7 +326,7 @@ def map_case(ctx, case):  # noqa: ANN001
     if _is_path(case, "/detokenize") and isinstance(body.get("tokens"), list):
         case.body = body = {**body, "tokens": _fold_ids(body["tokens"])}
         return case
-    if not _is_generation(case):
+    if not (_is_generation(case) or _is_path(case, "/v1/responses")):
         return case
     if _is_path(case, "/v1/completions") and isinstance(body.get("prompt"), list):
         prompt = body["prompt"]
@@ -377,6 +431,28 @@ def sse_stream_terminated(ctx, response, case):  # noqa: ANN001
         raise AssertionError(f"The stream does not end with `data: [DONE]`; its last event is {events[-1][:200]!r}.")
     if events.count("[DONE]") != 1:
         raise AssertionError("`data: [DONE]` was sent more than once.")
+    return None
+
+
+@schemathesis.check
+def responses_stream_terminated(ctx, response, case):  # noqa: ANN001
+    """A /v1/responses stream: named events, `sequence_number` 0, 1, 2, ..., response.created
+    first, and response.completed last, or one `error` event last (docs/api.md)."""
+    if not _is_path(case, "/v1/responses") or response.status_code != 200 or _content_type(response) != "text/event-stream":
+        return None
+    if getattr(response, "stream_cut_short", False):
+        return None
+    events = [json.loads(e) for e in _data_events(response.content)]
+    if not events:
+        raise AssertionError("The event stream has no data events at all.")
+    numbers = [e.get("sequence_number") for e in events]
+    if numbers != list(range(len(events))):
+        raise AssertionError(f"sequence_number must count 0, 1, 2, ...; got {numbers[:20]}.")
+    types = [e.get("type") for e in events]
+    if types[0] != "response.created":
+        raise AssertionError(f"The first event must be response.created, not {types[0]!r}.")
+    if types[-1] not in ("response.completed", "error") or types.count("response.completed") + types.count("error") != 1:
+        raise AssertionError(f"The stream must end with one response.completed or one error event; it ends with {types[-3:]}.")
     return None
 
 

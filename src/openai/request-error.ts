@@ -24,7 +24,8 @@ export function zodToInvalidRequest(error: z.ZodError): InvalidRequestError {
   const first = error.issues[0];
   if (first === undefined) return new InvalidRequestError('Invalid request body.', { code: 'invalid_value' });
   const { issue, path } = deepest(first, first.path);
-  const param = formatParam(path);
+  // A strict object's stray key is named itself (`reasoning.mode`), not its parent.
+  const param = formatParam(issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...path, issue.keys[0]] : path);
   const { message, code } = describe(issue, param);
   return new InvalidRequestError(message, { param: param === '' ? null : param, code });
 }

@@ -61,7 +61,7 @@ describe('endpoints', () => {
     expect(documented).toEqual(served);
     expect(served).toEqual([
       'GET /health', 'GET /metrics', 'GET /openapi.yaml', 'GET /ready', 'GET /tokenizer_info', 'GET /v1/models',
-      'POST /detokenize', 'POST /tokenize', 'POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/messages',
+      'POST /detokenize', 'POST /tokenize', 'POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/messages', 'POST /v1/responses',
     ]);
   });
 });

@@ -122,9 +122,31 @@ describe('openapi.yaml', () => {
     ]);
   });
 
+  it('documents /v1/responses: the request with thinkgate\'s budget fields, the Response and its stream events', () => {
+    const req = at(doc, '#/components/schemas/CreateResponseRequest');
+    expect(req.required).toEqual(['model', 'input']);
+    const props = at(req, '#/properties');
+    for (const field of ['input', 'instructions', 'max_output_tokens', 'reasoning', 'text', 'tools', 'tool_choice', 'stream', 'max_thinking_tokens', 'min_thinking_tokens', 'max_thinking_extensions', 'thinking_extension']) {
+      expect(props[field], field).toBeDefined();
+    }
+    // State is refused: only null (absent) is schema-valid.
+    for (const field of ['previous_response_id', 'conversation', 'prompt']) expect(at(props, `#/${field}`).type, field).toBe('null');
+    const usage = at(doc, '#/components/schemas/ResponseUsage/properties');
+    expect(at(usage, '#/output_tokens_details/properties').reasoning_tokens).toBeDefined();
+    expect(at(usage, '#/input_tokens_details/properties').cached_tokens).toBeDefined();
+    expect(at(doc, '#/components/schemas/Response/properties').budget_forcing).toEqual({ $ref: '#/components/schemas/BudgetForcing' });
+    const events = at(doc, '#/components/schemas/ResponseStreamEvent/properties/event').enum as string[];
+    for (const e of ['response.created', 'response.reasoning_text.delta', 'response.output_text.delta', 'response.function_call_arguments.delta', 'response.completed', 'error']) {
+      expect(events, e).toContain(e);
+    }
+    const op = at(doc, '#/paths/~1v1~1responses/post');
+    expect(Object.keys(at(op, '#/responses/200/content')).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(at(doc, String(at(op, '#/responses/400').$ref))).toEqual(at(doc, '#/components/responses/BadRequest'));
+  });
+
   it('offers bearer auth on /v1 routes, optional so that a gateway without keys is open', () => {
     expect(at(doc, '#/components/securitySchemes/bearerAuth')).toMatchObject({ type: 'http', scheme: 'bearer' });
-    for (const ref of ['#/paths/~1v1~1chat~1completions/post', '#/paths/~1v1~1models/get']) {
+    for (const ref of ['#/paths/~1v1~1chat~1completions/post', '#/paths/~1v1~1responses/post', '#/paths/~1v1~1models/get']) {
       expect(at(doc, ref).security).toEqual([{ bearerAuth: [] }, {}]);
     }
     expect(at(doc, '#/paths/~1health/get').security).toEqual([]);
