@@ -48,7 +48,7 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
 
   // `route`: the API the client spoke (/v1/chat/completions, /v1/completions, /v1/messages, ...),
   // a registered route URL, so bounded.
-  const requests = counter('thinkgate_requests_total', 'Budget-forced requests (chat, completions, messages) by route and final HTTP status.', [
+  const requests = counter('thinkgate_requests_total', 'Budget-forced requests (chat, completions, messages, responses) by route and final HTTP status.', [
     'model',
     'stream',
     'code',

@@ -130,7 +130,7 @@ describe('metrics: an upstream that takes any model name', () => {
 });
 
 describe('metrics: the route label', () => {
-  it('tells /v1/messages from chat for the same model, and a refused request is counted on its route', async () => {
+  it('tells /v1/messages and /v1/responses from chat for the same model', async () => {
     const stack = await startStack();
     try {
       const msg = await post(stack.url, '/v1/messages', { model: 'sim-r1', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
@@ -138,11 +138,15 @@ describe('metrics: the route label', () => {
       await msg.json();
       const ok = await post(stack.url, '/v1/chat/completions', chat('sim-r1'));
       await ok.json();
+      const resp = await post(stack.url, '/v1/responses', { model: 'sim-r1', input: 'hi', max_output_tokens: 64 });
+      expect(resp.status).toBe(200);
+      await resp.json();
       const text = await (await fetch(`${stack.url}/metrics`)).text();
+      expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/responses"} 1');
       expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/messages"} 1');
       expect(text).toContain('thinkgate_requests_total{model="sim-r1",stream="false",code="200",route="/v1/chat/completions"} 1');
       const routes = new Set([...text.matchAll(/^thinkgate_requests_total\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]));
-      expect([...routes].sort()).toEqual(['/v1/chat/completions', '/v1/messages']);
+      expect([...routes].sort()).toEqual(['/v1/chat/completions', '/v1/messages', '/v1/responses']);
     } finally {
       await stack.close();
     }
