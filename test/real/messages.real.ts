@@ -96,4 +96,36 @@ describe.each(backends)('$label /v1/messages', (backend) => {
       expect(names.has(n), n).toBe(true);
     }
   });
+
+  // vLLM serves /v1/messages itself (vllm/entrypoints/anthropic/serving.py): the same tool-use
+  // round trip must become the same prompt there and here (usage.input_tokens), and thinkgate's
+  // answer must be its own chat's answer to the chat request vLLM would build.
+  it.runIf(backend.kind === 'vllm')('a tool-use round trip: the same prompt as vLLM\'s own /v1/messages; tools reach the template', async () => {
+    const body = {
+      model: backend.model,
+      max_tokens: 60,
+      temperature: 0,
+      tools: [{ name: 'get_weather', description: 'Weather of a city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }],
+      messages: [
+        { role: 'user', content: 'Use a tool to get the weather in Paris.' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] },
+      ],
+    };
+    const post = async (url: string) => {
+      const res = await fetch(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return (await res.json()) as Anthropic.Message;
+    };
+    const ours = await post(stack.url);
+    const theirs = await post(backend.url);
+    expect(ours.usage.input_tokens).toBe(theirs.usage.input_tokens);
+    // Without the tools the prompt is shorter: they were rendered, not dropped.
+    const noTools = await fetch(`${stack.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, tools: undefined, messages: [body.messages[0]] }),
+    }).then((r) => r.json() as Promise<Anthropic.Message>);
+    expect(noTools.usage.input_tokens).toBeLessThan(ours.usage.input_tokens);
+  });
 });
