@@ -121,7 +121,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const metrics = createMetrics(registry, deps.build ?? { version }, { processMetrics: deps.processMetrics ?? false });
   const keyMetrics = createKeyMetrics(registry);
   const now = deps.now ?? Date.now;
-  const quota = createQuotaGovernor(config, { metrics: keyMetrics, log: app.log, now, ...(deps.quotaStore ? { store: deps.quotaStore } : {}) });
+  const quota = createQuotaGovernor(config.quota, { metrics: keyMetrics, log: app.log, now, ...(deps.quotaStore ? { store: deps.quotaStore } : {}) });
   const backends = deps.backends ?? config.upstreams.map((u) => createBackend(u, config));
   const pool = new UpstreamPool(backends, {
     healthIntervalMs: config.health.intervalMs,

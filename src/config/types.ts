@@ -2,7 +2,7 @@
  * What loadConfig returns (Config) and how it fails (ConfigError). Defaults: defaults.ts; the
  * file's shape: schema.ts; docs/configuration.md explains every key.
  */
-import type { KeyPolicy } from '../quota/policy.js';
+import type { KeyPolicy, QuotaSettings } from '../quota/policy.js';
 import type { BudgetDefaults, GlobalDefaults, ModelRule, Profile } from '../profiles/profile.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -37,14 +37,7 @@ export interface Config {
   /** `auth.keys`: named keys with policies (a key here also opens the gateway's routes). */
   namedKeys: readonly KeyPolicy[];
   /** Where quotas and request rates are kept (quota/governor.ts). */
-  quota: {
-    /** Shared through Redis when set; in this process only when not. */
-    redisUrl?: string;
-    onRedisError: 'open' | 'closed';
-    redisTimeoutMs: number;
-    chargeEveryTokens: number;
-    redisPrefix: string;
-  };
+  quota: QuotaSettings;
   /** At least one. */
   upstreams: readonly UpstreamConfig[];
   /** Built-ins plus operator profiles (an operator entry may override a built-in by name). Null prototype. */

@@ -9,7 +9,6 @@
  * alert (deploy/prometheus/rules.yaml) compares with the limit.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { QuotaWindow } from '../quota/policy.js';
 
 export type KeyRefusal = 'thinking_quota' | 'request_rate' | 'max_n' | 'store_unavailable';
 export type StoreOp = 'admit' | 'charge';
@@ -19,7 +18,8 @@ export interface KeyMetrics {
   tokens(key: string, thinking: number, answer: number): void;
   refused(key: string, reason: KeyRefusal): void;
   /** The key's usage of a window's quota, as last seen, and its limit. */
-  quotaUsed(key: string, window: QuotaWindow, used: number, limit: number): void;
+  /** `window`: a quota window's name (quota/policy.ts QUOTA_WINDOWS: minute, hour, day), a bounded label. */
+  quotaUsed(key: string, window: string, used: number, limit: number): void;
   /** A quota store call failed (Redis down, slow or answering garbage); `up` tracks the store's state. */
   storeError(op: StoreOp): void;
   storeUp(up: boolean): void;

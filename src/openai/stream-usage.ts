@@ -3,7 +3,6 @@
  * `include_usage` adds the final usage chunk; `continuous_usage_stats` counts only together with
  * it and puts each choice's usage so far on every chunk (running-usage.ts).
  */
-import type { StartedRuns } from '../runs/start-runs.js';
 import { RunningUsage } from './running-usage.js';
 
 export interface StreamUsage {
@@ -17,7 +16,7 @@ export function streamUsage(options: { include_usage?: boolean | null; continuou
 }
 
 /** The renderer option for continuous usage: choice i's prompt length is its run's prompt. */
-export function continuousUsage(usage: StreamUsage, started: Pick<StartedRuns, 'inputs'>): { continuousUsage?: RunningUsage } {
+export function continuousUsage(usage: StreamUsage, started: { inputs: readonly { promptIds: readonly number[] }[] }): { continuousUsage?: RunningUsage } {
   if (!usage.continuous) return {};
   return { continuousUsage: new RunningUsage((i) => started.inputs[i]?.promptIds.length ?? 0) };
 }

@@ -1,20 +1,19 @@
 /** Named-key quotas (issue 17): the governor over the store the config picks. */
-import type { Config } from '../config/index.js';
 import type { KeyMetrics } from '../metrics/key-metrics.js';
 import { QuotaGovernor, type QuotaLog } from './governor.js';
 import { MemoryQuotaStore } from './memory-store.js';
 import { RedisQuotaStore } from './redis-store.js';
 import type { QuotaStore } from './store.js';
+import type { QuotaSettings } from './policy.js';
 
 export { QuotaGovernor, type Grant } from './governor.js';
 export type { QuotaStore } from './store.js';
 
 /** Redis when `quota.redis_url` is set (and no store is injected), else this process's memory. */
 export function createQuotaGovernor(
-  config: Config,
+  q: QuotaSettings,
   deps: { metrics: KeyMetrics; log: QuotaLog; now: () => number; store?: QuotaStore },
 ): QuotaGovernor {
-  const q = config.quota;
   const store =
     deps.store ??
     (q.redisUrl !== undefined

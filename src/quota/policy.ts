@@ -6,6 +6,16 @@
 /** Quota windows: fixed, aligned to the epoch (a minute window resets at :00), so every pod agrees on them. */
 export const QUOTA_WINDOWS = ['minute', 'hour', 'day'] as const;
 export type QuotaWindow = (typeof QUOTA_WINDOWS)[number];
+
+/** The config's `quota` section (docs/configuration.md): where quotas and request rates are kept. */
+export interface QuotaSettings {
+  /** Shared through Redis when set; in this process only when not. */
+  redisUrl?: string;
+  onRedisError: 'open' | 'closed';
+  redisTimeoutMs: number;
+  chargeEveryTokens: number;
+  redisPrefix: string;
+}
 export const WINDOW_MS: Readonly<Record<QuotaWindow, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
 export type OnQuotaExhausted = 'refuse' | 'degrade';
