@@ -12,7 +12,8 @@
  */
 import { UpstreamError } from '../../errors.js';
 import type { CompletionDelta, CompletionEvent, CompletionUsage, FinishReason } from '../../engine/backend.js';
-import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmUsage } from './schemas.js';
+import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmCompletionChunk, type VllmUsage } from './schemas.js';
+import { guardChunk } from './chunk-guard.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
 import type { ChunkReader } from '../stream-completion.js';
 import { LogprobsReader } from './logprobs.js';
@@ -101,15 +102,8 @@ export class CompletionChunkReader implements ChunkReader {
       if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
       throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
     }
-    const parsed = VllmCompletionChunkSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
-      throw new UpstreamError(`vLLM sent an unexpected stream chunk (invalid field${where}).`, {
-        detail: `${issue?.message ?? 'invalid'}: ${excerpt(data)}`,
-      });
-    }
-    const chunk = parsed.data;
+    // The hand-written guard passes the chunks zod would (chunk-guard.ts); zod sees the rest and explains.
+    const chunk = guardChunk(json) ?? viaZod(json, data);
     const choice = chunk.choices[0];
     if (choice === undefined) {
       // The trailing usage chunk (or an empty keep-alive chunk without usage).
@@ -149,6 +143,17 @@ export class CompletionChunkReader implements ChunkReader {
     this.lastRunningUsage = null;
     return u;
   }
+}
+
+/** The schema's verdict on a chunk the guard did not pass: the chunk, or an UpstreamError naming the field. */
+function viaZod(json: unknown, data: string): VllmCompletionChunk {
+  const parsed = VllmCompletionChunkSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
+  throw new UpstreamError(`vLLM sent an unexpected stream chunk (invalid field${where}).`, {
+    detail: `${issue?.message ?? 'invalid'}: ${excerpt(data)}`,
+  });
 }
 
 function toUsage(u: VllmUsage): CompletionUsage {
