@@ -142,6 +142,8 @@ export interface Backend {
    * Called before anything is generated: the answer segment comes after the thinking was spent.
    */
   checkAnswerFields?(fields: Readonly<Record<string, unknown>>): void;
+  /** False: this server gives no per-token logprobs thinkgate can use (llama.cpp); absent: it does. */
+  readonly tokenLogprobs?: boolean;
   models(signal?: AbortSignal): Promise<ModelInfo[]>;
   health(signal?: AbortSignal): Promise<boolean>;
 }

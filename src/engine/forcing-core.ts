@@ -64,13 +64,14 @@ export class ForcingCore {
       maxTokens: Math.max(1, Math.min(ee.probeMaxTokens, st.contextRoom() - ee.probeIds.length)),
       sampling: { ...this.input.sampling, temperature: 0 },
     };
+    if (ee.minConfidence !== undefined) req.logprobs = 0;
     if (this.input.requestId !== undefined) req.requestId = `${this.input.requestId}-p${st.segments}`;
     return req;
   }
 
-  /** The probe's generated text and token count: converged (thinking closes) or thinking goes on. */
-  probeDone(text: string, tokens: number): void {
-    this.next = onProbe(this.state, this.input.earlyExit!.extract(text), tokens);
+  /** The probe's generated text, token count and mean token logprob (with minConfidence): converged (thinking closes) or thinking goes on. */
+  probeDone(text: string, tokens: number, meanLogprob?: number): void {
+    this.next = onProbe(this.state, this.input.earlyExit!.extract(text), tokens, meanLogprob);
     this.out.pushAll(this.state.takeInserted());
   }
 

@@ -103,8 +103,8 @@ export function onSegmentEnd(state: ForcingState, reason: 'stop' | 'length'): Ne
  * Early exit: a probe's answer. Agreement closes thinking with the forced close (the model then
  * answers in a `converged` segment); otherwise thinking goes on to the next probe point.
  */
-export function onProbe(state: ForcingState, answer: string | null, tokens: number): Next {
-  if (!state.noteProbe(answer, tokens)) return CONTINUE;
+export function onProbe(state: ForcingState, answer: string | null, tokens: number, meanLogprob?: number): Next {
+  if (!state.noteProbe(answer, tokens, meanLogprob)) return CONTINUE;
   if (state.answerRoom() <= 0) return LENGTH;
   state.close('forced');
   return CONVERGED;

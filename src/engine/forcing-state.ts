@@ -44,7 +44,7 @@ export class ForcingState {
 
   /** Early exit: the span at which the next probe runs, and what the probes said. */
   private nextProbeAt = Infinity;
-  private probeStats: { probes: number; tokens: number; answers: (string | null)[]; exitedAt: number | null } | undefined;
+  private probeStats: { probes: number; tokens: number; answers: (string | null)[]; exitedAt: number | null; meanLogprobs?: (number | null)[] } | undefined;
 
   /** B = min(M, max_completion_tokens): the thinking span never exceeds it (docs/budget-forcing.md). */
   readonly thinkingLimit: number;
@@ -69,7 +69,7 @@ export class ForcingState {
     if (ee !== undefined) {
       // Never below the minimum: the first probe waits for m.
       this.nextProbeAt = Math.max(ee.intervalTokens, input.budget.minThinkingTokens);
-      this.probeStats = { probes: 0, tokens: 0, answers: [], exitedAt: null };
+      this.probeStats = { probes: 0, tokens: 0, answers: [], exitedAt: null, ...(ee.minConfidence !== undefined ? { meanLogprobs: [] } : {}) };
     }
   }
 
@@ -177,14 +177,16 @@ export class ForcingState {
    * A probe's answer: true when the last `agreements` answers agree (the caller closes
    * thinking); otherwise the next probe point is set.
    */
-  noteProbe(answer: string | null, tokens: number): boolean {
+  noteProbe(answer: string | null, tokens: number, meanLogprob?: number): boolean {
     const ee = this.input.earlyExit!;
     const st = this.probeStats!;
     st.probes++;
     st.tokens += tokens;
     st.answers.push(answer);
+    if (st.meanLogprobs !== undefined) st.meanLogprobs.push(meanLogprob ?? null);
     const last = st.answers.slice(-ee.agreements);
-    const agreed = answer !== null && last.length === ee.agreements && last.every((a) => a === answer);
+    const confident = ee.minConfidence === undefined || (meanLogprob !== undefined && meanLogprob >= ee.minConfidence);
+    const agreed = confident && answer !== null && last.length === ee.agreements && last.every((a) => a === answer);
     if (agreed) st.exitedAt = this.spanTokens;
     else this.nextProbeAt = this.spanTokens + ee.intervalTokens;
     return agreed;
@@ -280,7 +282,10 @@ export class ForcingState {
     if (this.prefill !== undefined) s.prefill = { phase: this.prefill.phase, thinking_tokens: this.prefill.thinkingTokens };
     if (this.input.reflectionIdsBanned !== undefined) s.reflection_ids_banned = this.input.reflectionIdsBanned;
     const ps = this.probeStats;
-    if (ps !== undefined) s.early_exit = { probes: ps.probes, probe_tokens: ps.tokens, exited_at: ps.exitedAt, answers: [...ps.answers] };
+    if (ps !== undefined) {
+      s.early_exit = { probes: ps.probes, probe_tokens: ps.tokens, exited_at: ps.exitedAt, answers: [...ps.answers] };
+      if (ps.meanLogprobs !== undefined) s.early_exit.mean_logprobs = [...ps.meanLogprobs];
+    }
     return s;
   }
 

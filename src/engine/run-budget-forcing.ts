@@ -32,8 +32,8 @@ export async function* runBudgetForcing(
   while (core.running) {
     if (signal.aborted) throw new AbortedError();
     if (core.probing) {
-      const { text, tokens } = await probe(backend, core.beginProbe(), signal);
-      core.probeDone(text, tokens);
+      const { text, tokens, meanLogprob } = await probe(backend, core.beginProbe(), signal);
+      core.probeDone(text, tokens, meanLogprob);
       yield* core.take();
       continue;
     }
@@ -51,24 +51,32 @@ export async function* runBudgetForcing(
 }
 
 /** An early-exit probe: its text and generated token count, read whole (the client never sees it). */
-async function probe(backend: Backend, req: CompletionRequest, signal: AbortSignal): Promise<{ text: string; tokens: number }> {
+async function probe(backend: Backend, req: CompletionRequest, signal: AbortSignal): Promise<{ text: string; tokens: number; meanLogprob?: number }> {
   const ctrl = new AbortController();
   const onAbort = (): void => ctrl.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   let text = '';
   let tokens = 0;
+  let sum = 0;
+  let entries = 0;
   try {
     for await (const ev of backend.streamCompletion(req, ctrl.signal)) {
       if (ev.kind === 'usage') continue;
       text += ev.text;
       tokens += ev.tokenIds.length;
+      for (const lp of ev.logprobs ?? []) {
+        sum += lp.logprob;
+        entries++;
+      }
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
     ctrl.abort(SEGMENT_ENDED);
   }
   if (signal.aborted) throw new AbortedError();
-  return { text, tokens };
+  if (req.logprobs === undefined) return { text, tokens };
+  // No entries (an empty probe): no confidence to report.
+  return entries === 0 ? { text, tokens } : { text, tokens, meanLogprob: sum / entries };
 }
 
 /** One upstream call, fed to the core; the upstream is closed when the core is done with it. */

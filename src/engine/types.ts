@@ -102,6 +102,11 @@ export interface EarlyExit {
   probeMaxTokens: number;
   /** The probe's text -> its canonical answer (a grader's extract; null: none). */
   extract(text: string): string | null;
+  /**
+   * With it, probes ask for their tokens' logprobs, and agreement also needs the last probe's
+   * mean token logprob at or above this (a logprob: <= 0).
+   */
+  minConfidence?: number;
 }
 
 /**
@@ -129,7 +134,7 @@ export interface BudgetForcingSummary {
   /** With `aggregate: majority` (runs/majority-vote.ts): how the n samples voted. */
   vote?: VoteSummary;
   /** With `thinking_early_exit`: the probes run, their generated tokens (not in usage), and the span at exit (null: none). */
-  early_exit?: { probes: number; probe_tokens: number; exited_at: number | null; answers: (string | null)[] };
+  early_exit?: { probes: number; probe_tokens: number; exited_at: number | null; answers: (string | null)[]; mean_logprobs?: (number | null)[] };
   /**
    * Only with an assistant prefill: where it left the model, and its own thinking ids, which
    * are the client's and not in `thinking_tokens` (docs/budget-forcing.md, "Prefills").

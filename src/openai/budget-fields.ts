@@ -31,7 +31,8 @@ export const budgetFieldsShape = {
         .object({
           probe_interval_tokens: z.number().int().min(1).max(1_000_000).optional(),
           agreements: z.number().int().min(1).max(16).optional(),
-          min_confidence: z.number().optional(),
+          // A mean token logprob: <= 0.
+          min_confidence: z.number().max(0).optional(),
         })
         .strict(),
     ])

@@ -8,8 +8,10 @@
  * engine (forcing-core.ts) runs the probes at thinking segment boundaries and decides; this file
  * turns the request field and the profile into its EngineInput.earlyExit.
  *
- * Not yet: Dynasor's confidence gate (`min_confidence`, which needs the probe's logprobs), and
- * probes running concurrently with the main stream (here the stream pauses for each probe).
+ * `min_confidence` (a logprob, <= 0) adds a confidence gate in the manner of DEER (arXiv
+ * 2504.15895): probes then ask for their tokens' logprobs, and agreement also needs the last
+ * probe's mean token logprob to reach it; servers without usable logprobs (llama.cpp) refuse it.
+ * Not yet: probes running concurrently with the main stream (here the stream pauses for each).
  */
 import type { Backend } from '../engine/backend.js';
 import type { EarlyExit } from '../engine/types.js';
@@ -19,10 +21,10 @@ import { lastBoxed } from '../sweep/graders.js';
 
 export type EarlyExitField = boolean | { probe_interval_tokens?: number | undefined; agreements?: number | undefined; min_confidence?: number | undefined } | undefined;
 
-/** Refuses what is not built yet, before anything is tokenized or generated. */
-export function checkEarlyExit(field: EarlyExitField): void {
-  if (typeof field === 'object' && field.min_confidence !== undefined) {
-    throw new InvalidRequestError('`thinking_early_exit.min_confidence` (a confidence gate on the probes) is not supported yet; agreements alone decide.', {
+/** Refuses what this backend cannot do, before anything is generated. */
+export function checkEarlyExit(field: EarlyExitField, backend: Backend): void {
+  if (typeof field === 'object' && field.min_confidence !== undefined && backend.tokenLogprobs === false) {
+    throw new InvalidRequestError('`thinking_early_exit.min_confidence` needs per-token logprobs, which thinkgate reads from vLLM only.', {
       param: 'thinking_early_exit.min_confidence',
       code: 'unsupported_parameter',
     });
@@ -38,7 +40,7 @@ export async function earlyExitFor(
   signal: AbortSignal,
 ): Promise<EarlyExit | undefined> {
   if (field === undefined || field === false) return undefined;
-  checkEarlyExit(field);
+  checkEarlyExit(field, backend);
   const own = typeof field === 'object' ? field : {};
   const defaults = { ...EARLY_EXIT_DEFAULTS, ...profile.profile.early_exit };
   const prefix = profile.profile.answer_prefix ?? ANSWER_PREFIX;
@@ -48,6 +50,7 @@ export async function earlyExitFor(
     agreements: own.agreements ?? defaults.agreements,
     probeIds: [...profile.forcedCloseIds, ...prefixIds],
     probeMaxTokens: defaults.probe_max_tokens,
+    ...(own.min_confidence !== undefined ? { minConfidence: own.min_confidence } : {}),
     // The probe's text continues the prefix: the answer is the last \boxed{} of both together.
     extract: (text) => {
       const boxed = lastBoxed(prefix + text);

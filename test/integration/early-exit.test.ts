@@ -57,8 +57,21 @@ describe('thinking_early_exit', () => {
     expect(m.budget_forcing.early_exit!.exited_at!).toBeGreaterThanOrEqual(20);
   });
 
+  it('min_confidence gates the exit on the probes\' mean logprob (the simulator reports real-looking ones)', async () => {
+    const res = (await stack.client.chat.completions.create(ask({ thinking_early_exit: { probe_interval_tokens: 8, agreements: 2, min_confidence: -50 } }) as never)) as Res;
+    const ee = res.budget_forcing.early_exit! as EarlyExit & { mean_logprobs: number[] };
+    expect(ee.mean_logprobs).toHaveLength(ee.probes);
+    expect(ee.exited_at).not.toBeNull();
+    const probes = completions().filter((c) => c['max_tokens'] === 16);
+    for (const p of probes) expect(p['logprobs']).toBe(0);
+    stack.sim.reset();
+    const never = (await stack.client.chat.completions.create(ask({ thinking_early_exit: { probe_interval_tokens: 8, agreements: 2, min_confidence: 0 } }) as never)) as Res;
+    // A mean logprob of exactly 0 would need certainty on every token: the simulator never is.
+    expect(never.budget_forcing.early_exit!.exited_at).toBeNull();
+  });
+
   it.each([
-    ['min_confidence', { thinking_early_exit: { min_confidence: -0.5 } }, 'thinking_early_exit.min_confidence'],
+    ['a positive min_confidence (it is a logprob)', { thinking_early_exit: { min_confidence: 0.5 } }, 'thinking_early_exit'],
     ['agreements 0', { thinking_early_exit: { agreements: 0 } }, 'thinking_early_exit'],
     ['an unknown key', { thinking_early_exit: { every: 3 } }, 'thinking_early_exit'],
   ])('%s is a 400 naming the field', async (_n, extra, param) => {

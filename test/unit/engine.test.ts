@@ -666,6 +666,18 @@ describe('engine: early exit (probes at thinking segment boundaries, issue 16 it
     expect(r.log.filter((l) => l.startsWith('segment'))).toEqual(['segment 1 initial prompt=9', 'segment 2 continue prompt=13', 'segment 3 continue prompt=17', 'segment 4 close prompt=22']);
   });
 
+  it('min_confidence: probes ask for logprobs; agreement also needs the last probe\'s mean logprob to reach it', async () => {
+    // The fake model's logprob of an id is -(its position) / 1000: about -0.02 for these probes.
+    const sure = await run({ think: 30, answer: 2 }, input({ earlyExit: early({ minConfidence: -0.5 }) }));
+    expect(sure.requests.filter((q) => q.maxTokens === 3).map((q) => q.logprobs)).toEqual([0, 0]);
+    expect(sure.finish.budgetForcing.early_exit).toMatchObject({ probes: 2, exited_at: 8 });
+    const means = sure.finish.budgetForcing.early_exit!.mean_logprobs!;
+    expect(means).toHaveLength(2);
+    for (const m of means) expect(m).toBeCloseTo(-0.02, 1);
+    const unsure = await run({ think: 30, answer: 2 }, input({ M: 20, earlyExit: early({ minConfidence: -0.001 }) }));
+    expect(unsure.finish.budgetForcing).toMatchObject({ thinking_tokens: 20, truncated: true, early_exit: { exited_at: null } });
+  });
+
   it('a model that closes thinking by itself before the probe point needs no probe', async () => {
     const r = await run({ think: 3, answer: 1 }, input({ earlyExit: early({ intervalTokens: 10 }) }));
     expect(r.finish.budgetForcing.early_exit).toEqual({ probes: 0, probe_tokens: 0, exited_at: null, answers: [] });

@@ -111,6 +111,9 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
     });
   }
 
+  /** Per-token logprobs are refused here (streamCompletion says why). */
+  readonly tokenLogprobs = false;
+
   /** llama-server's constraints are json_schema and GBNF grammar (grammar.ts); the rest is refused up front. */
   checkAnswerFields(fields: Readonly<Record<string, unknown>>): void {
     llamaGrammarFields(fields);
