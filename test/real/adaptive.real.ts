@@ -12,13 +12,15 @@
  *   those ids generated while thinking;
  * - the majority vote (`aggregate: 'majority'`), on vLLM: one choice, the usage of all samples.
  *
- * Seeds: vLLM and llama.cpp seed a request's sampler at its start, so a segment's ids are a
- * function of (prompt, sampling, seed). A thinking stream cut into more segments (one per probe
+ * Seeds: vLLM seeds a request's sampler at the request's start (a per-request generator), so a
+ * segment's ids are a function of (prompt, sampling, seed). A thinking stream cut into more segments (one per probe
  * point) therefore samples differently after the first cut than one cut fewer times: early exit
  * cannot keep the ids of a run without it past the first probe point, at temperature > 0. What it
  * must keep is everything the main stream is a function of: the same prompts and sampling fields,
  * whatever the probes said. So the comparison past the first probe point is between two early-exit
- * runs whose probes differ (another answer prefix): their main segments must be identical.
+ * runs whose probes differ (another answer prefix): their main segments must be identical. (With
+ * THINKGATE_REAL_VERBOSE the test prints how many of ids 16-31 match the run without early exit:
+ * 0 of 16 for seed 1 when written.)
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import './backends.js';
