@@ -18,9 +18,11 @@ export interface RealStack {
   close(): Promise<void>;
 }
 
-export async function startRealStack(backend: RealBackend): Promise<RealStack> {
+/** `profiles`: entries that override or add profiles (e.g. `think-tags` with another answer_prefix). */
+export async function startRealStack(backend: RealBackend, profiles?: Record<string, unknown>): Promise<RealStack> {
   const proxy = await startRecordingProxy(backend.url);
   const config = loadConfigFromObject({
+    ...(profiles !== undefined ? { profiles } : {}),
     upstreams: [{ url: proxy.url, kind: backend.kind }],
     server: { log_level: 'silent', sse_keepalive_ms: 0 },
     // A slow CPU under load: generous first-token and idle timeouts.
