@@ -81,6 +81,7 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
       maxTokens: args.maxTokens,
       timeoutMs: args.timeoutMs,
       promptSuffix: args.promptSuffix ?? DEFAULT_SUFFIX[args.grader],
+      ...(args.aggregate ? { aggregateGrader: args.aggregate.grader } : {}),
     },
     samples: args.samples,
     concurrency: args.concurrency,
@@ -106,6 +107,7 @@ async function writeOutputs(args: SweepArgs, summary: Summary, items: number, ba
     samples: args.samples,
     items,
     ...(args.title ? { note: args.title } : {}),
+    ...(args.aggregate ? { aggregate: `${args.aggregate.method} (${args.aggregate.grader})` } : {}),
   };
   await writeFile(join(args.out, 'summary.json'), JSON.stringify({ ...meta, skipped_dataset_lines: badLines, ...summary }, null, 2) + '\n');
   await writeFile(join(args.out, 'summary.md'), renderMarkdown(summary, meta));
