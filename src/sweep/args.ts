@@ -52,6 +52,9 @@ export const SWEEP_USAGE = `usage: thinkgate sweep --endpoint URL --model M --da
   --prompt-suffix TEXT  appended to each question (default depends on the grader)
   --title TEXT          plot title / summary note
   --quiet               no progress output
+
+Several finished sweeps on one chart, with the tokens saved against a budget sweep:
+  thinkgate sweep --compare DIR,DIR,... --out DIR [--baseline NAME] [--title TEXT]
 `;
 
 export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SweepArgs {

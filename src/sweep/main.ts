@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseSweepArgs, SWEEP_USAGE, type SweepArgs } from './args.js';
 import { readDataset } from './dataset.js';
 import { getGrader } from './graders.js';
+import { compareMain } from './compare-main.js';
 import { buildGrid, sweptDimensions } from './grid.js';
 import { summarize, type Summary } from './metrics.js';
 import { renderSvg } from './plot.js';
@@ -36,6 +37,7 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
     io.stdout.write(SWEEP_USAGE);
     return 0;
   }
+  if (argv.some((a) => a === '--compare' || a.startsWith('--compare='))) return compareMain(argv, io);
   let args: SweepArgs;
   try {
     args = parseSweepArgs(argv, io.env ?? process.env);

@@ -3,11 +3,15 @@
  * parsing, request bodies, what a response's cost is read as, and the tokens-saved view against
  * plain budget forcing.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseSweepArgs } from '../../src/sweep/args.js';
 import { buildBody, parseCompletion } from '../../src/sweep/client.js';
-import { buildGrid, dimensionRank, earlyExitField, emptyGridSpec, isPlain, parseEarlyExitList, parseOnOffList, settingKey, sweptDimensions } from '../../src/sweep/grid.js';
-import { computeTokens, summarize, summarizeSetting } from '../../src/sweep/metrics.js';
+import { sweepMain } from '../../src/sweep/main.js';
+import { buildGrid, dimensionRank, earlyExitField, emptyGridSpec, isPlain, parseEarlyExitList, parseOnOffList, settingKey, sweptDimensions, type Setting } from '../../src/sweep/grid.js';
+import { computeTokens, summarize, summarizeSetting, type Summary } from '../../src/sweep/metrics.js';
 import type { ItemRecord } from '../../src/sweep/records.js';
 import { renderMarkdown } from '../../src/sweep/report.js';
 import { budgetCurve, tokensFor, tokensSaved } from '../../src/sweep/savings.js';
@@ -168,5 +172,53 @@ describe('savings: tokens saved at each accuracy level', () => {
     expect(md).toContain('| `max=100 min=- ext=- effort=- exit=50x2` | 50.0% | 98.0 | 100.0 | 2.0 | 2.0% |');
     const plainOnly = summarize(grid.slice(0, 1), records.slice(0, 2), []);
     expect(plainOnly.savings).toBeUndefined();
+  });
+});
+
+describe('sweep --compare: finished sweeps on one chart', () => {
+  const row = (setting: string, params: Setting, accuracy: number, tokens: number) =>
+    ({ setting, params, items: 4, errors: 0, accuracy, mean_thinking_tokens: tokens, mean_compute_tokens: tokens, mean_probe_tokens: 0, early_exit_rate: null, mean_extensions: 0, control: null });
+  const summary = (rows: ReturnType<typeof row>[], label: string): Summary => ({
+    settings: rows,
+    lines: [{ label, dimension: null, settings: rows.map((r) => r.setting), control: null, scaling: null, performance: Math.max(...rows.map((r) => r.accuracy)) }],
+    overall: { control: null, scaling: null, performance: Math.max(...rows.map((r) => r.accuracy)) },
+  });
+  let dir = '';
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('merges them, measures the others against the baseline, and refuses bad input', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sweep-compare-'));
+    const budget = summary([row('max=100', { maxThinking: 100 }, 0.25, 100), row('max=300', { maxThinking: 300 }, 0.75, 300)], 'max sweep');
+    const exit = summary([row('exit=off', { earlyExit: 'off' }, 0.75, 320), row('exit=64x2', { earlyExit: '64x2' }, 0.5, 150)], 'exit sweep');
+    for (const [name, s] of [['budget', budget], ['exit', exit]] as const) {
+      await mkdir(join(dir, name));
+      await writeFile(join(dir, name, 'summary.json'), JSON.stringify(s));
+    }
+    let out = '';
+    let err = '';
+    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } };
+    const code = await sweepMain(['--compare', `${join(dir, 'budget')},${join(dir, 'exit')}`, '--out', join(dir, 'cmp')], io);
+    expect([code, err]).toEqual([0, '']);
+    expect(out).toContain('compared budget, exit against budget');
+    const merged = JSON.parse(await readFile(join(dir, 'cmp', 'summary.json'), 'utf8')) as Summary;
+    expect(merged.lines.map((l) => l.label)).toEqual(['budget: max sweep', 'exit: exit sweep']);
+    // exit=off is plain budget forcing again: not a method row.
+    expect(merged.savings!.map((r) => [r.setting, r.budget_tokens, r.saved])).toEqual([['exit: exit=64x2', 200, 50]]);
+    expect(await readFile(join(dir, 'cmp', 'summary.md'), 'utf8')).toContain('| `exit: exit=64x2` | 50.0% | 150.0 | 200.0 | 50.0 | 25.0% |');
+    expect((await readFile(join(dir, 'cmp', 'compare.svg'), 'utf8')).match(/<g class="series"/g)).toHaveLength(2);
+
+    const bad = async (...argv: string[]) => {
+      err = '';
+      return [await sweepMain(argv, io), err] as const;
+    };
+    expect(await bad('--compare', join(dir, 'budget'), '--out', join(dir, 'x'))).toEqual([2, expect.stringMatching(/two or more folders/)]);
+    expect(await bad('--compare', `${join(dir, 'budget')},${join(dir, 'budget')}`, '--out', join(dir, 'x'))).toEqual([2, expect.stringMatching(/different names/)]);
+    expect(await bad('--compare', `${join(dir, 'budget')},${join(dir, 'nope')}`, '--out', join(dir, 'x'))).toEqual([2, expect.stringMatching(/cannot read .*nope/)]);
+    expect(await bad('--compare', `${join(dir, 'budget')},${join(dir, 'exit')}`, '--out', join(dir, 'x'), '--baseline', 'wait')).toEqual([2, expect.stringMatching(/--baseline "wait"/)]);
+    expect(await bad('--compare', `${join(dir, 'budget')},${join(dir, 'exit')}`)).toEqual([2, expect.stringMatching(/--out is required/)]);
+    await writeFile(join(dir, 'exit', 'summary.json'), '{"settings": 5}');
+    expect(await bad('--compare', `${join(dir, 'budget')},${join(dir, 'exit')}`, '--out', join(dir, 'x'))).toEqual([2, expect.stringMatching(/not a sweep summary/)]);
   });
 });
