@@ -25,7 +25,7 @@ import {
   THINK_START_ID,
   type Tokenizer,
 } from './tokenizer.js';
-import { answerAfter, findProblem, scriptWord, thinkingScript, type Problem } from './solver.js';
+import { answerAfter, findProblem, REFLECTION_OPENER, scriptWord, thinkingScript, type Problem } from './solver.js';
 import { simToolCall } from './tool-call.js';
 
 export interface ScriptOptions {
@@ -68,6 +68,12 @@ export interface SamplingVariant {
    * holds from the end of thinking.
    */
   structured?: { text: string; fromStart: boolean };
+  /**
+   * Ids the request bans (logit_bias -100). The solver reacts to a ban of its reflection word
+   * (solver.ts, "Reflection"): it skips its self-check and thinks shorter, as a model under
+   * NoWait does; every other banned id is only never written (generation.ts).
+   */
+  banned?: ReadonlySet<number>;
 }
 
 // Cycles end with "\n" / a sentence end so that wrapping around reads naturally. The thinking
@@ -98,6 +104,8 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
   const s1: Delimiters = { start: [IM_START_ID, tok.id('think')], end: [IM_START_ID, tok.id('answer')], sep: nl };
   const extSeqs = opts.extensionWords.flatMap((w) => [tok.encode(w), tok.encode(` ${w}`)]);
   const space = BYTE_BASE + 0x20;
+  // Every one-token spelling of the reflection word (thinkgate bans each one-token spelling).
+  const opener = [REFLECTION_OPENER, ` ${REFLECTION_OPENER}`].map((w) => tok.encode(w)).filter((x) => x.length === 1).map((x) => x[0]!);
 
   return {
     start(prompt, template, sampling = {}) {
@@ -118,8 +126,9 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
       // Tools rendered and a user asking for one: the answer is a hermes tool call (tool-call.ts).
       const toolCall = simToolCall(before);
       const seed = sampled ? sampling.seed! : null;
-      const solver = problem ? thinkingScript(problem, tok.encode, seed) : null;
-      const naturalThink = problem ? problem.naturalTokens : opts.thinkTokens;
+      const reflect = !opener.some((id) => sampling.banned?.has(id) === true);
+      const solver = problem ? thinkingScript(problem, tok.encode, seed, reflect) : null;
+      const naturalThink = problem ? (reflect ? problem.naturalTokens : problem.briefTokens) : opts.thinkTokens;
       const extendBy = problem ? problem.recheckTokens : opts.extendTokens;
       /** Span position where the last extension phrase ("Wait") ended; -1: none. */
       let extEnd = -1;

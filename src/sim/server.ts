@@ -143,7 +143,12 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       const params = paramsFromRequest(body, promptIds.length, defaultMax, opts.maxModelLen);
       const text = simStructuredText({ response_format: body.response_format, structured_outputs: body.structured_outputs });
       const structured = text === undefined ? undefined : { text, fromStart: grammarFromStart };
-      const run = model.start(promptIds, spec.template, { temperature: body.temperature, seed: body.seed, ...(structured ? { structured } : {}) });
+      const run = model.start(promptIds, spec.template, {
+        temperature: body.temperature,
+        seed: body.seed,
+        banned: params.bannedIds,
+        ...(structured ? { structured } : {}),
+      });
       const gen = createGeneration(run, tok, promptIds.length, params);
       const step = gen.next.bind(gen);
       gen.next = () => {

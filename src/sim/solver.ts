@@ -27,11 +27,24 @@
  *   c >  1: p = P_NATURAL + (P_MAX - P_NATURAL) * (1 - exp(-(c - 1) / 0.35))   ("Wait" re-checks)
  * Because u is per item and p is monotone, more thinking never turns a right answer wrong for
  * the same item, and accuracy over the dataset rises with the budget.
+ *
+ * Reflection (issue 16, item 5; NoWait, Wang et al. 2025, arXiv 2506.08343). The last
+ * REFLECTION_SHARE of the natural thinking is a self-check that the solver opens with its
+ * reflection word "Hmm" ("Hmm, let me check the steps again."): the steps are all worked in the
+ * first `briefTokens`. When a request bans that word (logit_bias -100 on its id, as thinkgate's
+ * `suppress_reflection` sends on thinking segments), the solver skips the self-check: it thinks
+ * `briefTokens` and closes. Its answer then follows the same p(c) as any other trace of that length
+ * (c = briefTokens / T): the simulator prices suppression exactly like a budget cut of the same size,
+ * so it shows the tokens saved, not whether a real model loses accuracy by it (that must be measured).
  */
 
 export const P_FLOOR = 0.05;
 export const P_NATURAL = 0.7;
 export const P_MAX = 0.95;
+/** Share of the natural thinking spent on the self-check (NoWait measured chains 27-51% shorter without it). */
+export const REFLECTION_SHARE = 0.3;
+/** The word that opens the solver's self-check; banning it skips the self-check. */
+export const REFLECTION_OPENER = 'Hmm';
 
 export type Op =
   | { kind: 'add'; n: number }
@@ -48,6 +61,8 @@ export interface Problem {
   answer: number;
   /** Natural thinking length in tokens: round(40 * 1.7^(ops - 1)), 40..568 for 1..6 ops. */
   naturalTokens: number;
+  /** Natural thinking without the self-check (when its reflection word is banned): round(0.7 * naturalTokens). */
+  briefTokens: number;
   /** Tokens the model thinks after each "Wait" before it closes again (a re-check). */
   recheckTokens: number;
   /** Character offset in the searched text just after the question mark. */
@@ -118,6 +133,7 @@ export function findProblems(text: string): Problem[] {
       ops,
       answer: v,
       naturalTokens,
+      briefTokens: Math.max(1, Math.round(naturalTokens * (1 - REFLECTION_SHARE))),
       recheckTokens: Math.max(12, Math.round(naturalTokens / 4)),
       end: (m.index ?? 0) + m[0].length,
     });
@@ -212,34 +228,46 @@ export interface ThinkingScript {
 }
 
 /**
- * Thinking ids: `naturalTokens` ids of natural thinking (the steps spread over the span between
- * filler sentences, so a trace cut short holds only the first steps, ending with "So the value
- * is X." where X is what the model answers after thinking that long); after an extension
- * phrase, a re-check of the steps.
+ * Thinking ids: `naturalTokens` ids of natural thinking (the steps spread over the first
+ * `briefTokens` between filler sentences, so a trace cut short holds only the first steps; then
+ * the self-check, opened by "Hmm"; ending with "So the value is X." where X is what the model
+ * answers after thinking that long); after an extension phrase, a re-check of the steps.
+ * `reflect: false` (its reflection word is banned): `briefTokens` ids, the steps and no self-check.
  */
-export function thinkingScript(p: Problem, encode: (s: string) => number[], seed: number | null): ThinkingScript {
-  const T = p.naturalTokens;
+export function thinkingScript(p: Problem, encode: (s: string) => number[], seed: number | null, reflect = true): ThinkingScript {
+  const T = reflect ? p.naturalTokens : p.briefTokens;
   const work = workSentences(p).map(encode);
   const fill = FILLERS.map(encode);
   const ids: number[] = encode(`Let me consider the problem step by step.\nFirst, the value is ${p.start}.\n`);
   const final = encode(`So the value is ${answerAfter(p, T, seed)}.\n`);
   const bodyEnd = Math.max(ids.length, T - final.length);
+  // The steps end where the brief trace would write its final line.
+  const stepsEnd = Math.min(bodyEnd, Math.max(ids.length, p.briefTokens - final.length));
   const workLen = work.reduce((a, w) => a + w.length, 0);
-  const gap = Math.max(0, bodyEnd - ids.length - workLen) / work.length;
+  const gap = Math.max(0, stepsEnd - ids.length - workLen) / work.length;
   const base = ids.length;
   let f = 0;
   let done = 0;
   const fits = (n: number, end: number): boolean => ids.length + n <= end;
   work.forEach((w, k) => {
     // Step k starts at about k/steps of the span: the first one right after the introduction.
-    while (ids.length < base + done + gap * k && fits(fill[f % fill.length]!.length, bodyEnd - w.length)) {
+    while (ids.length < base + done + gap * k && fits(fill[f % fill.length]!.length, stepsEnd - w.length)) {
       ids.push(...fill[f++ % fill.length]!);
     }
     ids.push(...w);
     done += w.length;
   });
+  if (reflect) {
+    // The self-check: opened by the reflection word, then the steps again, as far as they fit.
+    const opener = encode(`${REFLECTION_OPENER}, let me check the steps again.\n`);
+    while (fits(fill[f % fill.length]!.length, stepsEnd)) ids.push(...fill[f++ % fill.length]!);
+    if (fits(opener.length, bodyEnd)) {
+      ids.push(...opener);
+      for (const w of work) if (fits(w.length, bodyEnd)) ids.push(...w);
+    }
+  }
   while (fits(fill[f % fill.length]!.length, bodyEnd)) ids.push(...fill[f++ % fill.length]!);
-  const pad = encode('Hmm.\n');
+  const pad = encode(reflect ? `${REFLECTION_OPENER}.\n` : 'So.\n');
   while (fits(pad.length, bodyEnd)) ids.push(...pad);
   while (ids.length < bodyEnd) ids.push(encode('\n')[0]!);
   const natural = ids.concat(final).slice(0, T);

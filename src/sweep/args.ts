@@ -1,7 +1,7 @@
 /** `thinkgate sweep` flags, parsed with node:util parseArgs (no CLI dependency). */
 import { parseArgs } from 'node:util';
-import { GRADER_NAMES } from './graders.js';
-import { parseEffortList, parseIntList, type GridSpec } from './grid.js';
+import { getGrader, GRADER_NAMES, type GraderName } from './graders.js';
+import { parseEarlyExitList, parseEffortList, parseIntList, parseOnOffList, type GridSpec } from './grid.js';
 
 export interface SweepArgs {
   endpoint: string;
@@ -9,7 +9,10 @@ export interface SweepArgs {
   data: string;
   grader: string;
   grid: GridSpec;
+  /** Client-side samples per item (majority vote here); 1 with --aggregate, where the gateway votes. */
   samples: number;
+  /** --aggregate majority: the gateway votes over `n` samples (grid.samples), with this grader. */
+  aggregate?: { method: 'majority'; grader: GraderName };
   out: string;
   concurrency: number;
   temperature?: number;
@@ -32,7 +35,14 @@ export const SWEEP_USAGE = `usage: thinkgate sweep --endpoint URL --model M --da
   --extensions LIST     max_thinking_extensions values (the "Wait" sweep; they act only
                         below --min-thinking, so set that too, e.g. equal to --max-thinking)
   --effort LIST         reasoning_effort values (none,minimal,low,medium,high,xhigh,max)
-  --samples N           samples per item, majority vote (default 1)
+  --early-exit LIST     thinking_early_exit values: off, on (profile defaults), INTERVAL or
+                        INTERVALxAGREEMENTS, e.g. off,64x2,128x3
+  --suppress-reflection LIST
+                        suppress_reflection values: off, on, or off,on (NoWait)
+  --aggregate majority  the gateway votes: each setting sends n = --samples with aggregate
+                        majority (the --grader's), and reports the tokens of all samples
+  --samples N|LIST      without --aggregate: samples per item, voted here (default 1); with
+                        --aggregate: a list of n values, e.g. 1,4,8 (1 = a plain request)
   --temperature T       sampling temperature (default: endpoint's; 0.7 when --samples > 1)
   --max-tokens N        max_completion_tokens per request
   --concurrency N       items in flight (default 4)
@@ -42,6 +52,9 @@ export const SWEEP_USAGE = `usage: thinkgate sweep --endpoint URL --model M --da
   --prompt-suffix TEXT  appended to each question (default depends on the grader)
   --title TEXT          plot title / summary note
   --quiet               no progress output
+
+Several finished sweeps on one chart, with the tokens saved against a budget sweep:
+  thinkgate sweep --compare DIR,DIR,... --out DIR [--baseline NAME] [--title TEXT]
 `;
 
 export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SweepArgs {
@@ -59,6 +72,9 @@ export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       extensions: { type: 'string' },
       effort: { type: 'string' },
       samples: { type: 'string', default: '1' },
+      'early-exit': { type: 'string' },
+      'suppress-reflection': { type: 'string' },
+      aggregate: { type: 'string' },
       temperature: { type: 'string' },
       'max-tokens': { type: 'string' },
       concurrency: { type: 'string', default: '4' },
@@ -81,7 +97,16 @@ export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
     return Number(v);
   };
-  const samples = posInt('samples', values.samples!);
+  if (values.aggregate !== undefined && values.aggregate !== 'majority') {
+    throw new Error(`--aggregate: "${values.aggregate}" is not supported (only majority)`);
+  }
+  const served = values.aggregate === 'majority';
+  let samples = 1;
+  let servedSamples: number[] = [];
+  if (served) {
+    servedSamples = parseIntList('samples', values.samples!);
+    if (servedSamples.some((n) => n < 1 || n > 128)) throw new Error('--samples: each n must be 1..128');
+  } else samples = posInt('samples', values.samples!);
   const out: SweepArgs = {
     endpoint: values.endpoint!,
     model: values.model!,
@@ -92,6 +117,10 @@ export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       minThinking: values['min-thinking'] ? parseIntList('min-thinking', values['min-thinking']) : [],
       extensions: values.extensions ? parseIntList('extensions', values.extensions) : [],
       effort: values.effort ? parseEffortList(values.effort) : [],
+      earlyExit: values['early-exit'] ? parseEarlyExitList(values['early-exit']) : [],
+      suppressReflection: values['suppress-reflection'] ? parseOnOffList('suppress-reflection', values['suppress-reflection']) : [],
+      // A single n is a dimension too: every request of the sweep carries it.
+      samples: servedSamples,
     },
     samples,
     out: values.out!,
@@ -103,10 +132,11 @@ export function parseSweepArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     const t = Number(values.temperature);
     if (!Number.isFinite(t) || t < 0) throw new Error(`--temperature: expected a number >= 0, got "${values.temperature}"`);
     out.temperature = t;
-  } else if (samples > 1) {
+  } else if (samples > 1 || servedSamples.some((n) => n > 1)) {
     // Majority vote needs samples that can differ; greedy decoding would repeat one answer N times.
     out.temperature = 0.7;
   }
+  if (served) out.aggregate = { method: 'majority', grader: getGrader(values.grader!).name };
   if (values['max-tokens'] !== undefined) out.maxTokens = posInt('max-tokens', values['max-tokens']);
   const key = values['api-key'] ?? env.OPENAI_API_KEY;
   if (key) out.apiKey = key;

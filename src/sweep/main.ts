@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseSweepArgs, SWEEP_USAGE, type SweepArgs } from './args.js';
 import { readDataset } from './dataset.js';
 import { getGrader } from './graders.js';
+import { compareMain } from './compare-main.js';
 import { buildGrid, sweptDimensions } from './grid.js';
 import { summarize, type Summary } from './metrics.js';
 import { renderSvg } from './plot.js';
@@ -36,6 +37,7 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
     io.stdout.write(SWEEP_USAGE);
     return 0;
   }
+  if (argv.some((a) => a === '--compare' || a.startsWith('--compare='))) return compareMain(argv, io);
   let args: SweepArgs;
   try {
     args = parseSweepArgs(argv, io.env ?? process.env);
@@ -81,6 +83,7 @@ export async function sweepMain(argv: string[], io: SweepIo = { stdout: process.
       maxTokens: args.maxTokens,
       timeoutMs: args.timeoutMs,
       promptSuffix: args.promptSuffix ?? DEFAULT_SUFFIX[args.grader],
+      ...(args.aggregate ? { aggregateGrader: args.aggregate.grader } : {}),
     },
     samples: args.samples,
     concurrency: args.concurrency,
@@ -106,6 +109,7 @@ async function writeOutputs(args: SweepArgs, summary: Summary, items: number, ba
     samples: args.samples,
     items,
     ...(args.title ? { note: args.title } : {}),
+    ...(args.aggregate ? { aggregate: `${args.aggregate.method} (${args.aggregate.grader})` } : {}),
   };
   await writeFile(join(args.out, 'summary.json'), JSON.stringify({ ...meta, skipped_dataset_lines: badLines, ...summary }, null, 2) + '\n');
   await writeFile(join(args.out, 'summary.md'), renderMarkdown(summary, meta));

@@ -14,10 +14,13 @@ import {
   DIMENSION_LABEL,
   DIMENSIONS,
   dimensionRank,
+  isPlain,
   settingKey,
+  showValue,
   type Dimension,
   type Setting,
 } from './grid.js';
+import { tokensSaved, type SavingRow } from './savings.js';
 import type { ItemRecord } from './records.js';
 
 export interface SettingSummary {
@@ -29,6 +32,16 @@ export interface SettingSummary {
   accuracy: number;
   /** Mean over items of the per-item mean thinking tokens; null when none were reported. */
   mean_thinking_tokens: number | null;
+  /**
+   * Mean over items of what each answer cost: thinking plus early-exit probe tokens of ALL its
+   * samples (a vote of 4 costs 4 samples). The x axis of the plot and of the savings table, so
+   * that methods are compared at their full cost. Null when no thinking tokens were reported.
+   */
+  mean_compute_tokens: number | null;
+  /** Mean over items of the probe tokens (all samples); 0 without early exit. */
+  mean_probe_tokens: number;
+  /** Share of samples whose thinking early exit closed; null when none probed. */
+  early_exit_rate: number | null;
   mean_extensions: number;
   /** Share of sample runs inside the requested max budget; null without a max. */
   control: number | null;
@@ -49,11 +62,20 @@ export interface Summary {
   settings: SettingSummary[];
   lines: SweepLine[];
   overall: { control: number | null; scaling: number | null; performance: number };
+  /**
+   * Tokens saved at each accuracy level against plain budget forcing (savings.ts): each setting
+   * that uses early exit, reflection suppression or a vote, against the curve of the grid's plain
+   * settings. Absent when the grid has no such setting or fewer than two plain ones.
+   */
+  savings?: SavingRow[];
 }
 
 export function summarizeSetting(setting: Setting, records: readonly ItemRecord[]): SettingSummary {
   const tokens = records.map((r) => r.thinking_tokens).filter((t): t is number => t !== null);
   const runs = records.flatMap((r) => r.samples.map((s) => s.within_budget)).filter((w): w is boolean => w !== null);
+  const compute = records.map(computeTokens).filter((t): t is number => t !== null);
+  const samples = records.flatMap((r) => r.samples);
+  const probed = samples.filter((s) => (s.probe_tokens ?? 0) > 0 || s.exited === true);
   return {
     setting: settingKey(setting),
     params: setting,
@@ -61,9 +83,18 @@ export function summarizeSetting(setting: Setting, records: readonly ItemRecord[
     errors: records.filter((r) => r.error !== undefined).length,
     accuracy: records.length === 0 ? 0 : records.filter((r) => r.correct).length / records.length,
     mean_thinking_tokens: tokens.length === 0 ? null : avg(tokens),
+    mean_compute_tokens: compute.length === 0 ? null : avg(compute),
+    mean_probe_tokens: records.length === 0 ? 0 : avg(records.map((r) => r.samples.reduce((a, s) => a + (s.probe_tokens ?? 0), 0))),
+    early_exit_rate: probed.length === 0 ? null : probed.filter((s) => s.exited === true).length / probed.length,
     mean_extensions: records.length === 0 ? 0 : avg(records.map((r) => r.extensions)),
     control: runs.length === 0 ? null : runs.filter(Boolean).length / runs.length,
   };
+}
+
+/** An answer's full cost (records.ts ItemRecord.compute_tokens); older records: thinking x samples. */
+export function computeTokens(r: ItemRecord): number | null {
+  if (r.compute_tokens !== undefined) return r.compute_tokens;
+  return r.thinking_tokens === null ? null : r.thinking_tokens * Math.max(1, r.samples.length);
 }
 
 /** Scaling (see the header): percentage points of accuracy per 1,000 thinking tokens. */
@@ -111,7 +142,7 @@ export function buildLines(rows: readonly SettingSummary[], swept: readonly Dime
     const others = DIMENSIONS.filter((x) => x !== d && swept.includes(x));
     const groups = new Map<string, SettingSummary[]>();
     for (const r of rows) {
-      const k = others.map((x) => `${DIMENSION_LABEL[x]}=${r.params[x] ?? '-'}`).join(' ');
+      const k = others.map((x) => `${DIMENSION_LABEL[x]}=${showValue(r.params, x)}`).join(' ');
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
     for (const [k, members] of groups) {
@@ -129,7 +160,11 @@ export function summarize(grid: readonly Setting[], records: readonly ItemRecord
   const runCount = new Map(rows.map((r) => [r.setting, (byKey.get(r.setting) ?? []).flatMap((x) => x.samples).filter((s) => s.within_budget !== null).length]));
   const runsOf = (s: SettingSummary): number => runCount.get(s.setting) ?? 0;
   const ordered = [...rows].sort((a, b) => (a.mean_thinking_tokens ?? 0) - (b.mean_thinking_tokens ?? 0));
+  const plain = rows.filter((r) => isPlain(r.params));
+  const methods = rows.filter((r) => !isPlain(r.params));
+  const savings = plain.length >= 2 && methods.length > 0 ? tokensSaved(plain, methods) : undefined;
   return {
+    ...(savings === undefined ? {} : { savings }),
     settings: rows,
     lines: buildLines(rows, swept, runsOf),
     overall: {

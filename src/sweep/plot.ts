@@ -1,5 +1,6 @@
 /**
- * SVG plot of accuracy against mean thinking tokens, one polyline per sweep line (the shape of the
+ * SVG plot of accuracy against mean thinking tokens per question (compute tokens: thinking plus
+ * early-exit probes, over all samples of a vote), one polyline per sweep line (the shape of the
  * s1 paper's Figure 1 and Figure 4). Hand-written SVG: no plotting dependency for one chart.
  */
 import type { Summary } from './metrics.js';
@@ -33,8 +34,9 @@ export function renderSvg(s: Summary, title: string): string {
     color: COLORS[i % COLORS.length]!,
     points: l.settings
       .map((k) => byKey.get(k)!)
-      .filter((r) => r.mean_thinking_tokens !== null)
-      .map((r) => ({ x: r.mean_thinking_tokens!, y: r.accuracy * 100, label: r.setting })),
+      .filter((r) => (r.mean_compute_tokens ?? r.mean_thinking_tokens) !== null)
+      // Compute tokens: thinking + probes, all samples (metrics.ts), so every method is charged in full.
+      .map((r) => ({ x: (r.mean_compute_tokens ?? r.mean_thinking_tokens)!, y: r.accuracy * 100, label: r.setting })),
   }));
   const xs = series.flatMap((p) => p.points.map((q) => q.x));
   const xTicks = niceTicks(0, xs.length === 0 ? 1 : Math.max(...xs));
@@ -58,7 +60,7 @@ export function renderSvg(s: Summary, title: string): string {
     o.push(`<text x="${f(px(t))}" y="${M.top + ph + 18}" text-anchor="middle">${t}</text>`);
   }
   o.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  o.push(`<text x="${M.left + pw / 2}" y="${H - 14}" text-anchor="middle">mean thinking tokens</text>`);
+  o.push(`<text x="${M.left + pw / 2}" y="${H - 14}" text-anchor="middle">mean thinking tokens per question (incl. probes, all samples)</text>`);
   o.push(`<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">accuracy (%)</text>`);
   series.forEach((sr, i) => {
     const pts = sr.points.map((p) => `${f(px(p.x))},${f(py(p.y))}`).join(' ');

@@ -9,11 +9,20 @@ import type { Setting } from './grid.js';
 export interface SampleRecord {
   response: string;
   thinking_tokens: number | null;
+  /** Early-exit probe tokens (not in thinking_tokens nor in usage); absent in records of older runs. */
+  probe_tokens?: number;
+  /** True when early exit closed thinking. */
+  exited?: boolean;
+  /** Samples behind this answer: n of a served majority vote (thinking_tokens sums them), else 1. */
+  n?: number;
   extensions: number;
   truncated: boolean;
   answer: string | null;
   correct: boolean;
-  /** thinking_tokens <= requested max; null when no max was requested or tokens are unknown. */
+  /**
+   * thinking_tokens <= requested max; null when no max was requested, tokens are unknown, or the
+   * gateway voted (its thinking_tokens is a sum over samples, no single span to compare).
+   */
   within_budget: boolean | null;
 }
 
@@ -29,6 +38,12 @@ export interface ItemRecord {
   response: string;
   /** Means over the samples (null when the endpoint reports no thinking tokens). */
   thinking_tokens: number | null;
+  /**
+   * What the answer cost in generated thinking: the sum over ALL samples (client-side and served)
+   * of thinking plus probe tokens; null when the endpoint reports no thinking tokens. Absent in
+   * records of older runs (read as thinking_tokens x samples).
+   */
+  compute_tokens?: number | null;
   extensions: number;
   samples: SampleRecord[];
   error?: string;

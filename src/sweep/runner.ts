@@ -91,11 +91,15 @@ async function runItem(
     samples.push({
       response: c.response,
       thinking_tokens: c.thinkingTokens,
+      probe_tokens: c.probeTokens,
+      exited: c.exited,
+      n: c.samples,
       extensions: c.extensions,
       truncated: c.truncated,
       answer: g.answer,
       correct: g.correct,
-      within_budget: setting.maxThinking === undefined || c.thinkingTokens === null ? null : c.thinkingTokens <= setting.maxThinking,
+      within_budget:
+        setting.maxThinking === undefined || c.thinkingTokens === null || c.samples > 1 ? null : c.thinkingTokens <= setting.maxThinking,
     });
   }
   const vote = majority(samples.map((s) => s.answer));
@@ -110,6 +114,7 @@ async function runItem(
     correct: error === undefined && vote.answer !== null && o.grader.match(vote.answer, item),
     response: chosen?.response ?? '',
     thinking_tokens: tokens.length === 0 ? null : mean(tokens),
+    compute_tokens: tokens.length === 0 ? null : samples.reduce((a, s) => a + (s.thinking_tokens ?? 0) + (s.probe_tokens ?? 0), 0),
     extensions: samples.length === 0 ? 0 : mean(samples.map((s) => s.extensions)),
     samples,
   };

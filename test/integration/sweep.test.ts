@@ -70,7 +70,7 @@ describe('thinkgate sweep against the gateway', () => {
     expect(summary.lines.map((l) => l.label)).toEqual(['max sweep (ext=0)', 'max sweep (ext=1)', 'ext sweep (max=8)', 'ext sweep (max=16)', 'ext sweep (max=64)']);
 
     const md = await readFile(join(out, 'summary.md'), 'utf8');
-    expect(md).toContain('| `max=16 min=- ext=0 effort=-` | 60.0% | 16.0 | 0.00 | 100.0% | 0 |');
+    expect(md).toContain('| `max=16 min=- ext=0 effort=-` | 60.0% | 16.0 | 0.0 | 16.0 | - | 0.00 | 100.0% | 0 |');
     const svg = await readFile(join(out, 'plot.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<g class="series"/g)).toHaveLength(5);

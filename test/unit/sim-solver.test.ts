@@ -26,9 +26,9 @@ const base: GenerationParams = {
   skipSpecialTokens: false, includeStopStrInOutput: false, maxModelLen: 8192, bannedIds: new Set<number>(),
 };
 
-function run(question: string, kind: TemplateKind = 'r1', extraAssistant = '', sampling = {}) {
+function run(question: string, kind: TemplateKind = 'r1', extraAssistant = '', sampling = {}, bannedIds: ReadonlySet<number> = new Set()) {
   const prompt = tok.encode(renderChatTemplate([{ role: 'user', content: question }], { kind }) + extraAssistant);
-  const gen = createGeneration(model.start(prompt, kind, sampling), tok, prompt.length, base);
+  const gen = createGeneration(model.start(prompt, kind, { ...sampling, banned: bannedIds }), tok, prompt.length, { ...base, bannedIds });
   while (!gen.finished) gen.next();
   const ids = [...gen.outputIds];
   const close = ids.indexOf(THINK_END_ID);
@@ -152,5 +152,46 @@ describe('sim solver: the scripted model', () => {
     const tom = run('Tom has 50 marbles and gives away 8. How many marbles does he keep?');
     expect(tom.thinking).toBe(30);
     expect(tom.answer).toBe(r.answer);
+  });
+});
+
+describe('sim solver: reflection suppression (NoWait)', () => {
+  // What thinkgate's suppress_reflection sends for the default phrases: every one-token spelling.
+  const banned = new Set(['Wait', ' Wait', 'Hmm', ' Hmm', 'Alternatively', ' Alternatively'].map((w) => tok.encode(w)).filter((x) => x.length === 1).map((x) => x[0]!));
+
+  it('natural thinking ends with a self-check opened by "Hmm"; banning it skips the self-check', () => {
+    const it0 = items.find((x) => findProblem(x.question)!.ops.length === 5)!;
+    const p = findProblem(it0.question)!;
+    const free = run(it0.question);
+    expect(free.thinking).toBe(p.naturalTokens);
+    expect(tok.decode(free.ids.slice(0, free.thinking))).toContain('Hmm, let me check the steps again.');
+    const brief = run(it0.question, 'r1', '', {}, banned);
+    expect(brief.thinking).toBe(p.briefTokens);
+    expect(p.briefTokens).toBe(Math.round(p.naturalTokens * 0.7));
+    const text = tok.decode(brief.ids.slice(0, brief.thinking));
+    expect(text).not.toMatch(/hmm|wait|alternatively/i);
+    // Every step is still worked: the brief trace is the natural one without its self-check.
+    for (const line of tok.decode(thinkingScript(p, tok.encode, null).natural).split('\n').filter((l) => l.startsWith('Now '))) {
+      expect(text).toContain(line);
+    }
+    expect(brief.answer).toMatch(/^\n\nThe answer is \\boxed\{\d+\}\.$/);
+  });
+
+  it('a ban of other words changes nothing; the answer follows p(c) of the shorter trace', () => {
+    const q = items[20]!.question;
+    expect(run(q, 'r1', '', {}, new Set([tok.encode('Alternatively')[0]!]))).toEqual(run(q));
+    let right = 0;
+    let tokens = 0;
+    let naturalTokens = 0;
+    for (const it of items) {
+      const r = run(it.question, 'r1', '', {}, banned);
+      tokens += r.thinking;
+      naturalTokens += findProblem(it.question)!.naturalTokens;
+      if (r.answer.includes(`{${it.answer}}`)) right++;
+    }
+    expect(right / items.length).toBeCloseTo(accuracyAt((t) => Math.round(t * 0.7)), 5);
+    expect(right / items.length).toBeLessThan(accuracyAt((t) => t));
+    expect(tokens / naturalTokens).toBeGreaterThan(0.65);
+    expect(tokens / naturalTokens).toBeLessThan(0.75);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDataset } from '../../src/sweep/dataset.js';
-import { buildGrid, parseEffortList, parseIntList, settingKey, sweptDimensions } from '../../src/sweep/grid.js';
+import { buildGrid, emptyGridSpec, parseEffortList, parseIntList, settingKey, sweptDimensions } from '../../src/sweep/grid.js';
 import { majority } from '../../src/sweep/vote.js';
 import { parseSweepArgs } from '../../src/sweep/args.js';
 
@@ -28,12 +28,12 @@ describe('dataset', () => {
 
 describe('grid', () => {
   it('is the cartesian product, minus min > max', () => {
-    const grid = buildGrid({ maxThinking: [16, 64], minThinking: [32], extensions: [0, 1], effort: [] });
+    const grid = buildGrid({ ...emptyGridSpec(), maxThinking: [16, 64], minThinking: [32], extensions: [0, 1], effort: [] });
     expect(grid.map(settingKey)).toEqual(['max=64 min=32 ext=0 effort=-', 'max=64 min=32 ext=1 effort=-']);
   });
   it('has one unset setting when nothing is swept', () => {
-    expect(buildGrid({ maxThinking: [], minThinking: [], extensions: [], effort: [] })).toEqual([{}]);
-    expect(sweptDimensions({ maxThinking: [1, 2], minThinking: [], extensions: [3], effort: ['low', 'high'] })).toEqual(['maxThinking', 'effort']);
+    expect(buildGrid({ ...emptyGridSpec(), maxThinking: [], minThinking: [], extensions: [], effort: [] })).toEqual([{}]);
+    expect(sweptDimensions({ ...emptyGridSpec(), maxThinking: [1, 2], minThinking: [], extensions: [3], effort: ['low', 'high'] })).toEqual(['maxThinking', 'effort']);
   });
   it('parses lists strictly', () => {
     expect(parseIntList('x', '512, 1024')).toEqual([512, 1024]);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Completion } from '../../src/sweep/client.js';
 import { buildBody, chatUrl, parseCompletion } from '../../src/sweep/client.js';
 import { getGrader } from '../../src/sweep/graders.js';
-import { buildGrid, settingKey, type Setting } from '../../src/sweep/grid.js';
+import { buildGrid, emptyGridSpec, settingKey, type Setting } from '../../src/sweep/grid.js';
 import { scaling, summarize } from '../../src/sweep/metrics.js';
 import { niceTicks, renderSvg } from '../../src/sweep/plot.js';
 import { formatDuration, progressLine } from '../../src/sweep/progress.js';
@@ -28,7 +28,7 @@ function fakeComplete(calls: string[]) {
     const t = Math.min(s.maxThinking ?? 100, 100);
     // Over-budget on purpose at max=100 so Control < 1 is observable.
     const thinking = s.maxThinking === 100 ? 101 : t;
-    return { response: `The answer is ${t >= 50 ? 7 : 1}.`, thinkingTokens: thinking, extensions: 0, truncated: false };
+    return { response: `The answer is ${t >= 50 ? 7 : 1}.`, thinkingTokens: thinking, probeTokens: 0, probes: 0, exited: false, samples: 1, extensions: 0, truncated: false };
   };
 }
 
@@ -46,7 +46,7 @@ describe('runner + summary', () => {
   it('grades, votes, writes JSONL, resumes, and computes Control/Scaling/Performance', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sweep-'));
     const itemsPath = join(dir, 'items.jsonl');
-    const grid = buildGrid({ maxThinking: [20, 60, 100], minThinking: [], extensions: [], effort: [] });
+    const grid = buildGrid({ ...emptyGridSpec(), maxThinking: [20, 60, 100], minThinking: [], extensions: [], effort: [] });
     const calls: string[] = [];
     const progress: number[] = [];
     const opts = { items, grid, grader: getGrader('numeric'), endpoint, samples: 3, concurrency: 2, itemsPath, completeFn: fakeComplete(calls) };
@@ -83,7 +83,7 @@ describe('runner + summary', () => {
   it('records a failed request as an error line and retries it on re-run', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sweep-'));
     const itemsPath = join(dir, 'items.jsonl');
-    const grid = buildGrid({ maxThinking: [60], minThinking: [], extensions: [], effort: [] });
+    const grid = buildGrid({ ...emptyGridSpec(), maxThinking: [60], minThinking: [], extensions: [], effort: [] });
     const calls: string[] = [];
     const opts = { items: [...items, { id: 'boom', question: 'q', answer: '1' }], grid, grader: getGrader('numeric'), endpoint, samples: 1, concurrency: 4, itemsPath, completeFn: fakeComplete(calls) };
     const r1 = await runSweep(opts);
@@ -104,7 +104,9 @@ describe('client', () => {
   });
   it('reads thinking tokens from budget_forcing, else usage.reasoning_tokens', () => {
     const choices = [{ message: { content: 'hi' } }];
-    expect(parseCompletion({ choices, budget_forcing: { thinking_tokens: 7, extensions: 2, truncated: true } })).toEqual({ response: 'hi', thinkingTokens: 7, extensions: 2, truncated: true });
+    expect(parseCompletion({ choices, budget_forcing: { thinking_tokens: 7, extensions: 2, truncated: true } })).toEqual({
+      response: 'hi', thinkingTokens: 7, probeTokens: 0, probes: 0, exited: false, samples: 1, extensions: 2, truncated: true,
+    });
     expect(parseCompletion({ choices, usage: { completion_tokens_details: { reasoning_tokens: 9 } } }).thinkingTokens).toBe(9);
     expect(parseCompletion({ choices }).thinkingTokens).toBeNull();
     expect(() => parseCompletion({})).toThrow(/no choices/);
