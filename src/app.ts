@@ -125,7 +125,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const keyMetrics = createKeyMetrics(registry);
   const now = deps.now ?? Date.now;
   // The app's own provider and exporter (nothing global); NO_TRACING when tracing is off.
-  const tracing = createTracing(config.tracing, {
+  const tracing = await createTracing(config.tracing, {
     version: deps.build?.version ?? version,
     ...(deps.traceExportDelayMs !== undefined ? { scheduledDelayMs: deps.traceExportDelayMs } : {}),
   });
