@@ -277,7 +277,8 @@ describe('tracing off', () => {
     const a = await gateway([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url }, { tracing: { enabled: false } });
     const b = await gateway([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SDK_DISABLED: 'true' });
     for (const gw of [a, b]) {
-      await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never);
+      // Off is untouched: not even the client's own traceparent is passed on.
+      await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never, { headers: { traceparent: CLIENT_TRACEPARENT } });
       await gw.app.close();
     }
     expect(rx.posts).toHaveLength(0);
