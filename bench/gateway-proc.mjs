@@ -21,7 +21,10 @@ const send = (m) => void process.send?.(/** @type {any} */ (m));
 async function main() {
   const raw = process.env.BENCH_GATEWAY_CONFIG;
   if (!raw) throw new Error('BENCH_GATEWAY_CONFIG is not set');
-  const config = loadConfigFromObject(JSON.parse(raw), {});
+  // Only the OpenTelemetry variables of the bench's environment reach the config: tracing's
+  // overhead is measured with OTEL_EXPORTER_OTLP_ENDPOINT set (README, "Performance").
+  const otel = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OTEL_')));
+  const config = loadConfigFromObject(JSON.parse(raw), otel);
   const app = await buildApp(config, { processMetrics: true });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

@@ -9,6 +9,7 @@ import type { KeyLimits } from './http/key-limits.js';
 import type { QuotaGovernor } from './quota/index.js';
 import type { KeyMetrics } from './metrics/key-metrics.js';
 import type { RetryPolicy } from './replicas/retry-policy.js';
+import type { Tracing } from './tracing/tracing.js';
 
 export interface AppContext {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppContext {
   quota: QuotaGovernor;
   keyMetrics: KeyMetrics;
   retry: RetryPolicy;
+  /** OpenTelemetry tracing (tracing/tracing.ts): NO_TRACING unless configured. */
+  tracing: Tracing;
   /** Milliseconds since the epoch; injected so tests control time. */
   now: () => number;
   /** Response ids: `chatcmpl-...` for chat, `cmpl-...` for completions (the prefix is the route's). */

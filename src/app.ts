@@ -35,6 +35,7 @@ import { KeyLimits } from './http/key-limits.js';
 import { version } from './version.js';
 import { createQuotaGovernor, type QuotaStore } from './quota/index.js';
 import { createKeyMetrics } from './metrics/key-metrics.js';
+import { createTracing } from './tracing/tracing.js';
 
 export interface AppDeps {
   /** Replaces the vLLM clients built from config.upstreams (tests). */
@@ -48,6 +49,8 @@ export interface AppDeps {
   processMetrics?: boolean;
   /** Replaces the quota store the config picks (tests). */
   quotaStore?: QuotaStore;
+  /** Batch delay of the span exporter in ms (tests shorten the SDK's 5 s). */
+  traceExportDelayMs?: number;
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -121,6 +124,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const metrics = createMetrics(registry, deps.build ?? { version }, { processMetrics: deps.processMetrics ?? false });
   const keyMetrics = createKeyMetrics(registry);
   const now = deps.now ?? Date.now;
+  // The app's own provider and exporter (nothing global); NO_TRACING when tracing is off.
+  const tracing = await createTracing(config.tracing, {
+    version: deps.build?.version ?? version,
+    ...(deps.traceExportDelayMs !== undefined ? { scheduledDelayMs: deps.traceExportDelayMs } : {}),
+  });
   const quota = createQuotaGovernor(config.quota, { metrics: keyMetrics, log: app.log, now, ...(deps.quotaStore ? { store: deps.quotaStore } : {}) });
   const backends = deps.backends ?? config.upstreams.map((u) => createBackend(u, config));
   const pool = new UpstreamPool(backends, {
@@ -147,6 +155,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     quota,
     keyMetrics,
     retry: { retries: config.routing.retries, backoffMs: config.routing.retryBackoffMs },
+    tracing,
     now,
     newId: deps.newId ?? ((prefix) => `${prefix}-${randomUUID().replaceAll('-', '')}`),
     draining: false,
@@ -212,7 +221,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   app.addHook('onReady', async () => pool.start());
   app.addHook('onClose', async () => {
+    // Tracing last: the spans of requests that ended while closing are flushed too.
     await Promise.all([pool.close(), quota.close()]);
+    await tracing.shutdown();
   });
   return app;
 }

@@ -117,12 +117,16 @@ export abstract class HttpBackend implements Forwarder {
    * timers and bounds, plus what the protocol says. Every segment carries its X-Request-Id
    * (vLLM takes it as its own request id; other servers ignore it, a proxy can still log it).
    */
-  protected streamTarget(spec: Pick<StreamTarget, 'server' | 'what' | 'path' | 'body' | 'endedEarly'> & { requestId?: string }): StreamTarget {
-    const { requestId, ...protocol } = spec;
+  protected streamTarget(
+    spec: Pick<StreamTarget, 'server' | 'what' | 'path' | 'body' | 'endedEarly'> & { requestId?: string; headers?: Readonly<Record<string, string>> },
+  ): StreamTarget {
+    const { requestId, headers: extra, ...protocol } = spec;
+    // The call's own headers (a traceparent: CompletionRequest.headers) go under the protocol's.
+    const base = extra === undefined ? this.streamHeaders : { ...extra, ...this.streamHeaders };
     return {
       ...protocol,
       http: this.http,
-      headers: requestId ? { ...this.streamHeaders, 'x-request-id': requestId } : this.streamHeaders,
+      headers: requestId ? { ...base, 'x-request-id': requestId } : base,
       timeouts: this.timeouts,
       maxEventChars: this.maxEventChars,
       ...(this.freshConnection === undefined ? {} : { freshConnection: this.freshConnection }),

@@ -68,6 +68,11 @@ export const SETTINGS = Object.freeze({
   'quota.charge_every_tokens': { default: 256, meaning: 'Thinking tokens a stream may run ahead of its charge (also charged at each segment end)' },
   'quota.redis_prefix': { default: 'thinkgate:', meaning: 'Prefix of every Redis key thinkgate writes' },
 
+  'tracing.enabled': {
+    meaning:
+      'OpenTelemetry traces over OTLP/HTTP: `true` on, `false` off; unset: on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (docs/configuration.md, "Tracing")',
+  },
+
   'routing.retries': { default: 2, meaning: 'Retries on another replica before the first byte (0-10)' },
   'routing.retry_backoff_ms': { default: 100, meaning: 'Backoff base (doubles per retry, jittered)' },
   'routing.affinity': { default: 'none', meaning: '`prefix`: same conversation start -> same replica' },

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { defaultOf as d } from './defaults.js';
 import { CONFIG_FILE_ENV, readEnv, type ConfigEnv } from './env.js';
+import { readTracing } from './tracing.js';
 import { buildProfiles, checkBudget, definedOnly, readModels } from './profiles.js';
 import { TOP_LEVEL_KEYS, fileSections, isPlainObject, joinPath, zodProblems, type FileSections } from './schema.js';
 import { ConfigError, type Config } from './types.js';
@@ -62,6 +63,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
   const connections = readConnections(file.sections.server, problems);
   const apiKeys = e.apiKeys ?? file.sections.auth?.api_keys ?? d('auth.api_keys');
   const namedKeys = readNamedKeys(file.sections.auth?.keys, apiKeys, problems);
+  const tracing = readTracing(env, file.sections.tracing?.enabled, problems);
   if (problems.length > 0) throw new ConfigError(problems, source === undefined ? 'environment' : `${source} and environment`);
 
   const { server, auth, response, limits, quota, routing, timeouts, health } = file.sections;
@@ -114,6 +116,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
     sseKeepAliveMs: server?.sse_keepalive_ms ?? d('server.sse_keepalive_ms'),
     connections,
     metricsAuth: auth?.metrics ?? d('auth.metrics'),
+    tracing,
   });
 }
 

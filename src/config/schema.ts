@@ -172,6 +172,7 @@ export const fileSections = {
     charge_every_tokens: int(1).optional(),
     redis_prefix: z.string({ error: 'must be a string' }).max(128, { error: 'must be at most 128 characters' }).optional(),
   }),
+  tracing: section({ enabled: z.boolean({ error: 'must be true or false' }).optional() }),
   routing: section({
     retries: int(0, 10).optional(),
     retry_backoff_ms: ms(0).optional(),
@@ -187,7 +188,7 @@ export const fileSections = {
 };
 export type FileSections = { [K in keyof typeof fileSections]?: z.infer<(typeof fileSections)[K]> };
 /** `upstreams`, `profiles` and `models` are validated entry by entry (models keep the file's order). */
-export const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'quota', 'routing', 'timeouts', 'health', 'profiles', 'models'];
+export const TOP_LEVEL_KEYS = ['server', 'auth', 'upstreams', 'defaults', 'response', 'limits', 'quota', 'tracing', 'routing', 'timeouts', 'health', 'profiles', 'models'];
 export type FileEffort = z.infer<typeof effortSchema>;
 export type FileModelEntry = z.infer<typeof modelListEntrySchema> | (z.infer<typeof modelEntrySchema> & { match?: undefined });
 

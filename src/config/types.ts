@@ -3,6 +3,7 @@
  * file's shape: schema.ts; docs/configuration.md explains every key.
  */
 import type { KeyPolicy, QuotaSettings } from '../quota/policy.js';
+import type { TracingConfig } from './tracing.js';
 import type { BudgetDefaults, GlobalDefaults, ModelRule, Profile } from '../profiles/profile.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -94,6 +95,8 @@ export interface Config {
   };
   /** `open`: /metrics needs no key (Prometheus scrapes in-cluster); `api_key`: it needs one of auth.api_keys. */
   metricsAuth: 'open' | 'api_key';
+  /** OpenTelemetry tracing (config/tracing.ts): off unless asked for. */
+  tracing: TracingConfig;
 }
 
 /** Every configuration problem at once, one `path: message` per line. Not a ThinkgateError: it never reaches a client. */

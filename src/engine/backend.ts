@@ -62,6 +62,11 @@ export interface CompletionRequest {
   /** A unique id for this upstream call (the request id plus the segment number). */
   requestId?: string;
   /**
+   * Extra HTTP headers for this call, set outside the engine (the W3C `traceparent` of its span,
+   * src/tracing/request-trace.ts); a backend over HTTP sends them, the protocol's own win.
+   */
+  headers?: Readonly<Record<string, string>>;
+  /**
    * Per-token logprobs with this many alternatives (0..20: chat's `top_logprobs`); absent = none.
    * Every delta then carries `logprobs` aligned with its `tokenIds`.
    */

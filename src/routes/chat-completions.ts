@@ -45,7 +45,7 @@ export function registerChatCompletions(app: FastifyInstance, ctx: AppContext): 
       stream: req.stream === true,
       weight,
       n: req.n ?? 1,
-      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools),
+      start: (signal, opts) => startChat(req, ctx, signal, request.id, opts, tools),
       collector: () => new ChatCompletionBuilder(meta()),
       renderer: (started) =>
         new ChatChunkRenderer({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started), choices: rendered }),

@@ -47,7 +47,7 @@ export function registerCompletions(app: FastifyInstance, ctx: AppContext): void
       stream,
       weight: choices,
       n,
-      start: (signal, cap) => startCompletion(req, ctx, signal, request.id, cap),
+      start: (signal, opts) => startCompletion(req, ctx, signal, request.id, opts),
       collector: () => new TextCompletionBuilder(meta()),
       renderer: (started) => new TextCompletionChunks({ ...meta(), includeUsage: usage.include, ...continuousUsage(usage, started) }),
     });

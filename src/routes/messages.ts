@@ -30,7 +30,7 @@ export function registerMessages(app: FastifyInstance, ctx: AppContext): void {
       stream: req.stream === true,
       weight: 1,
       n: 1,
-      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools),
+      start: (signal, opts) => startChat(req, ctx, signal, request.id, opts, tools),
       collector: () => {
         const b = new MessageBuilder(meta());
         return { onEvent: (ev) => b.onEvent(ev), result: () => b.result() };

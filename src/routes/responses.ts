@@ -46,7 +46,7 @@ export function registerResponses(app: FastifyInstance, ctx: AppContext): void {
       stream: req.stream === true,
       weight: 1,
       n: 1,
-      start: (signal, cap) => startChat(req, ctx, signal, request.id, cap, tools).catch((err: unknown) => Promise.reject(rename(err))),
+      start: (signal, opts) => startChat(req, ctx, signal, request.id, opts, tools).catch((err: unknown) => Promise.reject(rename(err))),
       collector: () => {
         const b = new ResponseBuilder(meta);
         return { onEvent: (ev) => b.onEvent(ev), result: () => b.result() };

@@ -16,7 +16,7 @@ import { InvalidRequestError } from '../errors.js';
 import { nameTemplateParam, templateControls } from '../openai/template-controls.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
-import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
+import { startRuns, type PrepareDeps, type RunOptions, type StartedRuns } from './start-runs.js';
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
 import { reflectionBias, reflectionPhrases } from './reflection.js';
@@ -29,7 +29,7 @@ export function startChat(
   ctx: AppContext,
   signal: AbortSignal,
   requestId: string,
-  cap?: ThinkingCap,
+  opts: RunOptions = {},
   tools: ToolPlan = { mode: 'off' },
 ): Promise<StartedChat> {
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
@@ -42,7 +42,7 @@ export function startChat(
       requestId: runRequestId(requestId, { choice: i, n }),
     }));
   };
-  return startRuns(ctx, signal, plan, affinity, cap);
+  return startRuns(ctx, signal, plan, affinity, opts);
 }
 
 /**

@@ -20,16 +20,16 @@ import { stopList } from '../openai/common-fields.js';
 import { runRequestId, runSampling } from './run-id.js';
 import type { UpstreamPool } from '../replicas/upstream-pool.js';
 import type { AppContext } from '../app-context.js';
-import { startRuns, type PrepareDeps, type StartedRuns, type ThinkingCap } from './start-runs.js';
+import { startRuns, type PrepareDeps, type RunOptions, type StartedRuns } from './start-runs.js';
 
 export function startCompletion(
   req: CompletionRequest,
   ctx: AppContext,
   signal: AbortSignal,
   requestId: string,
-  cap?: ThinkingCap,
+  opts: RunOptions = {},
 ): Promise<StartedRuns> {
-  return startRuns(ctx, signal, (backend, s) => prepareCompletion(req, backend, ctx, s, requestId), undefined, cap);
+  return startRuns(ctx, signal, (backend, s) => prepareCompletion(req, backend, ctx, s, requestId), undefined, opts);
 }
 
 export interface CompletionDeps extends PrepareDeps {

@@ -11,7 +11,7 @@
 import type { AppContext } from '../app-context.js';
 import type { Backend } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
-import type { EngineInput, ThinkingClampReason } from '../engine/types.js';
+import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
@@ -68,20 +68,46 @@ export function applyThinkingCap(inputs: EngineInput[], cap: ThinkingCap | undef
   });
 }
 
+/**
+ * Watches a request's runs from outside the engine (tracing/request-trace.ts): each attempt on a
+ * replica, and each run's upstream calls and events.
+ */
+export interface RunsObserver {
+  /** Attempt `n` (0 = the first; more = a retry on another replica) starts on `upstream`. */
+  attempt(upstream: string, n: number): void;
+  run(index: number, backend: Backend): { backend: Backend; events(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<EngineEvent, void> };
+}
+
+/** What the request brings to its runs besides its plan. */
+export interface RunOptions {
+  /** The named key's ceiling on each run's M. */
+  cap?: ThinkingCap | undefined;
+  /** The request's trace, when tracing is on. */
+  observer?: RunsObserver | undefined;
+}
+
 export async function startRuns(
   ctx: AppContext,
   signal: AbortSignal,
   plan: RunPlan,
   affinity?: string,
-  cap?: ThinkingCap,
+  opts: RunOptions = {},
 ): Promise<StartedRuns> {
   // One allowance per request: bytes sent to a replica that failed count too.
   const allowance = new UpstreamAllowance(ctx.config.limits.maxUpstreamBytesPerRequest);
+  const { observer } = opts;
+  let attempts = 0;
   const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
-    const inputs = applyThinkingCap(await plan(backend, signal), cap);
+    observer?.attempt(backend.name, attempts++);
+    const inputs = applyThinkingCap(await plan(backend, signal), opts.cap);
     allowance.checkFirstSegments(inputs);
     const metered = meteredBackend(backend, allowance);
-    const rest = mergeChoices(inputs.map((input) => runBudgetForcing(input, metered, signal)));
+    const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {
+      if (observer === undefined) return runBudgetForcing(input, metered, signal);
+      const watched = observer.run(i, metered);
+      return watched.events(runBudgetForcing(input, watched.backend, signal));
+    };
+    const rest = mergeChoices(inputs.map(run));
     const first: IndexedEvent[] = [];
     for (;;) {
       const r = await rest.next();

@@ -106,6 +106,7 @@ export function meteredBackend(backend: Backend, allowance: UpstreamAllowance): 
       return backend.streamCompletion(req, signal);
     },
     ...(backend.checkAnswerFields ? { checkAnswerFields: (fields: Readonly<Record<string, unknown>>) => backend.checkAnswerFields!(fields) } : {}),
+    ...(backend.tokenLogprobs === undefined ? {} : { tokenLogprobs: backend.tokenLogprobs }),
     models: (signal) => backend.models(signal),
     health: (signal) => backend.health(signal),
   };

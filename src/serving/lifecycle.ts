@@ -49,6 +49,8 @@ export interface LifecycleSpec<R extends Recorder> {
   n?: number;
   /** Built once the request is past the drain check (request metrics count it in flight from here). */
   recorder(): R;
+  /** A second recorder built and ended with the first: the request's trace (tracing/request-trace.ts), when tracing is on. */
+  trace?(): Recorder | undefined;
 }
 
 /** What the body gets: the request's signal, a place for its lease, its recorder. */
@@ -85,6 +87,7 @@ export async function requestLifecycle<R extends Recorder>(
 ): Promise<unknown> {
   refuseWhileDraining(ctx);
   const recorder = spec.recorder();
+  const trace = spec.trace?.();
   const client = watchClient(reply, ctx.shutdown.signal);
   let outcome: Outcome = { status: 500 };
   let queued = false;
@@ -132,6 +135,7 @@ export async function requestLifecycle<R extends Recorder>(
     release?.();
     releaseKey?.();
     recorder.end(outcome);
+    trace?.end(outcome);
     ctx.keyMetrics.request(request.keyPolicy?.name ?? UNNAMED_KEY, outcome.status);
   }
 }

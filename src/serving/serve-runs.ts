@@ -11,7 +11,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import type { StartedRuns, ThinkingCap } from '../runs/start-runs.js';
+import type { RunOptions, StartedRuns } from '../runs/start-runs.js';
+import type { RequestTrace } from '../tracing/request-trace.js';
 import type { EngineEvent } from '../engine/types.js';
 import { isAbortError, toErrorBody, toThinkgateError, type ThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
@@ -42,8 +43,11 @@ export interface RunsSpec {
   weight: number;
   /** Choices per prompt (`n`), for a named key's `max_n`. */
   n: number;
-  /** `cap`: the named key's ceiling on each run's M (quota/governor.ts), applied by runs/start-runs.ts. */
-  start(signal: AbortSignal, cap: ThinkingCap | undefined): Promise<StartedRuns>;
+  /**
+   * `opts.cap`: the named key's ceiling on each run's M (quota/governor.ts); `opts.observer`: the
+   * request's trace. Both applied by runs/start-runs.ts.
+   */
+  start(signal: AbortSignal, opts: RunOptions): Promise<StartedRuns>;
   collector(): EventCollector;
   /** Built once the runs started: their inputs give per-choice figures (prompt lengths for continuous usage). */
   renderer(started: StartedRuns): EventRenderer;
@@ -58,8 +62,11 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
   // The registered route URL (never the raw URL with its query): a bounded label.
   const labels = { model: spec.model, stream: spec.stream, route: request.routeOptions.url ?? 'unknown' };
   const recorder = (): RequestMetrics => new RequestMetrics(ctx.metrics, labels, ctx.now);
-  return requestLifecycle(ctx, request, reply, { weight: spec.weight, n: spec.n, recorder }, async ({ signal, hold, recorder: rm, grant }) => {
-    const started = await spec.start(signal, grant?.thinkingCap);
+  let tr: RequestTrace | undefined;
+  const trace = (): RequestTrace | undefined =>
+    (tr = ctx.tracing.startRequest(request.headers, { ...labels, method: request.method, requestId: request.id }));
+  return requestLifecycle(ctx, request, reply, { weight: spec.weight, n: spec.n, recorder, trace }, async ({ signal, hold, recorder: rm, grant }) => {
+    const started = await spec.start(signal, { cap: grant?.thinkingCap, observer: tr });
     hold(started.lease);
     // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
     // a known model none (servedModel), so only a model's first request waits for /v1/models.
@@ -67,7 +74,7 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
-    const tapped = rm.tap(started.first, started.rest);
+    const tapped = tr === undefined ? rm.tap(started.first, started.rest) : tr.tap(rm.tap(started.first, started.rest));
     // The key's meter charges thinking as it streams (quota/governor.ts): a spent quota ends the stream.
     const metered = grant === undefined ? tapped : grant.meter(tapped);
     const events = spec.reshape === undefined ? metered : spec.reshape(metered);

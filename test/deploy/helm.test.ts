@@ -151,6 +151,22 @@ describe.skipIf(skipWithout(helmPath))('helm template', () => {
     });
   });
 
+  it('tracing: the OTEL_* variables from tracing values, none by default (issue 17)', () => {
+    expect(container(allOn).env).toEqual(
+      expect.arrayContaining([
+        { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.observability:4318' },
+        { name: 'OTEL_SERVICE_NAME', value: 'thinkgate-eu' },
+        { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
+        { name: 'OTEL_TRACES_SAMPLER_ARG', value: '0.25' },
+      ]),
+    );
+    const only = render('--set', 'tracing.otlpEndpoint=http://collector:4318');
+    expect(container(only).env).toEqual([{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://collector:4318' }]);
+    expect(JSON.stringify(container(defaults))).not.toContain('OTEL_');
+    expect(renderError('--set', 'tracing.otlpEndpoint=collector:4318')).toMatch(/otlpEndpoint/);
+    expect(renderError('--set', 'tracing.sampler=sometimes')).toMatch(/sampler/);
+  });
+
   it('every optional feature renders when enabled', () => {
     const kinds = allOn.map((d) => d.kind).sort();
     expect(kinds).toEqual(
@@ -169,7 +185,8 @@ describe.skipIf(skipWithout(helmPath))('helm template', () => {
     expect(dash.metadata.labels?.grafana_dashboard).toBe('1');
     expect(JSON.parse(dash.data['thinkgate.json']).uid).toBe('thinkgate-ttc');
     const np = one(allOn, 'NetworkPolicy');
-    expect(np.spec.egress.flatMap((e: { ports: Array<{ port: number }> }) => e.ports.map((p) => p.port))).toEqual([53, 53, 8000]);
+    expect(np.spec.egress.flatMap((e: { ports: Array<{ port: number }> }) => e.ports.map((p) => p.port))).toEqual([53, 53, 8000, 4318]);
+    expect(np.spec.egress[2].to[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe('observability');
     expect(one(allOn, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
   });
 

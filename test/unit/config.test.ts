@@ -256,7 +256,7 @@ profiles:
   p: { thinking_start: a, thinking_end: b, forced_close: b, extension: w, typo: 1 }
 `;
     expect(problemsOf(() => withFile(yaml))).toEqual([
-      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, quota, routing, timeouts, health, profiles, models)',
+      'sevrer: unknown key (known: server, auth, upstreams, defaults, response, limits, quota, tracing, routing, timeouts, health, profiles, models)',
       `server.hots: unknown key (known: ${keysOf('server').join(', ')})`,
       `limits.max_concurent_requests: unknown key (known: ${keysOf('limits').join(', ')})`,
       'profiles.p.typo: unknown key (known: thinking_start, thinking_end, forced_close, extension, open_text, end_of_turn, reflection_phrases, answer_prefix, early_exit, effort, tool_call_parser)',

@@ -143,6 +143,7 @@ export class LlamaCppBackend extends HttpBackend implements Backend {
         what: COMPLETION,
         path: '/completion',
         requestId: req.requestId,
+        ...(req.headers !== undefined ? { headers: req.headers } : {}),
         // Serialized outside the transport's try: our error, never the server's (backends/http.ts).
         body: this.payloadText(req.sampling, llamaSampling, payload),
         endedEarly: 'llama-server ended the response without a final event: upstream closed the stream early.',

@@ -105,6 +105,7 @@ export class VllmBackend extends HttpBackend implements Backend {
         what: COMPLETIONS,
         path: '/v1/completions',
         requestId: req.requestId,
+        ...(req.headers !== undefined ? { headers: req.headers } : {}),
         // Sampling first, serialized once per request (payloadText); the protocol fields win.
         body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
         endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
