@@ -65,6 +65,16 @@ describe('docker-compose.yml', () => {
     expect(tg.tmpfs).toContain('/tmp');
   });
 
+  it('an optional OpenTelemetry Collector (profile tracing) takes OTLP/HTTP on 4318, where the commented endpoint points', () => {
+    const col = compose.services['otel-collector']!;
+    expect(col.profiles).toEqual(['tracing']);
+    const cfgPath = (col.volumes as string[])[0]!.split(':')[0]!;
+    const cfg = parse(readFileSync(join(REPO_ROOT, cfgPath), 'utf8')) as { receivers: { otlp: { protocols: { http: { endpoint: string } } } }; service: { pipelines: { traces: { receivers: string[] } } } };
+    expect(cfg.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
+    expect(cfg.service.pipelines.traces.receivers).toContain('otlp');
+    expect(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')).toMatch(/# OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/otel-collector:4318/);
+  });
+
   it('bind-mounts only files that exist in the repository', () => {
     const sources = Object.values(compose.services)
       .flatMap((s) => s.volumes ?? [])
