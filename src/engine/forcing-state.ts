@@ -297,6 +297,7 @@ export class ForcingState {
       total_tokens: this.basePromptTokens + completion,
       reasoning_tokens: this.spanTokens,
       answer_tokens: this.answerTokens,
+      ...(this.probeStats === undefined ? {} : { probe_tokens: this.probeStats.tokens }),
     };
     if (this.cachedTokens !== undefined) u.cached_tokens = this.cachedTokens;
     return u;

@@ -164,6 +164,8 @@ export interface Usage {
   answer_tokens: number;
   /** vLLM's cached prompt tokens for the original prompt (first segment), when reported. */
   cached_tokens?: number;
+  /** Early exit's probes: tokens they generated (side calls, in no other count). With `thinking_early_exit` only. */
+  probe_tokens?: number;
 }
 
 export type EngineFinishReason = 'stop' | 'length';

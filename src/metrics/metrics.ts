@@ -108,6 +108,9 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     'model',
     'outcome',
   ]);
+  const probes = counter('thinkgate_early_exit_probes_total', 'Early-exit probes run (side calls asking the answer so far; thinking_early_exit).', ['model']);
+  const probeTokens = counter('thinkgate_early_exit_probe_tokens_total', 'Tokens early-exit probes generated (in no other token count).', ['model']);
+  const exits = counter('thinkgate_early_exits_total', 'Generations (choices) whose probes agreed and closed thinking early.', ['model']);
   const requestedMax = histogram('thinkgate_requested_max_thinking_tokens', 'The max thinking budget (M) of requests that set one.', ['model'], TOKEN_BUCKETS);
   const requestedMin = histogram('thinkgate_requested_min_thinking_tokens', 'The min thinking budget (m) of requests that set one.', ['model'], TOKEN_BUCKETS);
   const thinkingDuration = histogram(
@@ -204,6 +207,9 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
         extended: outcomes.labels(label, 'extended'),
         truncated: outcomes.labels(label, 'truncated'),
       },
+      earlyExitProbes: probes.labels(label),
+      earlyExitProbeTokens: probeTokens.labels(label),
+      earlyExits: exits.labels(label),
       requestedMax: requestedMax.labels(label),
       requestedMin: requestedMin.labels(label),
       thinkingDuration: thinkingDuration.labels(label),

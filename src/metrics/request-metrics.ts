@@ -164,6 +164,12 @@ export class RequestMetrics {
     if (bf.extensions > 0) this.series.extensions.inc(bf.extensions);
     if (bf.truncated) this.series.truncations.inc();
     this.series.outcomes[bf.truncated ? 'truncated' : bf.extensions > 0 ? 'extended' : 'natural'].inc();
+    const ee = bf.early_exit;
+    if (ee !== undefined) {
+      if (ee.probes > 0) this.series.earlyExitProbes.inc(ee.probes);
+      if (ee.probe_tokens > 0) this.series.earlyExitProbeTokens.inc(ee.probe_tokens);
+      if (ee.exited_at !== null) this.series.earlyExits.inc();
+    }
   }
 
   /**

@@ -71,6 +71,10 @@ export interface ModelSeries {
   readonly upstreamPromptTokens: IncChild;
   readonly upstreamCachedPromptTokens: IncChild;
   readonly outcomes: Readonly<Record<BudgetOutcome, IncChild>>;
+  /** Early exit: probes run, the tokens they generated, and generations whose probes agreed. */
+  readonly earlyExitProbes: IncChild;
+  readonly earlyExitProbeTokens: IncChild;
+  readonly earlyExits: IncChild;
   readonly requestedMax: ObserveChild;
   readonly requestedMin: ObserveChild;
   readonly thinkingDuration: ObserveChild;

@@ -21,6 +21,8 @@ export interface ChatCompletionUsage {
   completion_tokens_details: { reasoning_tokens: number };
   /** Only when the backend reported cached prompt tokens (vLLM --enable-prompt-tokens-details). */
   prompt_tokens_details?: { cached_tokens: number };
+  /** thinkgate: early exit's probe tokens, with `thinking_early_exit` only (not in completion_tokens). */
+  probe_tokens?: number;
 }
 
 export interface ChatCompletionMessage {

@@ -14,6 +14,8 @@ export function toChatUsage(u: Usage): ChatCompletionUsage {
   };
   // Only when the engine reported it: a 0 we made up would read as "cache missed".
   if (u.cached_tokens !== undefined) out.prompt_tokens_details = { cached_tokens: u.cached_tokens };
+  // Early exit: the probes' tokens, apart (not in completion_tokens: they are not the answer's).
+  if (u.probe_tokens !== undefined) out.probe_tokens = u.probe_tokens;
   return out;
 }
 
@@ -31,7 +33,9 @@ export function sumUsage(parts: readonly Usage[]): Usage {
   let reasoning = 0;
   let answer = 0;
   let cached: number | undefined;
+  let probes: number | undefined;
   for (const p of parts) {
+    if (p.probe_tokens !== undefined) probes = (probes ?? 0) + p.probe_tokens;
     completion += p.completion_tokens;
     reasoning += p.reasoning_tokens;
     answer += p.answer_tokens;
@@ -46,6 +50,7 @@ export function sumUsage(parts: readonly Usage[]): Usage {
     answer_tokens: answer,
   };
   if (cached !== undefined) out.cached_tokens = cached;
+  if (probes !== undefined) out.probe_tokens = probes;
   return out;
 }
 

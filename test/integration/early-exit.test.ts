@@ -46,8 +46,14 @@ describe('thinking_early_exit', () => {
     const probes = calls.filter((c) => c['max_tokens'] === 16);
     expect(probes).toHaveLength(ee.probes);
     for (const p of probes) expect(p['temperature']).toBe(0);
-    // Probe tokens are reported apart, never in usage.
+    // Probe tokens are reported apart: never in completion or reasoning tokens; in usage.probe_tokens and the metrics.
     expect(res.usage!.completion_tokens_details?.reasoning_tokens).toBe(ee.exited_at);
+    expect((res.usage as unknown as { probe_tokens: number }).probe_tokens).toBe(ee.probe_tokens);
+    const text = await (await fetch(`${stack.url}/metrics`)).text();
+    const sample = (name: string) => Number(new RegExp(`^${name}\\{model="sim-r1"\\} (\\d+)`, 'm').exec(text)?.[1]);
+    expect(sample('thinkgate_early_exit_probes_total')).toBeGreaterThanOrEqual(ee.probes);
+    expect(sample('thinkgate_early_exit_probe_tokens_total')).toBeGreaterThanOrEqual(ee.probe_tokens);
+    expect(sample('thinkgate_early_exits_total')).toBeGreaterThanOrEqual(1);
   });
 
   it('true: the profile defaults (interval 256) never fire on a short thinking; min holds the first probe back', async () => {
