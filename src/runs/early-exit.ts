@@ -11,7 +11,7 @@
  * `min_confidence` (a logprob, <= 0) adds a confidence gate in the manner of DEER (arXiv
  * 2504.15895): probes then ask for their tokens' logprobs, and agreement also needs the last
  * probe's mean token logprob to reach it; servers without usable logprobs (llama.cpp) refuse it.
- * Not yet: probes running concurrently with the main stream (here the stream pauses for each).
+ * Probes run between thinking segments (docs/budget-forcing.md says why not beside them).
  */
 import type { Backend } from '../engine/backend.js';
 import type { EarlyExit } from '../engine/types.js';
