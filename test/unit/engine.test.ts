@@ -333,6 +333,26 @@ describe('engine: cancellation', () => {
     expect(backend.requests[0]!.aborted).toBe(true);
   });
 
+  it('a client that leaves during an early-exit probe aborts the probe upstream (and no segment follows)', async () => {
+    const ctrl = new AbortController();
+    const fake = new FakeModelBackend({ profile: thinkTags, think: 50, extend: 1, answer: 1 });
+    // Aborts once the probe (max_tokens 3 here) has started streaming: mid-probe.
+    const backend = Object.assign(Object.create(fake) as FakeModelBackend, {
+      async *streamCompletion(req: Parameters<FakeModelBackend['streamCompletion']>[0], signal: AbortSignal) {
+        for await (const ev of fake.streamCompletion(req, signal)) {
+          yield ev;
+          if (req.maxTokens === 3) ctrl.abort();
+        }
+      },
+    });
+    const earlyExit = { intervalTokens: 4, agreements: 2, probeIds: [T.NL, T.END, T.NLNL, T.FINAL], probeMaxTokens: 3, extract: () => 'a' };
+    await expect(async () => {
+      for await (const _ of runBudgetForcing(input({ earlyExit }), backend, ctrl.signal)) void _;
+    }).rejects.toThrow();
+    expect(fake.requests.map((q) => q.maxTokens)).toEqual([4, 3]);
+    expect(fake.requests[1]!.aborted).toBe(true);
+  });
+
   it('aborts the upstream when the consumer stops iterating', async () => {
     const backend = new FakeModelBackend({ profile: thinkTags, think: 50, extend: 1, answer: 1 });
     for await (const ev of runBudgetForcing(input(), backend, new AbortController().signal)) {
