@@ -183,6 +183,22 @@ const BUDGETS: Row[] = [
   { name: 'max_thinking_tokens: 0 with min 0', send: json(req({ max_thinking_tokens: 0, min_thinking_tokens: 0 })), status: 200 },
 ];
 
+/** The adaptive and structured fields (issues 13 and 16): bounded, never a 5xx. */
+const ADAPTIVE: Row[] = [
+  // A probe before every thinking token: the segment ceiling bounds the probes (each needs a segment after it).
+  { name: 'thinking_early_exit every token, 16 agreements', send: json(req({ thinking_early_exit: { probe_interval_tokens: 1, agreements: 16 }, max_thinking_tokens: 500 })), status: 200 },
+  { name: 'thinking_early_exit: interval 0', send: json(req({ thinking_early_exit: { probe_interval_tokens: 0 } })), status: 400, param: 'thinking_early_exit.probe_interval_tokens' },
+  { name: 'thinking_early_exit: a string', send: json(req({ thinking_early_exit: 'yes' })), status: 400, param: 'thinking_early_exit' },
+  { name: 'suppress_reflection: 64 phrases of 64 characters', send: json(req({ suppress_reflection: Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(64, 'w')) })), status: 200 },
+  { name: 'suppress_reflection: NUL and emoji phrases', send: json(req({ suppress_reflection: ['\u0000', '🦙', ' '] })), status: 200 },
+  { name: 'aggregate with n = 128 (the ceiling)', send: json(req({ aggregate: 'majority', n: 128, max_tokens: 40 })), status: 200 },
+  { name: 'aggregate with n = 129', send: json(req({ aggregate: 'majority', n: 129 })), status: 400, param: 'n' },
+  { name: 'structured_outputs.choice: 10,000 choices', send: json(req({ structured_outputs: { choice: Array.from({ length: 10_000 }, (_, i) => `c${i}`) } })), status: 200 },
+  { name: 'structured_outputs.json: a schema 60 levels deep', send: json(reqRaw(`"structured_outputs":{"json":${'{"type":"object","properties":{"a":'.repeat(20)}{"type":"string"}${'}}'.repeat(20)}}`)), status: 200 },
+  { name: 'structured_outputs.json: JSON text that is not an object', send: json(req({ structured_outputs: { json: '[1,2]' } })), status: 400, param: 'structured_outputs.json' },
+  { name: 'response_format: a 100,000-character schema name', send: json(req({ response_format: { type: 'json_schema', json_schema: { name: 'x'.repeat(100_000), schema: {} } } })), status: 200 },
+];
+
 const SHAPES: Row[] = [
   { name: 'body: []', send: json('[]'), status: 400, param: null, code: 'invalid_type' },
   { name: 'body: [request]', send: json(`[${req()}]`), status: 400, param: null, code: 'invalid_type' },
@@ -290,6 +306,7 @@ const TABLE: Array<[string, Row[]]> = [
   ['wrong types', WRONG_TYPES],
   ['numbers', NUMBERS],
   ['budgets', BUDGETS],
+  ['adaptive and structured fields', ADAPTIVE],
   ['shapes and nesting', SHAPES],
   ['__proto__ and friends', PROTO],
   ['text, sizes, counts', TEXT],
