@@ -4,7 +4,7 @@
  * whose close() ends the process (SIGTERM, then SIGKILL after 10 s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 
 export interface RunningServer {
@@ -37,6 +37,29 @@ export async function waitHealthy(url: string, child: ChildProcess, timeoutMs: n
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what} was not healthy within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts a server on a port that was free a moment ago, and again on another when the port was
+ * taken in between (freePort's race: the servers take a port number, not a socket). Only a bind
+ * failure in the server's log is retried; any other failure is the test's to see.
+ */
+async function onFreePort<T>(logFile: string, start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      let log = '';
+      try {
+        log = readFileSync(logFile, 'utf8').slice(-4000);
+      } catch {
+        // no log: nothing to tell a bind failure by
+      }
+      const bindFailed = /address already in use|couldn't bind|error while attempting to bind/i.test(log);
+      if (attempt >= 3 || !bindFailed) throw err;
+    }
+  }
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -75,8 +98,11 @@ export interface LlamaServerOptions {
  * llama-server with the model's own chat template (--jinja; or the file given), its Prometheus
  * metrics and the /slots endpoint, a 4096-token context per slot, 2 threads (the CI machine has 2 cores).
  */
-export async function startLlamaServer(o: LlamaServerOptions): Promise<RunningServer> {
-  const port = await freePort();
+export function startLlamaServer(o: LlamaServerOptions): Promise<RunningServer> {
+  return onFreePort(o.logFile, (port) => startLlamaServerOn(o, port));
+}
+
+async function startLlamaServerOn(o: LlamaServerOptions, port: number): Promise<RunningServer> {
   const slots = o.slots ?? 1;
   const args = ['-m', o.gguf, '--host', '127.0.0.1', '--port', String(port), '--alias', o.model,
     '-c', String((o.ctxPerSlot ?? 4096) * slots), '-np', String(slots), '-t', '2', '--jinja', '--metrics', '--slots', '--no-webui'];
@@ -102,8 +128,11 @@ export interface VllmServerOptions {
 }
 
 /** vLLM's real OpenAI server on the CPU, float32, with prefix caching, cached-token reporting and /tokenizer_info. */
-export async function startVllm(o: VllmServerOptions): Promise<RunningServer> {
-  const port = await freePort();
+export function startVllm(o: VllmServerOptions): Promise<RunningServer> {
+  return onFreePort(o.logFile, (port) => startVllmOn(o, port));
+}
+
+async function startVllmOn(o: VllmServerOptions, port: number): Promise<RunningServer> {
   const args = ['-m', 'vllm.entrypoints.openai.api_server', '--model', o.hfDir, '--served-model-name', o.model,
     '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
     '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4',
