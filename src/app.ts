@@ -133,6 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const backends = deps.backends ?? config.upstreams.map((u) => createBackend(u, config));
   const pool = new UpstreamPool(backends, {
     healthIntervalMs: config.health.intervalMs,
+    healthTimeoutMs: config.health.timeoutMs,
     onHealth: (upstream, healthy) => {
       metrics.setUpstreamHealthy(upstream, healthy);
       app.log[healthy ? 'info' : 'warn']({ upstream, healthy }, 'upstream health changed');

@@ -83,7 +83,7 @@ export const SETTINGS = Object.freeze({
   'timeouts.request_ms': { default: 30_000, meaning: 'Whole non-streaming upstream calls (/tokenize, /v1/models)' },
 
   'health.interval_ms': { default: 5_000, meaning: 'Upstream health probe interval' },
-  'health.timeout_ms': { default: 2_000, meaning: 'Deadline of one probe' },
+  'health.timeout_ms': { default: 2_000, meaning: 'Deadline of one probe; a failure that came back 0.5 s past it (a blocked event loop) counts only when the next probe fails too' },
 } as const satisfies Record<string, Setting>);
 
 export type SettingKey = keyof typeof SETTINGS;

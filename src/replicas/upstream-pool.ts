@@ -18,8 +18,17 @@ export interface UpstreamLease {
   release(): void;
 }
 
+/** How far past its timeout a failed probe must have come back to count as late (a lagging loop). */
+const LATE_MARGIN_MS = 500;
+
 export interface UpstreamPoolOptions {
   healthIntervalMs: number;
+  /**
+   * The probes' own timeout (health.timeout_ms). A probe that failed only after well past it was
+   * late because this process's event loop was (a timer cannot fire while the loop is blocked),
+   * not necessarily because the replica was: such a failure alone does not take a replica out.
+   */
+  healthTimeoutMs?: number;
   onHealth?: (upstream: string, healthy: boolean) => void;
   /** How long a /v1/models answer is reused. */
   modelsTtlMs?: number;
@@ -31,6 +40,8 @@ interface Replica {
   /** null until the first check: a new replica is tried rather than refused. */
   healthy: boolean | null;
   outstanding: number;
+  /** The last probe failed late (see UpstreamPoolOptions.healthTimeoutMs): one more such failure counts. */
+  lateFailure?: boolean;
   /** A health probe of this replica is under way (the next round skips it). */
   probing: boolean;
 }
@@ -85,7 +96,16 @@ export class UpstreamPool {
         if (r.probing) return;
         r.probing = true;
         try {
+          const started = this.now();
           const ok = await r.backend.health().catch(() => false);
+          // The bench's stalled-loop scenario (issue 14): a 2.5 s block made every probe time out
+          // at once and the gateway answered 503 "No healthy upstream" with healthy replicas.
+          const late = this.opts.healthTimeoutMs !== undefined && this.now() - started > this.opts.healthTimeoutMs + LATE_MARGIN_MS;
+          if (!ok && late && r.healthy !== false && r.lateFailure !== true) {
+            r.lateFailure = true;
+            return;
+          }
+          r.lateFailure = false;
           if (ok !== r.healthy) this.opts.onHealth?.(r.backend.name, ok);
           r.healthy = ok;
         } finally {

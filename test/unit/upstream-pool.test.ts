@@ -35,4 +35,30 @@ describe('UpstreamPool health probes', () => {
     expect(seen).toEqual([false, true]);
     expect(pool.anyHealthy()).toBe(true);
   });
+
+  it('a probe that failed only long past its timeout (a blocked event loop) takes no replica out, a second one does', async () => {
+    let t = 0;
+    const a = scriptedBackend('a');
+    const seen: boolean[] = [];
+    const pool = new UpstreamPool([a.backend], { healthIntervalMs: 0, healthTimeoutMs: 2000, now: () => t, onHealth: (_n, ok) => seen.push(ok) });
+    const round = async (ok: boolean, tookMs: number) => {
+      const p = pool.checkAll();
+      t += tookMs;
+      a.pending.at(-1)!(ok);
+      await p;
+    };
+    await round(true, 5);
+    expect(seen).toEqual([true]);
+    await round(false, 2600); // answered 2.6 s after a 2 s timeout: the loop was blocked
+    expect(pool.anyHealthy()).toBe(true);
+    expect(seen).toEqual([true]);
+    await round(true, 5); // the replica was fine all along
+    await round(false, 2600);
+    await round(false, 2600); // late twice in a row: counted
+    expect(seen).toEqual([true, false]);
+    expect(pool.anyHealthy()).toBe(false);
+    await round(true, 5);
+    await round(false, 2050); // a failure on time is a failure at once
+    expect(seen).toEqual([true, false, true, false]);
+  });
 });
