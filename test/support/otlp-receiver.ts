@@ -73,7 +73,7 @@ function hexOf(id: Id): string {
 const PROTO_ROOT = join(dirname(fileURLToPath(import.meta.url)), 'opentelemetry-proto');
 let requestType: protobuf.Type | undefined;
 /** opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, loaded once from the .proto files. */
-function exportRequestType(): protobuf.Type {
+export function exportRequestType(): protobuf.Type {
   if (requestType === undefined) {
     const root = new protobuf.Root();
     // The files import each other by their path under the proto root, as protoc's -I would.
