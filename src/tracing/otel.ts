@@ -49,7 +49,10 @@ export async function createOtelTracing(cfg: TracingConfig, opts: TracingOptions
       const span = tracer.startSpan(`${info.method} ${info.route}`, { kind: SpanKind.SERVER, attributes }, parent);
       return new RequestTrace(tracer, propagator, span, info);
     },
-    shutdown: () => provider.shutdown(),
+    // The last flush may fail (the collector is down or gone first in a rollout): those spans are
+    // lost either way, and a failed export must not make the app's close reject and skip the rest
+    // of a graceful shutdown. Export errors while serving are already only the SDK's diag log.
+    shutdown: () => provider.shutdown().catch(() => {}),
   };
 }
 

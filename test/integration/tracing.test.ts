@@ -286,6 +286,21 @@ describe('tracing on: the encoding', () => {
   });
 });
 
+describe('tracing on, the collector down', () => {
+  it('requests are served and the app closes cleanly: the spans are lost, nothing fails', async () => {
+    const s = await sim();
+    const rx = await receiver();
+    const dead = rx.url;
+    await rx.close();
+    open.splice(open.indexOf(rx), 1);
+    const gw = await gatewayWith([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: dead, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });
+    const res = await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never);
+    expect((res as OpenAI.ChatCompletion).choices[0]!.message.content).toBeTruthy();
+    // Closed at once: the request's spans are still queued, and the flush on close fails.
+    await expect(gw.app.close()).resolves.toBeUndefined();
+  });
+});
+
 describe('tracing off', () => {
   const gateway = gatewayWith;
   it('by default: no exporter traffic, no traceparent invented upstream', async () => {
