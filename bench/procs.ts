@@ -228,3 +228,39 @@ export async function startLoadgen(logFile?: string): Promise<LoadgenChild> {
     },
   };
 }
+
+export interface OtlpSinkChild extends Child {
+  url: string;
+  /** What it received so far: spans counted, POSTs answered 200, body bytes. */
+  count(): Promise<{ spans: number; posts: number; bytes: number }>;
+}
+
+/** The OTLP sink of --tracing (./otlp-sink.mjs): counts spans, discards them. */
+export async function startOtlpSink(opts: { logFile?: string } = {}): Promise<OtlpSinkChild> {
+  const proc = spawnPlain('bench/otlp-sink.mjs', {}, opts);
+  const ready = new Promise<number>((resolve) => proc.once('message', (m: { port: number }) => resolve(m.port)));
+  const port = await withTimeout(Promise.race([ready, exitAsError(proc, 'OTLP sink')]), 60_000, 'OTLP sink start');
+  let nextId = 1;
+  return {
+    proc,
+    pid: proc.pid!,
+    url: `http://127.0.0.1:${port}`,
+    count() {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        const on = (m: { type: string; id: number; spans: number; posts: number; bytes: number }): void => {
+          if (m.type === 'count' && m.id === id) {
+            proc.off('message', on);
+            resolve({ spans: m.spans, posts: m.posts, bytes: m.bytes });
+          }
+        };
+        proc.on('message', on);
+        proc.send({ type: 'count', id });
+      });
+    },
+    async stop() {
+      if (proc.connected && proc.exitCode === null) proc.send({ type: 'exit' });
+      await stopProcess(proc);
+    },
+  };
+}

@@ -7,6 +7,7 @@ import type { TargetFigures } from './figures.js';
 import type { LeakResult } from './leak.js';
 import type { ScenarioOut } from './scenario.js';
 import type { Settings } from './settings.js';
+import { renderTracingOverhead, type TracingOverhead } from './tracing-overhead.js';
 import { renderVsMinimal, type VsMinimal } from './vs-minimal.js';
 
 export interface HeadlineRow {
@@ -59,6 +60,8 @@ export interface BenchResult {
   /** Every scenario with its raw figures: fast, then paced and stall when run. */
   scenarios: ScenarioOut[];
   vsMinimal: VsMinimal;
+  /** --tracing: thinkgate with tracing on / off; absent or null without it. */
+  tracing?: TracingOverhead | null;
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
@@ -223,6 +226,10 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('');
   out.push(renderVsMinimal(r.vsMinimal, { start: m.loadAvgStart, end: m.loadAvgEnd }));
   out.push('');
+  if (r.tracing) {
+    out.push(renderTracingOverhead(r.tracing, { start: m.loadAvgStart, end: m.loadAvgEnd }));
+    out.push('');
+  }
   out.push('## Targets of issue 6 (reported, not asserted)');
   out.push('');
   out.push(

@@ -12,8 +12,9 @@ import { addDirectDeltas, computeFigures, type BatchSide, type TargetFigures, ty
 import { leakCheck, type LeakResult } from './leak.js';
 import { liteLLMVersion, startLiteLLM } from './litellm.js';
 import { ProcWatch } from './proc-stats.js';
-import { stallEnv, startGateway, startMinimalProxy, startSim, type Child, type GatewayChild, type LoadgenChild } from './procs.js';
+import { stallEnv, startGateway, startMinimalProxy, startOtlpSink, startSim, type Child, type GatewayChild, type LoadgenChild } from './procs.js';
 import type { Settings, TargetName } from './settings.js';
+import type { SinkCount } from './tracing-overhead.js';
 
 export const MODEL = 'sim-r1';
 
@@ -40,6 +41,8 @@ export interface ScenarioOut {
   leak: LeakResult | null;
   /** What became of LiteLLM in this scenario; null when it was not a target. */
   litellm: string | null;
+  /** --tracing: what the OTLP sink received from the traced gateway over the whole scenario; null without it. */
+  tracing?: SinkCount | null;
 }
 
 export interface Shared {
@@ -110,19 +113,39 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
     const env = stallEnv(def.stall);
     const execArgv = ['--expose-gc'];
     if (settings.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles', def.name)}`);
-    const gateway: GatewayChild = await startGateway(
-      {
-        upstreams: simUrls.map((url) => ({ url })),
-        server: { log_level: settings.logLevel },
-        // Defaults serve 1,024 requests at once (and queue 1,024): an operator running 4,096
-        // streams raises both, or the largest levels measure 429s, not the relay.
-        limits: { max_concurrent_requests: Math.max(1024, ...def.levels), max_queue: Math.max(1024, ...def.levels) },
-        models: { 'sim-s1*': { profile: 's1' }, '*': { profile: 'think-tags' } },
-      },
-      { execArgv, logFile: join(outDir, `${def.name}-gateway.log`), dist: settings.gatewayDist ?? undefined, env },
-    );
+    const gatewayConfig = {
+      upstreams: simUrls.map((url) => ({ url })),
+      server: { log_level: settings.logLevel },
+      // Defaults serve 1,024 requests at once (and queue 1,024): an operator running 4,096
+      // streams raises both, or the largest levels measure 429s, not the relay.
+      limits: { max_concurrent_requests: Math.max(1024, ...def.levels), max_queue: Math.max(1024, ...def.levels) },
+      models: { 'sim-s1*': { profile: 's1' }, '*': { profile: 'think-tags' } },
+    };
+    const traced = def.targets.some((t) => t.endsWith('-traced')) ? settings.tracing : null;
+    // With --tracing the untraced gateway is off for sure, whatever OTEL_* the bench inherited.
+    const gateway: GatewayChild = await startGateway(gatewayConfig, {
+      execArgv,
+      logFile: join(outDir, `${def.name}-gateway.log`),
+      dist: settings.gatewayDist ?? undefined,
+      env: traced ? { ...env, OTEL_SDK_DISABLED: 'true' } : env,
+    });
     track(gateway);
     const gwWatch = new ProcWatch(gateway.pid);
+    // --tracing: the same gateway, same config, with tracing on (every request sampled: the
+    // default parent-based always-on with no client traceparent), exporting to a local sink.
+    const sink = traced ? await startOtlpSink({ logFile: join(outDir, `${def.name}-otlp-sink.log`) }) : null;
+    if (sink) track(sink);
+    let tracedGateway: GatewayChild | null = null;
+    if (traced && sink) {
+      tracedGateway = await startGateway(gatewayConfig, {
+        execArgv: execArgv.map((a) => a.replace(join('profiles', def.name), join('profiles', `${def.name}-traced`))),
+        logFile: join(outDir, `${def.name}-gateway-traced.log`),
+        dist: settings.gatewayDist ?? undefined,
+        env: { ...env, OTEL_SDK_DISABLED: '', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: traced.protocol },
+      });
+      track(tracedGateway);
+    }
+    const tracedWatch = tracedGateway ? new ProcWatch(tracedGateway.pid) : null;
 
     const relayBody = chatBody();
     const forcingBody = chatBody({ min_thinking_tokens: settings.forcing.min, max_thinking_tokens: settings.forcing.max });
@@ -137,6 +160,8 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       }
       if (name === 'thinkgate') targets.push({ name, urls: chat(gateway.url), body: relayBody, watch: gwWatch });
       if (name === 'thinkgate-forcing') targets.push({ name, urls: chat(gateway.url), body: forcingBody, watch: gwWatch });
+      if (name === 'thinkgate-traced' && tracedGateway) targets.push({ name, urls: chat(tracedGateway.url), body: relayBody, watch: tracedWatch });
+      if (name === 'thinkgate-forcing-traced' && tracedGateway) targets.push({ name, urls: chat(tracedGateway.url), body: forcingBody, watch: tracedWatch });
       if (name === 'litellm') {
         try {
           log('== starting LiteLLM proxy');
@@ -230,6 +255,17 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       await loadgen.closePools();
     }
 
+    if (sink && tracedGateway) {
+      // The batch processor exports every 5 s: stopping the traced gateway flushes what is queued.
+      const requests = (await fetch(`${tracedGateway.url}/metrics`).then((r) => r.text()).catch(() => ''))
+        .split('\n')
+        .filter((l) => l.startsWith('thinkgate_requests_total{'))
+        .reduce((t, l) => t + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      await tracedGateway.stop();
+      out.tracing = { protocol: traced!.protocol, requests, ...(await sink.count()) };
+      log(`  OTLP sink: ${out.tracing.spans} spans in ${out.tracing.posts} exports (${(out.tracing.bytes / 1024).toFixed(0)} KiB, ${out.tracing.protocol}) for ${requests} traced requests`);
+    }
+
     if (def.leak) {
       log(`== leak check: ${settings.leakRequests} sequential requests through thinkgate`);
       out.leak = await leakCheck({
@@ -263,7 +299,7 @@ async function measurePerRequest(
 ): Promise<PerRequestFigures[]> {
   const shortBody = chatBody({ max_tokens: 1 });
   // Every proxy that relays the plain body (forcing needs a thinking budget, not 1-token streams).
-  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'litellm');
+  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'thinkgate-traced' || t.name === 'litellm');
   const rounds = 2;
   const per = Math.max(1, Math.ceil(requests / rounds));
   log(`== CPU per request: ${rounds} rounds x ${per} 1-token and ${per} full-length requests per proxy at 1 stream`);

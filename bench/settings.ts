@@ -10,14 +10,21 @@
  * Scenarios (issue 14): `fast` (the simulator writes 64 tokens per socket write: the relay's cost
  * at saturation), `paced` (1 token per write, like real vLLM), `stall` (the gateway's and the
  * minimal proxy's event loop blocked for --stall-ms every --stall-every-ms).
+ * --tracing (issue 17): a second thinkgate process with OpenTelemetry tracing on, exporting to a
+ * local OTLP sink (./otlp-sink.mjs), measured beside the untraced one in every scenario (targets
+ * thinkgate-traced, thinkgate-forcing-traced) and in CPU per request; the summary gives on/off ratios.
  * Request counts are fixed per level (the same for every target) and split over the measured
  * rounds, a batch never smaller than the concurrency (so every stream is open at once; 1024
  * gets one round); a warm-up batch of half a batch, at least one request per connection, first.
  */
 import { parseArgs } from 'node:util';
 
-export type TargetName = 'direct' | 'minimal' | 'thinkgate' | 'thinkgate-forcing' | 'litellm';
+export type TargetName = 'direct' | 'minimal' | 'thinkgate' | 'thinkgate-forcing' | 'litellm' | 'thinkgate-traced' | 'thinkgate-forcing-traced';
+/** The default targets; the traced ones come with --tracing. */
 export const ALL_TARGETS: readonly TargetName[] = ['direct', 'minimal', 'thinkgate', 'thinkgate-forcing', 'litellm'];
+/** Each thinkgate target's traced twin (--tracing): the same requests to a gateway with tracing on. */
+export const TRACED_TWIN: Partial<Record<TargetName, TargetName>> = { thinkgate: 'thinkgate-traced', 'thinkgate-forcing': 'thinkgate-forcing-traced' };
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
 /** One simulator process serves about this many streams well; more streams get more processes. */
 export const STREAMS_PER_SIM = 1024;
@@ -54,6 +61,8 @@ export interface Settings {
   outDir: string | null;
   /** Another compiled gateway (a dist/ folder) to measure instead of ./dist: A/B of a change. */
   gatewayDist: string | null;
+  /** --tracing: the traced twin gateway's OTLP encoding; null: tracing not measured. */
+  tracing: { protocol: OtlpProtocol } | null;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-litellm | --litellm]
@@ -62,7 +71,7 @@ export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-
   [--paced-levels 64,256 --paced-delay-ms 5 | --no-paced] [--per-request-requests N | --no-per-request]
   [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--stall-gap-ms 5200]
   [--leak-requests N]
-  [--litellm-max-concurrency N] [--gateway-dist DIR]
+  [--litellm-max-concurrency N] [--gateway-dist DIR] [--tracing [--tracing-protocol http/protobuf|http/json]]
   [--cpu-prof] [--log-level info] [--out DIR]`;
 
 /**
@@ -125,6 +134,8 @@ export function parseSettings(argv: readonly string[]): Settings {
       'log-level': { type: 'string' },
       out: { type: 'string' },
       'gateway-dist': { type: 'string' },
+      tracing: { type: 'boolean' },
+      'tracing-protocol': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -149,8 +160,13 @@ export function parseSettings(argv: readonly string[]): Settings {
   const extend = int('--extend', v.extend, 1) ?? (mode === 'quick' ? 20 : 25);
   const answer = int('--answer', v.answer, 1) ?? 25;
   let targets = v.targets ? (v.targets.split(',').map((s) => s.trim()) as TargetName[]) : [...ALL_TARGETS];
-  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`--targets: unknown target "${t}"`);
+  for (const t of targets) if (!ALL_TARGETS.includes(t) && !Object.values(TRACED_TWIN).includes(t)) throw new Error(`--targets: unknown target "${t}"`);
   if (!targets.includes('direct')) throw new Error('--targets must include direct (the baseline)');
+  const protocol = v['tracing-protocol'] ?? 'http/protobuf';
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') throw new Error(`--tracing-protocol: http/protobuf or http/json, got "${protocol}"`);
+  if (v['tracing-protocol'] !== undefined && !v.tracing) throw new Error('--tracing-protocol needs --tracing');
+  // Each thinkgate target gets its traced twin right after it (so rounds rotate them apart alike).
+  if (v.tracing) targets = targets.flatMap((t) => (TRACED_TWIN[t] && !targets.includes(TRACED_TWIN[t]) ? [t, TRACED_TWIN[t]] : [t]));
   const withLiteLLM = v['no-litellm'] ? false : mode === 'quick' ? v.litellm === true : true;
   if (!withLiteLLM) targets = targets.filter((t) => t !== 'litellm');
   const m = forcingBudget(think, extend);
@@ -199,5 +215,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     logLevel: v['log-level'] ?? 'info',
     outDir: v.out ?? null,
     gatewayDist: v['gateway-dist'] ?? null,
+    tracing: v.tracing || targets.some((t) => t.endsWith('-traced')) ? { protocol } : null,
   };
 }

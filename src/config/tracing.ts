@@ -6,7 +6,8 @@
  *
  * Off unless asked for (`tracing.enabled: true`, or an OTLP endpoint variable with the key unset):
  * off, buildApp builds no provider and no exporter, and no request carries a traceparent it did
- * not bring. The exporter itself still reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _TIMEOUT and
+ * not bring. On, spans go out as OTLP/HTTP protobuf unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL
+ * says http/json. The exporter itself still reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _TIMEOUT and
  * _COMPRESSION from process.env (@opentelemetry/otlp-exporter-base).
  */
 import type { ConfigEnv } from './env.js';
@@ -28,10 +29,19 @@ const SAMPLERS: readonly SamplerName[] = [
   'parentbased_traceidratio',
 ];
 
+/**
+ * The OTLP/HTTP encodings this build exports (OTEL_EXPORTER_OTLP_PROTOCOL's values less `grpc`).
+ * `http/protobuf` is the spec's default (opentelemetry.io/docs/specs/otel/protocol/exporter/,
+ * "Specify Protocol"): what a Collector, Jaeger, Tempo and the vendors' endpoints all accept.
+ */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 export interface TracingConfig {
   enabled: boolean;
-  /** Where spans are POSTed (OTLP/HTTP, JSON encoding): a full URL, `/v1/traces` included. */
+  /** Where spans are POSTed (OTLP/HTTP): a full URL, `/v1/traces` included. */
   endpoint: string;
+  /** The body's encoding: protobuf (the default) or JSON. */
+  protocol: OtlpProtocol;
   serviceName: string;
   /** OTEL_RESOURCE_ATTRIBUTES, decoded. */
   resourceAttributes: Readonly<Record<string, string>>;
@@ -59,6 +69,7 @@ export function readTracing(env: ConfigEnv, fileEnabled: boolean | undefined, pr
   const cfg: TracingConfig = {
     enabled,
     endpoint,
+    protocol: 'http/protobuf',
     serviceName: get('OTEL_SERVICE_NAME') ?? 'thinkgate',
     resourceAttributes: Object.freeze(parseKeyValues(get('OTEL_RESOURCE_ATTRIBUTES'))),
     sampler: 'parentbased_always_on',
@@ -68,9 +79,15 @@ export function readTracing(env: ConfigEnv, fileEnabled: boolean | undefined, pr
 
   // Only what this build can do is accepted: a value it would not honour is a startup error, not a silent default.
   if (exporter !== undefined && exporter !== 'otlp') problems.push(`OTEL_TRACES_EXPORTER: must be otlp or none (got ${exporter})`);
-  const protocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? get('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol !== undefined && protocol !== 'http/json' && protocol !== 'http/protobuf') {
-    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL: thinkgate exports OTLP over HTTP (http/json); ${protocol} is not supported`);
+  // The signal-specific variable wins over the general one (the exporter spec's precedence).
+  const tracesProtocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+  const protocol = tracesProtocol ?? get('OTEL_EXPORTER_OTLP_PROTOCOL');
+  if (protocol === 'http/protobuf' || protocol === 'http/json') cfg.protocol = protocol;
+  else if (protocol !== undefined) {
+    // grpc would need @grpc/grpc-js and HTTP/2 to the collector: not built in, so refused rather than quietly sent as protobuf.
+    problems.push(
+      `${tracesProtocol !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL'}: thinkgate exports OTLP over HTTP (http/protobuf or http/json); ${protocol} is not supported`,
+    );
   }
   let url: URL | undefined;
   try {

@@ -1,13 +1,12 @@
 /**
  * The OpenTelemetry SDK side of tracing.ts, loaded only when tracing is on: one app's own
- * TracerProvider, OTLP/HTTP exporter (JSON encoding) and batch processor, shut down (flushed)
+ * TracerProvider, OTLP/HTTP exporter (protobuf or JSON, config/tracing.ts) and batch processor, shut down (flushed)
  * with the app. Nothing is registered globally (no `trace.setGlobalTracerProvider`, no context
  * manager, no global propagator): spans get their parent passed explicitly, so two apps in one
  * process (tests) never see each other's.
  */
 import { ROOT_CONTEXT, SpanKind, defaultTextMapGetter, type Attributes } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -17,13 +16,14 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
   type Sampler,
+  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import type { TracingConfig } from '../config/tracing.js';
 import { RequestTrace } from './request-trace.js';
 import type { Tracing, TracingOptions } from './tracing.js';
 
-export function createOtelTracing(cfg: TracingConfig, opts: TracingOptions): Tracing {
-  const exporter = new OTLPTraceExporter({ url: cfg.endpoint });
+export async function createOtelTracing(cfg: TracingConfig, opts: TracingOptions): Promise<Tracing> {
+  const exporter = await exporterFor(cfg);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.version': opts.version, ...cfg.resourceAttributes, 'service.name': cfg.serviceName }),
     sampler: samplerOf(cfg),
@@ -49,8 +49,23 @@ export function createOtelTracing(cfg: TracingConfig, opts: TracingOptions): Tra
       const span = tracer.startSpan(`${info.method} ${info.route}`, { kind: SpanKind.SERVER, attributes }, parent);
       return new RequestTrace(tracer, propagator, span, info);
     },
-    shutdown: () => provider.shutdown(),
+    // The last flush may fail (the collector is down or gone first in a rollout): those spans are
+    // lost either way, and a failed export must not make the app's close reject and skip the rest
+    // of a graceful shutdown. Export errors while serving are already only the SDK's diag log.
+    shutdown: () => provider.shutdown().catch(() => {}),
   };
+}
+
+/**
+ * The official exporter of the configured encoding: @opentelemetry/exporter-trace-otlp-proto
+ * (Content-Type application/x-protobuf) or -otlp-http (application/json). Both share
+ * otlp-exporter-base (retries, OTEL_EXPORTER_OTLP_*_HEADERS/_TIMEOUT/_COMPRESSION); only the
+ * one in use is loaded.
+ */
+async function exporterFor(cfg: TracingConfig): Promise<SpanExporter> {
+  const { OTLPTraceExporter } =
+    cfg.protocol === 'http/json' ? await import('@opentelemetry/exporter-trace-otlp-http') : await import('@opentelemetry/exporter-trace-otlp-proto');
+  return new OTLPTraceExporter({ url: cfg.endpoint });
 }
 
 /** OTEL_TRACES_SAMPLER's names (the SDK environment specification's list). */

@@ -1,6 +1,7 @@
 /**
  * OpenTelemetry tracing end to end: openai SDK -> thinkgate -> vLLM simulator, the spans
- * exported over OTLP/HTTP (JSON) to a receiver on a real socket (test/support/otlp-receiver.ts),
+ * exported over OTLP/HTTP to a receiver on a real socket (test/support/otlp-receiver.ts), in both
+ * encodings: protobuf (the default, decoded with the official .proto definitions) and JSON,
  * decoded and checked as a tree: the request's server span, continuing the client's traceparent,
  * and one client span per upstream segment (cause, replica, tokens), whose traceparent reached
  * the simulator. Off, nothing is exported and no traceparent is invented.
@@ -31,7 +32,7 @@ async function receiver(): Promise<OtlpReceiver> {
   return r;
 }
 
-async function gateway(upstreams: string[], env: Record<string, string>, extra: Record<string, unknown> = {}) {
+async function gatewayWith(upstreams: string[], env: Record<string, string>, extra: Record<string, unknown> = {}) {
   const config = loadConfigFromObject(
     {
       upstreams: upstreams.map((url) => ({ url })),
@@ -70,7 +71,16 @@ async function treeOf(rx: OtlpReceiver, requestId: string): Promise<{ root: Rece
 
 const upstreamCalls = (s: Simulator) => s.stats().lastRequests.filter((r) => r.path === '/v1/completions');
 
-describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+/** Each encoding runs the same tests: protobuf by default (no protocol variable), JSON when asked for. */
+const ENCODINGS = [
+  { name: 'http/protobuf, the default', env: {} as Record<string, string>, contentType: 'application/x-protobuf' },
+  { name: 'http/json', env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } as Record<string, string>, contentType: 'application/json' },
+];
+
+describe.each(ENCODINGS)('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), $name', ({ env: protocolEnv, contentType }) => {
+  const gateway = (upstreams: string[], env: Record<string, string>, extra: Record<string, unknown> = {}) =>
+    gatewayWith(upstreams, { ...protocolEnv, ...env }, extra);
+
   it('a forced request: the server span continues the client traceparent; each segment is a child with cause, replica and tokens; vLLM got its traceparent', async () => {
     const s = await sim();
     const rx = await receiver();
@@ -141,7 +151,7 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(outputs).toBeGreaterThanOrEqual(bf.thinking_tokens);
   });
 
-  it('without a client traceparent, a stream starts a new trace and vLLM still gets one; the exporter posts JSON to /v1/traces', async () => {
+  it('without a client traceparent, a stream starts a new trace and vLLM still gets one; the exporter posts its encoding to /v1/traces', async () => {
     const s = await sim();
     const rx = await receiver();
     const gw = await gateway([s.url], { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces` });
@@ -158,7 +168,9 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(children.map((c) => c.attributes['thinkgate.segment.cause'])).toEqual(['initial', 'close']);
     const calls = upstreamCalls(s).slice(-2);
     expect(calls.map((c) => c.headers['traceparent'])).toEqual(children.map((c) => `00-${root.traceId}-${c.spanId}-01`));
-    expect(rx.posts.every((p) => p.path === '/v1/traces' && String(p.headers['content-type']).startsWith('application/json'))).toBe(true);
+    expect(rx.posts.length).toBeGreaterThan(0);
+    expect(rx.posts.every((p) => p.path === '/v1/traces' && p.status === 200 && p.headers['content-type'] === contentType)).toBe(true);
+    expect(rx.spans.every((sp) => sp.encoding === contentType)).toBe(true);
   });
 
   it('n = 2: the segments of each choice are children with their choice index, each upstream call carrying its own span', async () => {
@@ -257,7 +269,40 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   });
 });
 
+describe('tracing on: the encoding', () => {
+  it('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins over OTEL_EXPORTER_OTLP_PROTOCOL, either way round', async () => {
+    const s = await sim();
+    for (const [general, traces, expected] of [
+      ['http/json', 'http/protobuf', 'application/x-protobuf'],
+      ['http/protobuf', 'http/json', 'application/json'],
+    ] as const) {
+      const rx = await receiver();
+      const gw = await gatewayWith([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_PROTOCOL: general, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: traces });
+      await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never, { headers: { 'x-request-id': `trace-proto-${traces.slice(5)}` } });
+      await gw.app.close();
+      expect(rx.spans.some((sp) => sp.attributes['thinkgate.request_id'] === `trace-proto-${traces.slice(5)}`)).toBe(true);
+      expect(rx.posts.map((p) => p.headers['content-type'])).toEqual(rx.posts.map(() => expected));
+    }
+  });
+});
+
+describe('tracing on, the collector down', () => {
+  it('requests are served and the app closes cleanly: the spans are lost, nothing fails', async () => {
+    const s = await sim();
+    const rx = await receiver();
+    const dead = rx.url;
+    await rx.close();
+    open.splice(open.indexOf(rx), 1);
+    const gw = await gatewayWith([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: dead, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });
+    const res = await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never);
+    expect((res as OpenAI.ChatCompletion).choices[0]!.message.content).toBeTruthy();
+    // Closed at once: the request's spans are still queued, and the flush on close fails.
+    await expect(gw.app.close()).resolves.toBeUndefined();
+  });
+});
+
 describe('tracing off', () => {
+  const gateway = gatewayWith;
   it('by default: no exporter traffic, no traceparent invented upstream', async () => {
     const s = await sim();
     const rx = await receiver();

@@ -1,11 +1,19 @@
 /**
  * An OTLP/HTTP trace receiver on a real loopback socket: what a Collector's otlp receiver does
- * for POST /v1/traces with the JSON encoding (opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding:
- * ids as hex strings, enums as numbers, int64 as decimal strings or numbers). It decodes each
- * ExportTraceServiceRequest into flat spans and answers 200 with an empty response.
+ * for POST /v1/traces (opentelemetry.io/docs/specs/otlp/#otlphttp), in both encodings:
+ * - `application/x-protobuf`: the binary ExportTraceServiceRequest, decoded by protobufjs with the
+ *   official opentelemetry-proto definitions (./opentelemetry-proto, vendored at v1.11.0), so the
+ *   exporter's hand-written encoder is checked against the protocol, not against itself;
+ * - `application/json`: the JSON mapping (.../#json-protobuf-encoding: ids as hex strings, enums
+ *   as numbers, int64 as decimal strings or numbers).
+ * Each request becomes flat spans; the answer is 200 with an empty ExportTraceServiceResponse in
+ * the request's encoding. Any other content type is 415, a body that does not decode is 400.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import protobuf from 'protobufjs';
 
 export type AttrValue = string | number | boolean | AttrValue[] | undefined;
 
@@ -22,15 +30,19 @@ export interface ReceivedSpan {
   resource: Record<string, AttrValue>;
   startNs: bigint;
   endNs: bigint;
+  /** The Content-Type it came in. */
+  encoding: string;
 }
 
 export interface OtlpReceiver {
   url: string;
   spans: ReceivedSpan[];
-  posts: { path: string; headers: IncomingHttpHeaders }[];
+  posts: { path: string; headers: IncomingHttpHeaders; status: number }[];
   close(): Promise<void>;
 }
 
+/** A decoded request: the JSON mapping as parsed, or protobufjs's toObject (ids as bytes, int64 as strings). */
+type Id = string | Uint8Array | undefined;
 interface JsonAnyValue {
   stringValue?: string;
   intValue?: string | number;
@@ -52,6 +64,39 @@ function valueOf(v: JsonAnyValue): AttrValue {
   return undefined;
 }
 
+/** A span or trace id: hex in JSON, bytes in protobuf; absent or empty is ''. */
+function hexOf(id: Id): string {
+  if (id === undefined) return '';
+  return typeof id === 'string' ? id : Buffer.from(id).toString('hex');
+}
+
+const PROTO_ROOT = join(dirname(fileURLToPath(import.meta.url)), 'opentelemetry-proto');
+let requestType: protobuf.Type | undefined;
+/** opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, loaded once from the .proto files. */
+export function exportRequestType(): protobuf.Type {
+  if (requestType === undefined) {
+    const root = new protobuf.Root();
+    // The files import each other by their path under the proto root, as protoc's -I would.
+    root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
+    root.loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto');
+    requestType = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+  }
+  return requestType;
+}
+
+interface DecodedRequest {
+  resourceSpans?: { resource?: { attributes?: JsonKeyValue[] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[];
+}
+
+function decode(contentType: string, raw: Buffer): DecodedRequest {
+  if (contentType === 'application/x-protobuf') {
+    const t = exportRequestType();
+    // int64/fixed64 (times, intValue) as decimal strings; enums as numbers; bytes (ids) left as bytes.
+    return t.toObject(t.decode(raw), { longs: String, enums: Number }) as DecodedRequest;
+  }
+  return JSON.parse(raw.toString('utf8')) as DecodedRequest;
+}
+
 function attrs(list: JsonKeyValue[] | undefined): Record<string, AttrValue> {
   return Object.fromEntries((list ?? []).map((kv) => [kv.key, valueOf(kv.value)]));
 }
@@ -63,24 +108,32 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      posts.push({ path: req.url ?? '', headers: req.headers });
+      const answer = (status: number, type?: string, body?: string | Uint8Array): void => {
+        posts.push({ path: req.url ?? '', headers: req.headers, status });
+        res.writeHead(status, type !== undefined ? { 'content-type': type } : {}).end(body);
+      };
       let raw = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      if (req.url !== '/v1/traces' || !String(req.headers['content-type']).startsWith('application/json')) {
-        res.writeHead(415).end();
+      const contentType = String(req.headers['content-type']).split(';')[0]!.trim();
+      if (req.url !== '/v1/traces' || (contentType !== 'application/json' && contentType !== 'application/x-protobuf')) {
+        answer(415);
         return;
       }
-      const body = JSON.parse(raw.toString('utf8')) as {
-        resourceSpans?: { resource?: { attributes?: JsonKeyValue[] }; scopeSpans?: { spans?: Record<string, unknown>[] }[] }[];
-      };
+      let body: DecodedRequest;
+      try {
+        body = decode(contentType, raw);
+      } catch {
+        answer(400);
+        return;
+      }
       for (const rs of body.resourceSpans ?? []) {
         const resource = attrs(rs.resource?.attributes);
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
             spans.push({
-              traceId: s['traceId'] as string,
-              spanId: s['spanId'] as string,
-              parentSpanId: (s['parentSpanId'] as string | undefined) ?? '',
+              traceId: hexOf(s['traceId'] as Id),
+              spanId: hexOf(s['spanId'] as Id),
+              parentSpanId: hexOf(s['parentSpanId'] as Id),
               name: s['name'] as string,
               kind: s['kind'] as number,
               attributes: attrs(s['attributes'] as JsonKeyValue[]),
@@ -92,11 +145,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               resource,
               startNs: BigInt(s['startTimeUnixNano'] as string),
               endNs: BigInt(s['endTimeUnixNano'] as string),
+              encoding: contentType,
             });
           }
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse: zero bytes in protobuf, {} in JSON.
+      if (contentType === 'application/x-protobuf') answer(200, contentType, new Uint8Array(0));
+      else answer(200, contentType, '{}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -19,6 +19,7 @@ describe('tracing configuration', () => {
     expect(tracing({})).toEqual({
       enabled: false,
       endpoint: 'http://localhost:4318/v1/traces',
+      protocol: 'http/protobuf',
       serviceName: 'thinkgate',
       resourceAttributes: {},
       sampler: 'parentbased_always_on',
@@ -43,6 +44,16 @@ describe('tracing configuration', () => {
     expect(tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).enabled).toBe(false);
   });
 
+  it('the protocol: http/protobuf unless asked for http/json; the traces variable wins over the general one', () => {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+    expect(tracing(on).protocol).toBe('http/protobuf');
+    expect(tracing({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol).toBe('http/json');
+    expect(tracing({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).protocol).toBe('http/protobuf');
+    expect(tracing({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' http/json ' }).protocol).toBe('http/json');
+    // A blank variable is unset: the general one (or the default) applies.
+    expect(tracing({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: '' }).protocol).toBe('http/json');
+  });
+
   it('service name, resource attributes and samplers come from their variables', () => {
     expect(
       tracing({
@@ -65,7 +76,16 @@ describe('tracing configuration', () => {
     expect(problems({ ...on, OTEL_TRACES_SAMPLER: 'sometimes' })).toEqual([expect.stringMatching(/^OTEL_TRACES_SAMPLER: must be one of/)]);
     expect(problems({ ...on, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' })).toEqual(['OTEL_TRACES_SAMPLER_ARG: must be a ratio 0-1']);
     expect(problems({ ...on, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1e-1' })).toEqual(['OTEL_TRACES_SAMPLER_ARG: must be a ratio 0-1']);
-    expect(problems({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_PROTOCOL: .*grpc is not supported/)]);
+    expect(problems({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL: thinkgate exports OTLP over HTTP (http/protobuf or http/json); grpc is not supported',
+    ]);
+    // The traces variable is named when it is the one at fault, even over a valid general one.
+    expect(problems({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' })).toEqual([
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: .*grpc is not supported/),
+    ]);
+    // Values are case-sensitive in the spec: HTTP/JSON and http/proto are not the protocol names.
+    expect(problems({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/JSON' })).toEqual([expect.stringMatching(/HTTP\/JSON is not supported/)]);
+    expect(problems({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/proto' })).toEqual([expect.stringMatching(/http\/proto is not supported/)]);
     expect(problems({ ...on, OTEL_TRACES_EXPORTER: 'zipkin' })).toEqual(['OTEL_TRACES_EXPORTER: must be otlp or none (got zipkin)']);
     expect(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toEqual(['OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL']);
     expect(problems({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'file:///etc/passwd' })).toEqual(['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: must be an http:// or https:// URL']);
