@@ -47,6 +47,8 @@ export class RequestTrace {
   private truncated = false;
   private finished = 0;
   private ended = false;
+  /** Upstream-call spans not ended yet: ended with the request at the latest, so children nest in it. */
+  private readonly open = new Set<Span>();
 
   constructor(
     private readonly tracer: Tracer,
@@ -70,9 +72,15 @@ export class RequestTrace {
   child(name: string, attributes: Record<string, string | number | boolean>): { span: Span; headers: Record<string, string> } {
     const parent = trace.setSpan(ROOT_CONTEXT, this.span);
     const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    this.open.add(span);
     const headers: Record<string, string> = {};
     this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
     return { span, headers };
+  }
+
+  /** @internal An upstream call's span ends (once; a call still closing when the request ended was ended then). */
+  endChild(span: Span): void {
+    if (this.open.delete(span)) span.end();
   }
 
   get model(): string {
@@ -121,6 +129,10 @@ export class RequestTrace {
     }
     // HTTP server span convention: only a 5xx is the server's error.
     if (outcome.status >= 500) s.setStatus({ code: SpanStatusCode.ERROR, message: outcome.abort ?? `HTTP ${outcome.status}` });
+    // An upstream call may still be closing its socket after the response went out (the engine
+    // left its stream): its span ends here, so every child ends within the request's span.
+    for (const child of this.open) child.end();
+    this.open.clear();
     s.end();
   }
 }
@@ -154,7 +166,7 @@ class RunTrace implements RunObserver {
       } else attributes['thinkgate.probe'] = true;
       const name = seg !== undefined ? `text_completion ${creq.model}` : 'thinkgate.probe';
       const { span, headers } = this.req.child(name, attributes);
-      return traced(inner.streamCompletion({ ...creq, headers: { ...creq.headers, ...headers } }, signal), span);
+      return traced(inner.streamCompletion({ ...creq, headers: { ...creq.headers, ...headers } }, signal), span, () => this.req.endChild(span));
     };
     this.backend = {
       get name() {
@@ -180,7 +192,7 @@ class RunTrace implements RunObserver {
 }
 
 /** One upstream call's events through its span: usage and finish reason recorded, the span ended however it stops. */
-async function* traced(events: AsyncIterable<CompletionEvent>, span: Span): AsyncGenerator<CompletionEvent, void> {
+async function* traced(events: AsyncIterable<CompletionEvent>, span: Span, end: () => void): AsyncGenerator<CompletionEvent, void> {
   try {
     for await (const ev of events) {
       if (ev.kind === 'usage') {
@@ -200,7 +212,7 @@ async function* traced(events: AsyncIterable<CompletionEvent>, span: Span): Asyn
     }
     throw err;
   } finally {
-    span.end();
+    end();
   }
 }
 
