@@ -68,10 +68,15 @@ function isStaleSocket(err: unknown): boolean {
   return typeof code === 'string' && STALE_SOCKET_CODES.has(code);
 }
 
+/**
+ * `merge`, when given, sees the events of one socket read together before any is yielded
+ * (coalesce.ts: the deltas of a read as fewer, larger ones); absent, each event is yielded as read.
+ */
 export async function* streamCompletionEvents<E = CompletionEvent>(
   target: StreamTarget,
   reader: ChunkReader<E>,
   signal: AbortSignal,
+  merge?: (events: readonly E[]) => readonly E[],
 ): AsyncGenerator<E, void, undefined> {
   if (signal.aborted) throw new AbortedError();
   const ac = new AbortController();
@@ -106,12 +111,30 @@ export async function* streamCompletionEvents<E = CompletionEvent>(
     if (res.statusCode !== 200) throw mapUpstreamStatus(res.statusCode, await readLimited(res.body), target.what);
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       const before = reader.tokens;
-      for (const data of decoder.push(chunk)) {
-        for (const ev of reader.events(data)) {
+      if (merge === undefined) {
+        for (const data of decoder.push(chunk)) {
+          for (const ev of reader.events(data)) {
+            watchdog.pause();
+            yield ev;
+            watchdog.resume();
+          }
+        }
+      } else {
+        // A bad event later in the read fails the stream only after the good ones before it,
+        // as it does unmerged.
+        const read: E[] = [];
+        let failure: { err: unknown } | undefined;
+        try {
+          for (const data of decoder.push(chunk)) for (const ev of reader.events(data)) read.push(ev);
+        } catch (err) {
+          failure = { err };
+        }
+        for (const ev of read.length > 1 ? merge(read) : read) {
           watchdog.pause();
           yield ev;
           watchdog.resume();
         }
+        if (failure !== undefined) throw failure.err;
       }
       if (reader.stopNow) return; // the finally closes the request
       // Only tokens are progress: heartbeats (`{"choices": []}`, empty deltas, bare usage)

@@ -49,6 +49,10 @@ export const SETTINGS = Object.freeze({
   'defaults.thinking_extension': { default: 'Wait', meaning: "The extension phrase; set, it wins over a profile's own" },
 
   'response.reasoning_fields': { default: ['reasoning_content', 'reasoning'], meaning: 'Which names carry the thinking text; at least one' },
+  'response.max_tokens_per_chunk': {
+    default: 16,
+    meaning: 'Most upstream tokens of one socket read merged into one streamed chunk (no waiting: only what arrived together); 1 = a chunk per upstream token',
+  },
 
   'limits.body_limit_bytes': { env: 'THINKGATE_BODY_LIMIT_BYTES', default: 8 * MiB, meaning: 'Largest request body (413 above)' },
   'limits.max_upstream_response_bytes': { default: 16 * MiB, meaning: 'Largest upstream body or SSE event read whole (502 above)' },

@@ -87,6 +87,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
     defaults,
     explicitDefaults,
     reasoningFields: [...new Set(response?.reasoning_fields ?? d('response.reasoning_fields'))],
+    maxTokensPerChunk: response?.max_tokens_per_chunk ?? d('response.max_tokens_per_chunk'),
     limits: {
       bodyLimitBytes: e.bodyLimitBytes ?? limits?.body_limit_bytes ?? d('limits.body_limit_bytes'),
       maxUpstreamResponseBytes: limits?.max_upstream_response_bytes ?? d('limits.max_upstream_response_bytes'),

@@ -148,6 +148,7 @@ export const fileSections = {
       })
       .min(1, { error: 'must name at least one field' })
       .optional(),
+    max_tokens_per_chunk: int(1, 4096).optional(),
   }),
   limits: section({
     body_limit_bytes: int(1).optional(),

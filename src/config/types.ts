@@ -48,6 +48,8 @@ export interface Config {
   /** What the file's `defaults:` section set, without the built-in fallbacks (PolicyConfig). */
   explicitDefaults: Readonly<BudgetDefaults>;
   reasoningFields: readonly ReasoningField[];
+  /** Ids of one upstream read merged into one delta at most (backends/coalesce.ts); 1 = none merged. */
+  maxTokensPerChunk: number;
   limits: {
     bodyLimitBytes: number;
     /** Most bytes buffered of one upstream answer: a whole /tokenize or /v1/models body, one SSE event. */

@@ -71,6 +71,13 @@ export interface CompletionRequest {
    * Every delta then carries `logprobs` aligned with its `tokenIds`.
    */
   logprobs?: number;
+  /**
+   * The backend may merge consecutive deltas that arrived in one read into one delta of at most
+   * this many ids (backends/coalesce.ts; what vLLM's `--stream-interval` does). Absent or 1: a
+   * delta per upstream event. The engine leaves it off where a delta's ids past a stop string
+   * would count (docs/budget-forcing.md, "Chunks").
+   */
+  coalesceTokens?: number;
 }
 
 /** One alternative at a position: a token as the server shows it and its logprob. */

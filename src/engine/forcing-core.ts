@@ -149,6 +149,9 @@ export class ForcingCore {
       // Answer segments carry the answer's own fields (a grammar) on top of the sampling fields.
       sampling: phaseSampling(input, st.phase, st.answerApart),
       ...(input.logprobs === undefined ? {} : { logprobs: input.logprobs }),
+      // Merged deltas only without stop strings: a stop string is matched in text, and the ids
+      // of a merged delta past it would count as generated (the answer's text is cut there).
+      ...(input.coalesceTokens !== undefined && input.stop.length === 0 ? { coalesceTokens: input.coalesceTokens } : {}),
     };
     const ctx = st.contextRoom();
     if (st.phase === 'thinking') {

@@ -86,6 +86,12 @@ export interface EngineInput {
    * that reports it (docs/api.md, "Logprobs"). Absent = none.
    */
   logprobs?: number;
+  /**
+   * Ids one delta may merge from one upstream read (CompletionRequest.coalesceTokens; the
+   * operator's `response.max_tokens_per_chunk`). Passed on every segment of a run without stop
+   * strings; absent = a delta per upstream event.
+   */
+  coalesceTokens?: number;
 }
 
 /**

@@ -49,6 +49,12 @@ export interface Grant {
   readonly key: string;
   /** M of each run is at most this (undefined: no cap). */
   readonly thinkingCap?: { tokens: number; by: ThinkingClampReason };
+  /**
+   * The request's thinking is charged to quota windows: its streams get a chunk per upstream
+   * token (no merged deltas, backends/coalesce.ts), so a stream runs at most
+   * `charge_every_tokens` past its last charge, never one merged chunk more.
+   */
+  readonly chargesQuota: boolean;
   /** The request's events, charged to the key as they pass. */
   meter(events: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void>;
 }
@@ -203,6 +209,10 @@ class Meter implements Grant {
     private readonly policy?: KeyPolicy,
   ) {
     this.chargeAt = gov.chargeEveryTokens;
+  }
+
+  get chargesQuota(): boolean {
+    return this.policy !== undefined && this.windows.length > 0;
   }
 
   async *meter(events: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {

@@ -69,6 +69,15 @@ export function applyThinkingCap(inputs: EngineInput[], cap: ThinkingCap | undef
 }
 
 /**
+ * The operator's `response.max_tokens_per_chunk`: each run's segments may merge one upstream
+ * read's deltas up to it (backends/coalesce.ts; the engine leaves it off with stop strings).
+ */
+function withCoalescing(inputs: EngineInput[], maxTokensPerChunk: number): EngineInput[] {
+  if (maxTokensPerChunk <= 1) return inputs;
+  return inputs.map((input) => ({ ...input, coalesceTokens: maxTokensPerChunk }));
+}
+
+/**
  * Watches a request's runs from outside the engine (tracing/request-trace.ts): each attempt on a
  * replica, and each run's upstream calls and events.
  */
@@ -84,6 +93,8 @@ export interface RunOptions {
   cap?: ThinkingCap | undefined;
   /** The request's trace, when tracing is on. */
   observer?: RunsObserver | undefined;
+  /** No merged deltas (a quota meter counts between events: quota/governor.ts, Grant.chargesQuota). */
+  unmerged?: boolean | undefined;
 }
 
 export async function startRuns(
@@ -99,7 +110,7 @@ export async function startRuns(
   let attempts = 0;
   const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
     observer?.attempt(backend.name, attempts++);
-    const inputs = applyThinkingCap(await plan(backend, signal), opts.cap);
+    const inputs = withCoalescing(applyThinkingCap(await plan(backend, signal), opts.cap), opts.unmerged === true ? 1 : ctx.config.maxTokensPerChunk);
     allowance.checkFirstSegments(inputs);
     const metered = meteredBackend(backend, allowance);
     const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {

@@ -66,7 +66,7 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
   const trace = (): RequestTrace | undefined =>
     (tr = ctx.tracing.startRequest(request.headers, { ...labels, method: request.method, requestId: request.id }));
   return requestLifecycle(ctx, request, reply, { weight: spec.weight, n: spec.n, recorder, trace }, async ({ signal, hold, recorder: rm, grant }) => {
-    const started = await spec.start(signal, { cap: grant?.thinkingCap, observer: tr });
+    const started = await spec.start(signal, { cap: grant?.thinkingCap, observer: tr, unmerged: grant?.chargesQuota });
     hold(started.lease);
     // Only once a replica took the request: a 404 flood of junk names costs no lookup at all, and
     // a known model none (servedModel), so only a model's first request waits for /v1/models.

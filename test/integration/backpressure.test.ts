@@ -11,9 +11,16 @@
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startStack, until, type Stack } from '../support/stack.js';
 
-const TOTAL_THINKING = 200_000;
+// A full GC before each heap reading, so the bound below is on live memory, not on garbage the
+// collector has not reached yet (V8's documented --expose-gc, enabled at run time).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const TOTAL_THINKING = 1_000_000;
 /** Where the first test's upstream stalled: how much the socket buffers of both hops hold here. */
 let observedStall = 0;
 
@@ -60,7 +67,7 @@ describe('a client that does not read', () => {
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.pause(); // never read: the kernel's receive buffer fills, then the gateway's writes stall
-    global.gc?.();
+    gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const rssBefore = process.memoryUsage().rss;
     rawRequest(socket, { model: 'sim-r1', messages: [{ role: 'user', content: 'Think for a long time.' }], stream: true });
@@ -68,6 +75,7 @@ describe('a client that does not read', () => {
     await until(() => stack.sim.stats().liveGenerationTokens > 0, 5000, 'generation to start');
     const { value: stalledAt, samples } = await plateau(() => stack.sim.stats().liveGenerationTokens, 100, 5, 20_000);
     observedStall = stalledAt;
+    gc();
     const heapAtStall = process.memoryUsage().heapUsed;
     const rssAtStall = process.memoryUsage().rss;
     console.log(
@@ -75,8 +83,10 @@ describe('a client that does not read', () => {
         `heap +${((heapAtStall - heapBefore) / 2 ** 20).toFixed(1)} MiB, rss +${((rssAtStall - rssBefore) / 2 ** 20).toFixed(1)} MiB`,
     );
     expect(stack.sim.stats().running).toBe(1);
-    // Socket buffers on both hops hold some tens of thousands of ~250-byte chunks; without
-    // backpressure the simulator would run to the end (it generates > 100k tokens/s here).
+    // Socket buffers on both hops hold some tens of thousands of chunks: ~250-byte chunks of one
+    // token upstream, and towards the client chunks of up to 16 tokens merged from one read
+    // (response.max_tokens_per_chunk), so the stall comes at ~180k tokens here (~30k with a chunk
+    // per token); without backpressure the simulator would run to the end (> 100k tokens/s here).
     expect(stalledAt).toBeLessThan(TOTAL_THINKING / 4);
     // Whatever the kernel does not hold is in the process: bounded, not the whole stream
     // (200k chunks of ~250 bytes would be ~50 MB of strings, several times that as objects).
@@ -104,7 +114,7 @@ describe('a client that does not read', () => {
 
 describe('a client that reads slowly', () => {
   it('gets every token once it reads again: backpressure loses nothing', { timeout: 60_000 }, async () => {
-    // More than the socket buffers of both hops hold (the stall above: ~30k tokens on Linux
+    // More than the socket buffers of both hops hold (the stall above: ~180k tokens on Linux
     // loopback with default buffer sizes), so that the reader's pause does stall the upstream.
     const THINK = observedStall > 0 ? Math.max(20_000, 2 * observedStall) : 60_000;
     stack.sim.setOptions({ thinkTokens: THINK });

@@ -255,6 +255,24 @@ describe('engine: rule 3 and 5, M = 0 and totals', () => {
   });
 });
 
+describe('engine: merged deltas (coalesceTokens)', () => {
+  it('lets every segment of a run without stop strings merge one read (extend, close and answer alike)', async () => {
+    const r = await run({ think: 2, extend: 3, answer: 2 }, input({ M: 6, m: 4, coalesceTokens: 8 }));
+    expect(r.requests.length).toBeGreaterThan(1);
+    expect(r.requests.map((q) => q.coalesceTokens)).toEqual(r.requests.map(() => 8));
+  });
+
+  it('never with stop strings: the ids of a merged delta past a stop string would count as generated', async () => {
+    const r = await run({ think: 20, answer: 6 }, input({ M: 3, stop: [' a4'], coalesceTokens: 8 }));
+    expect(r.requests.map((q) => q.coalesceTokens)).toEqual([undefined, undefined]);
+  });
+
+  it('absent from every request unless the run allows it', async () => {
+    const r = await run({ think: 2, extend: 3, answer: 2 }, input({ M: 6, m: 4 }));
+    expect(r.requests.every((q) => !('coalesceTokens' in q))).toBe(true);
+  });
+});
+
 describe('engine: rule 6, stop strings apply to the answer only', () => {
   it('never stops inside thinking, cuts the answer, and aborts the upstream', async () => {
     const r = await run({ think: 4, answer: 6 }, input({ stop: [' t1', ' a2'] }));

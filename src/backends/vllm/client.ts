@@ -18,6 +18,7 @@ import type {
 import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionRequestBody } from './schemas.js';
 import { streamCompletionEvents } from '../stream-completion.js';
 import { CompletionChunkReader } from './chunk-reader.js';
+import { coalesceDeltas } from '../coalesce.js';
 import { parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
 
@@ -98,6 +99,7 @@ export class VllmBackend extends HttpBackend implements Backend {
     };
     // Chat's top_logprobs as completions' `logprobs: k` (k alternatives besides the sampled token).
     if (req.logprobs !== undefined) payload.logprobs = req.logprobs;
+    const coalesce = req.coalesceTokens !== undefined && req.coalesceTokens > 1 ? req.coalesceTokens : undefined;
 
     return streamCompletionEvents(
       this.streamTarget({
@@ -112,6 +114,8 @@ export class VllmBackend extends HttpBackend implements Backend {
       }),
       new CompletionChunkReader(req.logprobs === undefined ? {} : { logprobs: req.logprobs }),
       signal,
+      // One read's deltas as fewer, larger ones, when the engine allows it (backends/coalesce.ts).
+      coalesce === undefined ? undefined : (events) => coalesceDeltas(events, coalesce),
     );
   }
 
