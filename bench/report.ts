@@ -62,6 +62,8 @@ export interface BenchResult {
   vsMinimal: VsMinimal;
   /** --tracing: thinkgate with tracing on / off; absent or null without it. */
   tracing?: TracingOverhead | null;
+  /** --twin-config: the twin gateway / the base one; absent or null without it. */
+  twin?: TracingOverhead | null;
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
@@ -228,6 +230,10 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('');
   if (r.tracing) {
     out.push(renderTracingOverhead(r.tracing, { start: m.loadAvgStart, end: m.loadAvgEnd }));
+    out.push('');
+  }
+  if (r.twin && r.settings.twinConfig) {
+    out.push(renderTracingOverhead(r.twin, { start: m.loadAvgStart, end: m.loadAvgEnd }, r.settings.twinConfig));
     out.push('');
   }
   out.push('## Targets of issue 6 (reported, not asserted)');

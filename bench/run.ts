@@ -19,7 +19,7 @@ import { headline, renderMarkdown, type BenchResult } from './report.js';
 import { runScenario, type ScenarioDef, type ScenarioOut } from './scenario.js';
 import { parseSettings, USAGE, type Settings } from './settings.js';
 import { renderChart } from './svg-chart.js';
-import { tracingOverhead } from './tracing-overhead.js';
+import { tracingOverhead, twinOverhead } from './tracing-overhead.js';
 import { vsMinimal } from './vs-minimal.js';
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     const noLite = settings.targets.filter((t) => t !== 'litellm');
     if (settings.paced) {
       // --quick keeps CI's smoke test short: the paced relay without forcing (the full run has both).
-      const targets = settings.mode === 'quick' ? noLite.filter((t) => t !== 'thinkgate-forcing' && t !== 'thinkgate-forcing-traced') : noLite;
+      const targets = settings.mode === 'quick' ? noLite.filter((t) => t !== 'thinkgate-forcing' && t !== 'thinkgate-forcing-traced' && t !== 'thinkgate-forcing-twin') : noLite;
       defs.push({ name: 'paced', levels: settings.paced.levels, targets, tokensPerWrite: 1, tokenDelayMs: settings.paced.delayMs, stall: null, perRequest: false, leak: false });
     }
     if (settings.stall) {
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
       scenarios,
       vsMinimal: vsMinimal(scenarios),
       tracing: tracingOverhead(scenarios),
+      twin: settings.twinConfig === null ? null : twinOverhead(scenarios),
     };
     writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     const md = renderMarkdown(result);

@@ -146,6 +146,18 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       track(tracedGateway);
     }
     const tracedWatch = tracedGateway ? new ProcWatch(tracedGateway.pid) : null;
+    // --twin-config: the same gateway with a config patch, measured beside it (an A/B of a setting).
+    let twinGateway: GatewayChild | null = null;
+    if (settings.twinConfig && def.targets.some((t) => t.endsWith('-twin'))) {
+      twinGateway = await startGateway(mergeConfig(gatewayConfig, settings.twinConfig), {
+        execArgv: execArgv.map((a) => a.replace(join('profiles', def.name), join('profiles', `${def.name}-twin`))),
+        logFile: join(outDir, `${def.name}-gateway-twin.log`),
+        dist: settings.gatewayDist ?? undefined,
+        env,
+      });
+      track(twinGateway);
+    }
+    const twinWatch = twinGateway ? new ProcWatch(twinGateway.pid) : null;
 
     const relayBody = chatBody();
     const forcingBody = chatBody({ min_thinking_tokens: settings.forcing.min, max_thinking_tokens: settings.forcing.max });
@@ -161,6 +173,8 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       if (name === 'thinkgate') targets.push({ name, urls: chat(gateway.url), body: relayBody, watch: gwWatch });
       if (name === 'thinkgate-forcing') targets.push({ name, urls: chat(gateway.url), body: forcingBody, watch: gwWatch });
       if (name === 'thinkgate-traced' && tracedGateway) targets.push({ name, urls: chat(tracedGateway.url), body: relayBody, watch: tracedWatch });
+      if (name === 'thinkgate-twin' && twinGateway) targets.push({ name, urls: chat(twinGateway.url), body: relayBody, watch: twinWatch });
+      if (name === 'thinkgate-forcing-twin' && twinGateway) targets.push({ name, urls: chat(twinGateway.url), body: forcingBody, watch: twinWatch });
       if (name === 'thinkgate-forcing-traced' && tracedGateway) targets.push({ name, urls: chat(tracedGateway.url), body: forcingBody, watch: tracedWatch });
       if (name === 'litellm') {
         try {
@@ -299,7 +313,7 @@ async function measurePerRequest(
 ): Promise<PerRequestFigures[]> {
   const shortBody = chatBody({ max_tokens: 1 });
   // Every proxy that relays the plain body (forcing needs a thinking budget, not 1-token streams).
-  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'thinkgate-traced' || t.name === 'litellm');
+  const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'thinkgate-traced' || t.name === 'thinkgate-twin' || t.name === 'litellm');
   const rounds = 2;
   const per = Math.max(1, Math.ceil(requests / rounds));
   log(`== CPU per request: ${rounds} rounds x ${per} 1-token and ${per} full-length requests per proxy at 1 stream`);
@@ -331,6 +345,17 @@ async function measurePerRequest(
         `split: ${f.split ? `${(f.split.perRequestS * 1000).toFixed(3)} ms per request + ${(f.split.perTokenS * 1e6).toFixed(1)} us per token` : 'n/a'}` +
         (f.errors ? `  ERRORS ${f.errors}` : ''),
     );
+  }
+  return out;
+}
+
+/** `base` with `patch` merged in, objects key by key (arrays and values replaced): --twin-config. */
+export function mergeConfig(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+    out[k] = isObj(b) && isObj(v) ? mergeConfig(b, v) : v;
   }
   return out;
 }

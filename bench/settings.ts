@@ -19,11 +19,22 @@
  */
 import { parseArgs } from 'node:util';
 
-export type TargetName = 'direct' | 'minimal' | 'thinkgate' | 'thinkgate-forcing' | 'litellm' | 'thinkgate-traced' | 'thinkgate-forcing-traced';
+export type TargetName =
+  | 'direct'
+  | 'minimal'
+  | 'thinkgate'
+  | 'thinkgate-forcing'
+  | 'litellm'
+  | 'thinkgate-traced'
+  | 'thinkgate-forcing-traced'
+  | 'thinkgate-twin'
+  | 'thinkgate-forcing-twin';
 /** The default targets; the traced ones come with --tracing. */
 export const ALL_TARGETS: readonly TargetName[] = ['direct', 'minimal', 'thinkgate', 'thinkgate-forcing', 'litellm'];
 /** Each thinkgate target's traced twin (--tracing): the same requests to a gateway with tracing on. */
 export const TRACED_TWIN: Partial<Record<TargetName, TargetName>> = { thinkgate: 'thinkgate-traced', 'thinkgate-forcing': 'thinkgate-forcing-traced' };
+/** Each thinkgate target's config twin (--twin-config): the same requests to a gateway whose config differs by a patch. */
+export const CONFIG_TWIN: Partial<Record<TargetName, TargetName>> = { thinkgate: 'thinkgate-twin', 'thinkgate-forcing': 'thinkgate-forcing-twin' };
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
 /** One simulator process serves about this many streams well; more streams get more processes. */
@@ -63,6 +74,12 @@ export interface Settings {
   gatewayDist: string | null;
   /** --tracing: the traced twin gateway's OTLP encoding; null: tracing not measured. */
   tracing: { protocol: OtlpProtocol } | null;
+  /**
+   * --twin-config: a second thinkgate process whose config is the bench's with this patch merged
+   * in (e.g. `{"response":{"max_tokens_per_chunk":1}}`), measured beside the first in the same
+   * rounds (targets thinkgate-twin, thinkgate-forcing-twin); the summary gives twin / base ratios.
+   */
+  twinConfig: Record<string, unknown> | null;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-litellm | --litellm]
@@ -72,7 +89,7 @@ export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-
   [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--stall-gap-ms 5200]
   [--leak-requests N]
   [--litellm-max-concurrency N] [--gateway-dist DIR] [--tracing [--tracing-protocol http/protobuf|http/json]]
-  [--cpu-prof] [--log-level info] [--out DIR]`;
+  [--twin-config JSON] [--cpu-prof] [--log-level info] [--out DIR]`;
 
 /**
  * The simulator thinks `think` tokens, then `extend` more after each "Wait" (src/sim/model.ts).
@@ -136,6 +153,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       'gateway-dist': { type: 'string' },
       tracing: { type: 'boolean' },
       'tracing-protocol': { type: 'string' },
+      'twin-config': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -160,13 +178,21 @@ export function parseSettings(argv: readonly string[]): Settings {
   const extend = int('--extend', v.extend, 1) ?? (mode === 'quick' ? 20 : 25);
   const answer = int('--answer', v.answer, 1) ?? 25;
   let targets = v.targets ? (v.targets.split(',').map((s) => s.trim()) as TargetName[]) : [...ALL_TARGETS];
-  for (const t of targets) if (!ALL_TARGETS.includes(t) && !Object.values(TRACED_TWIN).includes(t)) throw new Error(`--targets: unknown target "${t}"`);
+  for (const t of targets) if (!ALL_TARGETS.includes(t) && !Object.values(TRACED_TWIN).includes(t) && !Object.values(CONFIG_TWIN).includes(t)) throw new Error(`--targets: unknown target "${t}"`);
   if (!targets.includes('direct')) throw new Error('--targets must include direct (the baseline)');
   const protocol = v['tracing-protocol'] ?? 'http/protobuf';
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') throw new Error(`--tracing-protocol: http/protobuf or http/json, got "${protocol}"`);
   if (v['tracing-protocol'] !== undefined && !v.tracing) throw new Error('--tracing-protocol needs --tracing');
   // Each thinkgate target gets its traced twin right after it (so rounds rotate them apart alike).
   if (v.tracing) targets = targets.flatMap((t) => (TRACED_TWIN[t] && !targets.includes(TRACED_TWIN[t]) ? [t, TRACED_TWIN[t]] : [t]));
+  let twinConfig: Record<string, unknown> | null = null;
+  if (v['twin-config'] !== undefined) {
+    const parsed: unknown = JSON.parse(v['twin-config']);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('--twin-config: a JSON object (a config patch)');
+    twinConfig = parsed as Record<string, unknown>;
+    if (v.tracing) throw new Error('--twin-config and --tracing exclude each other (one twin per run)');
+    targets = targets.flatMap((t) => (CONFIG_TWIN[t] && !targets.includes(CONFIG_TWIN[t]) ? [t, CONFIG_TWIN[t]] : [t]));
+  }
   const withLiteLLM = v['no-litellm'] ? false : mode === 'quick' ? v.litellm === true : true;
   if (!withLiteLLM) targets = targets.filter((t) => t !== 'litellm');
   const m = forcingBudget(think, extend);
@@ -216,5 +242,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     outDir: v.out ?? null,
     gatewayDist: v['gateway-dist'] ?? null,
     tracing: v.tracing || targets.some((t) => t.endsWith('-traced')) ? { protocol } : null,
+    twinConfig,
   };
 }

@@ -56,6 +56,15 @@ export interface TracingOverhead {
 type WithSink = ScenarioFigures & { tracing?: SinkCount | null };
 
 export function tracingOverhead(scenarios: readonly WithSink[]): TracingOverhead | null {
+  return twinRatios(scenarios, '-traced');
+}
+
+/** --twin-config: each thinkgate target's `-twin` (a config patch) over the same target, as tracingOverhead. */
+export function twinOverhead(scenarios: readonly ScenarioFigures[]): TracingOverhead | null {
+  return twinRatios(scenarios, '-twin');
+}
+
+function twinRatios(scenarios: readonly WithSink[], suffix: string): TracingOverhead | null {
   const rows: TracingRow[] = [];
   let perRequest: TracingPerRequest | null = null;
   const sinks: TracingOverhead['sinks'] = [];
@@ -63,7 +72,7 @@ export function tracingOverhead(scenarios: readonly WithSink[]): TracingOverhead
     if (sc.tracing) sinks.push({ scenario: sc.name, ...sc.tracing });
     for (const level of sc.levels) {
       for (const off of level) {
-        const on = level.find((f) => f.target === `${off.target}-traced`);
+        const on = level.find((f) => f.target === `${off.target}${suffix}`);
         if (!on) continue;
         rows.push({
           scenario: sc.name,
@@ -79,7 +88,7 @@ export function tracingOverhead(scenarios: readonly WithSink[]): TracingOverhead
       }
     }
     const off = sc.perRequest?.find((p) => p.target === 'thinkgate');
-    const on = sc.perRequest?.find((p) => p.target === 'thinkgate-traced');
+    const on = sc.perRequest?.find((p) => p.target === `thinkgate${suffix}`);
     if (off && on && perRequest === null) {
       perRequest = {
         shortMsOff: off.shortCpuPerRequestMs,
@@ -95,13 +104,17 @@ export function tracingOverhead(scenarios: readonly WithSink[]): TracingOverhead
 
 const x = (v: number | null): string => (v === null ? '—' : `${fmt(v, 2)}x`);
 
-export function renderTracingOverhead(t: TracingOverhead, load: { start: number[]; end: number[] }): string {
+export function renderTracingOverhead(t: TracingOverhead, load: { start: number[]; end: number[] }, twinPatch?: Record<string, unknown>): string {
   const out: string[] = [];
-  out.push('## Tracing overhead (--tracing): tracing on / off');
+  out.push(twinPatch === undefined ? '## Tracing overhead (--tracing): tracing on / off' : '## Config twin (--twin-config): twin ("on") / base ("off")');
   out.push('');
+  const what =
+    twinPatch === undefined
+      ? 'The same requests, in the same rounds, to two thinkgate processes with one config: tracing off, and tracing on ' +
+        '(every request sampled, spans exported over OTLP/HTTP to a local sink that counts and discards them). '
+      : `The same requests, in the same rounds, to two thinkgate processes: the base config ("off"), and the twin with \`${JSON.stringify(twinPatch)}\` merged in ("on"). `;
   out.push(
-    'The same requests, in the same rounds, to two thinkgate processes with one config: tracing off, and tracing on ' +
-      '(every request sampled, spans exported over OTLP/HTTP to a local sink that counts and discards them). ' +
+    what +
       `Ratios are on / off; load average ${load.start.map((v) => v.toFixed(1)).join(' ')} at start, ${load.end.map((v) => v.toFixed(1)).join(' ')} at end (above ~2 on 2 cores, other work shared the CPUs: treat small ratios as noise).`,
   );
   out.push('');

@@ -132,3 +132,40 @@ describe('bench --tracing', () => {
     });
   });
 });
+
+describe('bench --twin-config', () => {
+  it('adds each thinkgate target\'s config twin right after it; the patch must be a JSON object', async () => {
+    const s = parseSettings(['--quick', '--twin-config', '{"response":{"max_tokens_per_chunk":1}}']);
+    expect(s.targets).toEqual(['direct', 'minimal', 'thinkgate', 'thinkgate-twin', 'thinkgate-forcing', 'thinkgate-forcing-twin']);
+    expect(s.twinConfig).toEqual({ response: { max_tokens_per_chunk: 1 } });
+    expect(parseSettings(['--quick']).twinConfig).toBeNull();
+    expect(() => parseSettings(['--twin-config', '[1]'])).toThrow(/JSON object/);
+    expect(() => parseSettings(['--twin-config', '{}', '--tracing'])).toThrow(/exclude each other/);
+  });
+
+  it('merges the patch into the bench config key by key, and divides each twin by its base target', async () => {
+    const { mergeConfig } = await import('../../bench/scenario.js');
+    const base = { server: { log_level: 'info' }, limits: { max_queue: 1024, max_concurrent_requests: 1024 }, upstreams: [{ url: 'a' }] };
+    expect(mergeConfig(base, { limits: { max_queue: 8 }, response: { max_tokens_per_chunk: 1 }, upstreams: [{ url: 'b' }] })).toEqual({
+      server: { log_level: 'info' },
+      limits: { max_queue: 8, max_concurrent_requests: 1024 },
+      upstreams: [{ url: 'b' }],
+      response: { max_tokens_per_chunk: 1 },
+    });
+    expect(base.limits.max_queue).toBe(1024);
+    const { twinOverhead } = await import('../../bench/tracing-overhead.js');
+    const t = twinOverhead([
+      {
+        name: 'fast',
+        levels: [[fig('thinkgate', 64, { tokens: 100_000, cpuS: 1.0, ttft: 2 }), fig('thinkgate-twin', 64, { tokens: 100_000, cpuS: 1.5, ttft: 3 })]],
+        perRequest: null,
+      },
+    ]);
+    expect(t!.rows).toHaveLength(1);
+    expect(t!.rows[0]).toMatchObject({ target: 'thinkgate', concurrency: 64 });
+    expect(t!.rows[0]!.cpuPerTokenRatio).toBeCloseTo(1.5, 6);
+    const md = renderTracingOverhead(t!, { start: [0], end: [0] }, { response: { max_tokens_per_chunk: 1 } });
+    expect(md).toContain('Config twin (--twin-config)');
+    expect(md).toContain('{"response":{"max_tokens_per_chunk":1}}');
+  });
+});
