@@ -14,15 +14,16 @@
  */
 import type { CompletionDelta, CompletionEvent } from '../engine/backend.js';
 
-export function coalesceDeltas(events: readonly CompletionEvent[], maxIds: number): CompletionEvent[] {
-  const out: CompletionEvent[] = [];
+export function coalesceDeltas<E extends { kind: string } = CompletionEvent>(events: readonly E[], maxIds: number): E[] {
+  const out: E[] = [];
   let open: CompletionDelta | null = null;
-  for (const ev of events) {
-    if (ev.kind !== 'delta') {
+  for (const e of events) {
+    if (e.kind !== 'delta') {
       open = null;
-      out.push(ev);
+      out.push(e);
       continue;
     }
+    const ev = e as unknown as CompletionDelta;
     if (open !== null && open.tokenIds.length + ev.tokenIds.length <= maxIds && sameLogprobShape(open, ev)) {
       open.text += ev.text;
       open.tokenIds = open.tokenIds.concat(ev.tokenIds);
@@ -32,7 +33,7 @@ export function coalesceDeltas(events: readonly CompletionEvent[], maxIds: numbe
     } else {
       // A copy: the reader's own delta objects are never mutated.
       open = { ...ev };
-      out.push(open);
+      out.push(open as unknown as E);
     }
     if (ev.finishReason !== null) open = null;
   }

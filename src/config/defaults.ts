@@ -80,6 +80,10 @@ export const SETTINGS = Object.freeze({
   'routing.retries': { default: 2, meaning: 'Retries on another replica before the first byte (0-10)' },
   'routing.retry_backoff_ms': { default: 100, meaning: 'Backoff base (doubles per retry, jittered)' },
   'routing.affinity': { default: 'none', meaning: '`prefix`: same conversation start -> same replica' },
+  'routing.first_segment': {
+    default: 'tokenize',
+    meaning: '`chat`: a chat request\'s first segment through vLLM\'s /v1/chat/completions, one round trip less before the first token, where the template opens thinking (vLLM >= 0.13)',
+  },
 
   'timeouts.connect_ms': { default: 5_000, meaning: 'Connecting to an upstream' },
   'timeouts.first_token_ms': { default: 600_000, meaning: 'First token of a segment (a long prompt on a busy server)' },

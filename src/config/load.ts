@@ -105,6 +105,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
       retries: routing?.retries ?? d('routing.retries'),
       retryBackoffMs: routing?.retry_backoff_ms ?? d('routing.retry_backoff_ms'),
       affinity: routing?.affinity ?? d('routing.affinity'),
+      firstSegment: routing?.first_segment ?? d('routing.first_segment'),
     },
     timeouts: {
       connectMs: timeouts?.connect_ms ?? d('timeouts.connect_ms'),

@@ -178,6 +178,7 @@ export const fileSections = {
     retries: int(0, 10).optional(),
     retry_backoff_ms: ms(0).optional(),
     affinity: z.enum(['none', 'prefix'], { error: 'must be none or prefix' }).optional(),
+    first_segment: z.enum(['tokenize', 'chat'], { error: 'must be tokenize or chat' }).optional(),
   }),
   timeouts: section({
     connect_ms: ms(1).optional(),

@@ -75,6 +75,11 @@ export interface Config {
     retryBackoffMs: number;
     /** `prefix`: prefer the replica a hash of the conversation's start picks (cross-turn prefix cache). */
     affinity: 'none' | 'prefix';
+    /**
+     * `chat`: a chat request's first segment through vLLM's /v1/chat/completions, without the
+     * /tokenize round trip, where the template opens thinking (runs/chat-first-segment.ts).
+     */
+    firstSegment: 'tokenize' | 'chat';
   };
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; requestMs: number };
   health: { intervalMs: number; timeoutMs: number };

@@ -130,6 +130,32 @@ export interface ModelInfo {
   root?: string;
 }
 
+/**
+ * The first segment of a chat request through the server's own chat endpoint (issue 14, item 6):
+ * the server renders the template and starts generating at once, and sends the rendered prompt's
+ * ids on its first chunk, so thinkgate needs no /tokenize round trip before the first token.
+ * Only for a template that opens thinking itself (runs/chat-first-segment.ts decides).
+ */
+export interface ChatSegmentRequest {
+  model: string;
+  chat: TokenizeChatRequest;
+  /** Absent: the server's default (the rest of the context, as the engine's context bound). */
+  maxTokens?: number;
+  stopTokenIds?: number[];
+  sampling: Record<string, unknown>;
+  requestId?: string;
+  headers?: Readonly<Record<string, string>>;
+  coalesceTokens?: number;
+  /** The profile's end delimiter (ids and text): a reasoning parser may drop its text (see the reader). */
+  end: { ids: readonly number[]; text: string };
+}
+
+/** A chat segment whose prompt ids arrived: `events` is the rest of the stream, as streamCompletion's. */
+export interface OpenedChatSegment {
+  promptIds: number[];
+  events: AsyncGenerator<CompletionEvent, void, undefined>;
+}
+
 export interface Backend {
   /** A stable, bounded label for this replica (its base URL), for metrics and logs. */
   readonly name: string;
@@ -154,6 +180,12 @@ export interface Backend {
    * Called before anything is generated: the answer segment comes after the thinking was spent.
    */
   checkAnswerFields?(fields: Readonly<Record<string, unknown>>): void;
+  /**
+   * Starts a chat segment (ChatSegmentRequest) and resolves once its prompt ids arrived; absent:
+   * the server has no such endpoint thinkgate can use (llama.cpp). Aborting `signal`, or
+   * returning from `events`, closes the upstream request.
+   */
+  openChatSegment?(req: ChatSegmentRequest, signal: AbortSignal): Promise<OpenedChatSegment>;
   /** False: this server gives no per-token logprobs thinkgate can use (llama.cpp); absent: it does. */
   readonly tokenLogprobs?: boolean;
   models(signal?: AbortSignal): Promise<ModelInfo[]>;

@@ -6,7 +6,7 @@
  * replicas before it (start-runs.ts). Everything here happens before the first byte, so its
  * errors get a proper HTTP status.
  */
-import type { Backend } from '../engine/backend.js';
+import type { Backend, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';
 import { chatLogprobs, type ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
@@ -16,7 +16,8 @@ import { InvalidRequestError } from '../errors.js';
 import { nameTemplateParam, templateControls } from '../openai/template-controls.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
-import { startRuns, type PrepareDeps, type RunOptions, type StartedRuns } from './start-runs.js';
+import { startRuns, type PrepareDeps, type RunOptions, type RunPlan, type StartedRuns } from './start-runs.js';
+import { noteTemplate, templateKey, templateOpensThinking } from './chat-first-segment.js';
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
 import { reflectionBias, reflectionPhrases } from './reflection.js';
@@ -33,7 +34,7 @@ export function startChat(
   tools: ToolPlan = { mode: 'off' },
 ): Promise<StartedChat> {
   const affinity = ctx.config.routing.affinity === 'prefix' ? conversationKey(req) : undefined;
-  const plan = async (backend: Parameters<typeof prepareChat>[1], s: AbortSignal) => {
+  const viaTokenize = async (backend: Backend, s: AbortSignal): Promise<EngineInput[]> => {
     const input = await prepareChat(req, backend, ctx, s, tools);
     const n = req.n ?? 1;
     return Array.from({ length: n }, (_, i) => ({
@@ -42,7 +43,39 @@ export function startChat(
       requestId: runRequestId(requestId, { choice: i, n }),
     }));
   };
+  const plan: RunPlan = async (backend, s) => {
+    const chat = chatFirstCandidate(req, backend, ctx, tools);
+    if (chat === undefined) return viaTokenize(backend, s);
+    // The first segment through the chat endpoint (runs/chat-first-segment.ts): everything but
+    // the prompt ids now; they come with the segment's first chunk.
+    const input = await prepareChat(req, backend, ctx, s, tools, true);
+    return {
+      inputs: [{ ...input, sampling: runSampling(input.sampling, 0), requestId: runRequestId(requestId, { choice: 0, n: 1 }) }],
+      chatFirst: { chat, key: templateKey(chat), fallback: () => viaTokenize(backend, s) },
+    };
+  };
   return startRuns(ctx, signal, plan, affinity, opts);
+}
+
+/** The template request of `req`, when its first segment may go through the chat endpoint. */
+function chatFirstCandidate(req: ChatRequest, backend: Backend, ctx: AppContext, tools: ToolPlan): TokenizeChatRequest | undefined {
+  if (ctx.config.routing.firstSegment !== 'chat' || backend.openChatSegment === undefined) return undefined;
+  // What the chat endpoint would answer differently (a tool parser, another logprobs shape) or
+  // what needs the prompt before the first call (a prefill's phase, several runs).
+  if ((req.n ?? 1) !== 1 || tools.mode !== 'off' || (req.tools?.length ?? 0) > 0) return undefined;
+  if (req.continue_final_message === true || req.add_generation_prompt === false || chatLogprobs(req) !== undefined) return undefined;
+  const chat = tokenizeRequest(req);
+  return templateOpensThinking(backend, templateKey(chat)) ? chat : undefined;
+}
+
+function tokenizeRequest(req: ChatRequest): TokenizeChatRequest {
+  return {
+    model: req.model,
+    messages: req.messages,
+    ...(req.chat_template_kwargs ? { chatTemplateKwargs: req.chat_template_kwargs } : {}),
+    ...(req.tools ? { tools: req.tools } : {}),
+    controls: templateControls(req),
+  };
 }
 
 /**
@@ -53,30 +86,33 @@ function conversationKey(req: ChatRequest): string {
   return `${req.model}\u0000${JSON.stringify(req.messages.slice(0, 2)).slice(0, 2048)}`;
 }
 
+/**
+ * The run's input. `deferPrompt`: without the prompt (empty promptIds, no context length): the
+ * first segment goes through the chat endpoint, whose first chunk brings them (start-runs.ts).
+ */
 export async function prepareChat(
   req: ChatRequest,
   backend: Backend,
   deps: PrepareDeps,
   signal: AbortSignal,
   tools: ToolPlan = { mode: 'off' },
+  deferPrompt = false,
 ): Promise<EngineInput> {
   const policy = deps.registry.policyFor(req.model);
   const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
-  const tokenizeReq = {
-    model: req.model,
-    messages: req.messages,
-    ...(req.chat_template_kwargs ? { chatTemplateKwargs: req.chat_template_kwargs } : {}),
-    ...(req.tools ? { tools: req.tools } : {}),
-    controls: templateControls(req),
-  };
+  const tokenizeReq = tokenizeRequest(req);
   const [prompt, profile, extensionIds, ban] = await Promise.all([
-    backend.tokenizeChat(tokenizeReq, signal).catch((err: unknown) => {
-      throw nameTemplateParam(err, req);
-    }),
+    deferPrompt
+      ? ({ ids: [] } as TokenizeResult)
+      : backend.tokenizeChat(tokenizeReq, signal).catch((err: unknown) => {
+          throw nameTemplateParam(err, req);
+        }),
     deps.resolver.get(backend, req.model, policy.profile),
     backend.tokenize(req.model, fields.extensionText, signal),
     reflectionBias(backend, req.model, reflectionPhrases(req.suppress_reflection, policy.profile), req.logit_bias, signal),
   ]);
+  // Whether this template opens thinking itself: the chat path's condition (chat-first-segment.ts).
+  if (!deferPrompt && deps.config.routing.firstSegment === 'chat') noteTemplate(backend, templateKey(tokenizeReq), prompt.ids, profile);
   if (prompt.maxModelLen !== undefined && prompt.ids.length >= prompt.maxModelLen) {
     // vLLM's and OpenAI's answer to a prompt that leaves no room to generate.
     throw new InvalidRequestError(

@@ -9,7 +9,7 @@
  * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
  */
 import type { AppContext } from '../app-context.js';
-import type { Backend } from '../engine/backend.js';
+import type { Backend, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
 import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
@@ -19,6 +19,7 @@ import { onReplica } from '../replicas/on-replica.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
 import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
+import { adopting, noteTemplate, plannedFirst, type FirstSegment } from './chat-first-segment.js';
 
 export interface StartedRuns {
   lease: UpstreamLease;
@@ -37,7 +38,16 @@ export interface PrepareDeps {
 }
 
 /** Builds the runs' inputs on the chosen replica (tokenize, resolve the profile). Runs before the first byte. */
-export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[]>;
+export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[] | ChatFirstRuns>;
+
+/**
+ * One run whose first segment goes through the chat endpoint (runs/chat-first-segment.ts): its
+ * input without the prompt ids, the template request, and the /tokenize plan to fall back on.
+ */
+export interface ChatFirstRuns {
+  inputs: [EngineInput];
+  chatFirst: { chat: TokenizeChatRequest; key: string; fallback: () => Promise<EngineInput[]> };
+}
 
 /** A named key's ceiling on each run's M, and why (quota/governor.ts). */
 export interface ThinkingCap {
@@ -110,13 +120,33 @@ export async function startRuns(
   let attempts = 0;
   const { lease, value } = await onReplica(ctx, signal, affinity, async (backend) => {
     observer?.attempt(backend.name, attempts++);
-    const inputs = withCoalescing(applyThinkingCap(await plan(backend, signal), opts.cap), opts.unmerged === true ? 1 : ctx.config.maxTokensPerChunk);
-    allowance.checkFirstSegments(inputs);
-    const metered = meteredBackend(backend, allowance);
+    const finalize = (xs: EngineInput[]): EngineInput[] =>
+      withCoalescing(applyThinkingCap(xs, opts.cap), opts.unmerged === true ? 1 : ctx.config.maxTokensPerChunk);
+    const planned = await plan(backend, signal);
+    let inputs: EngineInput[];
+    let chatSegment: FirstSegment | undefined;
+    if (Array.isArray(planned)) inputs = finalize(planned);
+    else {
+      const [input] = finalize(planned.inputs);
+      const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal);
+      if (opened === undefined) inputs = finalize(await planned.chatFirst.fallback());
+      else {
+        inputs = [opened.input];
+        chatSegment = opened.first;
+      }
+    }
+    const adopted = chatSegment === undefined ? undefined : adopting(meteredBackend(backend, allowance), chatSegment);
+    try {
+      allowance.checkFirstSegments(inputs);
+    } catch (err) {
+      await adopted?.release();
+      throw err;
+    }
+    const metered = adopted ?? meteredBackend(backend, allowance);
     const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {
-      if (observer === undefined) return runBudgetForcing(input, metered, signal);
+      if (observer === undefined) return released(runBudgetForcing(input, metered, signal), adopted);
       const watched = observer.run(i, metered);
-      return watched.events(runBudgetForcing(input, watched.backend, signal));
+      return released(watched.events(runBudgetForcing(input, watched.backend, signal)), adopted);
     };
     const rest = mergeChoices(inputs.map(run));
     const first: IndexedEvent[] = [];
@@ -133,4 +163,64 @@ export async function startRuns(
     return { inputs, first, rest };
   });
   return { lease, ...value };
+}
+
+/** A run's events; the chat segment nobody took is closed when the run ends (or never started). */
+async function* released(events: AsyncGenerator<EngineEvent, void>, adopted: { release(): Promise<void> } | undefined): AsyncGenerator<EngineEvent, void> {
+  if (adopted === undefined) return yield* events;
+  try {
+    yield* events;
+  } finally {
+    await adopted.release();
+  }
+}
+
+/**
+ * Starts the run's first segment through the chat endpoint: the request the engine will make
+ * (its max_tokens, stop ids and sampling) without the prompt, which comes on the first chunk.
+ * Undefined when it cannot (a context length /v1/models does not give, the server refused or
+ * failed before the prompt ids): the caller takes the /tokenize path instead.
+ */
+async function openFirstSegment(
+  ctx: AppContext,
+  backend: Backend,
+  input: EngineInput,
+  plan: ChatFirstRuns['chatFirst'],
+  signal: AbortSignal,
+): Promise<{ input: EngineInput; first: FirstSegment } | undefined> {
+  const maxModelLen = (await ctx.pool.models().catch(() => [])).find((m) => m.id === input.model)?.maxModelLen;
+  const planned = plannedFirst(input);
+  if (maxModelLen === undefined || planned === undefined || backend.openChatSegment === undefined) return undefined;
+  // Unbounded but by the context: vLLM's default max_tokens is the context left (get_max_tokens).
+  const sent = planned.maxTokens < maxModelLen ? planned.maxTokens : undefined;
+  let opened: OpenedChatSegment;
+  try {
+    opened = await backend.openChatSegment(
+      {
+        model: input.model,
+        chat: plan.chat,
+        ...(sent === undefined ? {} : { maxTokens: sent }),
+        ...(planned.stopTokenIds === undefined ? {} : { stopTokenIds: planned.stopTokenIds }),
+        sampling: planned.sampling,
+        ...(input.requestId === undefined ? {} : { requestId: `${input.requestId}-1` }),
+        ...(planned.coalesceTokens === undefined ? {} : { coalesceTokens: planned.coalesceTokens }),
+        end: { ids: input.profile.endIds, text: input.profile.profile.thinking_end },
+      },
+      signal,
+    );
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
+  }
+  // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.
+  noteTemplate(backend, plan.key, opened.promptIds, input.profile);
+  return {
+    input: { ...input, promptIds: opened.promptIds, maxModelLen },
+    first: {
+      opened,
+      maxTokens: Math.min(sent ?? Infinity, maxModelLen - opened.promptIds.length),
+      stopTokenIds: planned.stopTokenIds ?? [],
+      samplingText: JSON.stringify(planned.sampling),
+    },
+  };
 }

@@ -35,6 +35,10 @@ const chatSchema = genBodySchema.extend({
   // vLLM's extra: false drops reasoning deltas and sets the message's reasoning to null
   // (vllm/parser/abstract_parser.py, chat_completion/serving.py).
   include_reasoning: z.boolean().nullable().optional(),
+  // vLLM >= 0.10.2: the rendered prompt's ids on the first chunk, each chunk's ids on its choice;
+  // a step whose text the reasoning parser swallowed (a delimiter) still comes, with its ids
+  // (vLLM >= 0.13, chat_completion/serving.py).
+  return_token_ids: z.boolean().nullable().optional(),
 });
 
 export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
@@ -58,6 +62,7 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
   const includeUsage = body.stream_options?.include_usage === true;
   const continuous = includeUsage && body.stream_options?.continuous_usage_stats === true;
   const showReasoning = body.include_reasoning !== false;
+  const withIds = body.return_token_ids === true && showReasoning;
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const created = Math.floor(Date.now() / 1000);
   const P = job.promptIds.length;
@@ -74,7 +79,8 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
       const role = '{"role":"assistant","content":""}';
       // vLLM's first chunk carries usage with 0 completion tokens under continuous_usage_stats.
       const usage = continuous ? `,"usage":${usageJson(P, 0, null)}` : '';
-      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${usage}}\n\n`);
+      const promptIds = withIds ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : '';
+      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${promptIds}${usage}}\n\n`);
     }
     await sleep(ctx.opts.firstTokenDelayMs, signal);
     let k = 0;
@@ -90,11 +96,12 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
       else if (field === 'content') content += piece;
       finishReason = step.finishReason;
       stopReason = step.stopReason;
-      if (stream && (piece || finishReason)) {
+      if (stream && (piece || finishReason || withIds)) {
         const delta = piece ? `{"${field}":${JSON.stringify(piece)}}` : '{}';
+        const ids = withIds ? `,"token_ids":[${step.id}]` : '';
         await out.write(
           `${pre}[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${reasonJson(finishReason)},` +
-            `"stop_reason":${JSON.stringify(stopReason)}}]` +
+            `"stop_reason":${JSON.stringify(stopReason)}${ids}}]` +
             (continuous ? `,"usage":${usageJson(P, k, null)}}\n\n` : '}\n\n'),
         );
       }

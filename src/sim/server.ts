@@ -25,6 +25,9 @@ import { tokenizerInfoBody } from './tokenizer-info.js';
 import { createSimTokenizer, type Tokenizer } from './tokenizer.js';
 import { simStructuredText } from './structured.js';
 
+/** GET /version: the vLLM release whose protocol the simulator speaks (a suffix says it is not vLLM). */
+export const SIM_VLLM_VERSION = '0.32.0+simulator';
+
 
 
 export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
@@ -202,7 +205,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
         const text = metricsText(ctx);
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
-      } else if (path === '/version') sendJson(res, 200, { version: 'simulator' });
+      } else if (path === '/version') sendJson(res, 200, { version: SIM_VLLM_VERSION });
       else if (path === '/tokenizer_info') {
         const model = new URL(req.url ?? '/', 'http://sim').searchParams.get('model');
         sendJson(res, 200, tokenizerInfoBody(ctx, model));

@@ -75,7 +75,13 @@ describe('loadConfig: defaults', () => {
       maxSegmentsPerChoice: d('limits.max_segments_per_choice'),
       maxUpstreamBytesPerRequest: d('limits.max_upstream_bytes_per_request'),
     });
-    expect(c.routing).toEqual({ retries: d('routing.retries'), retryBackoffMs: d('routing.retry_backoff_ms'), affinity: d('routing.affinity') });
+    expect(c.routing).toEqual({
+      retries: d('routing.retries'),
+      retryBackoffMs: d('routing.retry_backoff_ms'),
+      affinity: d('routing.affinity'),
+      firstSegment: d('routing.first_segment'),
+    });
+    expect(c.maxTokensPerChunk).toBe(d('response.max_tokens_per_chunk'));
     expect(c.timeouts).toEqual({
       connectMs: d('timeouts.connect_ms'),
       firstTokenMs: d('timeouts.first_token_ms'),
@@ -570,13 +576,13 @@ describe('routing and per-key limits', () => {
   it('reads routing and per-key limits, and reports bad values', () => {
     const cfg = loadConfigFromObject({
       upstreams: ['http://127.0.0.1:8000'],
-      routing: { retries: 0, retry_backoff_ms: 50, affinity: 'prefix' },
+      routing: { retries: 0, retry_backoff_ms: 50, affinity: 'prefix', first_segment: 'chat' },
       limits: { per_key_max_concurrent: 4 },
     });
-    expect(cfg.routing).toEqual({ retries: 0, retryBackoffMs: 50, affinity: 'prefix' });
+    expect(cfg.routing).toEqual({ retries: 0, retryBackoffMs: 50, affinity: 'prefix', firstSegment: 'chat' });
     expect(cfg.limits.perKeyMaxConcurrent).toBe(4);
-    expect(() => loadConfigFromObject({ upstreams: ['http://127.0.0.1:8000'], routing: { retries: 99, affinity: 'sticky' } })).toThrow(
-      /routing\.retries: must be an integer 0-10\nrouting\.affinity: must be none or prefix/,
+    expect(() => loadConfigFromObject({ upstreams: ['http://127.0.0.1:8000'], routing: { retries: 99, affinity: 'sticky', first_segment: 'x' } })).toThrow(
+      /routing\.retries: must be an integer 0-10\nrouting\.affinity: must be none or prefix\nrouting\.first_segment: must be tokenize or chat/,
     );
   });
 });

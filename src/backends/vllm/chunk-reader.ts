@@ -156,7 +156,7 @@ function viaZod(json: unknown, data: string): VllmCompletionChunk {
   });
 }
 
-function toUsage(u: VllmUsage): CompletionUsage {
+export function toUsage(u: VllmUsage): CompletionUsage {
   const usage: CompletionUsage = {
     kind: 'usage',
     promptTokens: u.prompt_tokens,
@@ -173,13 +173,13 @@ function toUsage(u: VllmUsage): CompletionUsage {
  * repetition detector ended the output). Anything that is not length/abort ended the
  * output the way a stop does.
  */
-function toFinishReason(r: string | null | undefined): FinishReason | null {
+export function toFinishReason(r: string | null | undefined): FinishReason | null {
   if (r == null) return null;
   if (r === 'stop' || r === 'length' || r === 'abort') return r;
   if (r === 'error') throw new UpstreamError('vLLM failed during generation (finish_reason "error").');
   return 'stop';
 }
 
-function excerpt(s: string): string {
+export function excerpt(s: string): string {
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }

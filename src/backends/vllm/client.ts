@@ -9,6 +9,8 @@
  */
 import type {
   Backend,
+  ChatSegmentRequest,
+  OpenedChatSegment,
   CompletionEvent,
   CompletionRequest,
   ModelInfo,
@@ -19,7 +21,10 @@ import { VllmModelListSchema, VllmTokenizeResponseSchema, type VllmCompletionReq
 import { streamCompletionEvents } from '../stream-completion.js';
 import { CompletionChunkReader } from './chunk-reader.js';
 import { coalesceDeltas } from '../coalesce.js';
-import { parseOrThrow } from '../http.js';
+import { ChatChunkReader, type ChatSegmentEvent } from './chat-chunk-reader.js';
+import { UpstreamError } from '../../errors.js';
+
+import { abortable, parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
 
 /** Kept as names of their own: callers and tests of the vLLM client import them. */
@@ -27,6 +32,33 @@ export type VllmTimeouts = HttpBackendTimeouts;
 export type VllmBackendOptions = HttpBackendOptions;
 
 const COMPLETIONS = 'POST /v1/completions';
+const CHAT = 'POST /v1/chat/completions';
+
+function isCompletionEvent(e: ChatSegmentEvent): e is CompletionEvent {
+  return e.kind !== 'prompt';
+}
+
+/** The chat stream after its prompt event: only what /v1/completions would stream. */
+async function* completionEvents(stream: AsyncGenerator<ChatSegmentEvent, void, undefined>): AsyncGenerator<CompletionEvent, void, undefined> {
+  try {
+    for (;;) {
+      const r = await stream.next();
+      if (r.done) return;
+      if (isCompletionEvent(r.value)) yield r.value;
+    }
+  } finally {
+    await stream.return();
+  }
+}
+
+/** `version` (vLLM's GET /version: "0.32.0", "0.13.0rc1", "0.11.1.dev5+g...") is at least `min`. */
+export function atLeast(version: unknown, min: readonly number[]): boolean {
+  if (typeof version !== 'string') return false;
+  const parts = /^(\d+)\.(\d+)/.exec(version);
+  if (parts === null) return false;
+  const [maj, minor] = [Number(parts[1]), Number(parts[2])];
+  return maj > min[0]! || (maj === min[0]! && minor >= min[1]!);
+}
 
 export class VllmBackend extends HttpBackend implements Backend {
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
@@ -117,6 +149,73 @@ export class VllmBackend extends HttpBackend implements Backend {
       // One read's deltas as fewer, larger ones, when the engine allows it (backends/coalesce.ts).
       coalesce === undefined ? undefined : (events) => coalesceDeltas(events, coalesce),
     );
+  }
+
+  /**
+   * The first segment through /v1/chat/completions (Backend.openChatSegment): the same template
+   * fields /tokenize gets (tokenizeChat), the same protocol fields as a /v1/completions segment,
+   * and `return_token_ids`, so the first chunk carries the rendered prompt's ids. Resolves with
+   * them and the rest of the stream; a failure before them rejects (the caller falls back to
+   * /tokenize). Needs vLLM >= 0.13 (see chat-chunk-reader.ts): an older server is refused here.
+   */
+  async openChatSegment(req: ChatSegmentRequest, signal: AbortSignal): Promise<OpenedChatSegment> {
+    if (!(await this.chatIdsComplete(signal))) throw new UpstreamError('This vLLM is older than 0.13: its chat stream can lose token ids.');
+    const c = req.chat.controls ?? {};
+    const payload: Record<string, unknown> = {
+      model: req.model,
+      messages: req.chat.messages,
+      add_generation_prompt: c.addGenerationPrompt ?? true,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+      return_token_ids: true,
+      skip_special_tokens: false,
+      // The thinking must stream with its ids: vLLM hides both with include_reasoning false.
+      include_reasoning: true,
+      n: 1,
+      stop_token_ids: req.stopTokenIds ?? [],
+    };
+    if (req.maxTokens !== undefined) payload.max_tokens = req.maxTokens;
+    const kwargs = c.documents === undefined ? req.chat.chatTemplateKwargs : { ...req.chat.chatTemplateKwargs, documents: c.documents };
+    if (kwargs !== undefined) payload.chat_template_kwargs = kwargs;
+    if (c.chatTemplate !== undefined) payload.chat_template = c.chatTemplate;
+    if (c.mediaIoKwargs !== undefined) payload.media_io_kwargs = c.mediaIoKwargs;
+    if (c.mmProcessorKwargs !== undefined) payload.mm_processor_kwargs = c.mmProcessorKwargs;
+    const coalesce = req.coalesceTokens !== undefined && req.coalesceTokens > 1 ? req.coalesceTokens : undefined;
+    const stream = streamCompletionEvents<ChatSegmentEvent>(
+      this.streamTarget({
+        server: 'vLLM',
+        what: CHAT,
+        path: '/v1/chat/completions',
+        ...(req.requestId === undefined ? {} : { requestId: req.requestId }),
+        ...(req.headers === undefined ? {} : { headers: req.headers }),
+        body: this.payloadText(req.sampling, (s) => ({ ...s }), payload),
+        endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
+      }),
+      new ChatChunkReader(req.end),
+      signal,
+      coalesce === undefined ? undefined : (events) => coalesceDeltas(events, coalesce),
+    );
+    const first = await stream.next();
+    if (first.done || first.value.kind !== 'prompt') {
+      await stream.return();
+      throw new UpstreamError('vLLM sent no prompt ids before the chat stream ended.');
+    }
+    return { promptIds: first.value.promptIds, events: completionEvents(stream) };
+  }
+
+  /** GET /version once: vLLM >= 0.13 streams every chat step's ids (chat-chunk-reader.ts). A failed probe is asked again later. */
+  private versionOk: Promise<boolean> | undefined;
+  private chatIdsComplete(signal: AbortSignal): Promise<boolean> {
+    if (this.versionOk === undefined) {
+      const p = this.http
+        .callJson('GET', '/version', undefined, undefined, this.timeouts.requestMs)
+        .then((json) => atLeast((json as { version?: unknown } | null)?.version, [0, 13]));
+      p.catch(() => {
+        if (this.versionOk === p) this.versionOk = undefined;
+      });
+      this.versionOk = p;
+    }
+    return abortable(this.versionOk, signal);
   }
 
   async models(signal?: AbortSignal): Promise<ModelInfo[]> {
