@@ -140,7 +140,10 @@ async function startVllmOn(o: VllmServerOptions, port: number): Promise<RunningS
     '--enable-tokenizer-info-endpoint',
     // vLLM's own chat endpoint as a Qwen3 deployment runs it, the reference tools.real.ts compares
     // thinkgate with. thinkgate drives /v1/completions, which neither parser touches.
-    '--enable-auto-tool-choice', '--tool-call-parser', 'hermes', '--reasoning-parser', 'qwen3'];
+    '--enable-auto-tool-choice', '--tool-call-parser', 'hermes', '--reasoning-parser', 'qwen3',
+    // A request's own chat_template (first-segment.real.ts: a Qwen3 template that opens thinking
+    // itself, as DeepSeek-R1's does, the case routing.first_segment: chat serves).
+    '--trust-request-chat-template'];
   // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
   // VLLM_ENFORCE_STRICT_TOOL_CALLING=0: required / named tool_choice use the tools' JSON schema
   // (the path thinkgate mirrors, docs/api.md "Tool calls"), not xgrammar structural tags.

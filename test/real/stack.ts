@@ -19,9 +19,10 @@ export interface RealStack {
 }
 
 /** `profiles`: entries that override or add profiles (e.g. `think-tags` with another answer_prefix). */
-export async function startRealStack(backend: RealBackend, profiles?: Record<string, unknown>): Promise<RealStack> {
+export async function startRealStack(backend: RealBackend, profiles?: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<RealStack> {
   const proxy = await startRecordingProxy(backend.url);
   const config = loadConfigFromObject({
+    ...extra,
     ...(profiles !== undefined ? { profiles } : {}),
     upstreams: [{ url: proxy.url, kind: backend.kind }],
     server: { log_level: 'silent', sse_keepalive_ms: 0 },
