@@ -34,6 +34,8 @@ export interface SimOptions extends ScriptOptions, FaultDefaults {
   prefixCacheBlocks: number;
   /** `flat`: vLLM < 0.10.1's `{object:"error", message, type, param, code}`; `nested`: `{error:{...}}`. */
   errorFormat: 'flat' | 'nested';
+  /** GET /version's answer: the vLLM release whose protocol the simulator speaks (tests set an older one). */
+  vllmVersion: string;
   /** vLLM's --trust-request-chat-template: accept `chat_template` in requests (info-routes.ts). */
   trustRequestChatTemplate: boolean;
   /** How many request bodies `stats().lastRequests` keeps. */

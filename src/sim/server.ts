@@ -48,6 +48,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   maxModelLen: 8192,
   prefixCacheBlocks: 65_536,
   errorFormat: 'flat',
+  vllmVersion: SIM_VLLM_VERSION,
   lastRequestsLimit: 200,
   trustRequestChatTemplate: false,
   fault: 'none',
@@ -205,7 +206,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
         const text = metricsText(ctx);
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
-      } else if (path === '/version') sendJson(res, 200, { version: SIM_VLLM_VERSION });
+      } else if (path === '/version') sendJson(res, 200, { version: opts.vllmVersion });
       else if (path === '/tokenizer_info') {
         const model = new URL(req.url ?? '/', 'http://sim').searchParams.get('model');
         sendJson(res, 200, tokenizerInfoBody(ctx, model));

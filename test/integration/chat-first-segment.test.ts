@@ -153,6 +153,24 @@ describe('routing.first_segment: chat', () => {
     expect(b.status).toBe(a.status);
   });
 
+  it('a vLLM older than 0.13 (its chat stream loses the ids of swallowed steps) keeps the /tokenize path', async () => {
+    const old = await startSimulator({ thinkTokens: 40, vllmVersion: '0.12.0' });
+    const saved = sim;
+    sim = old;
+    const gw = await gateway('chat');
+    try {
+      await chat(gw.url, {});
+      const paths = await calls(() => chat(gw.url, {}));
+      expect(paths).toContain('/tokenize');
+      expect(paths).not.toContain('/v1/chat/completions');
+      expect((await chat(gw.url, {})).status).toBe(200);
+    } finally {
+      await gw.app.close();
+      await old.close();
+      sim = saved;
+    }
+  });
+
   it('a client that leaves during the first segment closes the chat stream upstream', async () => {
     sim.setOptions({ thinkTokens: 5000, tokenDelayMs: 5 });
     try {

@@ -92,3 +92,16 @@ describe('ChatChunkReader', () => {
     expect(() => readAll([first, step({ content: 'x' }, [-1])])).toThrow(/token_ids/);
   });
 });
+
+describe('atLeast (GET /version gate of the chat first segment)', () => {
+  it('reads vLLM version strings', async () => {
+    const { atLeast } = await import('../../src/backends/vllm/client.js');
+    expect(atLeast('0.32.0', [0, 13])).toBe(true);
+    expect(atLeast('0.13.0rc1', [0, 13])).toBe(true);
+    expect(atLeast('1.0.0', [0, 13])).toBe(true);
+    expect(atLeast('0.12.0', [0, 13])).toBe(false);
+    expect(atLeast('0.11.1.dev5+gabc', [0, 13])).toBe(false);
+    expect(atLeast('simulator', [0, 13])).toBe(false);
+    expect(atLeast(undefined, [0, 13])).toBe(false);
+  });
+});
