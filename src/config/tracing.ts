@@ -11,14 +11,9 @@
  * _COMPRESSION from process.env (@opentelemetry/otlp-exporter-base).
  */
 import type { ConfigEnv } from './env.js';
+import type { SamplerName, TracingConfig } from './types.js';
 
-export type SamplerName =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
+export type { OtlpProtocol, SamplerName, TracingConfig } from './types.js';
 
 const SAMPLERS: readonly SamplerName[] = [
   'always_on',
@@ -28,27 +23,6 @@ const SAMPLERS: readonly SamplerName[] = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ];
-
-/**
- * The OTLP/HTTP encodings this build exports (OTEL_EXPORTER_OTLP_PROTOCOL's values less `grpc`).
- * `http/protobuf` is the spec's default (opentelemetry.io/docs/specs/otel/protocol/exporter/,
- * "Specify Protocol"): what a Collector, Jaeger, Tempo and the vendors' endpoints all accept.
- */
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
-
-export interface TracingConfig {
-  enabled: boolean;
-  /** Where spans are POSTed (OTLP/HTTP): a full URL, `/v1/traces` included. */
-  endpoint: string;
-  /** The body's encoding: protobuf (the default) or JSON. */
-  protocol: OtlpProtocol;
-  serviceName: string;
-  /** OTEL_RESOURCE_ATTRIBUTES, decoded. */
-  resourceAttributes: Readonly<Record<string, string>>;
-  sampler: SamplerName;
-  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the ratio samplers (0..1). */
-  samplerRatio: number;
-}
 
 /** The spec's default OTLP/HTTP endpoint. */
 export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';

@@ -3,7 +3,6 @@
  * file's shape: schema.ts; docs/configuration.md explains every key.
  */
 import type { KeyPolicy, QuotaSettings } from '../quota/policy.js';
-import type { TracingConfig } from './tracing.js';
 import type { BudgetDefaults, GlobalDefaults, ModelRule, Profile } from '../profiles/profile.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -115,4 +114,35 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }
+}
+
+// ---- tracing (read by config/tracing.ts) ----
+
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
+/**
+ * The OTLP/HTTP encodings this build exports (OTEL_EXPORTER_OTLP_PROTOCOL's values less `grpc`).
+ * `http/protobuf` is the spec's default (opentelemetry.io/docs/specs/otel/protocol/exporter/,
+ * "Specify Protocol"): what a Collector, Jaeger, Tempo and the vendors' endpoints all accept.
+ */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export interface TracingConfig {
+  enabled: boolean;
+  /** Where spans are POSTed (OTLP/HTTP): a full URL, `/v1/traces` included. */
+  endpoint: string;
+  /** The body's encoding: protobuf (the default) or JSON. */
+  protocol: OtlpProtocol;
+  serviceName: string;
+  /** OTEL_RESOURCE_ATTRIBUTES, decoded. */
+  resourceAttributes: Readonly<Record<string, string>>;
+  sampler: SamplerName;
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the ratio samplers (0..1). */
+  samplerRatio: number;
 }

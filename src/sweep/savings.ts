@@ -12,7 +12,8 @@
  * which. Costs are compute tokens (thinking + probes, all samples: metrics.ts), so a vote of 4
  * is charged for 4 samples.
  */
-import type { SettingSummary } from './metrics.js';
+/** What the savings table reads of a setting's summary (metrics.ts, SettingSummary). */
+type SettingCost = { setting: string; accuracy: number; mean_compute_tokens: number | null };
 
 export interface SavingRow {
   setting: string;
@@ -63,7 +64,7 @@ export function tokensFor(curve: readonly CurvePoint[], accuracy: number): numbe
 }
 
 /** One row per method setting, by accuracy then cost. */
-export function tokensSaved(budget: readonly SettingSummary[], methods: readonly SettingSummary[]): SavingRow[] {
+export function tokensSaved(budget: readonly SettingCost[], methods: readonly SettingCost[]): SavingRow[] {
   const curve = budgetCurve(
     budget.filter((r) => r.mean_compute_tokens !== null).map((r) => ({ tokens: r.mean_compute_tokens!, accuracy: r.accuracy })),
   );

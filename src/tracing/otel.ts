@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { TracingConfig } from '../config/tracing.js';
 import { RequestTrace } from './request-trace.js';
-import type { Tracing, TracingOptions } from './tracing.js';
+import type { Tracing, TracingOptions } from './types.js';
 
 export async function createOtelTracing(cfg: TracingConfig, opts: TracingOptions): Promise<Tracing> {
   const exporter = await exporterFor(cfg);
