@@ -25,6 +25,7 @@ import type { EngineInput } from '../engine/types.js';
 import type { ResolvedProfile } from '../profiles/profile.js';
 import { detectThinkingState } from '../profiles/detect.js';
 import { LruCache } from '../util/lru.js';
+import { withStreamCompletion } from './stream-wrapper.js';
 
 /** Per replica: for each model and template fields, whether its rendered prompt opens thinking. */
 const opens = new WeakMap<Backend, LruCache<string, boolean>>();
@@ -94,26 +95,14 @@ export function adopting(backend: Backend, first: FirstSegment): Backend & { rel
     pending = undefined;
     if (p !== undefined) await p.opened.events.return();
   };
-  return {
-    get name() {
-      return backend.name;
-    },
-    tokenizeChat: (req, signal) => backend.tokenizeChat(req, signal),
-    tokenizePrompt: (model, text, add, signal) => backend.tokenizePrompt(model, text, add, signal),
-    tokenize: (model, text, signal) => backend.tokenize(model, text, signal),
-    streamCompletion(req: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionEvent> {
-      const p = pending;
-      if (p !== undefined && answers(p, req)) {
-        pending = undefined;
-        return p.opened.events;
-      }
-      void release();
-      return backend.streamCompletion(req, signal);
-    },
-    ...(backend.checkAnswerFields ? { checkAnswerFields: (fields: Readonly<Record<string, unknown>>) => backend.checkAnswerFields!(fields) } : {}),
-    ...(backend.tokenLogprobs === undefined ? {} : { tokenLogprobs: backend.tokenLogprobs }),
-    models: (signal) => backend.models(signal),
-    health: (signal) => backend.health(signal),
-    release,
+  const stream = (req: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionEvent> => {
+    const p = pending;
+    if (p !== undefined && answers(p, req)) {
+      pending = undefined;
+      return p.opened.events;
+    }
+    void release();
+    return backend.streamCompletion(req, signal);
   };
+  return { ...withStreamCompletion(backend, stream), release };
 }

@@ -15,6 +15,7 @@
 import type { Backend, CompletionRequest } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';
 import { InvalidRequestError } from '../errors.js';
+import { withStreamCompletion } from './stream-wrapper.js';
 
 /** The protocol fields of a streamed payload, beside the sampling part and the ids. */
 const PROTOCOL_BYTES = 512;
@@ -94,20 +95,8 @@ export class UpstreamAllowance {
 
 /** The backend, with every streamed segment counted against `allowance` before it is sent. */
 export function meteredBackend(backend: Backend, allowance: UpstreamAllowance): Backend {
-  return {
-    get name() {
-      return backend.name;
-    },
-    tokenizeChat: (req, signal) => backend.tokenizeChat(req, signal),
-    tokenizePrompt: (model, text, add, signal) => backend.tokenizePrompt(model, text, add, signal),
-    tokenize: (model, text, signal) => backend.tokenize(model, text, signal),
-    streamCompletion: (req, signal) => {
-      allowance.spend(allowance.segmentBytes(req));
-      return backend.streamCompletion(req, signal);
-    },
-    ...(backend.checkAnswerFields ? { checkAnswerFields: (fields: Readonly<Record<string, unknown>>) => backend.checkAnswerFields!(fields) } : {}),
-    ...(backend.tokenLogprobs === undefined ? {} : { tokenLogprobs: backend.tokenLogprobs }),
-    models: (signal) => backend.models(signal),
-    health: (signal) => backend.health(signal),
-  };
+  return withStreamCompletion(backend, (req, signal) => {
+    allowance.spend(allowance.segmentBytes(req));
+    return backend.streamCompletion(req, signal);
+  });
 }

@@ -22,10 +22,9 @@
  */
 import { UpstreamError } from '../../errors.js';
 import type { CompletionDelta, CompletionEvent } from '../../engine/backend.js';
-import { errorInfoOf, VllmErrorBodySchema, VllmUsageSchema, type VllmUsage } from './schemas.js';
-import { mapStreamErrorEvent } from '../upstream-errors.js';
+import { VllmUsageSchema, type VllmUsage } from './schemas.js';
 import type { ChunkReader } from '../stream-completion.js';
-import { excerpt, TextPerTokenBound, TOKEN_IDS_REQUIRED_MESSAGE, toFinishReason, toUsage } from './chunk-reader.js';
+import { excerpt, parseStreamEvent, TextPerTokenBound, TOKEN_IDS_REQUIRED_MESSAGE, toFinishReason, toUsage } from './chunk-reader.js';
 
 /** The chat stream's events: the prompt's ids first, then what /v1/completions streams. */
 export type ChatSegmentEvent = CompletionEvent | { kind: 'prompt'; promptIds: number[] };
@@ -65,22 +64,8 @@ export class ChatChunkReader implements ChunkReader<ChatSegmentEvent> {
   }
 
   read(data: string): ChatSegmentEvent | null {
-    if (data.length === 0) return null;
-    let json: unknown;
-    try {
-      json = JSON.parse(data);
-    } catch {
-      throw new UpstreamError('vLLM sent malformed JSON in the stream.', { detail: excerpt(data) });
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      throw new UpstreamError('vLLM sent a stream event that is not a JSON object.', { detail: excerpt(data) });
-    }
-    const chunk = json as Record<string, unknown>;
-    if ('error' in chunk || chunk.object === 'error') {
-      const parsed = VllmErrorBodySchema.safeParse(json);
-      if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
-    }
+    const chunk = parseStreamEvent(data);
+    if (chunk === null) return null;
     const usage = chunk.usage == null ? null : parseUsage(chunk.usage, data);
     if (!this.promptSeen) {
       // The first chunk, before any token: the rendered prompt's ids.

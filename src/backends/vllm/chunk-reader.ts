@@ -84,24 +84,8 @@ export class CompletionChunkReader implements ChunkReader {
 
   /** Parses and validates one data string. Throws ThinkgateError subclasses. */
   read(data: string): CompletionEvent | null {
-    // Empty data is a keep-alive some proxies send as `data:`; it carries nothing.
-    if (data.length === 0) return null;
-    let json: unknown;
-    try {
-      json = JSON.parse(data);
-    } catch {
-      // Stable messages: the chunk is model output (and V8's SyntaxError quotes it); it goes to
-      // the redacted debug log as `detail`, never to the client or the error log.
-      throw new UpstreamError('vLLM sent malformed JSON in the stream.', { detail: excerpt(data) });
-    }
-    if (typeof json !== 'object' || json === null) {
-      throw new UpstreamError('vLLM sent a stream event that is not a JSON object.', { detail: excerpt(data) });
-    }
-    if ('error' in json || (json as { object?: unknown }).object === 'error') {
-      const parsed = VllmErrorBodySchema.safeParse(json);
-      if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
-      throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
-    }
+    const json = parseStreamEvent(data);
+    if (json === null) return null;
     // The hand-written guard passes the chunks zod would (chunk-guard.ts); zod sees the rest and explains.
     const chunk = guardChunk(json) ?? viaZod(json, data);
     const choice = chunk.choices[0];
@@ -143,6 +127,33 @@ export class CompletionChunkReader implements ChunkReader {
     this.lastRunningUsage = null;
     return u;
   }
+}
+
+/**
+ * One SSE data string of a vLLM stream (/v1/completions or /v1/chat/completions) as a JSON
+ * object; null for empty data (a keep-alive some proxies send as `data:`). An error event, bad
+ * JSON or a non-object is an UpstreamError with a stable message: the chunk is model output (and
+ * V8's SyntaxError quotes it), so it goes to the redacted debug log as `detail`, never to the
+ * client or the error log.
+ */
+export function parseStreamEvent(data: string): Record<string, unknown> | null {
+  if (data.length === 0) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw new UpstreamError('vLLM sent malformed JSON in the stream.', { detail: excerpt(data) });
+  }
+  if (typeof json !== 'object' || json === null) {
+    throw new UpstreamError('vLLM sent a stream event that is not a JSON object.', { detail: excerpt(data) });
+  }
+  const obj = json as Record<string, unknown>;
+  if ('error' in obj || obj.object === 'error') {
+    const parsed = VllmErrorBodySchema.safeParse(obj);
+    if (parsed.success) throw mapStreamErrorEvent(errorInfoOf(parsed.data));
+    throw new UpstreamError('vLLM failed during generation.', { detail: excerpt(data) });
+  }
+  return obj;
 }
 
 /** The schema's verdict on a chunk the guard did not pass: the chunk, or an UpstreamError naming the field. */
