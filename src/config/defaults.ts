@@ -85,6 +85,11 @@ export const SETTINGS = Object.freeze({
     meaning: '`chat`: a chat request\'s first segment through vLLM\'s /v1/chat/completions, one round trip less before the first token, where the template opens thinking (vLLM >= 0.13)',
   },
 
+  'routing.media': {
+    default: 'render',
+    meaning: '`render`: chat requests with image, audio or video parts are rendered by vLLM (/v1/chat/completions/render, --enable-scale-out) and every segment carries the media; `refuse`: a 400 naming the part',
+  },
+
   'timeouts.connect_ms': { default: 5_000, meaning: 'Connecting to an upstream' },
   'timeouts.first_token_ms': { default: 600_000, meaning: 'First token of a segment (a long prompt on a busy server)' },
   'timeouts.idle_ms': { default: 120_000, meaning: 'Silence between tokens' },

@@ -106,6 +106,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
       retryBackoffMs: routing?.retry_backoff_ms ?? d('routing.retry_backoff_ms'),
       affinity: routing?.affinity ?? d('routing.affinity'),
       firstSegment: routing?.first_segment ?? d('routing.first_segment'),
+      media: routing?.media ?? d('routing.media'),
     },
     timeouts: {
       connectMs: timeouts?.connect_ms ?? d('timeouts.connect_ms'),

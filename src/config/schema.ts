@@ -179,6 +179,7 @@ export const fileSections = {
     retry_backoff_ms: ms(0).optional(),
     affinity: z.enum(['none', 'prefix'], { error: 'must be none or prefix' }).optional(),
     first_segment: z.enum(['tokenize', 'chat'], { error: 'must be tokenize or chat' }).optional(),
+    media: z.enum(['render', 'refuse'], { error: 'must be render or refuse' }).optional(),
   }),
   timeouts: section({
     connect_ms: ms(1).optional(),

@@ -79,6 +79,11 @@ export interface Config {
      * /tokenize round trip, where the template opens thinking (runs/chat-first-segment.ts).
      */
     firstSegment: 'tokenize' | 'chat';
+    /**
+     * `render`: a chat request with media parts is rendered by vLLM with its media and every
+     * segment carries it (docs/multimodal.md); `refuse`: such a request is a 400 naming the part.
+     */
+    media: 'render' | 'refuse';
   };
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; requestMs: number };
   health: { intervalMs: number; timeoutMs: number };

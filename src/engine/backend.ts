@@ -156,6 +156,24 @@ export interface OpenedChatSegment {
   events: AsyncGenerator<CompletionEvent, void, undefined>;
 }
 
+/**
+ * A chat prompt rendered with its media (docs/multimodal.md): the ids the model sees, image
+ * placeholders expanded, and what carries the media to every later segment. Opaque outside the
+ * backend that rendered it; only that backend's `streamWithMedia` reads `media`.
+ */
+export interface RenderedChat {
+  ids: number[];
+  maxModelLen?: number;
+  media: MediaPrompt;
+}
+
+export interface MediaPrompt {
+  /** Media items (images, audio, video) the prompt carries. */
+  readonly items: number;
+  /** What each segment sends upstream on top of a text segment (the serialized features). */
+  readonly bytes: number;
+}
+
 export interface Backend {
   /** A stable, bounded label for this replica (its base URL), for metrics and logs. */
   readonly name: string;
@@ -186,6 +204,18 @@ export interface Backend {
    * returning from `events`, closes the upstream request.
    */
   openChatSegment?(req: ChatSegmentRequest, signal: AbortSignal): Promise<OpenedChatSegment>;
+  /**
+   * Renders a chat whose messages carry media (images, audio, video) once, with the media
+   * processed (docs/multimodal.md). Absent, or resolving to undefined (the server does not expose
+   * rendering): this server cannot generate from media thinkgate can budget (llama.cpp, a vLLM
+   * without --enable-scale-out), and such a request is refused naming the part.
+   */
+  renderChat?(req: TokenizeChatRequest, signal?: AbortSignal): Promise<RenderedChat | undefined>;
+  /**
+   * streamCompletion for a prompt that starts with a rendered chat's ids (renderChat): the same
+   * events, the media travelling with the ids, so every segment stays token-exact.
+   */
+  streamWithMedia?(req: CompletionRequest, media: MediaPrompt, signal: AbortSignal): AsyncIterable<CompletionEvent>;
   /** False: this server gives no per-token logprobs thinkgate can use (llama.cpp); absent: it does. */
   readonly tokenLogprobs?: boolean;
   models(signal?: AbortSignal): Promise<ModelInfo[]>;

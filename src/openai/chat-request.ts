@@ -12,7 +12,7 @@ import { budgetFieldsShape } from './budget-fields.js';
 import { samplingFieldsShape, streamFieldsShape } from './common-fields.js';
 import { checkTemplateControls, templateControlsShape } from './template-controls.js';
 import { InvalidRequestError } from '../errors.js';
-import { checkTextOnly } from './content-parts.js';
+import { checkContentParts } from './content-parts.js';
 import { checkRefusedFields } from './sampling.js';
 import { GRADER_NAMES } from '../sweep/graders.js';
 
@@ -112,13 +112,13 @@ export type ChatMessage = z.output<typeof message>;
 
 /**
  * Validates a parsed JSON body (parse-request.ts: object check, depth limit, nulls as absent),
- * then the field table's refusals (field-table.ts) and the text-only content rule
+ * then the field table's refusals (field-table.ts) and the content-part rule
  * (content-parts.ts). Throws InvalidRequestError (400) naming the first bad field.
  */
 export function parseChatRequest(body: unknown): ChatRequest {
   const req = parseRequestBody(chatRequestSchema, body);
   checkRefusedFields(req, 'chat');
-  checkTextOnly(req.messages);
+  checkContentParts(req.messages);
   checkTemplateControls(req);
   if ((req as Record<string, unknown>).prompt_logprobs !== undefined) {
     // vLLM's chat returns the prompt's logprobs (non-stream only). thinkgate's prompt is rendered

@@ -117,7 +117,7 @@ const COMMON: Readonly<Record<string, FieldRule>> = {
 
 const CHAT: Readonly<Record<string, FieldRule>> = {
   ...COMMON,
-  messages: own('rendered by the backend\'s chat template through /tokenize; text parts only (item 7: multimodal parts are refused)'),
+  messages: own('rendered by the backend\'s chat template through /tokenize; with media parts (image_url, audio, video) through vLLM\'s /v1/chat/completions/render, the media then carried by every segment (docs/multimodal.md)'),
   max_completion_tokens: own('bounds thinking + answer; the engine sets each segment\'s max_tokens'),
   aggregate: own('majority: one answer voted over the n budget-forced samples, usage summed over all (docs/api.md, "Majority vote")'),
   include_reasoning: own('false: the thinking still happens and is budgeted, but no reasoning text is rendered (vLLM\'s semantics)'),
@@ -134,8 +134,8 @@ const CHAT: Readonly<Record<string, FieldRule>> = {
   documents: tpl('RAG documents for the template (inside chat_template_kwargs, as vLLM\'s chat endpoint passes them)'),
   add_generation_prompt: tpl('template flag; false only with continue_final_message'),
   continue_final_message: tpl('an assistant prefill, continued where it ends; only new thinking counts toward the budget (docs/budget-forcing.md, "Prefills")'),
-  media_io_kwargs: tpl('media loading options, sent to /tokenize; they only act on multimodal parts, which are refused for now'),
-  mm_processor_kwargs: tpl('HF processor options, sent to /tokenize; they only act on multimodal parts, which are refused for now'),
+  media_io_kwargs: tpl('media loading options, sent with the template fields (/tokenize, or the render of a request with media parts)'),
+  mm_processor_kwargs: tpl('HF processor options, sent with the template fields (/tokenize, or the render of a request with media parts)'),
   add_special_tokens: refuse('extra special tokens on top of the chat template are not supported yet', isFalse),
   echo: refuse('echoing the last message needs an assistant prefill (continue_final_message)', isFalse),
   prompt_logprobs: refuse('the prompt\'s logprobs are not rendered on chat; /v1/completions relays them to vLLM'),

@@ -6,7 +6,7 @@
  * replicas before it (start-runs.ts). Everything here happens before the first byte, so its
  * errors get a proper HTTP status.
  */
-import type { Backend, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
+import type { Backend, RenderedChat, TokenizeChatRequest, TokenizeResult } from '../engine/backend.js';
 import type { EngineInput } from '../engine/types.js';
 import { chatLogprobs, type ChatRequest } from '../openai/chat-request.js';
 import { maxCompletionTokens, resolveBudgetFields } from '../openai/budget.js';
@@ -16,7 +16,8 @@ import { InvalidRequestError } from '../errors.js';
 import { nameTemplateParam, templateControls } from '../openai/template-controls.js';
 import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
-import { startRuns, type PrepareDeps, type RunOptions, type RunPlan, type StartedRuns } from './start-runs.js';
+import { startRuns, type MediaRuns, type PrepareDeps, type RunOptions, type RunPlan, type StartedRuns } from './start-runs.js';
+import { firstMediaPart, mediaRefused, type MediaPart } from '../openai/content-parts.js';
 import { noteTemplate, templateKey, templateOpensThinking } from './chat-first-segment.js';
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
@@ -43,18 +44,64 @@ export function startChat(
       requestId: runRequestId(requestId, { choice: i, n }),
     }));
   };
+  const media = firstMediaPart(req.messages);
   const plan: RunPlan = async (backend, s) => {
+    if (media !== undefined) return viaRender(req, media, backend, ctx, s, requestId, tools);
     const chat = chatFirstCandidate(req, backend, ctx, tools);
     if (chat === undefined) return viaTokenize(backend, s);
     // The first segment through the chat endpoint (runs/chat-first-segment.ts): everything but
     // the prompt ids now; they come with the segment's first chunk.
-    const input = await prepareChat(req, backend, ctx, s, tools, true);
+    const input = await prepareChat(req, backend, ctx, s, tools, 'defer');
     return {
       inputs: [{ ...input, sampling: runSampling(input.sampling, 0), requestId: runRequestId(requestId, { choice: 0, n: 1 }) }],
       chatFirst: { chat, key: templateKey(chat), fallback: () => viaTokenize(backend, s) },
     };
   };
   return startRuns(ctx, signal, plan, affinity, opts);
+}
+
+/**
+ * A request with media parts (docs/multimodal.md): its prompt rendered once with the media
+ * processed (Backend.renderChat), and every segment of its runs carrying the media
+ * (runs/media-runs.ts). Refused, naming the part, where that cannot be done.
+ */
+async function viaRender(
+  req: ChatRequest,
+  part: MediaPart,
+  backend: Backend,
+  ctx: AppContext,
+  signal: AbortSignal,
+  requestId: string,
+  tools: ToolPlan,
+): Promise<MediaRuns> {
+  if (ctx.config.routing.media === 'refuse') throw mediaRefused(part, 'this gateway refuses media parts (routing.media: refuse).');
+  const render = backend.renderChat?.bind(backend);
+  if (render === undefined) throw mediaRefused(part, `the upstream (${backend.name}) cannot generate from media that thinkgate can budget (vLLM can).`);
+  // Logprobs of a media segment come in another shape (vLLM's generate endpoint, text mode): not read yet.
+  if (chatLogprobs(req) !== undefined) throw new InvalidRequestError('`logprobs` cannot be combined with media parts yet.', { param: 'logprobs' });
+  if (typeof req.thinking_early_exit === 'object' && req.thinking_early_exit.min_confidence !== undefined) {
+    throw new InvalidRequestError('`thinking_early_exit.min_confidence` needs logprobs, which media runs do not read yet.', {
+      param: 'thinking_early_exit.min_confidence',
+    });
+  }
+  let rendered: RenderedChat | undefined;
+  const input = await prepareChat(req, backend, ctx, signal, tools, async (chat) => {
+    const out = await render(chat, signal);
+    if (out === undefined) {
+      throw mediaRefused(part, `the upstream (${backend.name}) does not render media for thinkgate (vLLM serves /v1/chat/completions/render with --enable-scale-out).`);
+    }
+    rendered = out;
+    return out;
+  });
+  const n = req.n ?? 1;
+  return {
+    inputs: Array.from({ length: n }, (_, i) => ({
+      ...input,
+      sampling: runSampling(input.sampling, i),
+      requestId: runRequestId(requestId, { choice: i, n }),
+    })),
+    media: rendered!.media,
+  };
 }
 
 /** The template request of `req`, when its first segment may go through the chat endpoint. */
@@ -87,8 +134,10 @@ function conversationKey(req: ChatRequest): string {
 }
 
 /**
- * The run's input. `deferPrompt`: without the prompt (empty promptIds, no context length): the
- * first segment goes through the chat endpoint, whose first chunk brings them (start-runs.ts).
+ * The run's input. `prompt`: how the prompt is rendered: 'tokenize' (/tokenize, as a rule);
+ * 'defer' (without the prompt: empty promptIds, no context length; the first segment goes through
+ * the chat endpoint, whose first chunk brings them: start-runs.ts); or a renderer of its own
+ * (a request with media: viaRender).
  */
 export async function prepareChat(
   req: ChatRequest,
@@ -96,15 +145,16 @@ export async function prepareChat(
   deps: PrepareDeps,
   signal: AbortSignal,
   tools: ToolPlan = { mode: 'off' },
-  deferPrompt = false,
+  prompt: 'tokenize' | 'defer' | ((chat: TokenizeChatRequest) => Promise<TokenizeResult>) = 'tokenize',
 ): Promise<EngineInput> {
   const policy = deps.registry.policyFor(req.model);
   const fields = resolveBudgetFields(req, policy, deps.config.defaults, deps.config.limits.maxThinkingExtensions);
   const tokenizeReq = tokenizeRequest(req);
-  const [prompt, profile, extensionIds, ban] = await Promise.all([
-    deferPrompt
+  const renderPrompt = prompt === 'tokenize' ? (chat: TokenizeChatRequest) => backend.tokenizeChat(chat, signal) : prompt;
+  const [rendered, profile, extensionIds, ban] = await Promise.all([
+    renderPrompt === 'defer'
       ? ({ ids: [] } as TokenizeResult)
-      : backend.tokenizeChat(tokenizeReq, signal).catch((err: unknown) => {
+      : renderPrompt(tokenizeReq).catch((err: unknown) => {
           throw nameTemplateParam(err, req);
         }),
     deps.resolver.get(backend, req.model, policy.profile),
@@ -112,11 +162,11 @@ export async function prepareChat(
     reflectionBias(backend, req.model, reflectionPhrases(req.suppress_reflection, policy.profile), req.logit_bias, signal),
   ]);
   // Whether this template opens thinking itself: the chat path's condition (chat-first-segment.ts).
-  if (!deferPrompt && deps.config.routing.firstSegment === 'chat') noteTemplate(backend, templateKey(tokenizeReq), prompt.ids, profile);
-  if (prompt.maxModelLen !== undefined && prompt.ids.length >= prompt.maxModelLen) {
+  if (prompt === 'tokenize' && deps.config.routing.firstSegment === 'chat') noteTemplate(backend, templateKey(tokenizeReq), rendered.ids, profile);
+  if (rendered.maxModelLen !== undefined && rendered.ids.length >= rendered.maxModelLen) {
     // vLLM's and OpenAI's answer to a prompt that leaves no room to generate.
     throw new InvalidRequestError(
-      `This model's maximum context length is ${prompt.maxModelLen} tokens. However, your messages resulted in ${prompt.ids.length} tokens.`,
+      `This model's maximum context length is ${rendered.maxModelLen} tokens. However, your messages resulted in ${rendered.ids.length} tokens.`,
       { param: 'messages', code: 'context_length_exceeded' },
     );
   }
@@ -127,8 +177,8 @@ export async function prepareChat(
   if (answerSampling !== undefined) backend.checkAnswerFields?.(answerSampling);
   return {
     model: req.model,
-    promptIds: prompt.ids,
-    ...(prompt.maxModelLen === undefined ? {} : { maxModelLen: prompt.maxModelLen }),
+    promptIds: rendered.ids,
+    ...(rendered.maxModelLen === undefined ? {} : { maxModelLen: rendered.maxModelLen }),
     profile,
     budget: { ...fields, extensionIds },
     maxCompletionTokens: maxCompletionTokens(req),

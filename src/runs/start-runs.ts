@@ -9,7 +9,7 @@
  * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
  */
 import type { AppContext } from '../app-context.js';
-import type { Backend, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
+import type { Backend, MediaPrompt, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
 import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
@@ -19,6 +19,7 @@ import { onReplica } from '../replicas/on-replica.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
 import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
+import { withMedia } from './media-runs.js';
 import { adopting, noteTemplate, plannedFirst, type FirstSegment } from './chat-first-segment.js';
 
 export interface StartedRuns {
@@ -38,7 +39,13 @@ export interface PrepareDeps {
 }
 
 /** Builds the runs' inputs on the chosen replica (tokenize, resolve the profile). Runs before the first byte. */
-export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[] | ChatFirstRuns>;
+export type RunPlan = (backend: Backend, signal: AbortSignal) => Promise<EngineInput[] | ChatFirstRuns | MediaRuns>;
+
+/** Runs whose prompt carries media (runs/media-runs.ts): every segment sends it along. */
+export interface MediaRuns {
+  inputs: EngineInput[];
+  media: MediaPrompt;
+}
 
 /**
  * One run whose first segment goes through the chat endpoint (runs/chat-first-segment.ts): its
@@ -125,8 +132,12 @@ export async function startRuns(
     const planned = await plan(backend, signal);
     let inputs: EngineInput[];
     let chatSegment: FirstSegment | undefined;
+    let media: MediaPrompt | undefined;
     if (Array.isArray(planned)) inputs = finalize(planned);
-    else {
+    else if ('media' in planned) {
+      inputs = finalize(planned.inputs);
+      media = planned.media;
+    } else {
       const [input] = finalize(planned.inputs);
       const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal);
       if (opened === undefined) inputs = finalize(await planned.chatFirst.fallback());
@@ -135,14 +146,15 @@ export async function startRuns(
         chatSegment = opened.first;
       }
     }
-    const adopted = chatSegment === undefined ? undefined : adopting(meteredBackend(backend, allowance), chatSegment);
+    const source = media === undefined ? backend : withMedia(backend, media, allowance);
+    const adopted = chatSegment === undefined ? undefined : adopting(meteredBackend(source, allowance), chatSegment);
     try {
-      allowance.checkFirstSegments(inputs);
+      allowance.checkFirstSegments(inputs, media?.bytes ?? 0);
     } catch (err) {
       await adopted?.release();
       throw err;
     }
-    const metered = adopted ?? meteredBackend(backend, allowance);
+    const metered = adopted ?? meteredBackend(source, allowance);
     const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {
       if (observer === undefined) return released(runBudgetForcing(input, metered, signal), adopted);
       const watched = observer.run(i, metered);

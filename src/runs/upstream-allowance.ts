@@ -76,10 +76,10 @@ export class UpstreamAllowance {
     return this.sizes.of(req.sampling) + idsBytes(req.promptIds) + stop + PROTOCOL_BYTES;
   }
 
-  /** Before the first generation call: every run's first segment must fit. */
-  checkFirstSegments(inputs: readonly EngineInput[]): void {
+  /** Before the first generation call: every run's first segment must fit (each with `extra` bytes: a media prompt's). */
+  checkFirstSegments(inputs: readonly EngineInput[], extra = 0): void {
     let total = 0;
-    for (const i of inputs) total += this.segmentBytes(i);
+    for (const i of inputs) total += this.segmentBytes(i) + extra;
     if (total > this.limit) {
       throw tooLarge(`the first segment of ${inputs.length} run${inputs.length === 1 ? '' : 's'}`, total, this.limit, inputs.length > 1 ? 'n' : null);
     }

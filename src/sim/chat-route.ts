@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { chatMessageSchema, renderChatTemplate } from './chat-template.js';
+import { chatMessageSchema } from './chat-template.js';
 import type { FaultPlan } from './faults.js';
 import {
   SSE_HEADERS,
@@ -22,9 +22,10 @@ import {
 } from './http-io.js';
 import { genBodySchema } from './gen-body.js';
 import { requestTemplate } from './info-routes.js';
-import type { SimContext } from './context.js';
+import type { SimContext, SimModelSpec } from './context.js';
+import { renderChatPrompt, type RenderedPrompt } from './multimodal.js';
 
-const chatSchema = genBodySchema.extend({
+export const chatSchema = genBodySchema.extend({
   messages: z.array(chatMessageSchema).min(1),
   add_generation_prompt: z.boolean().nullable().optional(),
   continue_final_message: z.boolean().nullable().optional(),
@@ -41,19 +42,26 @@ const chatSchema = genBodySchema.extend({
   return_token_ids: z.boolean().nullable().optional(),
 });
 
-export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
-  const body = parseBody(chatSchema, raw);
-  const spec = ctx.resolveModel(body.model);
+export type ChatBody = z.infer<typeof chatSchema>;
+
+/** The chat's prompt ids (images expanded) and media features, as the chat endpoint renders it. */
+export function renderChatBody(ctx: SimContext, spec: SimModelSpec, body: ChatBody): RenderedPrompt {
   // vLLM's chat endpoint hands `documents` to the template over chat_template_kwargs (build_chat_params).
   const kwargs = body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined);
-  const text = renderChatTemplate(body.messages, {
+  return renderChatPrompt(ctx.tok, body.messages, {
     kind: requestTemplate(ctx, body.chat_template ?? undefined, kwargs) ?? spec.template,
     addGenerationPrompt: body.add_generation_prompt ?? true,
     continueFinalMessage: body.continue_final_message ?? false,
     chatTemplateKwargs: kwargs,
     tools: body.tools ?? undefined,
   });
-  const job = ctx.startJob(spec, ctx.tok.encode(text), body, null, false);
+}
+
+export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
+  const body = parseBody(chatSchema, raw);
+  const spec = ctx.resolveModel(body.model);
+  const prompt = renderChatBody(ctx, spec, body);
+  const job = ctx.startJob(spec, prompt.ids, body, null, false, prompt.features);
   const { signal } = t;
   const none: FaultPlan = { mode: 'none', after: 0, slowDelayMs: 0, tokenize: false };
   const stream = body.stream ?? false;

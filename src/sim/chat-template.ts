@@ -11,6 +11,11 @@
  * `<think>\n{reasoning}\n</think>\n\n{content}`, the reasoning taken from `reasoning_content` or
  * from a `...</think>` at the start of the content. `chat_template_kwargs.documents` (vLLM passes
  * `documents` so) renders as a system block, as RAG templates (Command R, Granite) do.
+ *
+ * Content parts: text, and images (`image_url` with `{url}` or a bare URL string, `input_image`
+ * with a URL string), rendered in place as Qwen2-VL's template does,
+ * `<|vision_start|><|image_pad|><|vision_end|>`; multimodal.ts then expands each `<|image_pad|>`
+ * as vLLM's processor does. Any other part (audio, video, files, embeddings) is a 400.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -39,21 +44,54 @@ export interface RenderOptions {
   tools?: unknown[];
 }
 
-/** A message's text: a string, or the text parts of an array (other part types rejected). */
+/** What the template renders for one image (Qwen2-VL's chat template), before the processor expands it. */
+export const IMAGE_PLACEHOLDER_TEXT = '<|vision_start|><|image_pad|><|vision_end|>';
+
+type ContentPart = z.infer<typeof contentPartSchema>;
+
+/**
+ * The URL of an image part, or null for a part that is not an image. vLLM's chat_utils.py
+ * parses `image_url` as `{"url": ...}` (or a bare string) and `input_image` as a URL string.
+ */
+export function imageUrlOf(part: ContentPart): string | null {
+  if (part.type !== 'image_url' && part.type !== 'input_image') return null;
+  const v = part['image_url'];
+  const url = typeof v === 'string' ? v : typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).url : undefined;
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new InvalidRequestError(`An "${part.type}" content part needs an image URL.`, { param: 'messages' });
+  }
+  return url;
+}
+
+/** A message's text: a string, or its text and image parts in order (other part types rejected). */
 export function messageText(msg: SimChatMessage): string {
   const c = msg.content;
   if (c === undefined || c === null) return '';
   if (typeof c === 'string') return c;
   let out = '';
   for (const part of c) {
-    if (part.type !== 'text' || typeof part.text !== 'string') {
-      throw new InvalidRequestError(`The simulator supports only text content parts, got "${part.type}".`, {
+    if (part.type === 'text' && typeof part.text === 'string') out += part.text;
+    else if (imageUrlOf(part) !== null) out += IMAGE_PLACEHOLDER_TEXT;
+    else {
+      throw new InvalidRequestError(`The simulator supports only text and image content parts, got "${part.type}".`, {
         param: 'messages',
       });
     }
-    out += part.text;
   }
   return out;
+}
+
+/** The image URLs of the messages, in order (the multimodal items vLLM collects from the parts). */
+export function messageImages(messages: readonly SimChatMessage[]): string[] {
+  const urls: string[] = [];
+  for (const m of messages) {
+    if (!Array.isArray(m.content)) continue;
+    for (const part of m.content) {
+      const url = imageUrlOf(part);
+      if (url !== null) urls.push(url);
+    }
+  }
+  return urls;
 }
 
 export function renderChatTemplate(messages: readonly SimChatMessage[], opts: RenderOptions): string {

@@ -8,10 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
-import { BROKEN_SSE_BODY, MALFORMED_JSON_EVENT, MALFORMED_SSE_EVENT, type FaultPlan } from './faults.js';
+import type { FaultPlan } from './faults.js';
 import {
   MID_STREAM_FAULTS,
   SSE_HEADERS,
@@ -28,8 +27,9 @@ import {
 import { genBodySchema } from './gen-body.js';
 import { MAX_LOGPROBS, concatLogprobs, generatedLogprobs, promptLogprobs } from './logprobs.js';
 import type { Job, SimContext } from './context.js';
+import { jsonFault, streamFault } from './stream-faults.js';
 
-const completionSchema = genBodySchema.extend({
+export const completionSchema = genBodySchema.extend({
   prompt: z.union([z.string(), z.array(z.number().int()), z.array(z.union([z.string(), z.array(z.number().int())]))]),
   echo: z.boolean().nullable().optional(),
   /** vLLM's legacy completions `logprobs`: how many top alternatives per token (simulated values). */
@@ -37,7 +37,7 @@ const completionSchema = genBodySchema.extend({
   return_token_ids: z.boolean().nullable().optional(),
 });
 
-function promptsOf(prompt: z.infer<typeof completionSchema>['prompt'], ctx: SimContext): number[][] {
+export function promptsOf(prompt: z.infer<typeof completionSchema>['prompt'], ctx: SimContext): number[][] {
   if (typeof prompt === 'string') return [ctx.tok.encode(prompt)];
   if (prompt.length > 0 && prompt.every((x) => typeof x === 'number')) return [prompt as number[]];
   if (prompt.length === 0) throw new InvalidRequestError('The prompt cannot be empty.', { param: 'prompt' });
@@ -106,37 +106,7 @@ async function streamCompletion(
   let lpOffset = 0;
   let k = 0;
   while (!job.gen.finished && !signal.aborted) {
-    if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode)) {
-      await out.flush();
-      if (fault.mode === 'stall-mid-stream') return untilAborted(signal);
-      if (fault.mode === 'close-mid-stream') {
-        t.faultClosed();
-        // Node 24 holds a response's writes in the response itself until the next tick (Node 20
-        // passed them to the socket at once): let them reach the socket first, or destroySoon()
-        // closes it with the last events unsent.
-        await yieldToLoop();
-        res.socket?.destroySoon(); // flush what was sent, then close without the chunked trailer
-        return;
-      }
-      if (fault.mode === 'broken-sse') {
-        // A clean end of the HTTP response (chunked terminator), but no [DONE] and no finish.
-        t.faultClosed();
-        await out.write(BROKEN_SSE_BODY);
-        await out.flush();
-        res.end();
-        return;
-      }
-      if (fault.mode === 'error-event') {
-        t.faultClosed();
-        const err = { message: 'Simulated engine failure (fault error-event).', type: 'InternalServerError', param: null, code: 500 };
-        const payload = ctx.opts.errorFormat === 'nested' ? { error: err } : { object: 'error', ...err };
-        await out.write(`data: ${JSON.stringify(payload)}\n\ndata: [DONE]\n\n`);
-        await out.flush();
-        res.end();
-        return;
-      }
-      await out.write(fault.mode === 'malformed-json' ? MALFORMED_JSON_EVENT : MALFORMED_SSE_EVENT);
-    }
+    if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode) && (await streamFault(ctx, fault, res, t, out))) return;
     const step = job.gen.next();
     k++;
     const text = JSON.stringify(k === 1 ? echo + step.text : step.text);
@@ -191,21 +161,7 @@ async function completeNonStream(
   for (const job of jobs) {
     let k = 0;
     while (!job.gen.finished && !signal.aborted) {
-      if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode)) {
-        if (fault.mode === 'stall-mid-stream') return untilAborted(signal);
-        t.faultClosed();
-        if (fault.mode === 'close-mid-stream') return void res.socket?.destroy();
-        if (fault.mode === 'error-event') {
-          // The server's catch answers it as vLLM does an engine error: 500 in the envelope.
-          throw new Error('Simulated engine failure (fault error-event).');
-        }
-        if (fault.mode === 'broken-sse') {
-          res.writeHead(200, { 'content-type': 'text/html' });
-          return void res.end(BROKEN_SSE_BODY);
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(fault.mode === 'malformed-json' ? '{"id":"cmpl-garbage","choices":{"text":"x"}}' : '{"id":"cmpl-garbage","choices":[{"text":');
-      }
+      if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode)) return jsonFault(fault, res, t);
       job.gen.next();
       k++;
       if (!job.gen.finished) await pace(k);

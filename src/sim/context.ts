@@ -7,6 +7,7 @@ import type { FaultDefaults } from './faults.js';
 import type { GenBody } from './gen-body.js';
 import type { Generation, GenerationParams } from './generation.js';
 import type { ScriptOptions } from './model.js';
+import type { MmFeatures } from './multimodal.js';
 import type { PrefixCache } from './prefix-cache.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -40,6 +41,11 @@ export interface SimOptions extends ScriptOptions, FaultDefaults {
   trustRequestChatTemplate: boolean;
   /** How many request bodies `stats().lastRequests` keeps. */
   lastRequestsLimit: number;
+  /**
+   * vLLM's --enable-scale-out: serve POST /v1/chat/completions/render, /v1/completions/render
+   * and /inference/v1/generate (render-route.ts, generate-route.ts). Off: they answer 403, as vLLM 0.32 does.
+   */
+  scaleOut: boolean;
 }
 
 export interface SimRequestRecord {
@@ -50,7 +56,7 @@ export interface SimRequestRecord {
 }
 
 export interface SimStats {
-  /** Generation requests (/v1/completions, /v1/chat/completions) in progress. */
+  /** Generation requests (/v1/completions, /v1/chat/completions, /inference/v1/generate) in progress. */
   running: number;
   /** Generation requests received. */
   total: number;
@@ -78,6 +84,8 @@ export interface Job {
   /** vLLM's prompt_tokens_details.cached_tokens for this prompt. */
   cached: number;
   params: GenerationParams;
+  /** The ids the prefix cache keys the prompt by (the prompt ids, media placeholders keyed by their items). */
+  cacheIds: number[];
 }
 
 /** Per-simulator state shared with the route handlers. */
@@ -88,7 +96,17 @@ export interface SimContext {
   counters: Omit<SimStats, 'openSockets' | 'lastRequests'>;
   cache: PrefixCache;
   resolveModel(name: unknown): SimModelSpec;
-  /** `grammarFromStart`: a structured-outputs constraint holds from the first token (completions) or from the end of thinking (chat, as with vLLM's reasoning parser). */
-  startJob(model: SimModelSpec, promptIds: number[], body: GenBody, defaultMax: number | null, grammarFromStart?: boolean): Job;
+  /**
+   * `grammarFromStart`: a structured-outputs constraint holds from the first token (completions) or from the end of thinking (chat, as with vLLM's reasoning parser).
+   * `features`: the prompt's media (multimodal.ts), already checked against the ids: the answer shows it saw them.
+   */
+  startJob(
+    model: SimModelSpec,
+    promptIds: number[],
+    body: GenBody,
+    defaultMax: number | null,
+    grammarFromStart?: boolean,
+    features?: MmFeatures | null,
+  ): Job;
   endJob(job: Job): void;
 }

@@ -1,7 +1,8 @@
 /**
  * SIMULATOR fault modes: the ways a real vLLM replica fails, on demand, so that the gateway's
  * timeouts, retries and error mapping can be tested. Chosen per simulator (`fault` option) or
- * per request (header `x-sim-fault`, which wins). They apply to `/v1/completions` only, and to
+ * per request (header `x-sim-fault`, which wins). They apply to the token generators,
+ * `/v1/completions` and `/inference/v1/generate` (`no-token-ids` to /v1/completions only), and to
  * `/tokenize` for `http-500` / `http-503` / `malformed-json` / `stall-before-first-token` (no
  * answer at all) when `x-sim-fault-tokenize: 1` (or the `faultTokenize` option) asks for it.
  */
@@ -63,7 +64,7 @@ export interface FaultDefaults {
   slowDelayMs: number;
   faultTokenize: boolean;
   /**
-   * The first N /v1/completions requests after `setOptions` (or `reset`) are served normally,
+   * The first N /v1/completions or /inference/v1/generate requests after `setOptions` (or `reset`) are served normally,
    * so a fault can strike a later segment of one gateway request (after its stream opened).
    * With N > 0, `refuse` acts per request (the faulted request's socket is destroyed) instead
    * of on every new connection.

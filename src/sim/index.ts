@@ -24,6 +24,10 @@ export {
   THINK_END_ID,
   BYTE_BASE,
   WORD_BASE,
+  ADDED_BASE,
+  VISION_START_ID,
+  VISION_END_ID,
+  IMAGE_PAD_ID,
   type Tokenizer,
   type IncrementalDetokenizer,
 } from './tokenizer.js';
@@ -42,3 +46,5 @@ export { parseSimArgs } from './main.js';
 export { findProblem, findProblems, answerAfter, correctProbability, type Problem } from './solver.js';
 export { promptLogprobs, generatedLogprobs, type CompletionLogprobs } from './logprobs.js';
 export { tokenizerInfoBody, JINJA_CHAT_TEMPLATES } from './tokenizer-info.js';
+export { expandImages, imageHash, imagePadCount, imageMarker, checkFeatures, type MmFeatures } from './multimodal.js';
+export { toSamplingParams, fromSamplingParams, type SimSamplingParams } from './sampling-params.js';

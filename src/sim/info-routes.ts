@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
-import { chatMessageSchema, renderChatTemplate, type TemplateKind } from './chat-template.js';
+import { chatMessageSchema, type TemplateKind } from './chat-template.js';
+import { renderChatPrompt } from './multimodal.js';
 import { JINJA_CHAT_TEMPLATES } from './tokenizer-info.js';
 import { parseBody } from './http-io.js';
 import type { SimContext } from './context.js';
@@ -35,19 +36,19 @@ const detokenizeSchema = z
 export function tokenizeBody(ctx: SimContext, raw: unknown) {
   const b = parseBody(tokenizeSchema, raw);
   const spec = ctx.resolveModel(b.model);
-  let text: string;
+  let tokens: number[];
   if (b.messages) {
-    text = renderChatTemplate(b.messages, {
+    // Images expanded to their placeholder runs, as vLLM's /tokenize runs the processor (multimodal.ts).
+    tokens = renderChatPrompt(ctx.tok, b.messages, {
       kind: requestTemplate(ctx, b.chat_template ?? undefined, b.chat_template_kwargs ?? undefined) ?? spec.template,
       addGenerationPrompt: b.add_generation_prompt ?? true,
       continueFinalMessage: b.continue_final_message ?? false,
       chatTemplateKwargs: b.chat_template_kwargs ?? undefined,
       tools: b.tools ?? undefined,
-    });
-  } else if (typeof b.prompt === 'string') text = b.prompt;
+    }).ids;
+  } else if (typeof b.prompt === 'string') tokens = ctx.tok.encode(b.prompt);
   else throw new InvalidRequestError('Either `prompt` or `messages` is required.', { param: 'prompt' });
   // This tokenizer adds no BOS (like Qwen's), so add_special_tokens changes nothing.
-  const tokens = ctx.tok.encode(text);
   return {
     count: tokens.length,
     max_model_len: ctx.opts.maxModelLen,

@@ -2,7 +2,9 @@
  * CLI of the vLLM SIMULATOR (not a real model): `tsx src/sim/main.ts --port 8000 --think 30`.
  * Flags win over environment variables (SIM_PORT, SIM_HOST, SIM_THINK_TOKENS,
  * SIM_EXTEND_TOKENS, SIM_ANSWER_TOKENS, SIM_TOKEN_DELAY_MS, SIM_TOKENS_PER_WRITE, SIM_FIRST_TOKEN_DELAY_MS,
- * SIM_MAX_MODEL_LEN, SIM_FAULT, SIM_MODELS). `--models a:r1,b:s1` sets the served models.
+ * SIM_MAX_MODEL_LEN, SIM_FAULT, SIM_MODELS, SIM_SCALE_OUT). `--models a:r1,b:s1` sets the served models;
+ * `--scale-out false` leaves out vLLM's scale-out routes (render, /inference/v1/generate), as a
+ * vLLM started without --enable-scale-out.
  */
 import { pathToFileURL } from 'node:url';
 import type { TemplateKind } from './chat-template.js';
@@ -10,9 +12,10 @@ import { isFaultMode } from './faults.js';
 import { startSimulator, type SimModelSpec, type SimOptions } from './server.js';
 
 const USAGE = `usage: tsx src/sim/main.ts [--port N] [--host H] [--think N] [--extend N] [--answer N]
-  [--delay-ms N] [--tokens-per-write N] [--first-token-delay-ms N] [--max-model-len N] [--fault MODE] [--models id:r1|qwen3|s1,...]`;
+  [--delay-ms N] [--tokens-per-write N] [--first-token-delay-ms N] [--max-model-len N] [--fault MODE] [--models id:r1|qwen3|s1,...]
+  [--scale-out true|false]`;
 
-const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 'posint' | 'str' | 'fault' | 'models' }> = {
+const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 'posint' | 'str' | 'fault' | 'models' | 'bool' }> = {
   '--port': { env: 'SIM_PORT', key: 'port', kind: 'int' },
   '--host': { env: 'SIM_HOST', key: 'host', kind: 'str' },
   '--think': { env: 'SIM_THINK_TOKENS', key: 'thinkTokens', kind: 'int' },
@@ -25,6 +28,7 @@ const FLAGS: Record<string, { env: string; key: keyof SimOptions; kind: 'int' | 
   '--max-model-len': { env: 'SIM_MAX_MODEL_LEN', key: 'maxModelLen', kind: 'int' },
   '--fault': { env: 'SIM_FAULT', key: 'fault', kind: 'fault' },
   '--models': { env: 'SIM_MODELS', key: 'models', kind: 'models' },
+  '--scale-out': { env: 'SIM_SCALE_OUT', key: 'scaleOut', kind: 'bool' },
 };
 
 function parseValue(flag: string, kind: string, raw: string): unknown {
@@ -35,6 +39,11 @@ function parseValue(flag: string, kind: string, raw: string): unknown {
       throw new Error(`${flag}: expected ${min ? 'a positive' : 'a non-negative'} integer, got "${raw}"`);
     }
     return n;
+  }
+  if (kind === 'bool') {
+    if (['true', '1', 'on', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'off', 'no'].includes(raw)) return false;
+    throw new Error(`${flag}: expected true or false, got "${raw}"`);
   }
   if (kind === 'fault') {
     if (!isFaultMode(raw)) throw new Error(`${flag}: unknown fault mode "${raw}"`);

@@ -74,6 +74,12 @@ export interface SamplingVariant {
    * NoWait does; every other banned id is only never written (generation.ts).
    */
   banned?: ReadonlySet<number>;
+  /**
+   * Ids written after the scripted (or solver's) answer, before EOS: the media marker of a
+   * prompt with images (multimodal.ts imageMarker). Not after a structured-outputs answer, a
+   * tool call or an early-exit probe, whose text is fixed.
+   */
+  answerSuffix?: readonly number[];
 }
 
 // Cycles end with "\n" / a sentence end so that wrapping around reads naturally. The thinking
@@ -146,13 +152,18 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
         if (!solver) return think[(p + offset) % think.length]!;
         return scriptWord(solver, p, extEnd);
       };
-      const answerWord = (p: number): number =>
-        problem || fixedAnswer !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+      const suffix = fixedAnswer === null ? (sampling.answerSuffix ?? []) : [];
+      const answerWord = (p: number): number => {
+        if (p >= answerLen && p < answerLen + extra()) return suffix[p - answerLen]!;
+        return problem || fixedAnswer !== null ? answerIds[p % answerIds.length]! : p === 0 ? answerFirst : answer[p % answer.length]!;
+      };
       /**
        * A probe (early exit, runs/early-exit.ts): the prompt already holds an answer prefix that
        * opens \boxed{ after the close, so the model writes only its current guess and the brace.
        */
       let probe = false;
+      /** Answer tokens after the answer proper: the suffix, except on a probe. */
+      const extra = (): number => (probe ? 0 : suffix.length);
       const answerIdsFor = (pr: Problem, r: number, sd: number | null): number[] =>
         tok.encode(probe ? `${answerAfter(pr, r, sd)}}` : `The answer is \\boxed{${answerAfter(pr, r, sd)}}.`);
 
@@ -233,7 +244,7 @@ export function createScriptedModel(tok: Tokenizer, opts: ScriptOptions): Script
           load([...d.end, d.sep], [...d.end.map((): TokenKind => 'close'), 'sep']);
           return fixed[0]!;
         }
-        if (phase === 'answer') return answerPos < answerLen ? answerWord(answerPos) : EOS_ID;
+        if (phase === 'answer') return answerPos < answerLen + extra() ? answerWord(answerPos) : EOS_ID;
         return answerWord(answerPos);
       };
       return {

@@ -12,6 +12,9 @@ import { InvalidRequestError, NotFoundError, ThinkgateError } from '../errors.js
 import { handleChat } from './chat-route.js';
 import type { TemplateKind } from './chat-template.js';
 import { handleCompletions } from './completions-route.js';
+import { handleGenerate } from './generate-route.js';
+import { cacheKeyIds, imageMarker } from './multimodal.js';
+import { chatRenderBody, completionsRenderBody } from './render-route.js';
 import { faultStatus, resolveFault, type FaultDefaults, type FaultPlan } from './faults.js';
 import { createGeneration, paramsFromRequest } from './generation.js';
 import { readJson, sendJson } from './http-io.js';
@@ -56,7 +59,14 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   slowDelayMs: 20,
   faultTokenize: false,
   faultSkip: 0,
+  scaleOut: true,
 } satisfies SimOptions);
+
+/** vLLM 0.32's scale-out routes (served with --enable-scale-out; SimOptions.scaleOut). */
+const CHAT_RENDER = '/v1/chat/completions/render';
+const COMPLETIONS_RENDER = '/v1/completions/render';
+const GENERATE = '/inference/v1/generate';
+const SCALE_OUT_PATHS = [CHAT_RENDER, COMPLETIONS_RENDER, GENERATE];
 
 
 
@@ -121,7 +131,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     generationTokens: 0,
     liveGenerationTokens: 0,
   });
-  /** /v1/completions requests seen since the options changed: `faultSkip` counts these. */
+  /** /v1/completions and /inference/v1/generate requests seen since the options changed: `faultSkip` counts these. */
   let completionsSeen = 0;
 
   const ctx: SimContext = {
@@ -138,7 +148,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       if (!m) throw new NotFoundError(`The model \`${String(name)}\` does not exist.`, { param: 'model' });
       return m;
     },
-    startJob(spec, promptIds, body, defaultMax, grammarFromStart = true) {
+    startJob(spec, promptIds, body, defaultMax, grammarFromStart = true, features = null) {
       for (const id of promptIds) {
         if (!Number.isInteger(id) || id < 0 || id >= tok.vocabSize) {
           throw new InvalidRequestError(`Token id ${id} is out of vocabulary`, { param: 'prompt' });
@@ -147,11 +157,13 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
       const params = paramsFromRequest(body, promptIds.length, defaultMax, opts.maxModelLen);
       const text = simStructuredText({ response_format: body.response_format, structured_outputs: body.structured_outputs });
       const structured = text === undefined ? undefined : { text, fromStart: grammarFromStart };
+      const marker = features ? imageMarker(features) : '';
       const run = model.start(promptIds, spec.template, {
         temperature: body.temperature,
         seed: body.seed,
         banned: params.bannedIds,
         ...(structured ? { structured } : {}),
+        ...(marker ? { answerSuffix: tok.encode(marker) } : {}),
       });
       const gen = createGeneration(run, tok, promptIds.length, params);
       const step = gen.next.bind(gen);
@@ -159,15 +171,16 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
         ctx.counters.liveGenerationTokens++;
         return step();
       };
-      const cached = ctx.cache.lookup(promptIds);
-      ctx.cache.insert(promptIds);
+      const cacheIds = features ? cacheKeyIds(promptIds, features) : promptIds;
+      const cached = ctx.cache.lookup(cacheIds);
+      ctx.cache.insert(cacheIds);
       ctx.counters.promptTokens += promptIds.length;
       ctx.counters.cachedPromptTokens += cached;
-      return { model: spec, promptIds, gen, cached, params };
+      return { model: spec, promptIds, gen, cached, params, cacheIds };
     },
     endJob(job) {
       ctx.counters.generationTokens += job.gen.outputIds.length;
-      ctx.cache.insert(job.promptIds.concat(job.gen.outputIds));
+      ctx.cache.insert(job.cacheIds.concat(job.gen.outputIds));
     },
   };
 
@@ -216,17 +229,25 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     }
     if (req.method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
     const known = ['/tokenize', '/detokenize', '/v1/completions', '/v1/chat/completions'];
-    if (!known.includes(path)) return sendJson(res, 404, { detail: 'Not Found' });
+    // vLLM 0.32 mounts the scale-out routes always and answers them 403 without --enable-scale-out
+    // (scale_out/factories.py); an unknown route is FastAPI's 404.
+    if (!opts.scaleOut && SCALE_OUT_PATHS.includes(path)) {
+      const message = 'Scale-out endpoints are disabled. Restart vllm serve with --enable-scale-out to enable them.';
+      return sendJson(res, 403, { error: { message, type: 'PermissionDeniedError', param: null, code: 403 } });
+    }
+    if (!known.includes(path) && !SCALE_OUT_PATHS.includes(path)) return sendJson(res, 404, { detail: 'Not Found' });
     const body = await readJson(req);
     record(req, path, body);
-    const isGen = path === '/v1/completions' || path === '/v1/chat/completions';
-    const faultable = path === '/v1/completions' || path === '/tokenize';
+    // The token generators: the fault modes apply to both (faults.ts).
+    const tokenGen = path === '/v1/completions' || path === GENERATE;
+    const isGen = tokenGen || path === '/v1/chat/completions';
+    const faultable = tokenGen || path === '/tokenize';
     const fault: FaultPlan = { ...resolveFault(faultable ? req.headers : {}, opts) };
     if (!faultable) fault.mode = 'none';
-    if (path === '/v1/completions' && completionsSeen++ < opts.faultSkip) fault.mode = 'none';
-    if (fault.mode === 'refuse' && path === '/v1/completions') return void req.socket.destroy();
+    if (tokenGen && completionsSeen++ < opts.faultSkip) fault.mode = 'none';
+    if (fault.mode === 'refuse' && tokenGen) return void req.socket.destroy();
     const status = faultStatus(fault.mode);
-    if (status && (path === '/v1/completions' || (path === '/tokenize' && fault.tokenize))) {
+    if (status && (tokenGen || (path === '/tokenize' && fault.tokenize))) {
       if (isGen) ctx.counters.total++;
       return sendError(res, ctx, status, `Simulated upstream failure (fault ${fault.mode}).`);
     }
@@ -240,8 +261,11 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     }
     if (path === '/tokenize') return sendJson(res, 200, tokenizeBody(ctx, body));
     if (path === '/detokenize') return sendJson(res, 200, detokenizeBody(ctx, body));
+    if (path === CHAT_RENDER) return sendJson(res, 200, chatRenderBody(ctx, body));
+    if (path === COMPLETIONS_RENDER) return sendJson(res, 200, completionsRenderBody(ctx, body));
     const t = track(res);
     if (path === '/v1/completions') await handleCompletions(ctx, body, res, t, fault);
+    else if (path === GENERATE) await handleGenerate(ctx, body, res, t, fault, req.headers);
     else await handleChat(ctx, body, res, t);
   };
 

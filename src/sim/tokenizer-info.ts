@@ -11,7 +11,7 @@
  */
 import type { TemplateKind } from './chat-template.js';
 import type { SimContext } from './context.js';
-import { SPECIAL_TOKENS } from './tokenizer.js';
+import { ADDED_BASE, ADDED_SPECIAL_TOKENS, SPECIAL_TOKENS } from './tokenizer.js';
 
 const TURNS =
   "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}";
@@ -36,8 +36,10 @@ export function tokenizerInfoBody(ctx: SimContext, model: string | null) {
     add_bos_token: false,
     clean_up_tokenization_spaces: false,
     chat_template: JINJA_CHAT_TEMPLATES[spec.template],
-    added_tokens_decoder: Object.fromEntries(
-      SPECIAL_TOKENS.map((content, id) => [String(id), { content, special: !['<think>', '</think>', '<tool_call>', '</tool_call>'].includes(content) }]),
-    ),
+    added_tokens_decoder: Object.fromEntries([
+      ...SPECIAL_TOKENS.map((content, id) => [String(id), { content, special: !['<think>', '</think>', '<tool_call>', '</tool_call>'].includes(content) }]),
+      // The vision tokens (tokenizer.ts): special, as in Qwen2-VL's tokenizer_config.json.
+      ...ADDED_SPECIAL_TOKENS.map((content, i) => [String(ADDED_BASE + i), { content, special: true }]),
+    ]),
   };
 }

@@ -7,7 +7,11 @@
  * - 0..7: special / added tokens (`<|endoftext|>`=0, `<|im_start|>`=1, `<|im_end|>`=2,
  *   `<think>`=3, `</think>`=4, `<tool_call>`=5, `</tool_call>`=6, `<|reserved_7|>`=7);
  * - 8..263: the 256 byte tokens (byte fallback, so every string is encodable);
- * - 264..: a word list, each word also with a leading-space variant, plus "\n" and "\n\n".
+ * - 264..: a word list, each word also with a leading-space variant, plus "\n" and "\n\n";
+ * - after the words: added special tokens, as Qwen's tokenizers append theirs after the regular
+ *   vocabulary: Qwen2-VL's vision tokens `<|vision_start|>`, `<|vision_end|>`, `<|image_pad|>`
+ *   (VISION_START_ID = 522, VISION_END_ID = 523, IMAGE_PAD_ID = 524 today; a word appended to the
+ *   list moves them, so code and tests use the constants).
  *
  * Encoding is greedy longest match: special strings first (vLLM's /tokenize parses special
  * tokens in text; we always do), then vocabulary words, else the UTF-8 bytes of one code point.
@@ -41,8 +45,12 @@ export const THINK_END_ID = 4;
 export const BYTE_BASE = SPECIAL_TOKENS.length;
 export const WORD_BASE = BYTE_BASE + 256;
 
-/** Ids whose text `skip_special_tokens: true` removes (ChatML control tokens only; see header). */
-const SKIPPED_SPECIALS = new Set<number>([0, 1, 2, 7]);
+/**
+ * Added special tokens after the words (see the header): Qwen2-VL's vision tokens. The chat
+ * template renders an image as `<|vision_start|><|image_pad|><|vision_end|>` and the simulated
+ * processor expands the `<|image_pad|>` to one per image patch (multimodal.ts).
+ */
+export const ADDED_SPECIAL_TOKENS = ['<|vision_start|>', '<|vision_end|>', '<|image_pad|>'] as const;
 
 /**
  * Words of the vocabulary (each also gets a " word" variant). Order is the id order: append
@@ -65,6 +73,24 @@ const WORDS: readonly string[] = [
   'then', 'value', 'number', 'Next', 'Now', 'Hello', 'hello', 'world', 'What', 'How', 'Why',
   'yes', 'no', 'Yes', 'No', 'OK', 'okay', 'true', 'false', 'model', 'reasoning', 'thinking',
   'Think', 'Please', 'please', 'two', 'plus', 'equals', 'sum', 'count', 'test',
+];
+
+/** Id of the first added special token: right after the words and their space variants. */
+export const ADDED_BASE = WORD_BASE + 2 + 2 * new Set(WORDS).size;
+export const VISION_START_ID = ADDED_BASE;
+export const VISION_END_ID = ADDED_BASE + 1;
+export const IMAGE_PAD_ID = ADDED_BASE + 2;
+
+/**
+ * Ids whose text `skip_special_tokens: true` removes: the ChatML control tokens and the vision
+ * tokens (special in Qwen2-VL's tokenizer_config.json), not the think and tool-call tags (header).
+ */
+const SKIPPED_SPECIALS = new Set<number>([0, 1, 2, 7, VISION_START_ID, VISION_END_ID, IMAGE_PAD_ID]);
+
+/** Every special string and its id, matched first by the encoder. */
+const SPECIAL_IDS: ReadonlyArray<readonly [string, number]> = [
+  ...SPECIAL_TOKENS.map((s, id) => [s, id] as const),
+  ...ADDED_SPECIAL_TOKENS.map((s, i) => [s, ADDED_BASE + i] as const),
 ];
 
 export const NEWLINE = '\n';
@@ -117,6 +143,8 @@ function buildTokenizer(): Tokenizer {
     addWord(w);
     addWord(` ${w}`);
   }
+  if (strs.length !== ADDED_BASE) throw new Error(`simulator vocabulary: added tokens start at ${strs.length}, not ${ADDED_BASE}`);
+  strs.push(...ADDED_SPECIAL_TOKENS);
   const vocabSize = strs.length;
   // Text of each token when decoded (byte tokens have none: they go through the UTF-8 decoder).
   const texts: string[] = strs.map((s, i) => (i >= BYTE_BASE && i < WORD_BASE ? '' : s));
@@ -143,10 +171,9 @@ function buildTokenizer(): Tokenizer {
     outer: while (i < n) {
       const c = text.charCodeAt(i);
       if (c === 60 /* '<' */) {
-        for (let s = 0; s < SPECIAL_TOKENS.length; s++) {
-          const sp = SPECIAL_TOKENS[s]!;
+        for (const [sp, id] of SPECIAL_IDS) {
           if (text.startsWith(sp, i)) {
-            out.push(s);
+            out.push(id);
             i += sp.length;
             continue outer;
           }
@@ -247,7 +274,7 @@ function buildTokenizer(): Tokenizer {
       if (ids.length !== 1) throw new Error(`simulator vocabulary: ${JSON.stringify(text)} is ${ids.length} tokens`);
       return ids[0]!;
     },
-    isSpecial: (id) => id >= 0 && id < BYTE_BASE,
+    isSpecial: (id) => (id >= 0 && id < BYTE_BASE) || (id >= ADDED_BASE && id < vocabSize),
     isSkippedSpecial: (id) => SKIPPED_SPECIALS.has(id),
     createDetokenizer,
   };

@@ -252,6 +252,46 @@ describe('what a request collects is bounded by token ids', () => {
   });
 });
 
+describe('media requests: the render and generate routes are bounded too (docs/multimodal.md)', () => {
+  const withImage = (stream: boolean): Promise<Outcome> =>
+    chat(stream, {
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is 6 x 7?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }],
+    });
+
+  it('a 200 MB render answer: 502 upstream_response_too_large, the socket closed early', async () => {
+    hostile.routes.set('POST /v1/chat/completions/render', hugeJson('{"token_ids":[1],"features":{"mm_hashes":{"image":["'));
+    const closed = hostile.closedEarly();
+    expectEnvelope(await attack(() => withImage(false)), 502, 'upstream_response_too_large');
+    await closed;
+    expect(hostile.bytesSent).toBeLessThan(50 * MiB);
+  });
+
+  it('a render without the media features, or with ids that are not ids: 502, never a run without its image', async () => {
+    const answer = (body: unknown) => async (_req: unknown, res: ServerResponse): Promise<void> => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    hostile.routes.set('POST /v1/chat/completions/render', answer({ token_ids: [1, 2, 3], features: null }));
+    expectEnvelope(await withImage(false), 502, 'upstream_error');
+    hostile.routes.set('POST /v1/chat/completions/render', answer({ token_ids: [1, -2], features: { mm_hashes: { image: ['h'] }, mm_placeholders: { image: [] } } }));
+    expectEnvelope(await withImage(false), 502, 'upstream_error');
+    hostile.routes.set('POST /v1/completions/render', answer({ sampling_params: {} }));
+    hostile.routes.delete('POST /v1/chat/completions/render');
+    expectEnvelope(await withImage(false), 502, 'upstream_error');
+  });
+
+  it('a generate stream of text without token ids: 502 / one error event, RSS bounded', async () => {
+    const textOnly = async (_req: unknown, res: ServerResponse): Promise<void> => {
+      sseHead(res);
+      await writeRepeated(res, Buffer.from(sse({ request_id: 'g', choices: [{ index: 0, text: 'x'.repeat(4096), token_ids: [] }] })), 200 * 1000 * 1000, hostile);
+    };
+    hostile.routes.set('POST /inference/v1/generate', textOnly);
+    expectEnvelope(await attack(() => withImage(false)), 502, 'upstream_error');
+    expect(hostile.bytesSent).toBeLessThan(10 * MiB);
+    expectSseError(await attack(() => withImage(true)), 'upstream_error');
+  });
+});
+
 describe('hostile logprobs (chat logprobs: true)', () => {
   const withLp = (lp: unknown) => ({ id: 'cmpl-h', object: 'text_completion', choices: [{ index: 0, text: 'a', token_ids: [tokenA], finish_reason: null, logprobs: lp }] });
   const good = { tokens: ['a'], token_logprobs: [-0.5], top_logprobs: [{ a: -0.5 }], text_offset: [0] };

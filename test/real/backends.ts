@@ -16,5 +16,10 @@ declare module 'vitest' {
      * SentencePiece vocabulary (non-ascii.real.ts); null when THINKGATE_REAL_GEMMA_GGUF is unset.
      */
     realGemma: RealBackend | null;
+    /**
+     * vLLM on a tiny random vision-language model (make-tiny-vl-model.py) with --enable-scale-out,
+     * for media parts (multimodal.real.ts); null when THINKGATE_REAL_VL_DIR is unset.
+     */
+    realVl: RealBackend | null;
   }
 }

@@ -7,6 +7,8 @@
  *   (fetch-gemma.sh), with Gemma 3's chat template (the GGUF carries none), for the non-ASCII
  *   tests (`inject('realGemma')`; null without it).
  * - THINKGATE_REAL_VLLM_PYTHON + THINKGATE_REAL_HF_DIR: start vLLM (that venv's python) on that folder.
+ * - THINKGATE_REAL_VLLM_PYTHON + THINKGATE_REAL_VL_DIR: a second vLLM on the tiny random Qwen2-VL
+ *   (make-tiny-vl-model.py) with --enable-scale-out, for media parts (`inject('realVl')`; null without it).
  * - THINKGATE_TEST_VLLM_URL (+ optional THINKGATE_TEST_VLLM_MODEL): a vLLM that already runs
  *   anywhere (a GPU box with a Qwen3 / QwQ / R1 model); the same suite runs against it.
  * - THINKGATE_REAL_LOG_DIR: where server logs go (default .cache/real/logs).
@@ -16,11 +18,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { startLlamaServer, startVllm, type RunningServer } from './servers.js';
+import { startLlamaServer, startVllm, startVllmVl, type RunningServer } from './servers.js';
 import type { RealBackend } from './backends.js';
 
 export const TINY_MODEL = 'tiny-random-qwen3';
 export const GEMMA_MODEL = 'gemma-3-270m';
+export const VL_MODEL = 'tiny-random-qwen2-vl';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = process.env;
@@ -29,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const running: RunningServer[] = [];
   const backends: RealBackend[] = [];
   let gemma: RealBackend | null = null;
+  let vl: RealBackend | null = null;
   const teardown = async () => {
     await Promise.all(running.map((s) => s.close()));
   };
@@ -60,6 +64,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
       backends.push({ kind: 'vllm', label: 'vLLM (CPU)', url: s.url, model: s.model, managed: true });
       console.log(`[real] vLLM ready at ${s.url} in ${Date.now() - t0} ms`);
     }
+    const vlDir = env['THINKGATE_REAL_VL_DIR'];
+    if (python && vlDir) {
+      const t0 = Date.now();
+      const s = await startVllmVl({ python, hfDir: vlDir, model: VL_MODEL, logFile: join(logDir, 'vllm-vl.log') });
+      running.push(s);
+      vl = { kind: 'vllm', label: 'vLLM (CPU), tiny Qwen2-VL', url: s.url, model: s.model, managed: true };
+      console.log(`[real] vLLM (tiny Qwen2-VL) ready at ${s.url} in ${Date.now() - t0} ms`);
+    }
     const external = env['THINKGATE_TEST_VLLM_URL'];
     if (external) {
       const url = external.replace(/\/+$/, '');
@@ -75,10 +87,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await teardown();
     throw err;
   }
-  if (backends.length === 0 && gemma === null) {
+  if (backends.length === 0 && gemma === null && vl === null) {
     throw new Error('No real server configured: run `npm run test:real` (.ci/real.sh), or set THINKGATE_TEST_VLLM_URL (see test/real/global-setup.ts).');
   }
   project.provide('realBackends', backends);
   project.provide('realGemma', gemma);
+  project.provide('realVl', vl);
   return teardown;
 }

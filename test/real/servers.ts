@@ -133,9 +133,7 @@ export function startVllm(o: VllmServerOptions): Promise<RunningServer> {
 }
 
 async function startVllmOn(o: VllmServerOptions, port: number): Promise<RunningServer> {
-  const args = ['-m', 'vllm.entrypoints.openai.api_server', '--model', o.hfDir, '--served-model-name', o.model,
-    '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
-    '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4',
+  const args = [
     // GET /tokenizer_info, which thinkgate relays for lm-eval's remote tokenizer (completions.real.ts).
     '--enable-tokenizer-info-endpoint',
     // vLLM's own chat endpoint as a Qwen3 deployment runs it, the reference tools.real.ts compares
@@ -144,11 +142,42 @@ async function startVllmOn(o: VllmServerOptions, port: number): Promise<RunningS
     // A request's own chat_template (first-segment.real.ts: a Qwen3 template that opens thinking
     // itself, as DeepSeek-R1's does, the case routing.first_segment: chat serves).
     '--trust-request-chat-template'];
-  // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
   // VLLM_ENFORCE_STRICT_TOOL_CALLING=0: required / named tool_choice use the tools' JSON schema
   // (the path thinkgate mirrors, docs/api.md "Tool calls"), not xgrammar structural tags.
-  const env = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', VLLM_ENFORCE_STRICT_TOOL_CALLING: '0' };
-  const child = spawnLogged(o.python, args, o.logFile, env);
+  return launchVllm(o, port, args, { VLLM_ENFORCE_STRICT_TOOL_CALLING: '0' });
+}
+
+export interface VllmVlServerOptions extends VllmServerOptions {
+  /** Images one prompt may carry (--limit-mm-per-prompt; default 2). */
+  maxImages?: number;
+  /** More vLLM arguments (e.g. a reasoning parser), after the ones below. */
+  extraArgs?: string[];
+}
+
+/**
+ * vLLM on the tiny random Qwen2-VL (test/real/make-tiny-vl-model.py; THINKGATE_REAL_VL_DIR): the
+ * same CPU setup as startVllm, plus the scale-out endpoints (POST /v1/chat/completions/render,
+ * /v1/completions/render, /inference/v1/generate: 403 without --enable-scale-out) and images only
+ * (video 0: vLLM otherwise profiles the encoder with dummy videos at startup, ~25 s more on 2
+ * cores). The venv needs torchvision (install-vllm-cpu.sh): vLLM's Qwen2-VL imports it. 65-85 s
+ * to healthy on 2 cores (the more when torch.compile's cache in ~/.cache/vllm is cold).
+ */
+export function startVllmVl(o: VllmVlServerOptions): Promise<RunningServer> {
+  return onFreePort(o.logFile, (port) => launchVllm(o, port, [
+    '--enable-scale-out',
+    '--limit-mm-per-prompt', JSON.stringify({ image: o.maxImages ?? 2, video: 0 }),
+    ...(o.extraArgs ?? []),
+  ]));
+}
+
+/** `python -m vllm.entrypoints.openai.api_server` on o.hfDir with the suite's common flags and then `args`. */
+async function launchVllm(o: VllmServerOptions, port: number, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  const allArgs = ['-m', 'vllm.entrypoints.openai.api_server', '--model', o.hfDir, '--served-model-name', o.model,
+    '--host', '127.0.0.1', '--port', String(port), '--dtype', 'float32', '--max-model-len', '4096',
+    '--enable-prompt-tokens-details', '--enable-prefix-caching', '--max-num-seqs', '4', ...args];
+  // Loopback for vLLM's own inter-process sockets too (it picks the host's interface address otherwise).
+  const allEnv = { ...process.env, VLLM_CPU_KVCACHE_SPACE: process.env['VLLM_CPU_KVCACHE_SPACE'] ?? '1', VLLM_HOST_IP: '127.0.0.1', HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', ...env };
+  const child = spawnLogged(o.python, allArgs, o.logFile, allEnv);
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitHealthy(url, child, o.startTimeoutMs ?? 600_000, `vLLM (log: ${o.logFile})`);

@@ -80,6 +80,7 @@ describe('loadConfig: defaults', () => {
       retryBackoffMs: d('routing.retry_backoff_ms'),
       affinity: d('routing.affinity'),
       firstSegment: d('routing.first_segment'),
+      media: d('routing.media'),
     });
     expect(c.maxTokensPerChunk).toBe(d('response.max_tokens_per_chunk'));
     expect(c.timeouts).toEqual({
@@ -576,10 +577,10 @@ describe('routing and per-key limits', () => {
   it('reads routing and per-key limits, and reports bad values', () => {
     const cfg = loadConfigFromObject({
       upstreams: ['http://127.0.0.1:8000'],
-      routing: { retries: 0, retry_backoff_ms: 50, affinity: 'prefix', first_segment: 'chat' },
+      routing: { retries: 0, retry_backoff_ms: 50, affinity: 'prefix', first_segment: 'chat', media: 'refuse' },
       limits: { per_key_max_concurrent: 4 },
     });
-    expect(cfg.routing).toEqual({ retries: 0, retryBackoffMs: 50, affinity: 'prefix', firstSegment: 'chat' });
+    expect(cfg.routing).toEqual({ retries: 0, retryBackoffMs: 50, affinity: 'prefix', firstSegment: 'chat', media: 'refuse' });
     expect(cfg.limits.perKeyMaxConcurrent).toBe(4);
     expect(() => loadConfigFromObject({ upstreams: ['http://127.0.0.1:8000'], routing: { retries: 99, affinity: 'sticky', first_segment: 'x' } })).toThrow(
       /routing\.retries: must be an integer 0-10\nrouting\.affinity: must be none or prefix\nrouting\.first_segment: must be tokenize or chat/,

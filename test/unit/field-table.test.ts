@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InvalidRequestError } from '../../src/errors.js';
 import { COLUMNS, FIELD_TABLE, type Column, type Endpoint } from '../../src/openai/field-table.js';
+import { firstMediaPart } from '../../src/openai/content-parts.js';
 import { checkRefusedFields, forwardedPerSegment, samplingFields } from '../../src/openai/sampling.js';
 import { parseChatRequest } from '../../src/openai/chat-request.js';
 import { parseCompletionRequest } from '../../src/openai/completion-request.js';
@@ -151,9 +152,9 @@ describe('hostile inputs for the new fields', () => {
     expect(err.message.length).toBeLessThan(300);
   });
 
-  it('content parts: a media part deep in a long message is named exactly; a huge type is not echoed', () => {
+  it('content parts: an unknown part deep in a long message is named exactly; a huge type is not echoed', () => {
     const parts: unknown[] = Array.from({ length: 10_000 }, () => ({ type: 'text', text: 'a' }));
-    parts.push({ type: 'image_url', image_url: { url: 'x' } });
+    parts.push({ type: 'file', file: { file_id: 'x' } });
     const err = rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: 'q' }, { role: 'user', content: parts }] }));
     expect(err.param).toBe('messages[1].content[10000]');
     const big = rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'y'.repeat(1_000_000) }] }] }));
@@ -168,6 +169,19 @@ describe('hostile inputs for the new fields', () => {
     // vLLM's text types pass.
     const text = ['text', 'input_text', 'output_text'].map((type) => ({ type, text: 't' }));
     expect(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [...text, { type: 'refusal', refusal: 'r' }, { type: 'thinking', thinking: 'z' }] }] })).not.toThrow();
+    // vLLM's media parts pass validation (where they can be served is decided on the replica: runs/chat.ts).
+    const media = [
+      { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+      { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+      { type: 'video_url', video_url: { url: 'http://x/v.mp4' } },
+      { type: 'audio_url', audio_url: { url: 'http://x/a.wav' } },
+      { type: 'image_embeds', image_embeds: 'AAAA' },
+    ];
+    expect(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: media }] })).not.toThrow();
+    expect(firstMediaPart([{ content: 'x' }, { content: [{ type: 'text', text: 't' }, ...media] }])).toEqual({ param: 'messages[1].content[1]', type: 'image_url' });
+    expect(firstMediaPart([{ content: [{ type: 'text', text: 't' }] }])).toBeUndefined();
+    // A media type with another media type's key, or image_pil (a Python object), is no part vLLM parses from JSON.
+    expect(rejectOf(() => parseChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_pil: {} }] }] })).code).toBe('unsupported_content_part');
   });
 
   it('modalities other than text only, in any shape, are refused', () => {

@@ -13,7 +13,9 @@ import type {
   OpenedChatSegment,
   CompletionEvent,
   CompletionRequest,
+  MediaPrompt,
   ModelInfo,
+  RenderedChat,
   TokenizeChatRequest,
   TokenizeResult,
 } from '../../engine/backend.js';
@@ -23,6 +25,7 @@ import { CompletionChunkReader } from './chunk-reader.js';
 import { coalesceDeltas } from '../coalesce.js';
 import { ChatChunkReader, type ChatSegmentEvent } from './chat-chunk-reader.js';
 import { UpstreamError } from '../../errors.js';
+import { RenderedChatSchema, RenderedCompletionsSchema, VllmMediaPrompt, generateBody, mediaItems, renderProtocolFields, type SegmentParams } from './media.js';
 
 import { abortable, parseOrThrow } from '../http.js';
 import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
@@ -33,6 +36,8 @@ export type VllmBackendOptions = HttpBackendOptions;
 
 const COMPLETIONS = 'POST /v1/completions';
 const CHAT = 'POST /v1/chat/completions';
+const RENDER = 'POST /v1/chat/completions/render';
+const GENERATE = 'POST /inference/v1/generate';
 
 function isCompletionEvent(e: ChatSegmentEvent): e is CompletionEvent {
   return e.kind !== 'prompt';
@@ -60,25 +65,95 @@ export function atLeast(version: unknown, min: readonly number[]): boolean {
   return maj > min[0]! || (maj === min[0]! && minor >= min[1]!);
 }
 
+/**
+ * The chat-template fields of a /tokenize or render call (vLLM's TokenizeChatRequest and
+ * ChatCompletionRequest share them).
+ */
+function templateFields(req: TokenizeChatRequest): Record<string, unknown> {
+  const c = req.controls ?? {};
+  const body: Record<string, unknown> = {
+    model: req.model,
+    messages: req.messages,
+    add_generation_prompt: c.addGenerationPrompt ?? true,
+  };
+  if (c.continueFinalMessage === true) body.continue_final_message = true;
+  // TokenizeChatRequest has no `documents`: the chat endpoint hands them to the template as a
+  // kwarg over chat_template_kwargs (ChatCompletionRequest.build_chat_params, merge_kwargs), so
+  // they travel the same way here and render the same prompt.
+  const kwargs = c.documents === undefined ? req.chatTemplateKwargs : { ...req.chatTemplateKwargs, documents: c.documents };
+  if (kwargs !== undefined) body.chat_template_kwargs = kwargs;
+  if (c.chatTemplate !== undefined) body.chat_template = c.chatTemplate;
+  if (c.mediaIoKwargs !== undefined) body.media_io_kwargs = c.mediaIoKwargs;
+  if (c.mmProcessorKwargs !== undefined) body.mm_processor_kwargs = c.mmProcessorKwargs;
+  if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
+  return body;
+}
+
 export class VllmBackend extends HttpBackend implements Backend {
   async tokenizeChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<TokenizeResult> {
-    const c = req.controls ?? {};
-    const body: Record<string, unknown> = {
-      model: req.model,
-      messages: req.messages,
-      add_generation_prompt: c.addGenerationPrompt ?? true,
+    return this.tokenizeWithLength(templateFields(req), signal);
+  }
+
+  /**
+   * A chat with media, rendered once by vLLM (media.ts): its ids and the features every segment
+   * then carries (streamWithMedia). Undefined when this vLLM does not serve the route (started
+   * without --enable-scale-out, or older): the request cannot be served with its media.
+   */
+  async renderChat(req: TokenizeChatRequest, signal?: AbortSignal): Promise<RenderedChat | undefined> {
+    let json: unknown;
+    try {
+      json = await this.http.callJson('POST', '/v1/chat/completions/render', templateFields(req), signal, this.timeouts.requestMs);
+    } catch (err) {
+      // An older vLLM has no such route (404); vLLM 0.32 without --enable-scale-out answers 403
+      // "Scale-out endpoints are disabled" (vllm/entrypoints/scale_out/factories.py).
+      if (err instanceof UpstreamError && (err.upstreamStatus === 404 || (err.upstreamStatus === 403 && /scale-out/i.test(err.upstreamDetail ?? '')))) return undefined;
+      throw err;
+    }
+    const res = parseOrThrow(RenderedChatSchema, json, RENDER);
+    if (res.features == null) throw new UpstreamError(`vLLM answered ${RENDER} without the media's features.`);
+    const media = new VllmMediaPrompt(JSON.stringify(res.features), mediaItems(res.features));
+    const maxModelLen = (await this.models(signal)).find((m) => m.id === req.model)?.maxModelLen;
+    return maxModelLen === undefined ? { ids: res.token_ids, media } : { ids: res.token_ids, maxModelLen, media };
+  }
+
+  /**
+   * One segment of a media prompt (media.ts): POST /inference/v1/generate with the ids and the
+   * rendered features, streamed like /v1/completions (the same chunk shape, read by the same
+   * reader), with vLLM's SamplingParams for the segment's fields from /v1/completions/render.
+   */
+  async *streamWithMedia(req: CompletionRequest, media: MediaPrompt, signal: AbortSignal): AsyncGenerator<CompletionEvent, void, undefined> {
+    if (!(media instanceof VllmMediaPrompt)) throw new UpstreamError('A media prompt rendered by another server reached this vLLM.');
+    const params = await abortable(
+      media.paramsFor(req, () => this.segmentParams(req)),
+      signal,
+    );
+    const coalesce = req.coalesceTokens !== undefined && req.coalesceTokens > 1 ? req.coalesceTokens : undefined;
+    yield* streamCompletionEvents(
+      this.streamTarget({
+        server: 'vLLM',
+        what: GENERATE,
+        path: '/inference/v1/generate',
+        requestId: req.requestId,
+        ...(req.headers !== undefined ? { headers: req.headers } : {}),
+        body: generateBody(req, media, params),
+        endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
+      }),
+      new CompletionChunkReader(req.logprobs === undefined ? {} : { logprobs: req.logprobs }),
+      signal,
+      coalesce === undefined ? undefined : (events) => coalesceDeltas(events, coalesce),
+    );
+  }
+
+  /** vLLM's SamplingParams for `req`'s fields (media.ts): what /v1/completions would generate with. */
+  private async segmentParams(req: CompletionRequest): Promise<SegmentParams> {
+    const body = this.payloadText(req.sampling, (s) => ({ ...s }), renderProtocolFields(req));
+    const json = await this.http.callJson('POST', '/v1/completions/render', JSON.parse(body), undefined, this.timeouts.requestMs);
+    const [first] = parseOrThrow(RenderedCompletionsSchema, json, 'POST /v1/completions/render');
+    return {
+      samplingParams: first!.sampling_params,
+      ...(first!.cache_salt == null ? {} : { cacheSalt: first!.cache_salt }),
+      ...(first!.priority == null ? {} : { priority: first!.priority }),
     };
-    if (c.continueFinalMessage === true) body.continue_final_message = true;
-    // TokenizeChatRequest has no `documents`: the chat endpoint hands them to the template as a
-    // kwarg over chat_template_kwargs (ChatCompletionRequest.build_chat_params, merge_kwargs), so
-    // they travel the same way here and render the same prompt.
-    const kwargs = c.documents === undefined ? req.chatTemplateKwargs : { ...req.chatTemplateKwargs, documents: c.documents };
-    if (kwargs !== undefined) body.chat_template_kwargs = kwargs;
-    if (c.chatTemplate !== undefined) body.chat_template = c.chatTemplate;
-    if (c.mediaIoKwargs !== undefined) body.media_io_kwargs = c.mediaIoKwargs;
-    if (c.mmProcessorKwargs !== undefined) body.mm_processor_kwargs = c.mmProcessorKwargs;
-    if (req.tools !== undefined && req.tools.length > 0) body.tools = req.tools;
-    return this.tokenizeWithLength(body, signal);
   }
 
   async tokenizePrompt(model: string, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<TokenizeResult> {
@@ -160,11 +235,9 @@ export class VllmBackend extends HttpBackend implements Backend {
    */
   async openChatSegment(req: ChatSegmentRequest, signal: AbortSignal): Promise<OpenedChatSegment> {
     if (!(await this.chatIdsComplete(signal))) throw new UpstreamError('This vLLM is older than 0.13: its chat stream can lose token ids.');
-    const c = req.chat.controls ?? {};
     const payload: Record<string, unknown> = {
+      ...templateFields(req.chat),
       model: req.model,
-      messages: req.chat.messages,
-      add_generation_prompt: c.addGenerationPrompt ?? true,
       stream: true,
       stream_options: { include_usage: true, continuous_usage_stats: true },
       return_token_ids: true,
@@ -175,11 +248,6 @@ export class VllmBackend extends HttpBackend implements Backend {
       stop_token_ids: req.stopTokenIds ?? [],
     };
     if (req.maxTokens !== undefined) payload.max_tokens = req.maxTokens;
-    const kwargs = c.documents === undefined ? req.chat.chatTemplateKwargs : { ...req.chat.chatTemplateKwargs, documents: c.documents };
-    if (kwargs !== undefined) payload.chat_template_kwargs = kwargs;
-    if (c.chatTemplate !== undefined) payload.chat_template = c.chatTemplate;
-    if (c.mediaIoKwargs !== undefined) payload.media_io_kwargs = c.mediaIoKwargs;
-    if (c.mmProcessorKwargs !== undefined) payload.mm_processor_kwargs = c.mmProcessorKwargs;
     const coalesce = req.coalesceTokens !== undefined && req.coalesceTokens > 1 ? req.coalesceTokens : undefined;
     const stream = streamCompletionEvents<ChatSegmentEvent>(
       this.streamTarget({
