@@ -181,6 +181,35 @@ describe('chat with an image part', () => {
     expect([...seeds].sort()).toEqual([7, 8]);
   });
 
+  it('response_format json_schema: thinking segments carry no grammar, the answer segment vLLM\'s structured_outputs; the answer parses', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, celsius: { type: 'number' } }, required: ['city', 'celsius'], additionalProperties: false };
+    const seen = await paths(async () => {
+      const r = await post(gw.url, { max_thinking_tokens: 16, response_format: { type: 'json_schema', json_schema: { name: 'w', schema } } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const parsed = JSON.parse(r.body.choices[0].message.content) as Record<string, unknown>;
+      expect(Object.keys(parsed).sort()).toEqual(['celsius', 'city']);
+    });
+    expect(seen.filter((p) => p === '/v1/chat/completions/render')).toHaveLength(1);
+    const generates = sim.stats().lastRequests.filter((q) => q.path === '/inference/v1/generate');
+    const sp = (q: (typeof generates)[number]) => (q.body as { sampling_params: { structured_outputs?: unknown } }).sampling_params.structured_outputs ?? null;
+    expect(generates.length).toBeGreaterThanOrEqual(2);
+    for (const g of generates.slice(0, -1)) expect(sp(g)).toBeNull();
+    expect(sp(generates.at(-1)!)).toEqual({ json: schema });
+  });
+
+  it('early-exit probes are generate calls with the image too', async () => {
+    await paths(async () => {
+      const r = await post(gw.url, { max_thinking_tokens: 40, thinking_early_exit: { probe_interval_tokens: 8, agreements: 16 } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.budget_forcing.early_exit.probes).toBeGreaterThanOrEqual(1);
+    });
+    const generates = sim.stats().lastRequests.filter((q) => q.path === '/inference/v1/generate');
+    expect(generates.length).toBeGreaterThanOrEqual(3);
+    const features = (generates[0]!.body as { features: unknown }).features;
+    for (const g of generates) expect((g.body as { features: unknown }).features).toEqual(features);
+    expect(sim.stats().lastRequests.map((q) => q.path)).not.toContain('/v1/completions');
+  });
+
   it('text-only requests keep the /tokenize path', async () => {
     const seen = await paths(() => post(gw.url, { max_thinking_tokens: 16, messages: [{ role: 'user', content: 'What is 6 times 7?' }] }));
     expect(seen).toContain('/tokenize');
