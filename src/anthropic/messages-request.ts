@@ -25,9 +25,12 @@
  *   the answer only, never on the thinking (docs/api.md, "Structured outputs"). A format without
  *   a schema changes nothing, as on vLLM.
  *
+ * - `image` blocks -> chat `image_url` parts (a base64 source as a data URL, a url source as its
+ *   URL), the turn's text blocks then text parts beside them, as vLLM's `_convert_block` builds
+ *   them; the request is then a media run (docs/multimodal.md).
+ *
  * Refused with 400 naming the field, until thinkgate drives them (never silently dropped):
- * images and documents (the budget-forced path sends token ids, which cannot carry images),
- * tool references and tool additions/removals.
+ * documents, tool references and tool additions/removals.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
@@ -217,6 +220,9 @@ function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: 
   const reasoning: string[] = [];
   const calls: Record<string, unknown>[] = [];
   const out: ChatRequest['messages'] = [];
+  // Text and images in the turn's order: the content when the turn has an image (vLLM's content_parts).
+  const parts: Record<string, unknown>[] = [];
+  let hasImage = false;
   let hasText = false;
   blocks.forEach((b, j) => {
     const param = `messages[${i}].content[${j}]`;
@@ -234,7 +240,13 @@ function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: 
           throw new InvalidRequestError("a block of type 'text' needs a string 'text'.", { param: `messages[${i}].content[${j}].text`, code: 'invalid_type' });
         }
         text.push(b.text);
+        // vLLM skips empty text blocks (`block.type == "text" and block.text`).
+        if (b.text !== '') parts.push({ type: 'text', text: b.text });
         hasText = true;
+        return;
+      case 'image':
+        parts.push({ type: 'image_url', image_url: { url: imageUrl(b.source, `${param}.source`) } });
+        hasImage = true;
         return;
       case 'thinking':
         // vLLM keeps thinking on any turn, and its renderer hands the template only an
@@ -250,18 +262,43 @@ function convertBlocks(role: 'user' | 'assistant', blocks: readonly Block[], i: 
   // vLLM puts earlier thinking in the assistant message's `reasoning`, which its chat renderer
   // (vllm/renderers/chat_utils.py) hands the template as both `reasoning` and `reasoning_content`;
   // text blocks join into one string.
-  if (role === 'user' && !hasText && out.length > 0) return out;
-  const msg: ChatRequest['messages'][number] = { role, content: calls.length > 0 && !hasText ? null : text.join('') };
+  if (role === 'user' && !hasText && !hasImage && out.length > 0) return out;
+  const content = hasImage ? parts : calls.length > 0 && !hasText ? null : text.join('');
+  const msg: ChatRequest['messages'][number] = { role, content } as ChatRequest['messages'][number];
   if (reasoning.length > 0) (msg as Record<string, unknown>).reasoning = reasoning.join('');
   if (calls.length > 0) (msg as Record<string, unknown>).tool_calls = calls;
   out.push(msg);
   return out;
 }
 
+/**
+ * An image block's source as a chat image URL (vLLM's `_convert_image_source_to_url`): `url`
+ * as is; `base64` (vLLM's default for a source without a type) as a data URL.
+ */
+function imageUrl(source: unknown, param: string): string {
+  const s = (typeof source === 'object' && source !== null ? source : undefined) as Record<string, unknown> | undefined;
+  if (s === undefined) throw new InvalidRequestError("an 'image' block needs a 'source' object.", { param, code: 'invalid_type' });
+  if (s.type === 'url') {
+    if (typeof s.url !== 'string' || s.url === '') throw new InvalidRequestError("a 'url' image source needs a string 'url'.", { param: `${param}.url`, code: 'invalid_type' });
+    return s.url;
+  }
+  if (s.type !== undefined && s.type !== 'base64') {
+    throw new InvalidRequestError(`image sources of type '${String(s.type).slice(0, 40)}' are not supported: send 'base64' or 'url'.`, { param: `${param}.type`, code: 'invalid_value' });
+  }
+  if (typeof s.data !== 'string' || s.data === '') throw new InvalidRequestError("a 'base64' image source needs a string 'data'.", { param: `${param}.data`, code: 'invalid_type' });
+  const mediaType = s.media_type ?? 'image/jpeg';
+  if (typeof mediaType !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(mediaType)) {
+    throw new InvalidRequestError("'media_type' must be a MIME type such as image/png.", { param: `${param}.media_type`, code: 'invalid_value' });
+  }
+  return `data:${mediaType};base64,${s.data}`;
+}
+
 function unsupportedBlock(b: Block, param: string): InvalidRequestError {
   const reason =
-    b.type === 'image' || b.type === 'document'
-      ? 'thinkgate drives generation with token ids, which cannot carry images or documents.'
-      : 'tool references and tool additions/removals are not supported.';
+    b.type === 'document'
+      ? 'thinkgate does not read documents.'
+      : b.type === 'image'
+        ? 'images are taken in user and assistant turns only.'
+        : 'tool references and tool additions/removals are not supported.';
   return new InvalidRequestError(`Content blocks of type '${b.type}' are not supported here: ${reason}`, { param, code: 'unsupported_content' });
 }

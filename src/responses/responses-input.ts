@@ -17,8 +17,12 @@
  * - a final assistant message or reasoning item whose `status` is `in_progress` or `incomplete` is
  *   continued (chat's `continue_final_message`): vLLM's partial-message completion.
  *
- * Refused with 400 naming the item: images, files and audio (the budget-forced path sends token
- * ids, which cannot carry them), `encrypted_content` (vLLM refuses it too), `item_reference`
+ * - an `input_image` part with an `image_url` (an http(s) or data URL) -> the same part on the
+ *   chat message: vLLM's chat renderer reads it (chat_utils.py MM_PARSER_MAP), and the request is
+ *   then a media run (docs/multimodal.md).
+ *
+ * Refused with 400 naming the item: images by `file_id` (they need OpenAI's file store), files and
+ * audio, `encrypted_content` (vLLM refuses it too), `item_reference`
  * (needs stored items) and the items of built-in tools thinkgate does not run.
  */
 import { InvalidRequestError } from '../errors.js';
@@ -125,7 +129,20 @@ function stateful(param: string): InvalidRequestError {
 function userContent(content: unknown, param: string): string | Record<string, unknown>[] {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw new InvalidRequestError('A message item needs a string or an array of content parts.', { param, code: 'invalid_type' });
-  return content.map((part: unknown, j) => ({ type: 'text', text: partText(part, `${param}[${j}]`) }));
+  return content.map((part: unknown, j) => imagePart(part, `${param}[${j}]`) ?? { type: 'text', text: partText(part, `${param}[${j}]`) });
+}
+
+/** An `input_image` part as the chat part vLLM reads, or undefined for any other part. */
+function imagePart(part: unknown, param: string): Record<string, unknown> | undefined {
+  const p = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>;
+  if (p.type !== 'input_image') return undefined;
+  if (typeof p.image_url !== 'string' || p.image_url === '') {
+    throw new InvalidRequestError(
+      p.file_id !== undefined ? 'Images by file_id need stored files, and thinkgate stores none: send an image_url (a URL or a data URL).' : "An 'input_image' part needs a string 'image_url'.",
+      { param: p.file_id !== undefined ? `${param}.file_id` : `${param}.image_url`, code: p.file_id !== undefined ? 'unsupported_content_part' : 'invalid_type' },
+    );
+  }
+  return { type: 'input_image', image_url: p.image_url, ...(typeof p.detail === 'string' ? { detail: p.detail } : {}) };
 }
 
 /** An assistant message's content, as one text (vLLM takes an output message's text). */

@@ -218,7 +218,9 @@ describe('/v1/messages errors and auth', () => {
   it('refuses what it does not drive yet with 400 naming the field, never a silent drop (tools: anthropic-tools.test.ts)', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ output_config: { format: { type: 'xml', schema: {} } } }, 'output_config.format.type'],
-      [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'http://x/y.png' } }] }] }, 'messages[0].content[0]'],
+      [{ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'http://x/y.pdf' } }] }] }, 'messages[0].content[0]'],
+      [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] }, 'messages[0].content[0].source.type'],
+      [{ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }] }] }, 'messages[0].content[0].source.data'],
     ];
     for (const [extra, param] of cases) {
       const res = await fetch(`${stack.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...base, ...extra }) });
@@ -228,6 +230,41 @@ describe('/v1/messages errors and auth', () => {
       expect(body.error.type).toBe('invalid_request_error');
       expect(body.error.message, param).toContain(param);
     }
+  });
+
+  it('an image block reaches the model: one render, every segment a generate call with it, the budget exact (docs/multimodal.md)', async () => {
+    const png = Buffer.from('a tiny test png').toString('base64');
+    const ask = (data: string) =>
+      client.messages.create({
+        ...base,
+        thinking: { type: 'enabled', budget_tokens: 16 },
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is 6 x 7? See the picture.' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data } },
+            ],
+          },
+        ],
+      } as never);
+    stack.sim.reset();
+    const msg = (await ask(png)) as Anthropic.Message & { budget_forcing: BudgetForcing };
+    const paths = stack.sim.stats().lastRequests.map((r) => r.path);
+    expect(paths.filter((p) => p === '/v1/chat/completions/render')).toHaveLength(1);
+    expect(paths).toContain('/inference/v1/generate');
+    expect(paths).not.toContain('/v1/completions');
+    // vLLM's mapping: a data URL in an image_url part, beside the text part.
+    const render = stack.sim.stats().lastRequests.find((r) => r.path === '/v1/chat/completions/render')!.body as { messages: Array<{ content: unknown }> };
+    expect(render.messages.at(-1)!.content).toEqual([
+      { type: 'text', text: 'What is 6 x 7? See the picture.' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+    ]);
+    expect(msg.budget_forcing.thinking_tokens).toBe(16);
+    const marker = /\[image ([0-9a-f]{8})\]/.exec(blocks(msg).text)?.[1];
+    expect(marker).toBeDefined();
+    const other = (await ask(Buffer.from('another png').toString('base64'))) as Anthropic.Message;
+    expect(/\[image ([0-9a-f]{8})\]/.exec(blocks(other).text)?.[1]).not.toBe(marker);
   });
 
   it('refuses a prototype-poisoning key in Anthropic\'s envelope, naming its path', async () => {

@@ -546,7 +546,8 @@ describe('/v1/responses refusals and hostile inputs', () => {
     ['use_beam_search', { use_beam_search: true }],
     ['enable_response_messages', { enable_response_messages: true }],
     ['min_thinking_tokens', { min_thinking_tokens: 50, max_thinking_tokens: 10 }],
-    ['input[0].content[0]', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'http://x/y.png' }] }] }],
+    ['input[0].content[0].file_id', { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file-1' }] }] }],
+    ['input[0].content[0].image_url', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 7 }] }] }],
     ['input[0].content[0]', { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }],
     ['input[0]', { input: [{ type: 'item_reference', id: 'msg_1' }] }],
     ['input[0]', { input: [{ id: 'msg_1' }] }],
@@ -564,6 +565,26 @@ describe('/v1/responses refusals and hostile inputs', () => {
     expect(status).toBe(400);
     expect(error.type).toBe('invalid_request_error');
     expect(error.param).toBe(param);
+  });
+
+  it('an input_image reaches the model: one render, every segment a generate call with it (docs/multimodal.md)', async () => {
+    const url = `data:image/png;base64,${Buffer.from('a responses png').toString('base64')}`;
+    stack.sim.reset();
+    const res = await client.responses.create({
+      ...base,
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'What is 6 x 7? See the picture.' }, { type: 'input_image', image_url: url, detail: 'auto' }] }],
+      max_thinking_tokens: 16,
+    } as never);
+    const paths = stack.sim.stats().lastRequests.map((r) => r.path);
+    expect(paths.filter((p) => p === '/v1/chat/completions/render')).toHaveLength(1);
+    expect(paths).toContain('/inference/v1/generate');
+    expect(paths).not.toContain('/v1/completions');
+    const render = stack.sim.stats().lastRequests.find((r) => r.path === '/v1/chat/completions/render')!.body as { messages: Array<{ content: unknown }> };
+    expect(render.messages.at(-1)!.content).toEqual([
+      { type: 'text', text: 'What is 6 x 7? See the picture.' },
+      { type: 'input_image', image_url: url, detail: 'auto' },
+    ]);
+    expect(res.output_text).toMatch(/\[image [0-9a-f]{8}\]/);
   });
 
   it('the SDK reads the 400 as its BadRequestError, with the param', async () => {
