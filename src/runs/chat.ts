@@ -77,13 +77,6 @@ async function viaRender(
   if (ctx.config.routing.media === 'refuse') throw mediaRefused(part, 'this gateway refuses media parts (routing.media: refuse).');
   const render = backend.renderChat?.bind(backend);
   if (render === undefined) throw mediaRefused(part, `the upstream (${backend.name}) cannot generate from media that thinkgate can budget (vLLM can).`);
-  // Logprobs of a media segment come in another shape (vLLM's generate endpoint, text mode): not read yet.
-  if (chatLogprobs(req) !== undefined) throw new InvalidRequestError('`logprobs` cannot be combined with media parts yet.', { param: 'logprobs' });
-  if (typeof req.thinking_early_exit === 'object' && req.thinking_early_exit.min_confidence !== undefined) {
-    throw new InvalidRequestError('`thinking_early_exit.min_confidence` needs logprobs, which media runs do not read yet.', {
-      param: 'thinking_early_exit.min_confidence',
-    });
-  }
   let rendered: RenderedChat | undefined;
   const input = await prepareChat(req, backend, ctx, signal, tools, async (chat) => {
     const out = await render(chat, signal);

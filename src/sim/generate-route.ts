@@ -13,8 +13,8 @@
  *          "finish_reason":null|"stop"|"length","stop_reason":null|id|"str","logprobs":null}],
  *          "usage":null|{prompt_tokens,total_tokens,completion_tokens}}
  *   data: {"request_id":"...","choices":[],"usage":{...,"prompt_tokens_details":{"cached_tokens":n}}}
- * `text` (the detokenized delta) only with `output_mode: "text"`. Logprobs are not simulated here
- * (always null).
+ * `text` (the detokenized delta) only with `output_mode: "text"`. Logprobs only streamed in text
+ * mode, in the chat shape (logprobs.ts chatShapeLogprobs); otherwise null.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
@@ -38,6 +38,7 @@ import {
 import { checkFeatures, mmFeaturesSchema } from './multimodal.js';
 import { fromSamplingParams, samplingParamsSchema } from './sampling-params.js';
 import { jsonFault, streamFault } from './stream-faults.js';
+import { chatShapeLogprobs, generatedLogprobs } from './logprobs.js';
 
 const generateSchema = z
   .object({
@@ -123,13 +124,18 @@ async function streamGenerate(
   const pre = `data: {"request_id":${JSON.stringify(requestId)},"choices":`;
   const P = job.promptIds.length;
   let k = 0;
+  // Logprobs in text mode only, in the chat shape (logprobs.ts); tokens mode is not simulated.
+  const nLp = text ? (body.sampling_params.logprobs ?? null) : null;
+  let prev = job.promptIds.at(-1) ?? 0;
   while (!job.gen.finished && !signal.aborted) {
     if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode) && (await streamFault(ctx, fault, res, t, out))) return;
     const step = job.gen.next();
     k++;
+    const lp = nLp === null || nLp < 0 ? 'null' : JSON.stringify(chatShapeLogprobs(generatedLogprobs(ctx.tok, prev, [step.id], nLp), nLp));
+    prev = step.id;
     await out.write(
       `${pre}[{"index":0,${text ? `"text":${JSON.stringify(step.text)},` : ''}"token_ids":[${step.id}],` +
-        `"finish_reason":${reasonJson(step.finishReason)},"stop_reason":${JSON.stringify(step.stopReason)},"logprobs":null}],` +
+        `"finish_reason":${reasonJson(step.finishReason)},"stop_reason":${JSON.stringify(step.stopReason)},"logprobs":${lp}}],` +
         `"usage":${continuous ? usageJson(P, k, null) : 'null'}}\n\n`,
     );
     if (!job.gen.finished) await pace(k);

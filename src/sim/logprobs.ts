@@ -136,3 +136,24 @@ export function concatLogprobs(a: CompletionLogprobs, b: CompletionLogprobs): Co
     top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
   };
 }
+
+/**
+ * Completions logprobs in the chat shape /inference/v1/generate sends in text mode
+ * (scale_out/token_in_token_out/serving.py, _create_text_logprobs): per token {token, logprob,
+ * bytes, top_logprobs}, the alternatives a list, the sampled token first, then by rank, max(k, 1)
+ * of them.
+ */
+export function chatShapeLogprobs(lp: CompletionLogprobs, k: number): { content: unknown[] } {
+  const bytes = (t: string): number[] => [...Buffer.from(t, 'utf8')];
+  return {
+    content: lp.tokens.map((token, i) => {
+      const logprob = lp.token_logprobs[i] ?? -9999;
+      const dict = lp.top_logprobs[i] ?? {};
+      const others = Object.entries(dict)
+        .filter(([t]) => t !== token)
+        .sort((a, b) => b[1] - a[1]);
+      const top = [[token, logprob] as const, ...others].slice(0, Math.max(k, 1)).map(([t, l]) => ({ token: t, logprob: l, bytes: bytes(t) }));
+      return { token, logprob, bytes: bytes(token), top_logprobs: top };
+    }),
+  };
+}

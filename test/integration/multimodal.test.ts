@@ -210,6 +210,24 @@ describe('chat with an image part', () => {
     expect(sim.stats().lastRequests.map((q) => q.path)).not.toContain('/v1/completions');
   });
 
+  it('logprobs: read from generate\'s chat-shaped logprobs, one entry per kept id, the sampled token first among top_logprobs', async () => {
+    const r = await post(gw.url, { max_thinking_tokens: 16, logprobs: true, top_logprobs: 2 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const content = r.body.choices[0].logprobs.content as Array<{ token: string; logprob: number; top_logprobs: Array<{ token: string; logprob: number }> }>;
+    expect(content.length).toBeGreaterThan(0);
+    for (const e of content) {
+      expect(e.logprob).toBeLessThanOrEqual(0);
+      expect(e.top_logprobs.length).toBeLessThanOrEqual(2);
+      expect(e.top_logprobs[0]).toMatchObject({ token: e.token, logprob: e.logprob });
+    }
+    // The generate calls asked vLLM for them (sampling_params from /v1/completions/render).
+    const g = sim.stats().lastRequests.filter((q) => q.path === '/inference/v1/generate').at(-1)!;
+    expect((g.body as { sampling_params: { logprobs: number } }).sampling_params.logprobs).toBe(2);
+    // The early-exit confidence gate reads them too.
+    const gated = await post(gw.url, { max_thinking_tokens: 32, thinking_early_exit: { probe_interval_tokens: 8, agreements: 2, min_confidence: -5 } });
+    expect(gated.status, JSON.stringify(gated.body)).toBe(200);
+  });
+
   it('text-only requests keep the /tokenize path', async () => {
     const seen = await paths(() => post(gw.url, { max_thinking_tokens: 16, messages: [{ role: 'user', content: 'What is 6 times 7?' }] }));
     expect(seen).toContain('/tokenize');
@@ -252,12 +270,6 @@ describe('refusals, naming the part or the field', () => {
     expect(r.status).toBe(400);
     expect(r.body.error.param).toBe('messages[0].content[1]');
     expect(r.body.error.message).toContain('--enable-scale-out');
-  });
-
-  it('logprobs and a confidence gate with media', async () => {
-    expect((await post(gw.url, { logprobs: true })).body.error.param).toBe('logprobs');
-    const r = await post(gw.url, { thinking_early_exit: { min_confidence: -1 } });
-    expect(r.body.error.param).toBe('thinking_early_exit.min_confidence');
   });
 
   it('a part that is neither text nor media', async () => {

@@ -166,6 +166,25 @@ describe.runIf(vl !== null)('media parts on real vLLM (tiny random Qwen2-VL, --e
     expect(r.json.usage.prompt_tokens).toBe(rendered.token_ids.length);
   });
 
+  it('logprobs: each entry is vLLM\'s own logprob of a generated id, as /generate sent it (chat shape), none for inserted ids', async () => {
+    const r = await run(RED_STRIPES, { max_thinking_tokens: 24, max_tokens: 40, logprobs: true, top_logprobs: 2 });
+    type Entry = { token: string; logprob: number; top_logprobs: Array<{ token: string; logprob: number }> };
+    const sent: Entry[] = [];
+    for (const ex of r.exchanges.filter((e) => e.path === '/inference/v1/generate')) {
+      for (const ev of sseData(ex.response)) {
+        for (const ch of (ev as { choices?: Array<{ logprobs?: { content?: Entry[] } | null }> }).choices ?? []) sent.push(...(ch.logprobs?.content ?? []));
+      }
+    }
+    const got = (r.json.choices[0] as unknown as { logprobs: { content: Entry[] } }).logprobs.content;
+    expect(sent.length).toBe(r.segments.reduce((n, s) => n + s.generated.length, 0));
+    expect(got.length).toBe(sent.length);
+    got.forEach((e, i) => {
+      expect(e.token).toBe(sent[i]!.token);
+      expect(Math.abs(e.logprob - sent[i]!.logprob)).toBeLessThan(1e-5);
+      expect(e.top_logprobs.map((t) => t.token)).toEqual(sent[i]!.top_logprobs.slice(0, 2).map((t) => t.token));
+    });
+  });
+
   it('the same rendered prompt as vLLM\'s own chat endpoint gives (the image expanded in place)', async () => {
     const r = await run(RED_STRIPES, { max_thinking_tokens: 8, max_tokens: 12 });
     const own = await fetch(`${backend.url}/v1/chat/completions`, {

@@ -92,3 +92,41 @@ describe('CompletionChunkReader with logprobs', () => {
     expect(failed).toBeLessThan(200);
   });
 });
+
+describe('the chat shape of /inference/v1/generate (media segments: logprobsShape chat)', () => {
+  const entry = (token: string, logprob: number | null, top: Array<[string, number]>) => ({
+    token,
+    logprob,
+    bytes: [...Buffer.from(token)],
+    top_logprobs: top.map(([t, l]) => ({ token: t, logprob: l, bytes: [...Buffer.from(t)] })),
+  });
+  const chatChunk = (ids: number[], content: unknown[]) => chunk(ids, { content });
+
+  it('reads the list as sent (the engine\'s order: sampled first, then by rank), cut at k', () => {
+    const r = new CompletionChunkReader({ logprobs: 1, logprobsShape: 'chat' });
+    const d = read(r, chatChunk([5, 6], [entry(' a', -0.5, [[' a', -0.5]]), entry('7', null, [['7', -2]])]));
+    expect(d.logprobs).toEqual([
+      { token: ' a', logprob: -0.5, top: [{ token: ' a', logprob: -0.5 }] },
+      // A missing logprob reads as vLLM's chat renders it.
+      { token: '7', logprob: -9999, top: [{ token: '7', logprob: -2 }] },
+    ]);
+    // k = 0: vLLM still sends one alternative (max(k, 1)); chat renders none.
+    const z = new CompletionChunkReader({ logprobs: 0, logprobsShape: 'chat' });
+    expect(read(z, chatChunk([5], [entry(' a', -0.5, [[' a', -0.5]])])).logprobs).toEqual([{ token: ' a', logprob: -0.5, top: [] }]);
+  });
+
+  it('misaligned, too many alternatives, malformed or missing: one clean UpstreamError', () => {
+    const bad: Array<[number[], unknown]> = [
+      [[5, 6], { content: [entry(' a', -0.5, [])] }],
+      [[5], { content: [entry(' a', -0.5, [[' a', -0.5], [' b', -1], [' c', -2]])] }],
+      [[5], { content: [{ token: 7, logprob: -1 }] }],
+      [[5], { content: [entry(' a', 3, [])] }],
+      [[5], { tokens: [' a'], token_logprobs: [-1] }],
+      [[5], null],
+    ];
+    for (const [ids, logprobs] of bad) {
+      const r = new CompletionChunkReader({ logprobs: 1, logprobsShape: 'chat' });
+      expect(() => r.read(chunk(ids, logprobs)), JSON.stringify(logprobs)).toThrow(UpstreamError);
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { errorInfoOf, VllmCompletionChunkSchema, VllmErrorBodySchema, type VllmC
 import { guardChunk } from './chunk-guard.js';
 import { mapStreamErrorEvent } from '../upstream-errors.js';
 import type { ChunkReader } from '../stream-completion.js';
-import { LogprobsReader } from './logprobs.js';
+import { LogprobsReader, type LogprobsShape } from './logprobs.js';
 
 export const TOKEN_IDS_REQUIRED_MESSAGE =
   'vLLM sent a completion chunk without token_ids: thinkgate needs vLLM >= 0.10.2 (return_token_ids support).';
@@ -61,8 +61,8 @@ export class CompletionChunkReader implements ChunkReader {
   /** Set when the segment asked for logprobs (`logprobs: k`): every delta must carry them. */
   private readonly logprobs: LogprobsReader | null;
 
-  constructor(opts: { logprobs?: number } = {}) {
-    this.logprobs = opts.logprobs === undefined ? null : new LogprobsReader(opts.logprobs);
+  constructor(opts: { logprobs?: number; logprobsShape?: LogprobsShape } = {}) {
+    this.logprobs = opts.logprobs === undefined ? null : new LogprobsReader(opts.logprobs, opts.logprobsShape);
   }
 
   /** Token ids read so far (stream-completion.ts: the only progress its timers count). */

@@ -138,7 +138,8 @@ export class VllmBackend extends HttpBackend implements Backend {
         body: generateBody(req, media, params),
         endedEarly: 'vLLM ended the response without a finish_reason or [DONE]: upstream closed the stream early.',
       }),
-      new CompletionChunkReader(req.logprobs === undefined ? {} : { logprobs: req.logprobs }),
+      // Text mode sends chat-shaped logprobs (logprobs.ts).
+      new CompletionChunkReader(req.logprobs === undefined ? {} : { logprobs: req.logprobs, logprobsShape: 'chat' }),
       signal,
       coalesce === undefined ? undefined : (events) => coalesceDeltas(events, coalesce),
     );

@@ -37,18 +37,38 @@ export const VllmCompletionLogprobsSchema = z
   .loose();
 export type VllmCompletionLogprobs = z.infer<typeof VllmCompletionLogprobsSchema>;
 
+/**
+ * The chat shape, which /inference/v1/generate sends in text mode (scale_out/token_in_token_out/
+ * serving.py, _create_text_logprobs): `{content: [{token, logprob, bytes, top_logprobs: [{token,
+ * logprob, bytes}]}]}`, the alternatives a list in the engine's order (the sampled token first,
+ * then by rank), max(k, 1) of them. A list keeps that order, so it is read as sent.
+ */
+const chatTop = z.object({ token: tokenText, logprob }).loose();
+export const VllmChatLogprobsSchema = z
+  .object({
+    content: z.array(z.object({ token: tokenText, logprob: logprob.nullish(), top_logprobs: z.array(chatTop).nullish() }).loose()),
+  })
+  .loose();
+
+/** Which shape a stream's logprobs come in: /v1/completions' or the chat one (media segments). */
+export type LogprobsShape = 'completions' | 'chat';
+
 /** Reads one chunk's logprobs for `ids` tokens; `k` is the number of alternatives asked for. */
 export class LogprobsReader {
   private chars = 0;
   private ids = 0;
 
-  constructor(private readonly k: number) {}
+  constructor(
+    private readonly k: number,
+    private readonly shape: LogprobsShape = 'completions',
+  ) {}
 
   read(raw: unknown, ids: number): TokenLogprob[] {
     if (raw == null) {
       if (ids === 0) return [];
       throw new UpstreamError('vLLM sent token ids without the logprobs thinkgate asked for.');
     }
+    if (this.shape === 'chat') return this.readChat(raw, ids);
     const parsed = VllmCompletionLogprobsSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -71,6 +91,30 @@ export class LogprobsReader {
       out.push({ token, logprob: value, top: dict === null ? [] : this.alternatives(token, value, dict) });
     }
     return out;
+  }
+
+  private readChat(raw: unknown, ids: number): TokenLogprob[] {
+    const parsed = VllmChatLogprobsSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue === undefined || issue.path.length === 0 ? '' : ` at logprobs.${issue.path.map(String).join('.')}`;
+      throw new UpstreamError(`vLLM sent malformed logprobs${where}.`);
+    }
+    const content = parsed.data.content;
+    if (content.length !== ids) throw new UpstreamError(`vLLM sent logprobs for ${content.length} tokens with ${ids} token ids.`);
+    this.ids += ids;
+    return content.map((entry) => {
+      this.spend(entry.token.length);
+      const top = entry.top_logprobs ?? [];
+      if (top.length > Math.max(this.k, 1)) throw new UpstreamError(`vLLM sent ${top.length} top logprobs for a token; thinkgate asked for ${this.k}.`);
+      const list: TopLogprob[] = [];
+      for (const t of top.slice(0, this.k)) {
+        this.spend(t.token.length);
+        list.push({ token: t.token, logprob: t.logprob });
+      }
+      // A generated token always has its logprob; vLLM's chat renders a missing one as -9999.
+      return { token: entry.token, logprob: entry.logprob ?? -9999, top: list };
+    });
   }
 
   private alternatives(token: string, value: number, dict: Record<string, number>): TopLogprob[] {
