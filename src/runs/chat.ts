@@ -84,7 +84,9 @@ async function viaRender(
       throw mediaRefused(part, `the upstream (${backend.name}) does not render media for thinkgate (vLLM serves /v1/chat/completions/render with --enable-scale-out).`);
     }
     rendered = out;
-    return out;
+    // The context length from the pool's cached /v1/models (the render does not report it), as the chat first segment reads it.
+    const maxModelLen = out.maxModelLen ?? (await ctx.pool.models().catch(() => [])).find((m) => m.id === req.model)?.maxModelLen;
+    return maxModelLen === undefined ? out : { ...out, maxModelLen };
   });
   const n = req.n ?? 1;
   return {

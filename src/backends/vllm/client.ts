@@ -111,9 +111,7 @@ export class VllmBackend extends HttpBackend implements Backend {
     }
     const res = parseOrThrow(RenderedChatSchema, json, RENDER);
     if (res.features == null) throw new UpstreamError(`vLLM answered ${RENDER} without the media's features.`);
-    const media = new VllmMediaPrompt(JSON.stringify(res.features), mediaItems(res.features));
-    const maxModelLen = (await this.models(signal)).find((m) => m.id === req.model)?.maxModelLen;
-    return maxModelLen === undefined ? { ids: res.token_ids, media } : { ids: res.token_ids, maxModelLen, media };
+    return { ids: res.token_ids, media: new VllmMediaPrompt(JSON.stringify(res.features), mediaItems(res.features)) };
   }
 
   /**
