@@ -233,7 +233,7 @@ export function renderMarkdown(r: BenchResult): string {
     out.push('');
   }
   if (r.twin && r.settings.twinConfig) {
-    out.push(renderTracingOverhead(r.twin, { start: m.loadAvgStart, end: m.loadAvgEnd }, r.settings.twinConfig));
+    out.push(renderTracingOverhead(r.twin, { start: m.loadAvgStart, end: m.loadAvgEnd }, r.settings.twinConfig, r.settings.twinDist));
     out.push('');
   }
   out.push('## Targets of issue 6 (reported, not asserted)');

@@ -152,7 +152,7 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
       twinGateway = await startGateway(mergeConfig(gatewayConfig, settings.twinConfig), {
         execArgv: execArgv.map((a) => a.replace(join('profiles', def.name), join('profiles', `${def.name}-twin`))),
         logFile: join(outDir, `${def.name}-gateway-twin.log`),
-        dist: settings.gatewayDist ?? undefined,
+        dist: settings.twinDist ?? settings.gatewayDist ?? undefined,
         env,
       });
       track(twinGateway);

@@ -80,6 +80,11 @@ export interface Settings {
    * rounds (targets thinkgate-twin, thinkgate-forcing-twin); the summary gives twin / base ratios.
    */
   twinConfig: Record<string, unknown> | null;
+  /**
+   * --twin-dist: the twin runs this compiled gateway (a dist/ folder) instead of the base's: an
+   * A/B of a code change in the same rounds (with --twin-config too, both differ). Implies a twin.
+   */
+  twinDist: string | null;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-litellm | --litellm]
@@ -89,7 +94,7 @@ export const USAGE = `usage: npm run bench -- [--quick | --full] [--leak] [--no-
   [--stall | --no-stall] [--stall-ms 2500] [--stall-every-ms 8000] [--stall-levels 512] [--stall-gap-ms 5200]
   [--leak-requests N]
   [--litellm-max-concurrency N] [--gateway-dist DIR] [--tracing [--tracing-protocol http/protobuf|http/json]]
-  [--twin-config JSON] [--cpu-prof] [--log-level info] [--out DIR]`;
+  [--twin-config JSON] [--twin-dist DIR] [--cpu-prof] [--log-level info] [--out DIR]`;
 
 /**
  * The simulator thinks `think` tokens, then `extend` more after each "Wait" (src/sim/model.ts).
@@ -154,6 +159,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       tracing: { type: 'boolean' },
       'tracing-protocol': { type: 'string' },
       'twin-config': { type: 'string' },
+      'twin-dist': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -190,7 +196,10 @@ export function parseSettings(argv: readonly string[]): Settings {
     const parsed: unknown = JSON.parse(v['twin-config']);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('--twin-config: a JSON object (a config patch)');
     twinConfig = parsed as Record<string, unknown>;
-    if (v.tracing) throw new Error('--twin-config and --tracing exclude each other (one twin per run)');
+  }
+  if (v['twin-dist'] !== undefined) twinConfig ??= {};
+  if (twinConfig !== null) {
+    if (v.tracing) throw new Error('--twin-config/--twin-dist and --tracing exclude each other (one twin per run)');
     targets = targets.flatMap((t) => (CONFIG_TWIN[t] && !targets.includes(CONFIG_TWIN[t]) ? [t, CONFIG_TWIN[t]] : [t]));
   }
   const withLiteLLM = v['no-litellm'] ? false : mode === 'quick' ? v.litellm === true : true;
@@ -243,5 +252,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     gatewayDist: v['gateway-dist'] ?? null,
     tracing: v.tracing || targets.some((t) => t.endsWith('-traced')) ? { protocol } : null,
     twinConfig,
+    twinDist: v['twin-dist'] ?? null,
   };
 }

@@ -104,15 +104,23 @@ function twinRatios(scenarios: readonly WithSink[], suffix: string): TracingOver
 
 const x = (v: number | null): string => (v === null ? '—' : `${fmt(v, 2)}x`);
 
-export function renderTracingOverhead(t: TracingOverhead, load: { start: number[]; end: number[] }, twinPatch?: Record<string, unknown>): string {
+export function renderTracingOverhead(
+  t: TracingOverhead,
+  load: { start: number[]; end: number[] },
+  twinPatch?: Record<string, unknown>,
+  twinDist?: string | null,
+): string {
   const out: string[] = [];
-  out.push(twinPatch === undefined ? '## Tracing overhead (--tracing): tracing on / off' : '## Config twin (--twin-config): twin ("on") / base ("off")');
+  out.push(twinPatch === undefined ? '## Tracing overhead (--tracing): tracing on / off' : '## Config twin (--twin-config, --twin-dist): twin ("on") / base ("off")');
   out.push('');
   const what =
     twinPatch === undefined
       ? 'The same requests, in the same rounds, to two thinkgate processes with one config: tracing off, and tracing on ' +
         '(every request sampled, spans exported over OTLP/HTTP to a local sink that counts and discards them). '
-      : `The same requests, in the same rounds, to two thinkgate processes: the base config ("off"), and the twin with \`${JSON.stringify(twinPatch)}\` merged in ("on"). `;
+      : `The same requests, in the same rounds, to two thinkgate processes: the base ("off"), and the twin ("on")` +
+        (Object.keys(twinPatch).length ? ` with \`${JSON.stringify(twinPatch)}\` merged into its config` : '') +
+        (twinDist ? `${Object.keys(twinPatch).length ? ',' : ''} running the build in \`${twinDist}\`` : '') +
+        '. ';
   out.push(
     what +
       `Ratios are on / off; load average ${load.start.map((v) => v.toFixed(1)).join(' ')} at start, ${load.end.map((v) => v.toFixed(1)).join(' ')} at end (above ~2 on 2 cores, other work shared the CPUs: treat small ratios as noise).`,

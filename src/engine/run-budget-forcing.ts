@@ -27,25 +27,41 @@ export async function* runBudgetForcing(
   backend: Backend,
   signal: AbortSignal,
 ): AsyncGenerator<EngineEvent, void> {
+  // The events of each step are yielded with plain loops over core.take(), and the segment's
+  // upstream loop is inline rather than a delegated generator: every async-generator layer and
+  // every `yield*` over an array costs promises per event (issue 14, item 4: docs/performance.md).
   const core = new ForcingCore(input);
-  yield* core.take();
+  for (const ev of core.take()) yield ev;
   while (core.running) {
     if (signal.aborted) throw new AbortedError();
     if (core.probing) {
       const { text, tokens, meanLogprob } = await probe(backend, core.beginProbe(), signal);
       core.probeDone(text, tokens, meanLogprob);
-      yield* core.take();
+      for (const ev of core.take()) yield ev;
       continue;
     }
     const req = core.beginSegment();
     if (req === undefined) break;
-    yield* core.take(); // the `segment` event
+    for (const ev of core.take()) yield ev; // the `segment` event
     // The yield above is a suspension point: the caller may have aborted meanwhile, and a
     // listener added to an aborted signal never fires.
     if (signal.aborted) throw new AbortedError();
-    yield* streamSegment(core, backend, req, signal);
+    // One upstream call, fed to the core; the upstream is closed when the core is done with it.
+    const ctrl = new AbortController();
+    const onAbort = (): void => ctrl.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const ev of backend.streamCompletion(req, ctrl.signal)) {
+        const done = core.feed(ev);
+        for (const out of core.take()) yield out;
+        if (done) break; // leaving the loop aborts the upstream (the backend's finally)
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      ctrl.abort(SEGMENT_ENDED); // closes the upstream if it still streams (a given reason: no DOMException per segment)
+    }
     core.endSegment();
-    yield* core.take();
+    for (const ev of core.take()) yield ev;
   }
   yield core.finish();
 }
@@ -77,21 +93,4 @@ async function probe(backend: Backend, req: CompletionRequest, signal: AbortSign
   if (req.logprobs === undefined) return { text, tokens };
   // No entries (an empty probe): no confidence to report.
   return entries === 0 ? { text, tokens } : { text, tokens, meanLogprob: sum / entries };
-}
-
-/** One upstream call, fed to the core; the upstream is closed when the core is done with it. */
-async function* streamSegment(core: ForcingCore, backend: Backend, req: CompletionRequest, signal: AbortSignal): AsyncGenerator<EngineEvent> {
-  const ctrl = new AbortController();
-  const onAbort = (): void => ctrl.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const ev of backend.streamCompletion(req, ctrl.signal)) {
-      const done = core.feed(ev);
-      yield* core.take();
-      if (done) return; // leaving the loop aborts the upstream (the backend's finally)
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    ctrl.abort(SEGMENT_ENDED); // closes the upstream if it still streams (a given reason: no DOMException per segment)
-  }
 }

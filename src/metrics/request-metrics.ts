@@ -70,26 +70,6 @@ export class RequestMetrics {
     this.upstream = this.m.forUpstream(upstream);
   }
 
-  /**
-   * The one tap: the request's events, each observed on its way to the renderer. `first` are
-   * the events pulled while starting (runs/start-runs.ts); `rest` is returned (its runs closed)
-   * however the consumer stops.
-   */
-  async *tap(first: readonly IndexedEvent[], rest: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
-    try {
-      for (const e of first) {
-        this.onEvent(e.ev, e.index);
-        yield e;
-      }
-      for await (const e of rest) {
-        this.onEvent(e.ev, e.index);
-        yield e;
-      }
-    } finally {
-      await rest.return(undefined);
-    }
-  }
-
   /** The budgets the request asked for (after presets and defaults). */
   budget(maxThinkingTokens: number | null, minThinkingTokens: number): void {
     if (maxThinkingTokens !== null) this.series.requestedMax.observe(maxThinkingTokens);

@@ -23,7 +23,7 @@
  * thinkgate_quota_store_errors_total and log one line when the store goes down and one when it
  * is back.
  */
-import type { IndexedEvent, ThinkingClampReason } from '../engine/types.js';
+import type { EngineEvent, IndexedEvent, ThinkingClampReason } from '../engine/types.js';
 import { InvalidRequestError, KeyLimitError, ServiceUnavailableError } from '../errors.js';
 import type { KeyMetrics, StoreOp } from '../metrics/key-metrics.js';
 import { type KeyPolicy, type QuotaWindow, UNNAMED_KEY, quotaWindows } from './policy.js';
@@ -55,8 +55,13 @@ export interface Grant {
    * `charge_every_tokens` past its last charge, never one merged chunk more.
    */
   readonly chargesQuota: boolean;
-  /** The request's events, charged to the key as they pass. */
+  /** The request's events, charged to the key as they pass (only needed when `chargesQuota`). */
   meter(events: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void>;
+  /**
+   * One event, counted in the key's token metrics: all a grant that does not charge does with
+   * the events, called by the consumer instead of putting meter() between it and the runs.
+   */
+  count(ev: EngineEvent): void;
 }
 
 export class QuotaGovernor {
@@ -196,8 +201,8 @@ class Meter implements Grant {
   /** The chunk sent and not known to be applied (its call failed): sent again first, same seq. */
   private chunk: { tokens: number; seq: number } | null = null;
   private seq = 0;
-  /** Unique per request: the store applies each of its seqs at most once. */
-  private readonly id = randomUUID();
+  /** Unique per request: the store applies each of its seqs at most once (drawn at the first charge). */
+  private id: string | undefined;
   /** Pending tokens at which the next charge is tried (moves on after a failed one). */
   private chargeAt: number;
 
@@ -222,11 +227,11 @@ class Meter implements Grant {
         if (ev.type === 'reasoning') {
           const spent = this.policy !== undefined && this.windows.length > 0 ? this.gov.spentNow(this.policy) : null;
           if (spent !== null) throw this.gov.exhausted(this.policy!, spent, this.gov.now());
-          this.gov.metrics.tokens(this.key, ev.tokens, 0);
+          this.count(ev);
           this.pending += ev.tokens;
           if (this.pending >= this.chargeAt) await this.flush();
         } else if (ev.type === 'content') {
-          this.gov.metrics.tokens(this.key, 0, ev.tokens);
+          this.count(ev);
         } else if (ev.type === 'segment' || ev.type === 'usage' || ev.type === 'finish') {
           if (this.pending > 0 || this.chunk !== null) await this.flush();
         }
@@ -237,6 +242,11 @@ class Meter implements Grant {
       // counted and logged). for-await has already closed `events`.
       if (this.pending > 0 || this.chunk !== null) await this.flush().catch(() => undefined);
     }
+  }
+
+  count(ev: EngineEvent): void {
+    if (ev.type === 'reasoning') this.gov.metrics.tokens(this.key, ev.tokens, 0);
+    else if (ev.type === 'content') this.gov.metrics.tokens(this.key, 0, ev.tokens);
   }
 
   /**
@@ -255,7 +265,7 @@ class Meter implements Grant {
         this.pending = 0;
       }
       const now = this.gov.now();
-      const used = await this.gov.charge(this.policy, this.windows, this.chunk.tokens, now, { meter: this.id, seq: this.chunk.seq });
+      const used = await this.gov.charge(this.policy, this.windows, this.chunk.tokens, now, { meter: (this.id ??= randomUUID()), seq: this.chunk.seq });
       if (used === undefined) {
         // Failing open: try again after another chargeEvery tokens.
         this.chargeAt = this.pending + this.gov.chargeEveryTokens;

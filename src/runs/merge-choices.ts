@@ -14,11 +14,29 @@ export type { IndexedEvent } from '../engine/types.js';
 
 type Settled = { index: number; res: IteratorResult<EngineEvent, void> } | { index: number; err: unknown };
 
-export async function* mergeChoices(runs: readonly AsyncGenerator<EngineEvent, void>[]): AsyncGenerator<IndexedEvent, void> {
-  if (runs.length === 1) {
-    for await (const ev of runs[0]!) yield { index: 0, ev };
-    return;
-  }
+export function mergeChoices(runs: readonly AsyncGenerator<EngineEvent, void>[]): AsyncGenerator<IndexedEvent, void> {
+  return runs.length === 1 ? onlyChoice(runs[0]!) : interleave(runs);
+}
+
+/**
+ * One run's events tagged index 0, without another async-generator layer: each event costs one
+ * `then` instead of a generator's await and yield (issue 14, item 4; docs/performance.md).
+ * return() and throw() reach the run as a for-await over it would.
+ */
+function onlyChoice(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<IndexedEvent, void> {
+  const tag = (r: IteratorResult<EngineEvent, void>): IteratorResult<IndexedEvent, void> =>
+    r.done === true ? { done: true, value: undefined } : { done: false, value: { index: 0, ev: r.value } };
+  const it: AsyncGenerator<IndexedEvent, void> = {
+    next: () => run.next().then(tag),
+    return: () => run.return(undefined).then(tag),
+    throw: (err: unknown) => run.throw(err).then(tag),
+    [Symbol.asyncIterator]: () => it,
+    [Symbol.asyncDispose]: async () => void (await run.return(undefined)),
+  };
+  return it;
+}
+
+async function* interleave(runs: readonly AsyncGenerator<EngineEvent, void>[]): AsyncGenerator<IndexedEvent, void> {
   const ready: Settled[] = [];
   let head = 0;
   let wake: (() => void) | null = null;

@@ -156,9 +156,9 @@ export async function startRuns(
     }
     const metered = adopted ?? meteredBackend(source, allowance);
     const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {
-      if (observer === undefined) return released(runBudgetForcing(input, metered, signal), adopted);
-      const watched = observer.run(i, metered);
-      return released(watched.events(runBudgetForcing(input, watched.backend, signal)), adopted);
+      const watched = observer?.run(i, metered);
+      const events = watched === undefined ? runBudgetForcing(input, metered, signal) : watched.events(runBudgetForcing(input, watched.backend, signal));
+      return adopted === undefined ? events : released(events, adopted);
     };
     const rest = mergeChoices(inputs.map(run));
     const first: IndexedEvent[] = [];
@@ -178,8 +178,7 @@ export async function startRuns(
 }
 
 /** A run's events; the chat segment nobody took is closed when the run ends (or never started). */
-async function* released(events: AsyncGenerator<EngineEvent, void>, adopted: { release(): Promise<void> } | undefined): AsyncGenerator<EngineEvent, void> {
-  if (adopted === undefined) return yield* events;
+async function* released(events: AsyncGenerator<EngineEvent, void>, adopted: { release(): Promise<void> }): AsyncGenerator<EngineEvent, void> {
   try {
     yield* events;
   } finally {

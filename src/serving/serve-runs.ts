@@ -17,6 +17,7 @@ import type { EngineEvent } from '../engine/types.js';
 import { isAbortError, toErrorBody, toThinkgateError, type ThinkgateError } from '../errors.js';
 import { SseWriter } from '../openai/sse-writer.js';
 import type { IndexedEvent } from '../engine/types.js';
+import { type EventFeed, forEachEvent, observed } from './event-feed.js';
 import { RequestMetrics } from '../metrics/request-metrics.js';
 import { logUpstreamDetail } from '../logging/redact.js';
 import { type Answer, requestLifecycle, shuttingDown } from './lifecycle.js';
@@ -74,13 +75,25 @@ export function serveRuns(ctx: AppContext, request: FastifyRequest, reply: Fasti
     rm.setUpstream(started.lease.backend.name);
     const budget = started.inputs[0]!.budget;
     rm.budget(budget.maxThinkingTokens, budget.minThinkingTokens);
-    const tapped = tr === undefined ? rm.tap(started.first, started.rest) : tr.tap(rm.tap(started.first, started.rest));
-    // The key's meter charges thinking as it streams (quota/governor.ts): a spent quota ends the stream.
-    const metered = grant === undefined ? tapped : grant.meter(tapped);
-    const events = spec.reshape === undefined ? metered : spec.reshape(metered);
-    if (spec.stream) return streamEvents(reply, events, spec.renderer(started), ctx);
+    // The observers: the request's metrics, its trace, its key's token counts.
+    const charges = grant?.chargesQuota === true;
+    const observe = (e: IndexedEvent): void => {
+      rm.onEvent(e.ev, e.index);
+      tr?.observe(e);
+      if (grant !== undefined && !charges) grant.count(e.ev);
+    };
+    let feed: EventFeed = { first: started.first, rest: started.rest, observe };
+    if (charges || spec.reshape !== undefined) {
+      // What must sit between the runs and the renderer, as generators: the key's meter charges
+      // thinking as it streams (quota/governor.ts: a spent quota ends the stream), then the reshape.
+      let events = observed(feed);
+      if (charges) events = grant!.meter(events);
+      if (spec.reshape !== undefined) events = spec.reshape(events);
+      feed = { first: [], rest: events, observe: () => undefined };
+    }
+    if (spec.stream) return streamEvents(reply, feed, spec.renderer(started), ctx);
     const collector = spec.collector();
-    for await (const { index, ev } of events) collector.onEvent(ev, index);
+    await forEachEvent(feed, (e) => collector.onEvent(e.ev, e.index));
     return { status: 200, value: reply.send(collector.result()) };
   });
 }
@@ -100,12 +113,7 @@ async function servedModel(ctx: AppContext, model: string): Promise<boolean> {
   }
 }
 
-async function streamEvents(
-  reply: FastifyReply,
-  events: AsyncGenerator<IndexedEvent, void>,
-  renderer: EventRenderer,
-  ctx: AppContext,
-): Promise<Answer> {
+async function streamEvents(reply: FastifyReply, feed: EventFeed, renderer: EventRenderer, ctx: AppContext): Promise<Answer> {
   let writer: SseWriter | null = null;
   const open = (): SseWriter => {
     reply.hijack(); // from here on we own the socket: errors become SSE events
@@ -113,22 +121,34 @@ async function streamEvents(
     w.start();
     return w;
   };
-  try {
-    for await (const { index, ev } of events) {
-      const chunks = renderer.onEvent(ev, index);
-      if (chunks.length === 0) continue;
-      writer ??= open();
-      for (const chunk of chunks) {
-        const wait = writer.send(chunk);
-        // Backpressure: a slow client slows the engine, not our memory. One that stops reading
-        // for idle_ms (and never closes) would hold a slot and an upstream forever: cut it.
-        if (wait && !(await drainedWithin(wait, ctx.config.timeouts.idleMs))) {
-          reply.raw.destroy();
-          throw Object.assign(new Error('the client stopped reading'), { name: 'AbortError' });
-        }
-      }
-      if (writer.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
+  // Backpressure: a slow client slows the engine, not our memory. One that stops reading for
+  // idle_ms (and never closes) would hold a slot and an upstream forever: cut it.
+  const drain = async (wait: Promise<void>): Promise<void> => {
+    if (!(await drainedWithin(wait, ctx.config.timeouts.idleMs))) {
+      reply.raw.destroy();
+      throw Object.assign(new Error('the client stopped reading'), { name: 'AbortError' });
     }
+  };
+  const sendFrom = async (w: SseWriter, chunks: unknown[], from: number): Promise<void> => {
+    for (let i = from; i < chunks.length; i++) {
+      const wait = w.send(chunks[i]);
+      if (wait) await drain(wait);
+    }
+    if (w.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
+  };
+  try {
+    await forEachEvent(feed, ({ index, ev }) => {
+      const chunks = renderer.onEvent(ev, index);
+      if (chunks.length === 0) return undefined;
+      const w = (writer ??= open());
+      // Synchronous while the socket takes the chunks (the common case): no promise per event.
+      for (let i = 0; i < chunks.length; i++) {
+        const wait = w.send(chunks[i]);
+        if (wait) return drain(wait).then(() => sendFrom(w, chunks, i + 1));
+      }
+      if (w.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
+      return undefined;
+    });
     writer ??= open();
     if (renderer.sendsDone === false) writer.end();
     else writer.done();

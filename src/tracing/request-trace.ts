@@ -87,12 +87,9 @@ export class RequestTrace {
     return this.info.model;
   }
 
-  /** The request's events on their way to the renderer: the finish events' totals become attributes. */
-  async *tap(events: AsyncGenerator<IndexedEvent, void>): AsyncGenerator<IndexedEvent, void> {
-    for await (const e of events) {
-      if (e.ev.type === 'finish') this.onFinish(e.ev);
-      yield e;
-    }
+  /** One of the request's events on its way to the renderer (serving/event-feed.ts): the finish events' totals become attributes. */
+  observe(e: IndexedEvent): void {
+    if (e.ev.type === 'finish') this.onFinish(e.ev);
   }
 
   private onFinish(ev: Extract<EngineEvent, { type: 'finish' }>): void {

@@ -165,7 +165,19 @@ describe('bench --twin-config', () => {
     expect(t!.rows[0]).toMatchObject({ target: 'thinkgate', concurrency: 64 });
     expect(t!.rows[0]!.cpuPerTokenRatio).toBeCloseTo(1.5, 6);
     const md = renderTracingOverhead(t!, { start: [0], end: [0] }, { response: { max_tokens_per_chunk: 1 } });
-    expect(md).toContain('Config twin (--twin-config)');
+    expect(md).toContain('Config twin (--twin-config, --twin-dist)');
     expect(md).toContain('{"response":{"max_tokens_per_chunk":1}}');
+    const dist = renderTracingOverhead(t!, { start: [0], end: [0] }, {}, '/tmp/base/dist');
+    expect(dist).toContain('running the build in `/tmp/base/dist`');
+    expect(dist).not.toContain('merged into its config');
+  });
+
+  it('--twin-dist: a twin on another build (an A/B of a code change), with or without a config patch', () => {
+    const s = parseSettings(['--quick', '--twin-dist', '/tmp/base/dist']);
+    expect(s.twinDist).toBe('/tmp/base/dist');
+    expect(s.twinConfig).toEqual({});
+    expect(s.targets).toEqual(['direct', 'minimal', 'thinkgate', 'thinkgate-twin', 'thinkgate-forcing', 'thinkgate-forcing-twin']);
+    expect(parseSettings(['--quick']).twinDist).toBeNull();
+    expect(() => parseSettings(['--twin-dist', 'x', '--tracing'])).toThrow(/exclude each other/);
   });
 });

@@ -32,6 +32,28 @@ describe('mergeChoices', () => {
     ]);
   });
 
+  it('one run: its events tagged 0, in order, without a generator layer; return() and throw() reach the run', async () => {
+    const closed: boolean[] = [];
+    const seen: string[] = [];
+    for await (const { index, ev: e } of mergeChoices([run(4, closed, 0)])) seen.push(`${index}:${e.type === 'content' ? e.text : ''}`);
+    expect(seen).toEqual(['0:0', '0:1', '0:2', '0:3']);
+    expect(closed[0]).toBe(true);
+
+    const early: boolean[] = [];
+    const one = mergeChoices([run(100, early, 0)]);
+    expect(await one.next()).toEqual({ done: false, value: { index: 0, ev: ev(0) } });
+    for await (const _ of one) break; // a consumer that leaves: the run is closed (its finally ran)
+    expect(early[0]).toBe(true);
+    expect(await one.next()).toEqual({ done: true, value: undefined });
+
+    const thrown: boolean[] = [];
+    const other = mergeChoices([run(100, thrown, 0)]);
+    await other.next();
+    await expect(other.throw(new Error('from the consumer'))).rejects.toThrow('from the consumer');
+    expect(thrown[0]).toBe(true);
+    expect(other[Symbol.asyncIterator]()).toBe(other);
+  });
+
   it('returning early closes every run', async () => {
     const closed: boolean[] = [];
     const runs = Array.from({ length: 5 }, (_, i) => run(100, closed, i));

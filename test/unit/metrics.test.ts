@@ -3,6 +3,7 @@ import { Registry, register as globalRegistry } from 'prom-client';
 import { createMetrics, type MetricsOptions } from '../../src/metrics/metrics.js';
 import { RequestMetrics } from '../../src/metrics/request-metrics.js';
 import type { EngineEvent } from '../../src/engine/types.js';
+import { forEachEvent } from '../../src/serving/event-feed.js';
 
 const BUILD = { version: '1.2.3', commit: 'abc1234', node: '20.0.0' };
 
@@ -205,7 +206,7 @@ describe('client disconnects', () => {
 });
 
 describe('one tap and one end(outcome)', () => {
-  it('tap observes every event once, the started ones first, and closes the runs when the consumer stops', async () => {
+  it('the tap (onEvent from the consumer loop) observes every event once, the started ones first, and closes the runs when the consumer stops', async () => {
     const { metrics, now, text } = setup();
     const rm = new RequestMetrics(metrics, { model: 'm', stream: true, route: '/v1/chat/completions' }, now);
     rm.modelServed();
@@ -221,10 +222,13 @@ describe('one tap and one end(outcome)', () => {
       }
     }
     const first = [{ index: 0, ev: { type: 'segment', index: 0, cause: 'initial', promptTokens: 5 } as EngineEvent }];
-    for await (const { index, ev } of rm.tap(first, rest())) {
-      seen.push(`${index}:${ev.type}:${ev.type === 'segment' ? ev.cause : ''}`);
-      if (seen.length === 3) break;
-    }
+    const stop = new Error('the consumer stops');
+    await expect(
+      forEachEvent({ first, rest: rest(), observe: (e) => rm.onEvent(e.ev, e.index) }, ({ index, ev }) => {
+        seen.push(`${index}:${ev.type}:${ev.type === 'segment' ? ev.cause : ''}`);
+        if (seen.length === 3) throw stop;
+      }),
+    ).rejects.toBe(stop);
     expect(seen).toEqual(['0:segment:initial', '0:segment:extend', '1:segment:initial']);
     expect(closed).toBe(true);
     rm.end({ status: 200 });
