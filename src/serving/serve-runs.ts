@@ -117,9 +117,8 @@ async function streamEvents(reply: FastifyReply, feed: EventFeed, renderer: Even
   let writer: SseWriter | null = null;
   const open = (): SseWriter => {
     reply.hijack(); // from here on we own the socket: errors become SSE events
-    const w = new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
-    w.start();
-    return w;
+    // Started by its first send: the headers go out with the first event's bytes.
+    return new SseWriter(reply.raw, { keepAliveMs: ctx.config.sseKeepAliveMs });
   };
   // Backpressure: a slow client slows the engine, not our memory. One that stops reading for
   // idle_ms (and never closes) would hold a slot and an upstream forever: cut it.

@@ -127,6 +127,48 @@ describe('SseWriter', () => {
     expect(await client.ended).toBe('data: [DONE]\n\n');
   });
 
+  it('started by its first send, the headers go out with the first events: one socket write, not two (issue 14)', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    // What reaches the socket, per syscall-level write (Node corks the head and body into one writev).
+    const socket = res.socket as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    let socketWrites = 0;
+    for (const k of ['_write', '_writev'] as const) {
+      const real = socket[k].bind(socket);
+      socket[k] = (...a: unknown[]) => {
+        socketWrites++;
+        real(...a);
+      };
+    }
+    const flushHeaders = vi.spyOn(res, 'flushHeaders');
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    writer.send({ i: 0 });
+    writer.send({ i: 1 });
+    expect(writer.started).toBe(true);
+    expect(socketWrites).toBe(0); // held until the turn ends, headers too
+    await turn();
+    expect(socketWrites).toBe(1);
+    expect(flushHeaders).not.toHaveBeenCalled();
+    const response = await client.response;
+    expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    writer.done();
+    expect(await client.ended).toBe('data: {"i":0}\n\ndata: {"i":1}\n\ndata: [DONE]\n\n');
+    expect(socketWrites).toBe(2);
+  });
+
+  it('a stream with no event before done(): headers and [DONE] in one write', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const flushHeaders = vi.spyOn(res, 'flushHeaders');
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    writer.done();
+    expect(flushHeaders).not.toHaveBeenCalled();
+    expect((await client.response).statusCode).toBe(200);
+    expect(await client.ended).toBe('data: [DONE]\n\n');
+  });
+
   it('writes exact event bytes: data lines, an error event, [DONE], then ends', async () => {
     const h = await serve();
     const client = get(h.port);
