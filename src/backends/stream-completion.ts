@@ -122,12 +122,32 @@ export async function* streamCompletionEvents<E = CompletionEvent>(
       } else {
         // A bad event later in the read fails the stream only after the good ones before it,
         // as it does unmerged.
-        const read: E[] = [];
+        const datas = decoder.push(chunk);
+        let i = 0;
         let failure: { err: unknown } | undefined;
-        try {
-          for (const data of decoder.push(chunk)) for (const ev of reader.events(data)) read.push(ev);
-        } catch (err) {
-          failure = { err };
+        if (reader.tokens === 0) {
+          // The stream's first token goes on alone, before the rest of its read is parsed: a
+          // read of dozens of events would otherwise hold the client's first token until all
+          // of them were parsed and merged (time to first token: docs/performance.md).
+          const lead: E[] = [];
+          try {
+            while (i < datas.length && reader.tokens === 0) for (const ev of reader.events(datas[i++]!)) lead.push(ev);
+          } catch (err) {
+            failure = { err };
+          }
+          for (const ev of lead) {
+            watchdog.pause();
+            yield ev;
+            watchdog.resume();
+          }
+        }
+        const read: E[] = [];
+        if (failure === undefined) {
+          try {
+            for (; i < datas.length; i++) for (const ev of reader.events(datas[i]!)) read.push(ev);
+          } catch (err) {
+            failure = { err };
+          }
         }
         for (const ev of read.length > 1 ? merge(read) : read) {
           watchdog.pause();

@@ -105,6 +105,16 @@ export class SseWriter {
     return this.send(body);
   }
 
+  /**
+   * Writes what is held now instead of at the end of the turn: for the stream's first event,
+   * whose bytes are the client's time to first token (serving/serve-runs.ts). A promise when
+   * the socket asks us to wait for 'drain'.
+   */
+  flushNow(): Promise<void> | void {
+    if (this.isClosed || this.pending.length === 0) return;
+    return this.flush();
+  }
+
   /** `data: [DONE]` and the end of the response. */
   done(): void {
     if (this.isClosed) return;

@@ -139,6 +139,7 @@ async function streamEvents(reply: FastifyReply, feed: EventFeed, renderer: Even
     await forEachEvent(feed, ({ index, ev }) => {
       const chunks = renderer.onEvent(ev, index);
       if (chunks.length === 0) return undefined;
+      const first = writer === null;
       const w = (writer ??= open());
       // Synchronous while the socket takes the chunks (the common case): no promise per event.
       for (let i = 0; i < chunks.length; i++) {
@@ -146,6 +147,12 @@ async function streamEvents(reply: FastifyReply, feed: EventFeed, renderer: Even
         if (wait) return drain(wait).then(() => sendFrom(w, chunks, i + 1));
       }
       if (w.closed) throw Object.assign(new Error('client closed the stream'), { name: 'AbortError' });
+      // The first event's chunks (the headers with them) go out now, not at the end of the turn:
+      // the rest of that upstream read is still to be parsed (time to first token).
+      if (first) {
+        const wait = w.flushNow();
+        if (wait) return drain(wait);
+      }
       return undefined;
     });
     writer ??= open();

@@ -240,7 +240,7 @@ describe('VllmBackend.streamCompletion', () => {
     expect(vllm.connections()).toBe(1);
   });
 
-  it('with coalesceTokens, merges the deltas of one socket read up to the cap; without, a delta per event', async () => {
+  it('with coalesceTokens, merges the deltas of one socket read up to the cap, the stream\'s first token alone; without, a delta per event', async () => {
     // One write of one small buffer: one read on loopback.
     const events = [delta('a', [1]), delta('b', [2]), delta('c', [3]), delta('d', [4]), delta('e', [5]), delta('f', [6], 'length'), finalUsage];
     const vllm = await startVllm((_req, res) => {
@@ -249,9 +249,11 @@ describe('VllmBackend.streamCompletion', () => {
     });
     const b = backend(vllm.url);
     const merged = await collect(b.streamCompletion({ ...request, coalesceTokens: 4 }, new AbortController().signal));
+    // The first token is yielded before the rest of its read is parsed (time to first token).
     expect(merged).toEqual([
-      { kind: 'delta', text: 'abcd', tokenIds: [1, 2, 3, 4], finishReason: null, stopReason: null },
-      { kind: 'delta', text: 'ef', tokenIds: [5, 6], finishReason: 'length', stopReason: null },
+      { kind: 'delta', text: 'a', tokenIds: [1], finishReason: null, stopReason: null },
+      { kind: 'delta', text: 'bcde', tokenIds: [2, 3, 4, 5], finishReason: null, stopReason: null },
+      { kind: 'delta', text: 'f', tokenIds: [6], finishReason: 'length', stopReason: null },
       { kind: 'usage', promptTokens: 3, completionTokens: 3, cachedTokens: 2 },
     ]);
     const plain = await collect(b.streamCompletion(request, new AbortController().signal));
@@ -263,7 +265,7 @@ describe('VllmBackend.streamCompletion', () => {
   it('with coalesceTokens, a bad event fails the stream only after the good ones read before it', async () => {
     const vllm = await startVllm((_req, res) => {
       res.writeHead(200, sseHeaders);
-      res.end([delta('a', [1]), delta('b', [2])].map((p) => `data: ${JSON.stringify(p)}\n\n`).join('') + 'data: {"choices": [\n\n');
+      res.end([delta('a', [1]), delta('b', [2]), delta('c', [3])].map((p) => `data: ${JSON.stringify(p)}\n\n`).join('') + 'data: {"choices": [\n\n');
     });
     const seen: CompletionEvent[] = [];
     const err = await failure(
@@ -271,9 +273,27 @@ describe('VllmBackend.streamCompletion', () => {
         for await (const ev of backend(vllm.url).streamCompletion({ ...request, coalesceTokens: 16 }, new AbortController().signal)) seen.push(ev);
       })(),
     );
-    expect(seen).toEqual([{ kind: 'delta', text: 'ab', tokenIds: [1, 2], finishReason: null, stopReason: null }]);
+    expect(seen).toEqual([
+      { kind: 'delta', text: 'a', tokenIds: [1], finishReason: null, stopReason: null },
+      { kind: 'delta', text: 'bc', tokenIds: [2, 3], finishReason: null, stopReason: null },
+    ]);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toContain('malformed JSON');
+  });
+
+  it('with coalesceTokens, a bad event before the first token fails the stream with nothing yielded', async () => {
+    const vllm = await startVllm((_req, res) => {
+      res.writeHead(200, sseHeaders);
+      res.end('data: {"choices": [\n\n' + [delta('a', [1]), delta('b', [2])].map((p) => `data: ${JSON.stringify(p)}\n\n`).join(''));
+    });
+    const seen: CompletionEvent[] = [];
+    const err = await failure(
+      (async () => {
+        for await (const ev of backend(vllm.url).streamCompletion({ ...request, coalesceTokens: 16 }, new AbortController().signal)) seen.push(ev);
+      })(),
+    );
+    expect(seen).toEqual([]);
+    expect(err).toBeInstanceOf(UpstreamError);
   });
 
   it('uses the last running usage when vLLM sends no trailing usage chunk', async () => {

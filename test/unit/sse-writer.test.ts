@@ -157,6 +157,30 @@ describe('SseWriter', () => {
     expect(socketWrites).toBe(2);
   });
 
+  it('flushNow() writes what is held at once, not at the end of the turn (the first event: time to first token)', async () => {
+    const h = await serve();
+    const client = get(h.port);
+    const res = await h.nextResponse();
+    const writes: string[] = [];
+    const realWrite = res.write.bind(res) as (chunk: string) => boolean;
+    (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
+      writes.push(String(c));
+      return realWrite(c);
+    };
+    const writer = new SseWriter(res, { keepAliveMs: 0 });
+    expect(writer.flushNow()).toBeUndefined(); // nothing held: no write
+    writer.send({ i: 0 });
+    expect(writes).toEqual([]);
+    expect(writer.flushNow()).toBeUndefined();
+    expect(writes).toEqual(['data: {"i":0}\n\n']);
+    writer.send({ i: 1 });
+    writer.send({ i: 2 });
+    await turn();
+    expect(writes).toEqual(['data: {"i":0}\n\n', 'data: {"i":1}\n\ndata: {"i":2}\n\n']);
+    writer.done();
+    expect(await client.ended).toBe('data: {"i":0}\n\ndata: {"i":1}\n\ndata: {"i":2}\n\ndata: [DONE]\n\n');
+  });
+
   it('a stream with no event before done(): headers and [DONE] in one write', async () => {
     const h = await serve();
     const client = get(h.port);
