@@ -71,6 +71,17 @@ function get(port: number): { response: Promise<IncomingMessage>; body: () => st
   return { response, body: () => Buffer.concat(chunks).toString('utf8'), ended };
 }
 
+/** Every `res.write` the writer makes, as the text it wrote (the writes still happen). */
+function recordWrites(res: ServerResponse): string[] {
+  const writes: string[] = [];
+  const realWrite = res.write.bind(res) as (chunk: string) => boolean;
+  (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
+    writes.push(String(c));
+    return realWrite(c);
+  };
+  return writes;
+}
+
 /** A raw TCP client that sends a request and then does not read until told to. */
 async function stalledClient(port: number): Promise<net.Socket> {
   const socket = net.connect(port, '127.0.0.1');
@@ -161,12 +172,7 @@ describe('SseWriter', () => {
     const h = await serve();
     const client = get(h.port);
     const res = await h.nextResponse();
-    const writes: string[] = [];
-    const realWrite = res.write.bind(res) as (chunk: string) => boolean;
-    (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
-      writes.push(String(c));
-      return realWrite(c);
-    };
+    const writes = recordWrites(res);
     const writer = new SseWriter(res, { keepAliveMs: 0 });
     expect(writer.flushNow()).toBeUndefined(); // nothing held: no write
     writer.send({ i: 0 });
@@ -246,12 +252,7 @@ describe('SseWriter', () => {
     const h = await serve();
     const client = get(h.port);
     const res = await h.nextResponse();
-    const writes: string[] = [];
-    const realWrite = res.write.bind(res) as (chunk: string) => boolean;
-    (res as unknown as { write: (c: string) => boolean }).write = (c: string) => {
-      writes.push(String(c));
-      return realWrite(c);
-    };
+    const writes = recordWrites(res);
     const writer = new SseWriter(res, { keepAliveMs: 0 });
     writer.start();
     for (let i = 0; i < 64; i++) expect(writer.send({ i })).toBeUndefined();
