@@ -15,6 +15,7 @@ import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/ty
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
+import { UpstreamTimeoutError } from '../errors.js';
 import { onReplica } from '../replicas/on-replica.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
@@ -190,7 +191,8 @@ async function* released(events: AsyncGenerator<EngineEvent, void>, adopted: { r
  * Starts the run's first segment through the chat endpoint: the request the engine will make
  * (its max_tokens, stop ids and sampling) without the prompt, which comes on the first chunk.
  * Undefined when it cannot (a context length /v1/models does not give, the server refused or
- * failed before the prompt ids): the caller takes the /tokenize path instead.
+ * failed before the prompt ids): the caller takes the /tokenize path instead. A timeout before
+ * the prompt ids is not a refusal: it fails the attempt.
  */
 async function openFirstSegment(
   ctx: AppContext,
@@ -220,7 +222,9 @@ async function openFirstSegment(
       signal,
     );
   } catch (err) {
-    if (signal.aborted) throw err;
+    // A replica that did not answer in time would keep the /tokenize path waiting as long again
+    // (first_token_ms twice): the timeout is the request's, retried on another replica as always.
+    if (signal.aborted || err instanceof UpstreamTimeoutError) throw err;
     return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
   }
   // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.
