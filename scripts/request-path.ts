@@ -6,7 +6,7 @@
  * request, so start-up and first-call work are not counted. The simulator's own files are left
  * out (they stand in for vLLM).
  *
- *   scripts/with-node.sh tsx scripts/request-path.ts [chat|stream|messages]
+ *   scripts/with-node.sh tsx scripts/request-path.ts [chat|stream|messages] [--names]
  */
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,8 @@ import { buildApp } from '../src/app.js';
 import { loadConfigFromObject } from '../src/config/index.js';
 import { startSimulator } from '../src/sim/server.js';
 
-const kind = process.argv[2] ?? 'chat';
+const kind = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'chat';
+const names = process.argv.includes('--names'); // list the functions that ran, not only their count
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const sim = await startSimulator({});
@@ -47,17 +48,17 @@ await send();
 const { result } = await session.post('Profiler.takePreciseCoverage');
 await session.post('Profiler.stopPreciseCoverage');
 
-const files = new Map<string, number>();
+const files = new Map<string, string[]>();
 for (const script of result) {
   if (!script.url.startsWith('file://')) continue;
   const file = path.relative(root, fileURLToPath(script.url));
   if (!file.startsWith('src/') || file.startsWith('src/sim/')) continue;
   // The script's own top-level function has a count of 1 from loading; a request runs the others.
-  const ran = script.functions.filter((f) => f.functionName !== '' && f.ranges[0]!.count > 0).length;
-  if (ran > 0) files.set(file, ran);
+  const ran = script.functions.filter((f) => f.functionName !== '' && f.ranges[0]!.count > 0).map((f) => f.functionName);
+  if (ran.length > 0) files.set(file, ran);
 }
 const sorted = [...files.entries()].sort((a, b) => a[0].localeCompare(b[0]));
-for (const [file, n] of sorted) console.log(`${String(n).padStart(4)}  ${file}`);
+for (const [file, fns] of sorted) console.log(`${String(fns.length).padStart(4)}  ${file}${names ? `  ${fns.join(' ')}` : ''}`);
 const folders = new Set(sorted.map(([f]) => path.dirname(f)));
 console.log(`${kind}: ${sorted.length} files in ${folders.size} folders ran functions for one request (simulator excluded)`);
 await app.close();
