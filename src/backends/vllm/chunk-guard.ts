@@ -27,7 +27,8 @@ function isIdList(v: unknown): boolean {
   return true;
 }
 
-function isUsage(u: unknown): boolean {
+/** A `usage` object as VllmUsageSchema accepts it (the chat first segment's reader uses it too). */
+export function isUsage(u: unknown): boolean {
   if (!isObj(u)) return false;
   if (!isNonNegInt(u.prompt_tokens)) return false;
   if (!nullish(u.completion_tokens, isNonNegInt)) return false;
