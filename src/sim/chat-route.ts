@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { chatMessageSchema } from './chat-template.js';
 import type { FaultPlan } from './faults.js';
 import {
+  MID_STREAM_FAULTS,
   SSE_HEADERS,
   createWriter,
   pacer,
@@ -17,9 +18,11 @@ import {
   reasonJson,
   sendJson,
   sleep,
+  untilAborted,
   usageJson,
   type Tracked,
 } from './http-io.js';
+import { jsonFault, streamFault } from './stream-faults.js';
 import { genBodySchema } from './gen-body.js';
 import { requestTemplate } from './info-routes.js';
 import type { SimContext, SimModelSpec } from './context.js';
@@ -57,20 +60,27 @@ export function renderChatBody(ctx: SimContext, spec: SimModelSpec, body: ChatBo
   });
 }
 
-export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked): Promise<void> {
+/**
+ * The fault modes play here as on /v1/completions (faults.ts): `stall-before-first-token` sends
+ * the headers and then nothing (vLLM's first chunk, with the prompt ids, waits for the first
+ * token), the mid-stream modes after K tokens, `no-token-ids` keeps the prompt ids but drops
+ * each chunk's `token_ids` (a server that sends text only).
+ */
+export async function handleChat(ctx: SimContext, raw: unknown, res: ServerResponse, t: Tracked, fault: FaultPlan): Promise<void> {
   const body = parseBody(chatSchema, raw);
   const spec = ctx.resolveModel(body.model);
   const prompt = renderChatBody(ctx, spec, body);
   const job = ctx.startJob(spec, prompt.ids, body, null, false, prompt.features);
   const { signal } = t;
-  const none: FaultPlan = { mode: 'none', after: 0, slowDelayMs: 0, tokenize: false };
   const stream = body.stream ?? false;
-  const out = createWriter(res, ctx.opts.tokenDelayMs === 0);
-  const pace = pacer(ctx, none, signal, () => out.flush());
+  const delay = ctx.opts.tokenDelayMs + (fault.mode === 'slow' ? fault.slowDelayMs : 0);
+  const out = createWriter(res, delay === 0);
+  const pace = pacer(ctx, fault, signal, () => out.flush());
   const includeUsage = body.stream_options?.include_usage === true;
   const continuous = includeUsage && body.stream_options?.continuous_usage_stats === true;
   const showReasoning = body.include_reasoning !== false;
-  const withIds = body.return_token_ids === true && showReasoning;
+  const promptIdsOn = body.return_token_ids === true;
+  const withIds = promptIdsOn && showReasoning && fault.mode !== 'no-token-ids';
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const created = Math.floor(Date.now() / 1000);
   const P = job.promptIds.length;
@@ -82,17 +92,28 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
   let finishReason: string | null = null;
   let stopReason: number | string | null = null;
   try {
+    if (fault.mode === 'stall-before-first-token') {
+      if (stream) {
+        res.writeHead(200, SSE_HEADERS);
+        res.flushHeaders();
+      }
+      return await untilAborted(signal);
+    }
     if (stream) {
       res.writeHead(200, SSE_HEADERS);
       const role = '{"role":"assistant","content":""}';
       // vLLM's first chunk carries usage with 0 completion tokens under continuous_usage_stats.
       const usage = continuous ? `,"usage":${usageJson(P, 0, null)}` : '';
-      const promptIds = withIds ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : '';
+      const promptIds = promptIdsOn && showReasoning ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : '';
       await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${promptIds}${usage}}\n\n`);
     }
     await sleep(ctx.opts.firstTokenDelayMs, signal);
     let k = 0;
     while (!job.gen.finished && !signal.aborted) {
+      if (k === fault.after && MID_STREAM_FAULTS.has(fault.mode)) {
+        if (!stream) return await jsonFault(fault, res, t);
+        if (await streamFault(ctx, fault, res, t, out)) return;
+      }
       const step = job.gen.next();
       k++;
       // Like vLLM's reasoning parser: the delimiters are dropped, thinking goes to

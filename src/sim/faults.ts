@@ -2,7 +2,8 @@
  * SIMULATOR fault modes: the ways a real vLLM replica fails, on demand, so that the gateway's
  * timeouts, retries and error mapping can be tested. Chosen per simulator (`fault` option) or
  * per request (header `x-sim-fault`, which wins). They apply to the token generators,
- * `/v1/completions` and `/inference/v1/generate` (`no-token-ids` to /v1/completions only), and to
+ * `/v1/completions`, `/v1/chat/completions` and `/inference/v1/generate` (`no-token-ids` to the
+ * first two only; on the chat endpoint the first chunk keeps its prompt ids), and to
  * `/tokenize` for `http-500` / `http-503` / `malformed-json` / `stall-before-first-token` (no
  * answer at all) when `x-sim-fault-tokenize: 1` (or the `faultTokenize` option) asks for it.
  */

@@ -238,9 +238,10 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     if (!known.includes(path) && !SCALE_OUT_PATHS.includes(path)) return sendJson(res, 404, { detail: 'Not Found' });
     const body = await readJson(req);
     record(req, path, body);
-    // The token generators: the fault modes apply to both (faults.ts).
-    const tokenGen = path === '/v1/completions' || path === GENERATE;
-    const isGen = tokenGen || path === '/v1/chat/completions';
+    // The token generators: the fault modes apply to all three (faults.ts). The chat endpoint is
+    // one: thinkgate's first segment goes through it (routing.first_segment: chat).
+    const tokenGen = path === '/v1/completions' || path === GENERATE || path === '/v1/chat/completions';
+    const isGen = tokenGen;
     const faultable = tokenGen || path === '/tokenize';
     const fault: FaultPlan = { ...resolveFault(faultable ? req.headers : {}, opts) };
     if (!faultable) fault.mode = 'none';
@@ -266,7 +267,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     const t = track(res);
     if (path === '/v1/completions') await handleCompletions(ctx, body, res, t, fault);
     else if (path === GENERATE) await handleGenerate(ctx, body, res, t, fault, req.headers);
-    else await handleChat(ctx, body, res, t);
+    else await handleChat(ctx, body, res, t, fault);
   };
 
   const server = createServer((req, res) => {

@@ -177,81 +177,108 @@ const ALL_FAULTS = Object.keys(MAPPED) as Array<keyof typeof MAPPED>;
 const MID_STREAM = ['stall-mid-stream', 'close-mid-stream', 'malformed-sse', 'malformed-json', 'broken-sse', 'error-event'] as const;
 const MODES = [false, true] as const;
 
-describe.each(MODES)('stream: %s', (stream) => {
-  describe('a fault before the first token: an HTTP status, also for streams', () => {
-    it.each(ALL_FAULTS)('%s', async (fault) => {
-      const s = fault === 'refuse' ? await quietStack() : stack;
-      s.sim.setOptions({ fault, faultAfter: 0 });
-      faultsInjected++;
-      const o = await call(stream, {}, s.url).finally(() => (s === stack ? undefined : s.close()));
-      expectHttpError(o, AT_FIRST_TOKEN[fault] ?? MAPPED[fault]);
-      if (fault.startsWith('stall')) {
-        // Ended by the first-token timeout, not by a hang that something else broke.
-        // (A retry before the first byte may wait out the timeout again: bounded all the same.)
-        expect(o.ms).toBeGreaterThanOrEqual(TIMEOUTS.first_token_ms - 20);
-        expect(o.ms).toBeLessThan(CLIENT_DEADLINE_MS - 1000);
+/** The upstream calls that are segments: the chat first segment, then /v1/completions. */
+const isSegment = (path: string): boolean => path === '/v1/completions' || path === '/v1/chat/completions';
+
+// The whole matrix runs on both first-segment paths (docs/upstream-protocol.md): through vLLM's
+// chat endpoint (once the template is learned) and through /tokenize.
+describe.each(['chat', 'tokenize'] as const)('first segment: %s', (firstSegment) => {
+  let saved: Stack;
+  beforeAll(async () => {
+    saved = stack;
+    stack = await startStack({ config: { timeouts: TIMEOUTS, health: { interval_ms: 50, timeout_ms: 4000 }, routing: { first_segment: firstSegment } } });
+    // The first request of its kind takes the /tokenize path and learns the template.
+    expectComplete(await call(false), false);
+    if (firstSegment === 'chat') {
+      stack.sim.reset();
+      expectComplete(await call(false), false);
+      expect(stack.sim.stats().lastRequests.map((r) => r.path)).toEqual(['/v1/chat/completions']);
+    }
+  });
+  afterAll(async () => {
+    await stack.close();
+    stack = saved;
+  });
+
+  describe.each(MODES)('stream: %s', (stream) => {
+    describe('a fault before the first token: an HTTP status, also for streams', () => {
+      it.each(ALL_FAULTS)('%s', async (fault) => {
+        const s = fault === 'refuse' ? await quietStack() : stack;
+        s.sim.setOptions({ fault, faultAfter: 0 });
+        faultsInjected++;
+        const o = await call(stream, {}, s.url).finally(() => (s === stack ? undefined : s.close()));
+        expectHttpError(o, AT_FIRST_TOKEN[fault] ?? MAPPED[fault]);
+        if (fault.startsWith('stall')) {
+          // Ended by the first-token timeout, not by a hang that something else broke.
+          // (A retry before the first byte may wait out the timeout again: bounded all the same.)
+          expect(o.ms).toBeGreaterThanOrEqual(TIMEOUTS.first_token_ms - 20);
+          expect(o.ms).toBeLessThan(CLIENT_DEADLINE_MS - 1000);
+        }
+      });
+
+      // The chat path does not call /tokenize once the template is learned.
+      if (firstSegment === 'tokenize') {
+        it.each(['http-500', 'http-503', 'malformed-json', 'stall-before-first-token'] as const)('%s from /tokenize (the chat template call)', async (fault) => {
+          stack.sim.setOptions({ fault, faultTokenize: true });
+          stack.sim.reset();
+          faultsInjected++;
+          const o = await call(stream);
+          const want =
+            fault === 'malformed-json'
+              ? { ...BAD_GATEWAY, message: /malformed JSON/ }
+              : fault === 'stall-before-first-token'
+                ? { ...TIMEOUT, message: /request timeout/ }
+                : MAPPED[fault];
+          expectHttpError(o, want);
+          expect(stack.sim.stats().lastRequests.some((r) => r.path === '/v1/completions')).toBe(false);
+          stack.sim.reset();
+        });
       }
     });
 
-    it.each(['http-500', 'http-503', 'malformed-json', 'stall-before-first-token'] as const)('%s from /tokenize (the chat template call)', async (fault) => {
-      stack.sim.setOptions({ fault, faultTokenize: true });
-      stack.sim.reset();
-      faultsInjected++;
-      const o = await call(stream);
-      const want =
-        fault === 'malformed-json'
-          ? { ...BAD_GATEWAY, message: /malformed JSON/ }
-          : fault === 'stall-before-first-token'
-            ? { ...TIMEOUT, message: /request timeout/ }
-            : MAPPED[fault];
-      expectHttpError(o, want);
-      expect(stack.sim.stats().lastRequests.some((r) => r.path === '/v1/completions')).toBe(false);
-      stack.sim.reset();
-    });
-  });
-
-  describe('a fault after 5 thinking tokens', () => {
-    it.each(MID_STREAM)('%s', async (fault) => {
-      stack.sim.setOptions({ fault, faultAfter: 5 });
-      faultsInjected++;
-      const o = await call(stream);
-      if (!stream) return expectHttpError(o, MAPPED[fault]);
-      const chunks = expectSseError(o, MAPPED[fault]);
-      // What did reach the client is the reasoning of those tokens, and no answer.
-      const deltas = chunks.map((c) => c.choices[0]?.delta ?? {});
-      expect(deltas.map((d) => d.reasoning_content ?? '').join('')).not.toBe('');
-      expect(deltas.every((d) => !d.content)).toBe(true);
-      if (fault === 'stall-mid-stream') expect(o.ms).toBeGreaterThanOrEqual(TIMEOUTS.idle_ms - 20);
-    });
-  });
-
-  describe('a fault in the second segment (the answer, after a truncation)', () => {
-    it.each(ALL_FAULTS)('%s', async (fault) => {
-      // Segment 1 thinks 3 tokens and is served normally; segment 2 is the faulted call.
-      stack.sim.setOptions({ fault, faultAfter: 0, faultSkip: 1 });
-      faultsInjected++;
-      const o = await call(stream, { max_thinking_tokens: 3 });
-      expect(stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').length).toBeGreaterThanOrEqual(2);
-      const want = AT_FIRST_TOKEN[fault] ?? MAPPED[fault];
-      if (!stream) return expectHttpError(o, want);
-      const chunks = expectSseError(o, want);
-      expect(chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join('')).not.toBe('');
-    });
-  });
-
-  describe('slow but alive: a complete answer', () => {
-    it('a token gap under idle_ms, for longer than idle_ms in total', async () => {
-      // 30 thinking + 15 answer tokens, 25 ms apart: > 1 s in all, never 300 ms silent.
-      stack.sim.setOptions({ fault: 'slow', slowDelayMs: 25 });
-      const o = await call(stream);
-      expectComplete(o, stream);
-      expect(o.ms).toBeGreaterThan(TIMEOUTS.idle_ms * 2);
+    describe('a fault after 5 thinking tokens', () => {
+      it.each(MID_STREAM)('%s', async (fault) => {
+        stack.sim.setOptions({ fault, faultAfter: 5 });
+        faultsInjected++;
+        const o = await call(stream);
+        if (!stream) return expectHttpError(o, MAPPED[fault]);
+        const chunks = expectSseError(o, MAPPED[fault]);
+        // What did reach the client is the reasoning of those tokens, and no answer.
+        const deltas = chunks.map((c) => c.choices[0]?.delta ?? {});
+        expect(deltas.map((d) => d.reasoning_content ?? '').join('')).not.toBe('');
+        expect(deltas.every((d) => !d.content)).toBe(true);
+        if (fault === 'stall-mid-stream') expect(o.ms).toBeGreaterThanOrEqual(TIMEOUTS.idle_ms - 20);
+      });
     });
 
-    it('a first token just under first_token_ms, in every segment', async () => {
-      stack.sim.setOptions({ firstTokenDelayMs: TIMEOUTS.first_token_ms - 150 });
-      const o = await call(stream, { max_thinking_tokens: 4 });
-      expectComplete(o, stream);
+    describe('a fault in the second segment (the answer, after a truncation)', () => {
+      it.each(ALL_FAULTS)('%s', async (fault) => {
+        // Segment 1 thinks 3 tokens and is served normally; segment 2 is the faulted call.
+        stack.sim.setOptions({ fault, faultAfter: 0, faultSkip: 1 });
+        faultsInjected++;
+        const o = await call(stream, { max_thinking_tokens: 3 });
+        expect(stack.sim.stats().lastRequests.filter((r) => isSegment(r.path)).length).toBeGreaterThanOrEqual(2);
+        const want = AT_FIRST_TOKEN[fault] ?? MAPPED[fault];
+        if (!stream) return expectHttpError(o, want);
+        const chunks = expectSseError(o, want);
+        expect(chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join('')).not.toBe('');
+      });
+    });
+
+    describe('slow but alive: a complete answer', () => {
+      it('a token gap under idle_ms, for longer than idle_ms in total', async () => {
+        // 30 thinking + 15 answer tokens, 25 ms apart: > 1 s in all, never 300 ms silent.
+        stack.sim.setOptions({ fault: 'slow', slowDelayMs: 25 });
+        const o = await call(stream);
+        expectComplete(o, stream);
+        expect(o.ms).toBeGreaterThan(TIMEOUTS.idle_ms * 2);
+      });
+
+      it('a first token just under first_token_ms, in every segment', async () => {
+        stack.sim.setOptions({ firstTokenDelayMs: TIMEOUTS.first_token_ms - 150 });
+        const o = await call(stream, { max_thinking_tokens: 4 });
+        expectComplete(o, stream);
+      });
     });
   });
 });

@@ -32,7 +32,9 @@ let tokenA: number;
 
 beforeAll(async () => {
   hostile = await startHostileUpstream();
-  stack = await startStack({ config: { upstreams: [{ url: hostile.url }], timeouts: TIMEOUTS, limits: LIMITS, routing: { retries: 0 } } });
+  // The /tokenize path: these attacks are on /v1/completions and /tokenize (the chat endpoint's
+  // first segment has its own: chat-first-hostile.test.ts).
+  stack = await startStack({ config: { upstreams: [{ url: hostile.url }], timeouts: TIMEOUTS, limits: LIMITS, routing: { retries: 0, first_segment: 'tokenize' } } });
   hostile.target = stack.sim.url;
   const res = await fetch(`${stack.sim.url}/tokenize`, {
     method: 'POST',
@@ -452,7 +454,7 @@ describe('upstream error text never reaches the client or the error log', () => 
       upstreams: [{ url: hostile.url }],
       server: { log_level: 'debug', sse_keepalive_ms: 0 },
       timeouts: TIMEOUTS,
-      routing: { retries: 0 },
+      routing: { retries: 0, first_segment: 'tokenize' },
     });
     const app = await buildApp(config, { logDestination: sink });
     await app.listen({ host: '127.0.0.1', port: 0 });
