@@ -81,8 +81,8 @@ export const SETTINGS = Object.freeze({
   'routing.retry_backoff_ms': { default: 100, meaning: 'Backoff base (doubles per retry, jittered)' },
   'routing.affinity': { default: 'none', meaning: '`prefix`: same conversation start -> same replica' },
   'routing.first_segment': {
-    default: 'tokenize',
-    meaning: '`chat`: a chat request\'s first segment through vLLM\'s /v1/chat/completions, one round trip less before the first token, where the template opens thinking (vLLM >= 0.13)',
+    default: 'chat',
+    meaning: '`chat`: a chat request\'s first segment through vLLM\'s /v1/chat/completions, one round trip less before the first token, where the template opens thinking (vLLM >= 0.13; elsewhere the /tokenize path); `tokenize`: always /tokenize, then /v1/completions',
   },
 
   'routing.media': {

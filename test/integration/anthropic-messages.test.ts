@@ -8,7 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTokens, startStack, type Stack } from '../support/stack.js';
+import { countTokens, startStack, type Stack, segmentRequests } from '../support/stack.js';
 
 let stack: Stack;
 let client: Anthropic;
@@ -194,7 +194,7 @@ describe('/v1/messages output_config.format (structured output on the answer onl
     expect(msg.parsed_output).toEqual({ value: 42, unit: 'sim' });
     const kinds = msg.content.map((b) => b.type);
     expect(kinds).toEqual(['thinking', 'text']);
-    const segs = stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').map((r) => r.body as Record<string, unknown>);
+    const segs = segmentRequests(stack.sim).map((r) => r.body as Record<string, unknown>);
     expect(segs[0]!.response_format).toBeUndefined();
     expect(segs.at(-1)!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'json_schema' } });
   });

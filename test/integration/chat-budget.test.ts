@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { countTokens, startStack, type Stack } from '../support/stack.js';
+import { countTokens, segmentRequests, startStack, templateRequests, type Stack } from '../support/stack.js';
 
 type Reasoned = { reasoning_content?: string | null; reasoning?: string | null; content?: string | null };
 interface BudgetForcing {
@@ -26,6 +26,12 @@ const ask = (extra: Record<string, unknown>): Record<string, unknown> => ({
   temperature: 0,
   ...extra,
 });
+
+/** The simulator's own rendering of the chat template for `messages` (its real /tokenize). */
+async function renderedPrompt(messages: unknown): Promise<number[]> {
+  const res = await fetch(`${stack.sim.url}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sim-r1', messages }) });
+  return ((await res.json()) as { tokens: number[] }).tokens;
+}
 
 async function complete(extra: Record<string, unknown>) {
   const res = (await stack.client.chat.completions.create(ask(extra) as never)) as OpenAI.ChatCompletion & { budget_forcing: BudgetForcing };
@@ -68,10 +74,11 @@ describe('chat completions with budgets (non-stream)', () => {
     expect(await countTokens(stack.sim, reasoning)).toBe(10);
     expect(content).toMatch(/\S/);
     // The continuation re-sent the prompt plus what was generated: vLLM's prefix cache served it.
-    const completions = stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').slice(-2);
-    const [first, second] = completions.map((r) => r.body as { prompt: number[]; max_tokens: number });
+    // (A first segment through the chat endpoint sends the messages; the template renders them.)
+    const [first, second] = segmentRequests(stack.sim).slice(-2).map((r) => r.body as { prompt?: number[]; max_tokens: number });
     expect(first!.max_tokens).toBe(10);
-    expect(second!.prompt.slice(0, first!.prompt.length)).toEqual(first!.prompt);
+    const prompt = first!.prompt ?? (await renderedPrompt(ask({}).messages));
+    expect(second!.prompt!.slice(0, prompt.length)).toEqual(prompt);
   });
 
   it('min_thinking_tokens: 50 returns at least 50, every Wait visible and counted', async () => {
@@ -187,7 +194,7 @@ describe('profiles and templates', () => {
     expect(on.res.budget_forcing.thinking_tokens).toBe(10);
     const off = await complete({ model: 'sim-qwen3', chat_template_kwargs: { enable_thinking: false } });
     expect(off.res.budget_forcing).toEqual({ thinking_tokens: 0, extensions: 0, truncated: false, segments: 1 });
-    const tokenize = stack.sim.stats().lastRequests.filter((r) => r.path === '/tokenize').map((r) => r.body as Record<string, unknown>);
+    const tokenize = templateRequests(stack.sim).map((r) => r.body as Record<string, unknown>);
     expect(tokenize.some((b) => JSON.stringify(b.chat_template_kwargs) === '{"enable_thinking":false}')).toBe(true);
   });
 });

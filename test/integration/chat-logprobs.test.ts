@@ -6,7 +6,7 @@
  * Stream and non-stream give the same entries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type Stack, segmentRequests } from '../support/stack.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Entry {
@@ -65,7 +65,7 @@ async function streamed(extra: Json): Promise<Entry[][]> {
 }
 
 const tokensOf = (entries: Entry[] | null): string => (entries ?? []).map((e) => e.token).join('');
-const lastSegments = (n: number) => stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').slice(-n).map((r) => r.body as Json);
+const lastSegments = (n: number) => segmentRequests(stack.sim).slice(-n).map((r) => r.body as Json);
 
 describe('chat logprobs through the simulator', () => {
   it('without budgets: one entry per generated id, thinking, </think>, answer and end of turn', async () => {

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type Stack, segmentRequests } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ type WithBf = { budget_forcing: { reflection_ids_banned?: number; thinking_token
 const messages = [{ role: 'user' as const, content: 'Describe the sea.' }];
 
 function segments(): Record<string, unknown>[] {
-  return stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').map((r) => r.body as Record<string, unknown>);
+  return segmentRequests(stack.sim).map((r) => r.body as Record<string, unknown>);
 }
 
 async function ids(text: string): Promise<number[]> {

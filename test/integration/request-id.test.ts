@@ -1,6 +1,6 @@
 /** X-Request-Id: honoured, returned, and one id per upstream segment so vLLM's logs match ours. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type Stack, segmentRequests } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ describe('request ids', () => {
       });
       await res.text();
       expect(res.headers.get('x-request-id')).toBe(id);
-      const sent = stack.sim.stats().lastRequests.filter((r) => r.path === '/v1/completions').slice(-2).map((r) => r.headers['x-request-id']);
+      const sent = segmentRequests(stack.sim).slice(-2).map((r) => r.headers['x-request-id']);
       expect(sent).toEqual([`${id}-1`, `${id}-2`]);
     }
   });

@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTokens, startStack, type Stack } from '../support/stack.js';
+import { countTokens, startStack, type Stack, segmentRequests, templateRequests } from '../support/stack.js';
 
 let stack: Stack;
 let client: OpenAI;
@@ -274,7 +274,7 @@ describe('/v1/responses with the openai SDK (responses.create)', () => {
       ],
     });
     expect(r.status).toBe('completed');
-    const tokenize = stack.sim.stats().lastRequests.filter((q) => q.path === '/tokenize' && (q.body as { messages?: unknown }).messages !== undefined).at(-1)!;
+    const tokenize = templateRequests(stack.sim).at(-1)!;
     const messages = (tokenize.body as { messages: Record<string, unknown>[] }).messages;
     expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'developer', 'user']);
     expect(messages[0]).toEqual({ role: 'system', content: 'Be brief.' });
@@ -301,7 +301,7 @@ describe('/v1/responses with the openai SDK (responses.create)', () => {
       ],
     });
     expect(r.status).toBe('completed');
-    const tokenize = stack.sim.stats().lastRequests.filter((q) => q.path === '/tokenize' && (q.body as { messages?: unknown }).messages !== undefined).at(-1)!;
+    const tokenize = templateRequests(stack.sim).at(-1)!;
     expect(tokenize.body).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
   });
 });
@@ -408,7 +408,7 @@ describe('/v1/responses tools', () => {
     const second = await create({ ...toolBase, input: [{ role: 'user', content: toolBase.input }, ...first.output, { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }] });
     expect(second.output.some((i) => i.type === 'function_call')).toBe(false);
     expect(parts(second).text).toMatch(/\S/);
-    const tokenize = stack.sim.stats().lastRequests.filter((q) => q.path === '/tokenize' && (q.body as { messages?: unknown }).messages !== undefined).at(-1)!;
+    const tokenize = templateRequests(stack.sim).at(-1)!;
     const messages = (tokenize.body as { messages: Record<string, unknown>[] }).messages;
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
     expect(messages[1]).toMatchObject({ tool_calls: [{ id: call.call_id, type: 'function', function: { name: 'get_weather', arguments: call.arguments } }] });
@@ -448,7 +448,7 @@ describe('/v1/responses tools', () => {
       const calls = r.output.filter((i) => i.type === 'function_call');
       expect(calls.length, JSON.stringify(tool_choice)).toBeGreaterThan(0);
       expect(calls[0]!.name).toBe('get_weather');
-      const segs = stack.sim.stats().lastRequests.filter((q) => q.path === '/v1/completions').map((q) => q.body as Record<string, unknown>);
+      const segs = segmentRequests(stack.sim).map((q) => q.body as Record<string, unknown>);
       expect(segs[0]!.structured_outputs).toBeUndefined();
       expect(segs.at(-1)!.structured_outputs).toBeDefined();
     }
@@ -472,7 +472,7 @@ describe('/v1/responses text.format (structured output on the answer only)', () 
     const r = await client.responses.parse({ ...base, ...extra, text: { format: zodTextFormat(Answer, 'answer') } } as never);
     expect(r.output_parsed).toEqual({ value: 42, unit: 'sim' });
     expect(r.output.map((i) => i.type)).toEqual(['reasoning', 'message']);
-    const segs = stack.sim.stats().lastRequests.filter((q) => q.path === '/v1/completions').map((q) => q.body as Record<string, unknown>);
+    const segs = segmentRequests(stack.sim).map((q) => q.body as Record<string, unknown>);
     expect(segs[0]!.response_format).toBeUndefined();
     expect(segs.at(-1)!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'answer', strict: true } });
   });
@@ -486,7 +486,7 @@ describe('/v1/responses text.format (structured output on the answer only)', () 
   it('json_object reaches the answer segment as chat\'s response_format', async () => {
     stack.sim.reset();
     await create({ text: { format: { type: 'json_object' } } });
-    const segs = stack.sim.stats().lastRequests.filter((q) => q.path === '/v1/completions').map((q) => q.body as Record<string, unknown>);
+    const segs = segmentRequests(stack.sim).map((q) => q.body as Record<string, unknown>);
     expect(segs.at(-1)!.response_format).toEqual({ type: 'json_object' });
     expect(segs[0]!.response_format).toBeUndefined();
   });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type Stack, segmentRequests } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -23,12 +23,9 @@ const Weather = z.object({ city: z.string(), celsius: z.number(), sunny: z.boole
 const question = [{ role: 'user' as const, content: 'What is the weather in Paris? Answer in JSON.' }];
 type Reasoned = { reasoning_content?: string | null; budget_forcing?: { segments: number; thinking_tokens: number; truncated: boolean; extensions: number } };
 
-/** The simulator's /v1/completions calls (the segments), in order. */
+/** The simulator's segment calls (the chat first segment, then /v1/completions), in order. */
 function segments(): Record<string, unknown>[] {
-  return stack.sim
-    .stats()
-    .lastRequests.filter((r) => r.path === '/v1/completions')
-    .map((r) => r.body as Record<string, unknown>);
+  return segmentRequests(stack.sim).map((r) => r.body as Record<string, unknown>);
 }
 
 describe('response_format json_schema through the SDK (chat.completions.parse)', () => {

@@ -66,3 +66,19 @@ export async function countTokens(sim: Simulator, text: string): Promise<number>
   const body = (await res.json()) as { count: number };
   return body.count;
 }
+
+type Recorded = ReturnType<Simulator['stats']>['lastRequests'][number];
+
+/**
+ * The upstream calls that were segments, in order: a chat request's first segment goes through
+ * vLLM's /v1/chat/completions once the template is learned (routing.first_segment: chat, the
+ * default; docs/upstream-protocol.md), every other one through /v1/completions.
+ */
+export function segmentRequests(sim: Simulator): Recorded[] {
+  return sim.stats().lastRequests.filter((r) => r.path === '/v1/completions' || r.path === '/v1/chat/completions');
+}
+
+/** The upstream calls that carried the chat messages to the template: /tokenize, or the chat first segment. */
+export function templateRequests(sim: Simulator): Recorded[] {
+  return sim.stats().lastRequests.filter((r) => (r.path === '/tokenize' || r.path === '/v1/chat/completions') && (r.body as { messages?: unknown }).messages !== undefined);
+}
