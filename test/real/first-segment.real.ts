@@ -22,7 +22,7 @@ describe.runIf(vllm.length > 0)('first segment through the chat endpoint (vLLM)'
 
   beforeAll(async () => {
     [viaTokenize, viaChat] = await Promise.all([
-      startRealStack(backend),
+      startRealStack(backend, undefined, { routing: { first_segment: 'tokenize' } }),
       startRealStack(backend, undefined, { routing: { first_segment: 'chat' } }),
     ]);
     const info = (await (await fetch(`${backend.url}/tokenizer_info`)).json()) as { chat_template: string };
