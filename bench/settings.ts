@@ -240,7 +240,7 @@ export function parseSettings(argv: readonly string[]): Settings {
     },
     sims: int('--sims', v.sims, 1) ?? Math.ceil(maxLevel / STREAMS_PER_SIM),
     paced,
-    perRequest: v['no-per-request'] ? null : { requests: int('--per-request-requests', v['per-request-requests'], 2) ?? (mode === 'quick' ? 12 : 200) },
+    perRequest: v['no-per-request'] ? null : { requests: int('--per-request-requests', v['per-request-requests'], 2) ?? (mode === 'quick' ? 12 : 2000) },
     stall,
     forcing: { min: m, max: m },
     litellmMaxConcurrency: int('--litellm-max-concurrency', v['litellm-max-concurrency'], 1) ?? 256,
