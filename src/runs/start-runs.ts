@@ -103,6 +103,8 @@ export interface RunsObserver {
   /** Attempt `n` (0 = the first; more = a retry on another replica) starts on `upstream`. */
   attempt(upstream: string, n: number): void;
   run(index: number, backend: Backend): { backend: Backend; events(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<EngineEvent, void> };
+  /** Headers (a `traceparent`) for the chat first segment, which is sent before any run's span exists. */
+  headers(): Record<string, string>;
 }
 
 /** What the request brings to its runs besides its plan. */
@@ -140,7 +142,7 @@ export async function startRuns(
       media = planned.media;
     } else {
       const [input] = finalize(planned.inputs);
-      const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal);
+      const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal, observer?.headers());
       if (opened === undefined) inputs = finalize(await planned.chatFirst.fallback());
       else {
         inputs = [opened.input];
@@ -200,6 +202,7 @@ async function openFirstSegment(
   input: EngineInput,
   plan: ChatFirstRuns['chatFirst'],
   signal: AbortSignal,
+  headers: Record<string, string> | undefined,
 ): Promise<{ input: EngineInput; first: FirstSegment } | undefined> {
   const maxModelLen = (await ctx.pool.models().catch(() => [])).find((m) => m.id === input.model)?.maxModelLen;
   const planned = plannedFirst(input);
@@ -216,6 +219,7 @@ async function openFirstSegment(
         ...(planned.stopTokenIds === undefined ? {} : { stopTokenIds: planned.stopTokenIds }),
         sampling: planned.sampling,
         ...(input.requestId === undefined ? {} : { requestId: `${input.requestId}-1` }),
+        ...(headers === undefined ? {} : { headers }),
         ...(planned.coalesceTokens === undefined ? {} : { coalesceTokens: planned.coalesceTokens }),
         end: { ids: input.profile.endIds, text: input.profile.profile.thinking_end },
       },

@@ -63,6 +63,17 @@ export class RequestTrace {
     if (n > 0) this.span.addEvent('thinkgate.retry', { 'thinkgate.upstream': upstream, 'thinkgate.attempt': n });
   }
 
+  /**
+   * The request span's W3C `traceparent`, for an upstream call made before its segment's span
+   * exists: the chat first segment (runs/start-runs.ts), sent before the engine takes its stream.
+   * vLLM's own span then nests under the request rather than under the segment.
+   */
+  headers(): Record<string, string> {
+    const headers: Record<string, string> = {};
+    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, this.span), headers, defaultTextMapSetter);
+    return headers;
+  }
+
   /** Run (choice) `index` on `backend`: its upstream calls become child spans. */
   run(index: number, backend: Backend): RunObserver {
     return new RunTrace(this, index, backend);

@@ -73,6 +73,8 @@ async function treeOf(rx: OtlpReceiver, requestId: string): Promise<{ root: Rece
 }
 
 const upstreamCalls = (s: Simulator) => s.stats().lastRequests.filter((r) => r.path === '/v1/completions');
+/** The chat first segment's calls (routing.first_segment: chat, once a template is learned). */
+const chatCalls = (s: Simulator) => s.stats().lastRequests.filter((r) => r.path === '/v1/chat/completions');
 
 /** Each encoding runs the same tests: protobuf by default (no protocol variable), JSON when asked for. */
 const ENCODINGS = [
@@ -176,6 +178,23 @@ describe.each(ENCODINGS)('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), $name', ({ e
     expect(rx.posts.length).toBeGreaterThan(0);
     expect(rx.posts.every((p) => p.path === '/v1/traces' && p.status === 200 && p.headers['content-type'] === contentType)).toBe(true);
     expect(rx.spans.every((sp) => sp.encoding === contentType)).toBe(true);
+  });
+
+  it('the chat first segment, sent before any segment span exists, carries the request span\'s traceparent', async () => {
+    const s = await sim();
+    const rx = await receiver();
+    const gw = await gateway([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
+    // The first request of its kind takes /tokenize and learns that the template opens thinking.
+    await gw.client.chat.completions.create(ask({ max_thinking_tokens: 10 }) as never);
+    await gw.client.chat.completions.create(ask({ max_thinking_tokens: 10 }) as never, { headers: { 'x-request-id': 'trace-chat-first' } });
+    const { root, children } = await treeOf(rx, 'trace-chat-first');
+    const chat = chatCalls(s).filter((c) => c.headers['x-request-id'] === 'trace-chat-first-1');
+    expect(chat).toHaveLength(1);
+    expect(chat[0]!.headers['traceparent']).toBe(`00-${root.traceId}-${root.spanId}-01`);
+    // The segments are still spans of their own: the first starts when the engine takes the chat stream.
+    expect(children.map((c) => c.attributes['thinkgate.segment.cause'])).toEqual(['initial', 'close']);
+    const [closeCall] = upstreamCalls(s).filter((c) => c.headers['x-request-id'] === 'trace-chat-first-2');
+    expect(closeCall!.headers['traceparent']).toBe(`00-${root.traceId}-${children[1]!.spanId}-01`);
   });
 
   it('n = 2: the segments of each choice are children with their choice index, each upstream call carrying its own span', async () => {
@@ -314,9 +333,11 @@ describe('tracing off', () => {
     const gw = await gateway([s.url], {});
     expect(gw.app.thinkgate.tracing.enabled).toBe(false);
     await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never);
+    await gw.client.chat.completions.create(ask({ max_thinking_tokens: 5 }) as never); // through the chat first segment
     await gw.app.close();
     expect(rx.posts).toHaveLength(0);
-    const calls = upstreamCalls(s);
+    expect(chatCalls(s)).toHaveLength(1);
+    const calls = [...upstreamCalls(s), ...chatCalls(s)];
     expect(calls.length).toBeGreaterThan(0);
     for (const c of calls) expect(c.headers['traceparent']).toBeUndefined();
   });
