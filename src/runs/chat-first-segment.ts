@@ -43,8 +43,32 @@ export function noteTemplate(backend: Backend, key: string, promptIds: readonly 
   cache.set(key, detectThinkingState(promptIds, profile) === 'open');
 }
 
+/**
+ * Per replica: the template keys whose chat call the server refused or failed, with how many
+ * requests of that kind still skip it. A server that cannot serve the chat path (no
+ * return_token_ids, a proxy in front that does not route it) would otherwise cost every request
+ * a refused call before its /tokenize path; one that failed for a moment is tried again soon.
+ */
+const refused = new WeakMap<Backend, LruCache<string, number>>();
+/** Requests of one kind that take the /tokenize path after a refused chat call, before the next try. */
+export const CHAT_REFUSAL_SKIPS = 64;
+
+/** The chat call for `key` was refused (the /tokenize path answered instead). */
+export function noteRefusal(backend: Backend, key: string): void {
+  let cache = refused.get(backend);
+  if (cache === undefined) refused.set(backend, (cache = new LruCache(256)));
+  cache.set(key, CHAT_REFUSAL_SKIPS);
+}
+
+/** Whether a request of this kind may take the chat path now (counts down a refusal's skips). */
 export function templateOpensThinking(backend: Backend, key: string): boolean {
-  return opens.get(backend)?.get(key) === true;
+  if (opens.get(backend)?.get(key) !== true) return false;
+  const skips = refused.get(backend);
+  const left = skips?.get(key);
+  if (left === undefined) return true;
+  if (left <= 1) skips!.delete(key);
+  else skips!.set(key, left - 1);
+  return false;
 }
 
 /** A chat segment waiting for the engine's first request, and the one it answers. */

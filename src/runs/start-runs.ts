@@ -21,7 +21,7 @@ import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
 import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
 import { withMedia } from './media-runs.js';
-import { adopting, noteTemplate, plannedFirst, type FirstSegment } from './chat-first-segment.js';
+import { adopting, noteRefusal, noteTemplate, plannedFirst, type FirstSegment } from './chat-first-segment.js';
 
 export interface StartedRuns {
   lease: UpstreamLease;
@@ -229,6 +229,7 @@ async function openFirstSegment(
     // A replica that did not answer in time would keep the /tokenize path waiting as long again
     // (first_token_ms twice): the timeout is the request's, retried on another replica as always.
     if (signal.aborted || err instanceof UpstreamTimeoutError) throw err;
+    noteRefusal(backend, plan.key); // the next requests of this kind go straight to /tokenize, for a while
     return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
   }
   // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.

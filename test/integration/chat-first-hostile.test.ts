@@ -11,6 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
 import { startStack, type Stack } from '../support/stack.js';
+import { CHAT_REFUSAL_SKIPS } from '../../src/runs/chat-first-segment.js';
 import { peakRssGrowth, repeatEvery, startHostileUpstream, writeRepeated, type HostileUpstream } from '../support/hostile-upstream.js';
 
 const MiB = 1024 * 1024;
@@ -64,11 +65,11 @@ interface Outcome {
   text: string;
 }
 
-async function chat(stream: boolean): Promise<Outcome> {
+async function chat(stream: boolean, extra: Json = {}): Promise<Outcome> {
   const res = await fetch(`${stack.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'sim-r1', messages: MESSAGES, stream }),
+    body: JSON.stringify({ model: 'sim-r1', messages: MESSAGES, stream, ...extra }),
     signal: AbortSignal.timeout(8000),
   });
   return { status: res.status, text: await res.text() };
@@ -101,25 +102,45 @@ function expectErrorEvent(o: Outcome, code: string): void {
   expect(last.error?.code, o.text.slice(-300)).toBe(code);
 }
 
+/**
+ * A kind of request of its own (the template fields are the key the chat path is learned and
+ * refused by), learned through /tokenize: a refusal then holds back only this kind.
+ */
+async function ownKind(name: string): Promise<Json> {
+  const kind = { chat_template_kwargs: { hostile_case: name } };
+  expect((await chat(false, kind)).status).toBe(200);
+  return kind;
+}
+
 describe('before the prompt ids: a refusal falls back to /tokenize, a timeout does not', () => {
-  it('a 500 with a traceback: the /tokenize path answers; the upstream text reaches no client', async () => {
+  it('a 500 with a traceback: the /tokenize path answers; the upstream text reaches no client; the next requests of that kind skip the chat call', async () => {
+    const kind = await ownKind('http-500');
+    let refusals = 0;
     hostile.routes.set(CHAT, async (_req, res) => {
+      refusals++;
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('Traceback: secret-token-xyz in /srv/vllm');
     });
     let o: Outcome | undefined;
-    const paths = await upstreamPaths(async () => (o = await chat(false)));
+    const paths = await upstreamPaths(async () => (o = await chat(false, kind)));
     expect(o!.status).toBe(200);
     expect(o!.text).not.toContain('secret-token-xyz');
     expect(paths).toEqual(['/tokenize', '/v1/completions']);
+    expect(refusals).toBe(1);
+    // A refused kind takes /tokenize for the next CHAT_REFUSAL_SKIPS requests, then tries again.
+    for (let i = 0; i < CHAT_REFUSAL_SKIPS; i++) expect((await chat(false, kind)).status).toBe(200);
+    expect(refusals).toBe(1);
+    hostile.routes.clear();
+    expect(await upstreamPaths(() => chat(false, kind))).toEqual(['/v1/chat/completions']);
   });
 
   it('a server without return_token_ids (no prompt ids on the first chunk): the /tokenize path answers', async () => {
+    const kind = await ownKind('no-prompt-ids');
     hostile.routes.set(CHAT, async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end('data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n');
     });
-    const o = await chat(true);
+    const o = await chat(true, kind);
     expect(o.status).toBe(200);
     expect(o.text).toContain('data: [DONE]');
   });

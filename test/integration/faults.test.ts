@@ -12,7 +12,7 @@
  * Status mapping: src/backends/upstream-errors.ts and src/backends/vllm/client.ts.
  */
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultMode } from '../../src/sim/faults.js';
 import { startStack, until, type Stack } from '../support/stack.js';
 
@@ -53,9 +53,15 @@ interface Outcome {
   ms: number;
 }
 
+/**
+ * The template fields of the requests (chat mode: a kind of its own per test, learned before it,
+ * so that one test's refused chat call does not send the next tests to /tokenize: runs/chat-first-segment.ts).
+ */
+let kind: Json = {};
 const request = (extra: Json = {}) => ({
   model: 'sim-r1',
   messages: [{ role: 'user', content: 'What is 6 x 7?' }],
+  ...kind,
   ...extra,
 });
 
@@ -198,7 +204,20 @@ describe.each(['chat', 'tokenize'] as const)('first segment: %s', (firstSegment)
   afterAll(async () => {
     await stack.close();
     stack = saved;
+    kind = {};
   });
+  if (firstSegment === 'chat') {
+    let kinds = 0;
+    beforeEach(async () => {
+      kind = { chat_template_kwargs: { faults_case: kinds++ } };
+      expectComplete(await call(false), false); // through /tokenize: the template is learned
+      stack.sim.reset();
+    });
+    afterEach(({ task }) => {
+      // Each case met the chat endpoint first (the 'refuse' case runs on a stack of its own).
+      if (!task.name.startsWith('refuse')) expect(stack.sim.stats().lastRequests[0]?.path).toBe('/v1/chat/completions');
+    });
+  }
 
   describe.each(MODES)('stream: %s', (stream) => {
     describe('a fault before the first token: an HTTP status, also for streams', () => {
