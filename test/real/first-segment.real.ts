@@ -84,6 +84,45 @@ describe.runIf(vllm.length > 0)('first segment through the chat endpoint (vLLM)'
     expect(b.json.usage).toEqual(a.json.usage);
     expect(b.json.budget_forcing).toEqual(a.json.budget_forcing);
   });
+
+  /** A streamed request: the text of every delta, in order, and the last chunk's usage and budget_forcing. */
+  async function streamed(stack: RealStack, extra: Record<string, unknown>) {
+    const from = stack.proxy.exchanges.length;
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...ask(extra), stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(res.status).toBe(200);
+    const chunks = (await res.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)) as { choices: Array<{ delta: { reasoning_content?: string; content?: string }; finish_reason: string | null }>; usage?: unknown; budget_forcing?: unknown; error?: unknown });
+    expect(chunks.some((c) => c.error !== undefined)).toBe(false);
+    const paths = stack.proxy.exchanges.slice(from).map((e) => e.path).filter((p) => p !== '/v1/models' && p !== '/version');
+    return {
+      paths,
+      reasoning: chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join(''),
+      content: chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''),
+      finish: chunks.map((c) => c.choices[0]?.finish_reason ?? null).filter((f) => f !== null),
+      usage: chunks.at(-1)?.usage,
+      budgetForcing: chunks.find((c) => c.budget_forcing !== undefined)?.budget_forcing,
+    };
+  }
+
+  it('streamed to the client (M; m and M): the same thinking, answer, finish, usage and budget_forcing as the /tokenize path', async () => {
+    for (const budget of [{ max_thinking_tokens: 24, max_tokens: 48 }, { min_thinking_tokens: 20, max_thinking_tokens: 40, max_thinking_extensions: 2, max_tokens: 64 }]) {
+      await streamed(viaChat, budget); // the first request of its kind learns the template (via /tokenize)
+      const a = await streamed(viaTokenize, budget);
+      const b = await streamed(viaChat, budget);
+      expect(a.paths).toContain('/tokenize');
+      expect(b.paths[0]).toBe('/v1/chat/completions');
+      expect(b.paths).not.toContain('/tokenize');
+      // The tiny random model closes thinking at once when it may; a minimum makes it think.
+      if ('min_thinking_tokens' in budget) expect(a.reasoning.length).toBeGreaterThan(0);
+      expect({ ...b, paths: undefined }).toEqual({ ...a, paths: undefined });
+    }
+  });
 });
 
 /** The ids of a chat stream as vLLM sent them (choices[0].token_ids of every chunk). */
