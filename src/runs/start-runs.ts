@@ -15,7 +15,7 @@ import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/ty
 import type { ProfileResolver } from '../engine/resolve-profile.js';
 import type { Config } from '../config/index.js';
 import type { ProfileRegistry } from '../profiles/registry.js';
-import { UpstreamTimeoutError } from '../errors.js';
+import { InvalidRequestError, UpstreamTimeoutError } from '../errors.js';
 import { onReplica } from '../replicas/on-replica.js';
 import type { UpstreamLease } from '../replicas/upstream-pool.js';
 import { mergeChoices, type IndexedEvent } from './merge-choices.js';
@@ -229,7 +229,9 @@ async function openFirstSegment(
     // A replica that did not answer in time would keep the /tokenize path waiting as long again
     // (first_token_ms twice): the timeout is the request's, retried on another replica as always.
     if (signal.aborted || err instanceof UpstreamTimeoutError) throw err;
-    noteRefusal(backend, plan.key); // the next requests of this kind go straight to /tokenize, for a while
+    // The next requests of this kind go straight to /tokenize for a while; not for a prompt too
+    // long for the context, which is this request's own (the /tokenize path refuses it too).
+    if (!(err instanceof InvalidRequestError && err.code === 'context_length_exceeded')) noteRefusal(backend, plan.key);
     return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
   }
   // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.

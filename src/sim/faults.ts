@@ -65,7 +65,7 @@ export interface FaultDefaults {
   slowDelayMs: number;
   faultTokenize: boolean;
   /**
-   * The first N /v1/completions or /inference/v1/generate requests after `setOptions` (or `reset`) are served normally,
+   * The first N /v1/completions, /v1/chat/completions or /inference/v1/generate requests after `setOptions` (or `reset`) are served normally,
    * so a fault can strike a later segment of one gateway request (after its stream opened).
    * With N > 0, `refuse` acts per request (the faulted request's socket is destroyed) instead
    * of on every new connection.

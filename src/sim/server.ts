@@ -131,7 +131,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     generationTokens: 0,
     liveGenerationTokens: 0,
   });
-  /** /v1/completions and /inference/v1/generate requests seen since the options changed: `faultSkip` counts these. */
+  /** /v1/completions, /v1/chat/completions and /inference/v1/generate requests seen since the options changed: `faultSkip` counts these. */
   let completionsSeen = 0;
 
   const ctx: SimContext = {
@@ -241,7 +241,6 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     // The token generators: the fault modes apply to all three (faults.ts). The chat endpoint is
     // one: thinkgate's first segment goes through it (routing.first_segment: chat).
     const tokenGen = path === '/v1/completions' || path === GENERATE || path === '/v1/chat/completions';
-    const isGen = tokenGen;
     const faultable = tokenGen || path === '/tokenize';
     const fault: FaultPlan = { ...resolveFault(faultable ? req.headers : {}, opts) };
     if (!faultable) fault.mode = 'none';
@@ -249,7 +248,7 @@ export function createSimulatorServer(options: Partial<SimOptions> = {}): Simula
     if (fault.mode === 'refuse' && tokenGen) return void req.socket.destroy();
     const status = faultStatus(fault.mode);
     if (status && (tokenGen || (path === '/tokenize' && fault.tokenize))) {
-      if (isGen) ctx.counters.total++;
+      if (tokenGen) ctx.counters.total++;
       return sendError(res, ctx, status, `Simulated upstream failure (fault ${fault.mode}).`);
     }
     if (path === '/tokenize' && fault.mode === 'stall-before-first-token' && fault.tokenize) {

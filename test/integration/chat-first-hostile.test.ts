@@ -134,6 +134,18 @@ describe('before the prompt ids: a refusal falls back to /tokenize, a timeout do
     expect(await upstreamPaths(() => chat(false, kind))).toEqual(['/v1/chat/completions']);
   });
 
+  it("a prompt too long for the context is that request's own: the next request of its kind tries the chat call again", async () => {
+    const kind = await ownKind('context-length');
+    hostile.routes.set(CHAT, async (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: "This model's maximum context length is 64 tokens. However, you requested 900 tokens.", type: 'BadRequestError', param: null, code: 400 } }));
+    });
+    // (The simulator's own context is larger, so the /tokenize path answers this one.)
+    expect((await chat(false, kind)).status).toBe(200);
+    hostile.routes.clear();
+    expect(await upstreamPaths(() => chat(false, kind))).toEqual(['/v1/chat/completions']);
+  });
+
   it('a server without return_token_ids (no prompt ids on the first chunk): the /tokenize path answers', async () => {
     const kind = await ownKind('no-prompt-ids');
     hostile.routes.set(CHAT, async (_req, res) => {
