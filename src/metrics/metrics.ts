@@ -165,6 +165,11 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
   const retries = counter('thinkgate_upstream_retries_total', 'Failed request starts retried on another replica (before the first byte).', [
     'upstream',
   ]);
+  const chatFirst = counter(
+    'thinkgate_chat_first_segments_total',
+    "Chat first segments (routing.first_segment: chat) by outcome: used, unused (the engine asked for another first segment), refused (the /tokenize path answered).",
+    ['upstream', 'outcome'],
+  );
   const queueDepth = new Gauge({ name: 'thinkgate_queue_depth', help: 'Requests waiting for a free slot.', registers });
   const queueWait = new Histogram({
     name: 'thinkgate_queue_wait_seconds',
@@ -261,6 +266,9 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
     },
     upstreamRetry(upstream) {
       retries.inc({ upstream });
+    },
+    chatFirstSegment(upstream, outcome) {
+      chatFirst.inc({ upstream, outcome });
     },
     relayed(route, reason, status) {
       relayed.inc({ route, reason, code: String(status) });

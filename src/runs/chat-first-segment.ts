@@ -111,18 +111,22 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
  * `backend` for one run whose first segment may already be streaming: the engine's first call
  * gets that stream when it asks for exactly what it answers, else the stream is closed and the
  * call goes out as always. `release()` closes a stream nobody took (the run ended first).
+ * `outcome` hears once whether the stream was used (thinkgate_chat_first_segments_total).
  */
-export function adopting(backend: Backend, first: FirstSegment): Backend & { release(): Promise<void> } {
+export function adopting(backend: Backend, first: FirstSegment, outcome: (o: 'used' | 'unused') => void = () => {}): Backend & { release(): Promise<void> } {
   let pending: FirstSegment | undefined = first;
   const release = async (): Promise<void> => {
     const p = pending;
     pending = undefined;
-    if (p !== undefined) await p.opened.events.return();
+    if (p === undefined) return;
+    outcome('unused');
+    await p.opened.events.return();
   };
   const stream = (req: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionEvent> => {
     const p = pending;
     if (p !== undefined && answers(p, req)) {
       pending = undefined;
+      outcome('used');
       return p.opened.events;
     }
     void release();

@@ -150,7 +150,8 @@ export async function startRuns(
       }
     }
     const source = media === undefined ? backend : withMedia(backend, media, allowance);
-    const adopted = chatSegment === undefined ? undefined : adopting(meteredBackend(source, allowance), chatSegment);
+    const adopted =
+      chatSegment === undefined ? undefined : adopting(meteredBackend(source, allowance), chatSegment, (o) => ctx.metrics.chatFirstSegment(backend.name, o));
     try {
       allowance.checkFirstSegments(inputs, media?.bytes ?? 0);
     } catch (err) {
@@ -232,6 +233,7 @@ async function openFirstSegment(
     // The next requests of this kind go straight to /tokenize for a while; not for a prompt too
     // long for the context, which is this request's own (the /tokenize path refuses it too).
     if (!(err instanceof InvalidRequestError && err.code === 'context_length_exceeded')) noteRefusal(backend, plan.key);
+    ctx.metrics.chatFirstSegment(backend.name, 'refused');
     return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
   }
   // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.

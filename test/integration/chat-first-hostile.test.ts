@@ -82,6 +82,13 @@ async function upstreamPaths(fn: () => Promise<unknown>): Promise<string[]> {
   return stack.sim.stats().lastRequests.map((r) => r.path);
 }
 
+/** thinkgate_chat_first_segments_total for `outcome` (the hostile upstream is the only replica). */
+async function chatFirstCount(outcome: string): Promise<number> {
+  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('thinkgate_chat_first_segments_total{') && l.includes(`outcome="${outcome}"`));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
 function sseHead(res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   res.write(`${promptChunk}\n\n`);
@@ -127,11 +134,16 @@ describe('before the prompt ids: a refusal falls back to /tokenize, a timeout do
     expect(o!.text).not.toContain('secret-token-xyz');
     expect(paths).toEqual(['/tokenize', '/v1/completions']);
     expect(refusals).toBe(1);
+    const refused = await chatFirstCount('refused');
+    expect(refused).toBeGreaterThanOrEqual(1);
     // A refused kind takes /tokenize for the next CHAT_REFUSAL_SKIPS requests, then tries again.
     for (let i = 0; i < CHAT_REFUSAL_SKIPS; i++) expect((await chat(false, kind)).status).toBe(200);
     expect(refusals).toBe(1);
     hostile.routes.clear();
+    const used = await chatFirstCount('used');
     expect(await upstreamPaths(() => chat(false, kind))).toEqual(['/v1/chat/completions']);
+    expect(await chatFirstCount('used')).toBe(used + 1);
+    expect(await chatFirstCount('refused')).toBe(refused);
   });
 
   it("a prompt too long for the context is that request's own: the next request of its kind tries the chat call again", async () => {
