@@ -84,7 +84,8 @@ describe('named keys: request rate', () => {
       expect(Number(h.get('retry-after'))).toBeLessThanOrEqual(60);
       expect(h.get('x-ratelimit-limit-requests')).toBe('2');
       expect(h.get('x-ratelimit-remaining-requests')).toBe('0');
-      expect(h.get('x-ratelimit-reset-requests')).toMatch(/^(\d+m)?\d+s$/);
+      // OpenAI's format (errors.ts formatReset): "1h0m0s", "1m0s", "42s", or "390ms" when the window ends within the second.
+      expect(h.get('x-ratelimit-reset-requests')).toMatch(/^((\d+h)?(\d+m)?\d+s|\d+ms)$/);
       return;
     }
   });
@@ -109,7 +110,7 @@ describe('named keys: thinking quota', () => {
     expect(c.headers.get('x-ratelimit-limit-tokens')).toBe('50');
     expect(c.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
     expect(Number(c.headers.get('retry-after'))).toBeLessThanOrEqual(3600);
-    expect(c.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(\d+m)?\d+s$/);
+    expect(c.headers.get('x-ratelimit-reset-tokens')).toMatch(/^((\d+h)?(\d+m)?\d+s|\d+ms)$/);
     expect(await metric(/^thinkgate_key_quota_refusals_total\{key="refuser",reason="thinking_quota"\}/)).toBe(2);
   });
 
