@@ -113,7 +113,13 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
  * call goes out as always. `release()` closes a stream nobody took (the run ended first).
  * `outcome` hears once whether the stream was used (thinkgate_chat_first_segments_total).
  */
-export function adopting(backend: Backend, first: FirstSegment, outcome: (o: 'used' | 'unused') => void = () => {}): Backend & { release(): Promise<void> } {
+export function adopting(
+  backend: Backend,
+  first: FirstSegment,
+  outcome: (o: 'used' | 'unused') => void = () => {},
+  /** What the taken stream runs through (its trace span). */
+  wrap: (events: AsyncIterable<CompletionEvent>) => AsyncIterable<CompletionEvent> = (events) => events,
+): Backend & { release(): Promise<void> } {
   let pending: FirstSegment | undefined = first;
   const release = async (): Promise<void> => {
     const p = pending;
@@ -127,7 +133,7 @@ export function adopting(backend: Backend, first: FirstSegment, outcome: (o: 'us
     if (p !== undefined && answers(p, req)) {
       pending = undefined;
       outcome('used');
-      return p.opened.events;
+      return wrap(p.opened.events);
     }
     void release();
     return backend.streamCompletion(req, signal);

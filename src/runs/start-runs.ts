@@ -9,7 +9,7 @@
  * replica (docs/budget-forcing.md: its prefix cache holds their common prompt).
  */
 import type { AppContext } from '../app-context.js';
-import type { Backend, MediaPrompt, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
+import type { Backend, CompletionEvent, MediaPrompt, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
 import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
@@ -103,8 +103,15 @@ export interface RunsObserver {
   /** Attempt `n` (0 = the first; more = a retry on another replica) starts on `upstream`. */
   attempt(upstream: string, n: number): void;
   run(index: number, backend: Backend): { backend: Backend; events(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<EngineEvent, void> };
-  /** Headers (a `traceparent`) for the chat first segment, which is sent before any run's span exists. */
-  headers(): Record<string, string>;
+  /** The chat first segment's span, started as its call goes out (before the engine asks for it). */
+  chatSegment(model: string, upstream: string): ChatSegmentObserver;
+}
+
+/** A chat first segment's trace (tracing/request-trace.ts ChatSegmentTrace). */
+export interface ChatSegmentObserver {
+  readonly headers: Record<string, string>;
+  used(events: AsyncIterable<CompletionEvent>, promptTokens: number): AsyncIterable<CompletionEvent>;
+  unused(outcome: 'unused' | 'refused', err?: unknown): void;
 }
 
 /** What the request brings to its runs besides its plan. */
@@ -135,6 +142,7 @@ export async function startRuns(
     const planned = await plan(backend, signal);
     let inputs: EngineInput[];
     let chatSegment: FirstSegment | undefined;
+    let chatTrace: ChatSegmentObserver | undefined;
     let media: MediaPrompt | undefined;
     if (Array.isArray(planned)) inputs = finalize(planned);
     else if ('media' in planned) {
@@ -142,26 +150,44 @@ export async function startRuns(
       media = planned.media;
     } else {
       const [input] = finalize(planned.inputs);
-      const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal, observer?.headers());
+      const opened = await openFirstSegment(ctx, backend, input!, planned.chatFirst, signal, observer);
       if (opened === undefined) inputs = finalize(await planned.chatFirst.fallback());
       else {
         inputs = [opened.input];
         chatSegment = opened.first;
+        chatTrace = opened.trace;
       }
     }
     const source = media === undefined ? backend : withMedia(backend, media, allowance);
-    const adopted =
-      chatSegment === undefined ? undefined : adopting(meteredBackend(source, allowance), chatSegment, (o) => ctx.metrics.chatFirstSegment(backend.name, o));
     try {
       allowance.checkFirstSegments(inputs, media?.bytes ?? 0);
     } catch (err) {
-      await adopted?.release();
+      if (chatSegment !== undefined) {
+        ctx.metrics.chatFirstSegment(backend.name, 'unused');
+        chatTrace?.unused('unused');
+        await chatSegment.opened.events.return();
+      }
       throw err;
     }
-    const metered = adopted ?? meteredBackend(source, allowance);
+    const metered = meteredBackend(source, allowance);
     const run = (input: EngineInput, i: number): AsyncGenerator<EngineEvent, void> => {
       const watched = observer?.run(i, metered);
-      const events = watched === undefined ? runBudgetForcing(input, metered, signal) : watched.events(runBudgetForcing(input, watched.backend, signal));
+      const traced = watched?.backend ?? metered;
+      // The chat stream is handed over outside the run's own trace: it has its span already.
+      const adopted =
+        chatSegment === undefined
+          ? undefined
+          : adopting(
+              traced,
+              chatSegment,
+              (o) => {
+                ctx.metrics.chatFirstSegment(backend.name, o);
+                if (o === 'unused') chatTrace?.unused('unused');
+              },
+              (events) => chatTrace?.used(events, chatSegment!.opened.promptIds.length) ?? events,
+            );
+      const engineRun = runBudgetForcing(input, adopted ?? traced, signal);
+      const events = watched === undefined ? engineRun : watched.events(engineRun);
       return adopted === undefined ? events : released(events, adopted);
     };
     const rest = mergeChoices(inputs.map(run));
@@ -203,14 +229,16 @@ async function openFirstSegment(
   input: EngineInput,
   plan: ChatFirstRuns['chatFirst'],
   signal: AbortSignal,
-  headers: Record<string, string> | undefined,
-): Promise<{ input: EngineInput; first: FirstSegment } | undefined> {
+  observer: RunsObserver | undefined,
+): Promise<{ input: EngineInput; first: FirstSegment; trace: ChatSegmentObserver | undefined } | undefined> {
   const maxModelLen = (await ctx.pool.models().catch(() => [])).find((m) => m.id === input.model)?.maxModelLen;
   const planned = plannedFirst(input);
   if (maxModelLen === undefined || planned === undefined || backend.openChatSegment === undefined) return undefined;
   // Unbounded but by the context: vLLM's default max_tokens is the context left (get_max_tokens).
   const sent = planned.maxTokens < maxModelLen ? planned.maxTokens : undefined;
   let opened: OpenedChatSegment;
+  const trace = observer?.chatSegment(input.model, backend.name);
+  const headers = trace?.headers;
   try {
     opened = await backend.openChatSegment(
       {
@@ -229,6 +257,7 @@ async function openFirstSegment(
   } catch (err) {
     // A replica that did not answer in time would keep the /tokenize path waiting as long again
     // (first_token_ms twice): the timeout is the request's, retried on another replica as always.
+    trace?.unused('refused', err);
     if (signal.aborted || err instanceof UpstreamTimeoutError) throw err;
     // The next requests of this kind go straight to /tokenize for a while; not for a prompt too
     // long for the context, which is this request's own (the /tokenize path refuses it too).
@@ -246,5 +275,6 @@ async function openFirstSegment(
       stopTokenIds: planned.stopTokenIds ?? [],
       samplingText: JSON.stringify(planned.sampling),
     },
+    trace,
   };
 }

@@ -31,6 +31,15 @@ export interface RequestInfo {
   requestId: string;
 }
 
+/** A chat first segment's span (RequestTrace.chatSegment): the call's headers, then what became of it. */
+export interface ChatSegmentTrace {
+  readonly headers: Record<string, string>;
+  /** The engine took the stream: its events run through the span, which ends with them. */
+  used(events: AsyncIterable<CompletionEvent>, promptTokens: number): AsyncIterable<CompletionEvent>;
+  /** The stream was not used: `refused` (failed before its prompt ids; `err` when it failed) or `unused`. Once. */
+  unused(outcome: 'unused' | 'refused', err?: unknown): void;
+}
+
 /** What a run's observer offers startRuns (runs/start-runs.ts): its backend and its events, traced. */
 export interface RunObserver {
   readonly backend: Backend;
@@ -64,14 +73,40 @@ export class RequestTrace {
   }
 
   /**
-   * The request span's W3C `traceparent`, for an upstream call made before its segment's span
-   * exists: the chat first segment (runs/start-runs.ts), sent before the engine takes its stream.
-   * vLLM's own span then nests under the request rather than under the segment.
+   * The span of a chat first segment (runs/start-runs.ts), started as its call goes out, before
+   * the engine has asked for that segment: its `traceparent` goes with the call, so vLLM's own
+   * span nests under it. It becomes the run's `initial` segment when the engine takes the stream
+   * (`used`), or ends marked `unused` / `refused` when the request goes to /v1/completions.
    */
-  headers(): Record<string, string> {
-    const headers: Record<string, string> = {};
-    this.propagator.inject(trace.setSpan(ROOT_CONTEXT, this.span), headers, defaultTextMapSetter);
-    return headers;
+  chatSegment(model: string, upstream: string): ChatSegmentTrace {
+    const { span, headers } = this.child(`chat ${model}`, {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': model,
+      'thinkgate.choice': 0,
+      'thinkgate.upstream': upstream,
+      'thinkgate.segment.index': 1,
+      'thinkgate.segment.cause': 'initial',
+      ...serverOf(upstream),
+    });
+    let settled = false;
+    return {
+      headers,
+      used: (events, promptTokens) => {
+        settled = true;
+        span.setAttributes({ 'thinkgate.chat_first_segment': 'used', 'thinkgate.prompt_tokens': promptTokens });
+        return traced(events, span, () => this.endChild(span));
+      },
+      unused: (outcome, err) => {
+        if (settled) return;
+        settled = true;
+        span.setAttribute('thinkgate.chat_first_segment', outcome);
+        if (err !== undefined && !isAbortError(err)) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        }
+        this.endChild(span);
+      },
+    };
   }
 
   /** Run (choice) `index` on `backend`: its upstream calls become child spans. */

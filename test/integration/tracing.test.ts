@@ -14,6 +14,7 @@ import { loadConfigFromObject } from '../../src/config/index.js';
 import { startSimulator, type Simulator } from '../../src/sim/server.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { until } from '../support/stack.js';
+import { startHostileUpstream } from '../support/hostile-upstream.js';
 
 /** Slack between two spans' anchored clocks (see the nesting checks). */
 const SKEW_NS = 1_000_000n;
@@ -180,7 +181,7 @@ describe.each(ENCODINGS)('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), $name', ({ e
     expect(rx.spans.every((sp) => sp.encoding === contentType)).toBe(true);
   });
 
-  it('the chat first segment, sent before any segment span exists, carries the request span\'s traceparent', async () => {
+  it('the chat first segment is the initial segment\'s span, started as its call goes out: vLLM gets its traceparent', async () => {
     const s = await sim();
     const rx = await receiver();
     const gw = await gateway([s.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
@@ -190,11 +191,36 @@ describe.each(ENCODINGS)('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), $name', ({ e
     const { root, children } = await treeOf(rx, 'trace-chat-first');
     const chat = chatCalls(s).filter((c) => c.headers['x-request-id'] === 'trace-chat-first-1');
     expect(chat).toHaveLength(1);
-    expect(chat[0]!.headers['traceparent']).toBe(`00-${root.traceId}-${root.spanId}-01`);
-    // The segments are still spans of their own: the first starts when the engine takes the chat stream.
     expect(children.map((c) => c.attributes['thinkgate.segment.cause'])).toEqual(['initial', 'close']);
+    expect(children[0]!.name).toBe('chat sim-r1');
+    expect(children[0]!.attributes).toMatchObject({ 'gen_ai.operation.name': 'chat', 'thinkgate.chat_first_segment': 'used', 'thinkgate.segment.index': 1 });
+    expect(children[0]!.attributes['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+    expect(chat[0]!.headers['traceparent']).toBe(`00-${root.traceId}-${children[0]!.spanId}-01`);
     const [closeCall] = upstreamCalls(s).filter((c) => c.headers['x-request-id'] === 'trace-chat-first-2');
     expect(closeCall!.headers['traceparent']).toBe(`00-${root.traceId}-${children[1]!.spanId}-01`);
+  });
+
+  it('a refused chat first segment is a span of its own, marked refused with the error; the /tokenize path\'s segments follow', async () => {
+    const s = await sim();
+    const hostile = await startHostileUpstream();
+    open.push(hostile);
+    hostile.target = s.url;
+    const rx = await receiver();
+    const gw = await gateway([hostile.url], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
+    await gw.client.chat.completions.create(ask({ max_thinking_tokens: 10 }) as never); // learns the template
+    hostile.routes.set('POST /v1/chat/completions', async (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('engine dead');
+    });
+    await gw.client.chat.completions.create(ask({ max_thinking_tokens: 10 }) as never, { headers: { 'x-request-id': 'trace-chat-refused' } });
+    const { children } = await treeOf(rx, 'trace-chat-refused');
+    expect(children.map((c) => [c.name, c.attributes['thinkgate.chat_first_segment'] ?? null, c.attributes['thinkgate.segment.cause']])).toEqual([
+      ['chat sim-r1', 'refused', 'initial'],
+      ['text_completion sim-r1', null, 'initial'],
+      ['text_completion sim-r1', null, 'close'],
+    ]);
+    expect(children[0]!.status.code).toBe(2); // ERROR
+    expect(children.slice(1).every((c) => c.status.code !== 2)).toBe(true);
   });
 
   it('n = 2: the segments of each choice are children with their choice index, each upstream call carrying its own span', async () => {
