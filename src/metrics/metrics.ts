@@ -167,7 +167,7 @@ export function createMetrics(registry: Registry, build: BuildInfo, opts: Metric
   ]);
   const chatFirst = counter(
     'thinkgate_chat_first_segments_total',
-    "Chat first segments (routing.first_segment: chat) by outcome: used, unused (the engine asked for another first segment), refused (the /tokenize path answered).",
+    "Chat first segments (routing.first_segment: chat) by outcome: used, unused (the engine asked for another first segment), refused (failed before its prompt ids).",
     ['upstream', 'outcome'],
   );
   const queueDepth = new Gauge({ name: 'thinkgate_queue_depth', help: 'Requests waiting for a free slot.', registers });

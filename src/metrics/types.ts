@@ -5,10 +5,10 @@
 import type { Gauge, Registry } from 'prom-client';
 import type { SegmentCause } from '../engine/types.js';
 
-/** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 1M, the longest contexts served. */
 /** What became of a chat first segment (Metrics.chatFirstSegment). */
 export type ChatFirstOutcome = 'used' | 'unused' | 'refused';
 
+/** 1-2-5 token buckets from 0 (a request with M = 0 thinks 0 tokens) to 1M, the longest contexts served. */
 export const TOKEN_BUCKETS: readonly number[] = [
   0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000,
 ];
@@ -109,7 +109,7 @@ export interface Metrics {
    * A chat first segment sent to `upstream` (routing.first_segment: chat): `used` (the engine took
    * its stream), `unused` (the engine's first request was another one: the stream was closed and
    * the request went to /v1/completions), `refused` (it failed before its prompt ids: the
-   * /tokenize path answered).
+   * /tokenize path answered, or on a timeout the attempt failed).
    */
   chatFirstSegment(upstream: string, outcome: ChatFirstOutcome): void;
   /** A request relayed unchanged (scoring /v1/completions, the tokenizer routes), by why and final status. */

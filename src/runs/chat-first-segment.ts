@@ -25,6 +25,7 @@ import type { EngineInput } from '../engine/types.js';
 import type { ResolvedProfile } from '../profiles/profile.js';
 import { detectThinkingState } from '../profiles/detect.js';
 import { LruCache } from '../util/lru.js';
+import type { ChatFirstOutcome } from '../metrics/types.js';
 import { withStreamCompletion } from './stream-wrapper.js';
 
 /** Per replica: for each model and template fields, whether its rendered prompt opens thinking. */
@@ -60,8 +61,11 @@ export function noteRefusal(backend: Backend, key: string): void {
   cache.set(key, CHAT_REFUSAL_SKIPS);
 }
 
-/** Whether a request of this kind may take the chat path now (counts down a refusal's skips). */
-export function templateOpensThinking(backend: Backend, key: string): boolean {
+/**
+ * Whether a request of this kind takes the chat path now: its template opens thinking and no
+ * refusal holds it back. Not a pure query: each call during a hold-back counts one skip down.
+ */
+export function mayTakeChatPath(backend: Backend, key: string): boolean {
   if (opens.get(backend)?.get(key) !== true) return false;
   const skips = refused.get(backend);
   const left = skips?.get(key);
@@ -116,7 +120,7 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 export function adopting(
   backend: Backend,
   first: FirstSegment,
-  outcome: (o: 'used' | 'unused') => void = () => {},
+  outcome: (o: Exclude<ChatFirstOutcome, 'refused'>) => void = () => {},
   /** What the taken stream runs through (its trace span). */
   wrap: (events: AsyncIterable<CompletionEvent>) => AsyncIterable<CompletionEvent> = (events) => events,
 ): Backend & { release(): Promise<void> } {

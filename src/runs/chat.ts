@@ -18,7 +18,7 @@ import type { AppContext } from '../app-context.js';
 import { runRequestId, runSampling } from './run-id.js';
 import { startRuns, type MediaRuns, type PrepareDeps, type RunOptions, type RunPlan, type StartedRuns } from './start-runs.js';
 import { firstMediaPart, mediaRefused, type MediaPart } from '../openai/content-parts.js';
-import { noteTemplate, templateKey, templateOpensThinking } from './chat-first-segment.js';
+import { noteTemplate, templateKey, mayTakeChatPath } from './chat-first-segment.js';
 import type { ToolPlan } from '../tools/tool-plan.js';
 import { answerSamplingFor } from '../openai/structured-outputs.js';
 import { reflectionBias, reflectionPhrases } from './reflection.js';
@@ -107,7 +107,7 @@ function chatFirstCandidate(req: ChatRequest, backend: Backend, ctx: AppContext,
   if ((req.n ?? 1) !== 1 || tools.mode !== 'off' || (req.tools?.length ?? 0) > 0) return undefined;
   if (req.continue_final_message === true || req.add_generation_prompt === false || chatLogprobs(req) !== undefined) return undefined;
   const chat = tokenizeRequest(req);
-  return templateOpensThinking(backend, templateKey(chat)) ? chat : undefined;
+  return mayTakeChatPath(backend, templateKey(chat)) ? chat : undefined;
 }
 
 function tokenizeRequest(req: ChatRequest): TokenizeChatRequest {

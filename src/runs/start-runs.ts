@@ -10,6 +10,8 @@
  */
 import type { AppContext } from '../app-context.js';
 import type { Backend, CompletionEvent, MediaPrompt, OpenedChatSegment, TokenizeChatRequest } from '../engine/backend.js';
+import type { ChatFirstOutcome } from '../metrics/types.js';
+import type { ChatSegmentTrace } from '../tracing/request-trace.js';
 import { runBudgetForcing } from '../engine/run-budget-forcing.js';
 import type { EngineEvent, EngineInput, ThinkingClampReason } from '../engine/types.js';
 import type { ProfileResolver } from '../engine/resolve-profile.js';
@@ -104,14 +106,16 @@ export interface RunsObserver {
   attempt(upstream: string, n: number): void;
   run(index: number, backend: Backend): { backend: Backend; events(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<EngineEvent, void> };
   /** The chat first segment's span, started as its call goes out (before the engine asks for it). */
-  chatSegment(model: string, upstream: string): ChatSegmentObserver;
+  chatSegment(model: string, upstream: string): ChatSegmentTrace;
 }
 
-/** A chat first segment's trace (tracing/request-trace.ts ChatSegmentTrace). */
-export interface ChatSegmentObserver {
-  readonly headers: Record<string, string>;
-  used(events: AsyncIterable<CompletionEvent>, promptTokens: number): AsyncIterable<CompletionEvent>;
-  unused(outcome: 'unused' | 'refused', err?: unknown): void;
+/** A chat first segment under way: the engine's input, the stream, and who hears what became of it. */
+interface ChatFirst {
+  input: EngineInput;
+  first: FirstSegment;
+  report(o: ChatFirstOutcome): void;
+  /** The taken stream through its span. */
+  used(events: AsyncIterable<CompletionEvent>): AsyncIterable<CompletionEvent>;
 }
 
 /** What the request brings to its runs besides its plan. */
@@ -141,8 +145,7 @@ export async function startRuns(
       withCoalescing(applyThinkingCap(xs, opts.cap), opts.unmerged === true ? 1 : ctx.config.maxTokensPerChunk);
     const planned = await plan(backend, signal);
     let inputs: EngineInput[];
-    let chatSegment: FirstSegment | undefined;
-    let chatTrace: ChatSegmentObserver | undefined;
+    let chatSegment: ChatFirst | undefined;
     let media: MediaPrompt | undefined;
     if (Array.isArray(planned)) inputs = finalize(planned);
     else if ('media' in planned) {
@@ -154,8 +157,7 @@ export async function startRuns(
       if (opened === undefined) inputs = finalize(await planned.chatFirst.fallback());
       else {
         inputs = [opened.input];
-        chatSegment = opened.first;
-        chatTrace = opened.trace;
+        chatSegment = opened;
       }
     }
     const source = media === undefined ? backend : withMedia(backend, media, allowance);
@@ -163,9 +165,8 @@ export async function startRuns(
       allowance.checkFirstSegments(inputs, media?.bytes ?? 0);
     } catch (err) {
       if (chatSegment !== undefined) {
-        ctx.metrics.chatFirstSegment(backend.name, 'unused');
-        chatTrace?.unused('unused');
-        await chatSegment.opened.events.return();
+        chatSegment.report('unused');
+        await chatSegment.first.opened.events.return();
       }
       throw err;
     }
@@ -174,18 +175,7 @@ export async function startRuns(
       const watched = observer?.run(i, metered);
       const traced = watched?.backend ?? metered;
       // The chat stream is handed over outside the run's own trace: it has its span already.
-      const adopted =
-        chatSegment === undefined
-          ? undefined
-          : adopting(
-              traced,
-              chatSegment,
-              (o) => {
-                ctx.metrics.chatFirstSegment(backend.name, o);
-                if (o === 'unused') chatTrace?.unused('unused');
-              },
-              (events) => chatTrace?.used(events, chatSegment!.opened.promptIds.length) ?? events,
-            );
+      const adopted = chatSegment === undefined ? undefined : adopting(traced, chatSegment.first, chatSegment.report, chatSegment.used);
       const engineRun = runBudgetForcing(input, adopted ?? traced, signal);
       const events = watched === undefined ? engineRun : watched.events(engineRun);
       return adopted === undefined ? events : released(events, adopted);
@@ -230,7 +220,7 @@ async function openFirstSegment(
   plan: ChatFirstRuns['chatFirst'],
   signal: AbortSignal,
   observer: RunsObserver | undefined,
-): Promise<{ input: EngineInput; first: FirstSegment; trace: ChatSegmentObserver | undefined } | undefined> {
+): Promise<ChatFirst | undefined> {
   const maxModelLen = (await ctx.pool.models().catch(() => [])).find((m) => m.id === input.model)?.maxModelLen;
   const planned = plannedFirst(input);
   if (maxModelLen === undefined || planned === undefined || backend.openChatSegment === undefined) return undefined;
@@ -239,6 +229,11 @@ async function openFirstSegment(
   let opened: OpenedChatSegment;
   const trace = observer?.chatSegment(input.model, backend.name);
   const headers = trace?.headers;
+  // Told once what became of the segment: the metric, and the span unless the engine took it.
+  const report = (o: ChatFirstOutcome, err?: unknown): void => {
+    ctx.metrics.chatFirstSegment(backend.name, o);
+    if (o !== 'used') trace?.unused(o, err);
+  };
   try {
     opened = await backend.openChatSegment(
       {
@@ -257,12 +252,12 @@ async function openFirstSegment(
   } catch (err) {
     // A replica that did not answer in time would keep the /tokenize path waiting as long again
     // (first_token_ms twice): the timeout is the request's, retried on another replica as always.
-    trace?.unused('refused', err);
-    if (signal.aborted || err instanceof UpstreamTimeoutError) throw err;
+    if (signal.aborted) throw err; // the span ends with the request's
+    report('refused', err);
+    if (err instanceof UpstreamTimeoutError) throw err;
     // The next requests of this kind go straight to /tokenize for a while; not for a prompt too
     // long for the context, which is this request's own (the /tokenize path refuses it too).
     if (!(err instanceof InvalidRequestError && err.code === 'context_length_exceeded')) noteRefusal(backend, plan.key);
-    ctx.metrics.chatFirstSegment(backend.name, 'refused');
     return undefined; // the /tokenize path gives the real answer (and its error, mapped as always)
   }
   // Checked again on every prompt: a template that stopped opening thinking sends the next ones to /tokenize.
@@ -275,6 +270,7 @@ async function openFirstSegment(
       stopTokenIds: planned.stopTokenIds ?? [],
       samplingText: JSON.stringify(planned.sampling),
     },
-    trace,
+    report,
+    used: (events) => trace?.used(events, opened.promptIds.length) ?? events,
   };
 }

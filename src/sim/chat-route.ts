@@ -79,8 +79,8 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
   const includeUsage = body.stream_options?.include_usage === true;
   const continuous = includeUsage && body.stream_options?.continuous_usage_stats === true;
   const showReasoning = body.include_reasoning !== false;
-  const promptIdsOn = body.return_token_ids === true;
-  const withIds = promptIdsOn && showReasoning && fault.mode !== 'no-token-ids';
+  const sendPromptIds = body.return_token_ids === true && showReasoning;
+  const withIds = sendPromptIds && fault.mode !== 'no-token-ids';
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const created = Math.floor(Date.now() / 1000);
   const P = job.promptIds.length;
@@ -104,8 +104,8 @@ export async function handleChat(ctx: SimContext, raw: unknown, res: ServerRespo
       const role = '{"role":"assistant","content":""}';
       // vLLM's first chunk carries usage with 0 completion tokens under continuous_usage_stats.
       const usage = continuous ? `,"usage":${usageJson(P, 0, null)}` : '';
-      const promptIds = promptIdsOn && showReasoning ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : '';
-      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${promptIds}${usage}}\n\n`);
+      const ids = sendPromptIds ? `,"prompt_token_ids":[${job.promptIds.join(',')}]` : '';
+      await out.write(`${pre}[{"index":0,"delta":${role},"logprobs":null,"finish_reason":null}]${ids}${usage}}\n\n`);
     }
     await sleep(ctx.opts.firstTokenDelayMs, signal);
     let k = 0;

@@ -226,23 +226,21 @@ describe('after the prompt ids: the chat stream is read as strictly as /v1/compl
     expectEnvelope(await chat(false), 502, 'upstream_error');
   });
 
+  /** The prompt chunk, one token that ends the segment, then `usage` as the trailing usage chunk. */
+  const oneTokenThenUsage = (usage: string) => async (_req: unknown, res: ServerResponse) => {
+    sseHead(res);
+    res.write(`data: {"choices":[{"index":0,"delta":{"reasoning":"a"},"token_ids":[${tokenA}],"finish_reason":"length"}]}\n\n`);
+    res.write(`data: {"choices":[],"usage":${usage}}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+
   it("ids that disagree with the server's own completion_tokens (an old vLLM lost some): 502", async () => {
-    hostile.routes.set(CHAT, async (_req, res) => {
-      sseHead(res);
-      res.write(`data: {"choices":[{"index":0,"delta":{"reasoning":"a"},"token_ids":[${tokenA}],"finish_reason":"length"}]}\n\n`);
-      res.write('data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}\n\n');
-      res.end('data: [DONE]\n\n');
-    });
+    hostile.routes.set(CHAT, oneTokenThenUsage('{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}'));
     expectEnvelope(await chat(false), 502, 'upstream_error');
   });
 
   it('absurd usage numbers: 502, never a 500', async () => {
-    hostile.routes.set(CHAT, async (_req, res) => {
-      sseHead(res);
-      res.write(`data: {"choices":[{"index":0,"delta":{"reasoning":"a"},"token_ids":[${tokenA}],"finish_reason":"length"}]}\n\n`);
-      res.write('data: {"choices":[],"usage":{"prompt_tokens":1e300,"completion_tokens":1,"total_tokens":1e300}}\n\n');
-      res.end('data: [DONE]\n\n');
-    });
+    hostile.routes.set(CHAT, oneTokenThenUsage('{"prompt_tokens":1e300,"completion_tokens":1,"total_tokens":1e300}'));
     expectEnvelope(await chat(false), 502, 'upstream_error');
   });
 });

@@ -14,7 +14,7 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultMode } from '../../src/sim/faults.js';
-import { startStack, until, type Stack } from '../support/stack.js';
+import { segmentRequests, startStack, until, type Stack } from '../support/stack.js';
 
 /** Short upstream timeouts so that stalls end quickly; the client deadline is far beyond them. */
 // request_ms bounds /tokenize: the /tokenize stall case waits it out, every other case must
@@ -183,9 +183,6 @@ const ALL_FAULTS = Object.keys(MAPPED) as Array<keyof typeof MAPPED>;
 const MID_STREAM = ['stall-mid-stream', 'close-mid-stream', 'malformed-sse', 'malformed-json', 'broken-sse', 'error-event'] as const;
 const MODES = [false, true] as const;
 
-/** The upstream calls that are segments: the chat first segment, then /v1/completions. */
-const isSegment = (path: string): boolean => path === '/v1/completions' || path === '/v1/chat/completions';
-
 // The whole matrix runs on both first-segment paths (docs/upstream-protocol.md): through vLLM's
 // chat endpoint (once the template is learned) and through /tokenize.
 describe.each(['chat', 'tokenize'] as const)('first segment: %s', (firstSegment) => {
@@ -276,7 +273,7 @@ describe.each(['chat', 'tokenize'] as const)('first segment: %s', (firstSegment)
         stack.sim.setOptions({ fault, faultAfter: 0, faultSkip: 1 });
         faultsInjected++;
         const o = await call(stream, { max_thinking_tokens: 3 });
-        expect(stack.sim.stats().lastRequests.filter((r) => isSegment(r.path)).length).toBeGreaterThanOrEqual(2);
+        expect(segmentRequests(stack.sim).length).toBeGreaterThanOrEqual(2);
         const want = AT_FIRST_TOKEN[fault] ?? MAPPED[fault];
         if (!stream) return expectHttpError(o, want);
         const chunks = expectSseError(o, want);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, CompletionEvent, CompletionRequest } from '../../src/engine/backend.js';
-import { adopting, CHAT_REFUSAL_SKIPS, noteRefusal, noteTemplate, templateOpensThinking, type FirstSegment } from '../../src/runs/chat-first-segment.js';
+import { adopting, CHAT_REFUSAL_SKIPS, noteRefusal, noteTemplate, mayTakeChatPath, type FirstSegment } from '../../src/runs/chat-first-segment.js';
 import type { ResolvedProfile } from '../../src/profiles/profile.js';
 
 const sampling = { temperature: 0 };
@@ -103,12 +103,12 @@ describe('a refused chat call holds back its kind', () => {
     // A prompt that ends in the opening delimiter: the template opens thinking.
     noteTemplate(b, 'kind-a', [1, 2, 5], profile);
     noteTemplate(b, 'kind-b', [1, 2, 5], profile);
-    expect(templateOpensThinking(b, 'kind-a')).toBe(true);
+    expect(mayTakeChatPath(b, 'kind-a')).toBe(true);
     noteRefusal(b, 'kind-a');
-    for (let i = 0; i < CHAT_REFUSAL_SKIPS; i++) expect(templateOpensThinking(b, 'kind-a')).toBe(false);
-    expect(templateOpensThinking(b, 'kind-a')).toBe(true);
-    expect(templateOpensThinking(b, 'kind-b')).toBe(true);
+    for (let i = 0; i < CHAT_REFUSAL_SKIPS; i++) expect(mayTakeChatPath(b, 'kind-a')).toBe(false);
+    expect(mayTakeChatPath(b, 'kind-a')).toBe(true);
+    expect(mayTakeChatPath(b, 'kind-b')).toBe(true);
     // Another replica has its own record.
-    expect(templateOpensThinking(backend().b, 'kind-a')).toBe(false);
+    expect(mayTakeChatPath(backend().b, 'kind-a')).toBe(false);
   });
 });
