@@ -100,6 +100,10 @@ describe('routing.first_segment: chat', () => {
     expect(paths.slice(1).every((p) => p === '/v1/completions')).toBe(true);
     const first = sim.stats().lastRequests[0]!.body as Record<string, unknown>;
     expect(first).toMatchObject({ return_token_ids: true, max_tokens: 30, stream: true, n: 1, skip_special_tokens: false });
+    // The trailing usage only, on both endpoints: no running usage on every chunk (docs/upstream-protocol.md).
+    for (const r of sim.stats().lastRequests) {
+      if (r.path !== '/tokenize') expect((r.body as Record<string, unknown>).stream_options).toEqual({ include_usage: true });
+    }
   });
 
   it.each([

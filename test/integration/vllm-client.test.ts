@@ -199,7 +199,7 @@ describe('VllmBackend.streamCompletion', () => {
       prompt: [1, 2, 3],
       max_tokens: 16,
       stream: true,
-      stream_options: { include_usage: true, continuous_usage_stats: true },
+      stream_options: { include_usage: true },
       return_token_ids: true,
       skip_special_tokens: false,
       n: 1,

@@ -130,7 +130,7 @@ export class ChatChunkReader implements ChunkReader<ChatSegmentEvent> {
 }
 
 /**
- * Every chunk carries a running usage (continuous_usage_stats): the hand-written guard passes it
+ * A chunk's usage (the trailing one; a running one only if a server sends it unasked): the hand-written guard passes it
  * as is, and zod only builds the error for one it refuses (issue 14, item 3: no zod per chunk on
  * the hot path, as chunk-guard.ts does for /v1/completions).
  */

@@ -5,7 +5,8 @@
  *
  * Chunk shapes (vllm/entrypoints/openai/completion/serving.py, completion_stream_generator):
  * - delta: `{choices: [{index, text, token_ids, finish_reason, stop_reason, prompt_token_ids?}],
- *   usage?}` (`usage` on every delta with continuous_usage_stats, without cached tokens);
+ *   usage?}` (a running `usage` on every delta only with continuous_usage_stats, which thinkgate
+ *   does not ask for: client.ts says why; one a server sends anyway is kept as the fallback below);
  * - trailing usage: `{choices: [], usage: {prompt_tokens, completion_tokens,
  *   prompt_tokens_details?: {cached_tokens}}}`, authoritative;
  * - failure after the 200: `{error: {message, type, param, code}}` (older: the flat ErrorResponse).

@@ -195,7 +195,9 @@ export class VllmBackend extends HttpBackend implements Backend {
       prompt: req.promptIds,
       max_tokens: req.maxTokens,
       stream: true,
-      stream_options: { include_usage: true, continuous_usage_stats: true },
+      // The trailing usage only: a running usage on every chunk (continuous_usage_stats) repeats
+      // what the ids already count and costs vLLM and us per token (docs/upstream-protocol.md).
+      stream_options: { include_usage: true },
       return_token_ids: true,
       skip_special_tokens: false,
       n: 1,
@@ -238,7 +240,7 @@ export class VllmBackend extends HttpBackend implements Backend {
       ...templateFields(req.chat),
       model: req.model,
       stream: true,
-      stream_options: { include_usage: true, continuous_usage_stats: true },
+      stream_options: { include_usage: true },
       return_token_ids: true,
       skip_special_tokens: false,
       // The thinking must stream with its ids: vLLM hides both with include_reasoning false.

@@ -122,7 +122,7 @@ export function generateBody(req: CompletionRequest, media: VllmMediaPrompt, par
     ...(req.requestId === undefined ? {} : { request_id: req.requestId }),
     sampling_params: { ...params.samplingParams, max_tokens: req.maxTokens, n: 1, detokenize: true },
     stream: true,
-    stream_options: { include_usage: true, continuous_usage_stats: true },
+    stream_options: { include_usage: true },
     // Text as well as ids: the engine's deltas carry both (CompletionDelta).
     output_mode: 'text',
     ...(params.cacheSalt === undefined ? {} : { cache_salt: params.cacheSalt }),

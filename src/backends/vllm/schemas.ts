@@ -48,7 +48,7 @@ export type VllmStreamChoice = z.infer<typeof VllmStreamChoiceSchema>;
 
 /**
  * CompletionStreamResponse. The trailing usage chunk has `choices: []` and `usage`; with
- * `continuous_usage_stats` every delta chunk carries a running `usage` too.
+ * `continuous_usage_stats` (thinkgate does not ask for it) every delta chunk carries a running `usage` too.
  */
 export const VllmCompletionChunkSchema = z
   .object({
@@ -130,7 +130,7 @@ export interface VllmCompletionRequestBody {
   prompt: number[];
   max_tokens: number;
   stream: true;
-  stream_options: { include_usage: true; continuous_usage_stats: true };
+  stream_options: { include_usage: true };
   return_token_ids: true;
   skip_special_tokens: false;
   n: 1;
