@@ -9,6 +9,7 @@
  * 0.7 / 3.6 / 20 s of CPU for 250 / 500 / 1000 runs.
  */
 import type { EngineEvent, IndexedEvent } from '../engine/types.js';
+import { mapIterator } from '../util/map-iterator.js';
 
 export type { IndexedEvent } from '../engine/types.js';
 
@@ -18,22 +19,9 @@ export function mergeChoices(runs: readonly AsyncGenerator<EngineEvent, void>[])
   return runs.length === 1 ? onlyChoice(runs[0]!) : interleave(runs);
 }
 
-/**
- * One run's events tagged index 0, without another async-generator layer: each event costs one
- * `then` instead of a generator's await and yield (issue 14, item 4; docs/performance.md).
- * return() and throw() reach the run as a for-await over it would.
- */
+/** One run's events tagged index 0, without another async-generator layer (util/map-iterator.ts). */
 function onlyChoice(run: AsyncGenerator<EngineEvent, void>): AsyncGenerator<IndexedEvent, void> {
-  const tag = (r: IteratorResult<EngineEvent, void>): IteratorResult<IndexedEvent, void> =>
-    r.done === true ? { done: true, value: undefined } : { done: false, value: { index: 0, ev: r.value } };
-  const it: AsyncGenerator<IndexedEvent, void> = {
-    next: () => run.next().then(tag),
-    return: () => run.return(undefined).then(tag),
-    throw: (err: unknown) => run.throw(err).then(tag),
-    [Symbol.asyncIterator]: () => it,
-    [Symbol.asyncDispose]: async () => void (await run.return(undefined)),
-  };
-  return it;
+  return mapIterator(run, (ev) => ({ index: 0, ev }));
 }
 
 async function* interleave(runs: readonly AsyncGenerator<EngineEvent, void>[]): AsyncGenerator<IndexedEvent, void> {

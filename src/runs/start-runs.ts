@@ -24,6 +24,7 @@ import { mergeChoices, type IndexedEvent } from './merge-choices.js';
 import { UpstreamAllowance, meteredBackend } from './upstream-allowance.js';
 import { withMedia } from './media-runs.js';
 import { adopting, noteRefusal, noteTemplate, plannedFirst, type FirstSegment } from './chat-first-segment.js';
+import { mapIterator } from '../util/map-iterator.js';
 
 export interface StartedRuns {
   lease: UpstreamLease;
@@ -197,13 +198,12 @@ export async function startRuns(
   return { lease, ...value };
 }
 
-/** A run's events; the chat segment nobody took is closed when the run ends (or never started). */
-async function* released(events: AsyncGenerator<EngineEvent, void>, adopted: { release(): Promise<void> }): AsyncGenerator<EngineEvent, void> {
-  try {
-    yield* events;
-  } finally {
-    await adopted.release();
-  }
+/**
+ * A run's events; the chat segment nobody took is closed when the run ends (or never started).
+ * No generator layer of its own: this sits on every token's path (util/map-iterator.ts).
+ */
+function released(events: AsyncGenerator<EngineEvent, void>, adopted: { release(): Promise<void> }): AsyncGenerator<EngineEvent, void> {
+  return mapIterator(events, (ev) => ev, () => adopted.release());
 }
 
 /**

@@ -28,6 +28,7 @@ import { UpstreamError } from '../../errors.js';
 import { RenderedChatSchema, RenderedCompletionsSchema, VllmMediaPrompt, generateBody, mediaItems, renderProtocolFields, type SegmentParams } from './media.js';
 
 import { abortable, parseOrThrow } from '../http.js';
+import { mapIterator } from '../../util/map-iterator.js';
 import { HttpBackend, type HttpBackendOptions, type HttpBackendTimeouts } from '../http-backend.js';
 
 /** Kept as names of their own: callers and tests of the vLLM client import them. */
@@ -43,17 +44,16 @@ function isCompletionEvent(e: ChatSegmentEvent): e is CompletionEvent {
   return e.kind !== 'prompt';
 }
 
-/** The chat stream after its prompt event: only what /v1/completions would stream. */
-async function* completionEvents(stream: AsyncGenerator<ChatSegmentEvent, void, undefined>): AsyncGenerator<CompletionEvent, void, undefined> {
-  try {
-    for (;;) {
-      const r = await stream.next();
-      if (r.done) return;
-      if (isCompletionEvent(r.value)) yield r.value;
-    }
-  } finally {
-    await stream.return();
-  }
+/**
+ * The chat stream after its prompt event: only what /v1/completions would stream. The reader sends
+ * the prompt event once, first (chat-chunk-reader.ts), and openChatSegment took it. No generator
+ * layer of its own: this sits on every token's path (util/map-iterator.ts).
+ */
+function completionEvents(stream: AsyncGenerator<ChatSegmentEvent, void, undefined>): AsyncGenerator<CompletionEvent, void, undefined> {
+  return mapIterator(stream, (e) => {
+    if (!isCompletionEvent(e)) throw new UpstreamError('vLLM sent the prompt ids twice in one chat stream.');
+    return e;
+  });
 }
 
 /** `version` (vLLM's GET /version: "0.32.0", "0.13.0rc1", "0.11.1.dev5+g...") is at least `min`. */
