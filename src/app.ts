@@ -16,6 +16,7 @@ import { ProfileResolver } from './engine/resolve-profile.js';
 import { errorBodyFor, InvalidRequestError, NotFoundError, toErrorBody, type ErrorEnvelope } from './errors.js';
 import { fromFastifyError, refusedKeyError } from './http/fastify-errors.js';
 import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
+import { lineHooks, stdoutDestination, type LogDestination } from './logging/destination.js';
 import { logRequestEnds, requestLoggingOptions } from './logging/request-log.js';
 import { createMetrics, type BuildInfo } from './metrics/metrics.js';
 import { assertShallow } from './openai/json-depth.js';
@@ -74,13 +75,16 @@ declare module 'fastify' {
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   // Bodies are never logged (prompts and answers are the users' data); keys are redacted.
+  // Standard output, buffered (logging/destination.ts); a test's sink is written at once.
+  const out: LogDestination = deps.logDestination ? { stream: deps.logDestination, close: async () => {} } : stdoutDestination(config.logFlushMs);
   const logger = pino(
     {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
       serializers: { req: reqSerializer }, // URLs without their query string (logging/redact.ts)
+      ...lineHooks(out),
     },
-    deps.logDestination ?? pino.destination(1),
+    out.stream,
   );
   const { connections } = config;
   const app = Fastify({
@@ -225,6 +229,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Tracing last: the spans of requests that ended while closing are flushed too.
     await Promise.all([pool.close(), quota.close()]);
     await tracing.shutdown();
+    await out.close(); // last: the lines of closing are written too
   });
   return app;
 }

@@ -32,6 +32,10 @@ export const SETTINGS = Object.freeze({
   'server.host': { env: 'THINKGATE_HOST', default: '0.0.0.0', meaning: 'Listen address' },
   'server.port': { env: 'THINKGATE_PORT', default: 8080, meaning: 'Listen port, 0-65535 (0 = any free port)' },
   'server.log_level': { env: 'THINKGATE_LOG_LEVEL', default: 'info', meaning: 'pino level' },
+  'server.log_flush_ms': {
+    default: 1_000,
+    meaning: 'Log lines are written together: when 4 KiB gather, at a warn or error line, on exit, and at least this often; 0 writes each line at once',
+  },
   'server.drain_timeout_ms': { env: 'THINKGATE_DRAIN_TIMEOUT_MS', default: 30_000, meaning: 'On SIGTERM, how long in-flight requests may run' },
   'server.sse_keepalive_ms': { default: 15_000, meaning: 'Interval of `: keep-alive` comments on idle streams; 0 disables' },
   'server.request_timeout_ms': { default: 60_000, meaning: 'The whole request (headers + body) must arrive within it, else 408' },

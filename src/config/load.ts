@@ -72,6 +72,7 @@ function assemble(raw: unknown, env: ConfigEnv, source: string | undefined, earl
     host: e.host ?? server?.host ?? d('server.host'),
     port: e.port ?? server?.port ?? d('server.port'),
     logLevel: e.logLevel ?? server?.log_level ?? d('server.log_level'),
+    logFlushMs: server?.log_flush_ms ?? d('server.log_flush_ms'),
     apiKeys,
     namedKeys,
     quota: {

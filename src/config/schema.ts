@@ -125,6 +125,7 @@ export const fileSections = {
     host: text().optional(),
     port: int(0, 65535).optional(),
     log_level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+    log_flush_ms: ms(0).optional(),
     drain_timeout_ms: ms(0).optional(),
     sse_keepalive_ms: ms(0).optional(),
     request_timeout_ms: ms(1).optional(),

@@ -32,6 +32,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: LogLevel;
+  /** Longest a log line waits in the buffer; 0 = each line written at once (logging/destination.ts). */
+  logFlushMs: number;
   /** [] = open (no auth). */
   apiKeys: readonly string[];
   /** `auth.keys`: named keys with policies (a key here also opens the gateway's routes). */
