@@ -35,7 +35,7 @@ async function main() {
       const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;
       gc?.();
       const m = process.memoryUsage();
-      send({ type: 'heap', id: msg.id, heapUsed: m.heapUsed, rss: m.rss, collected: gc !== undefined });
+      send({ type: 'heap', id: msg.id, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, rss: m.rss, collected: gc !== undefined });
     }
   });
   process.on('disconnect', () => process.exit(0));

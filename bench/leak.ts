@@ -13,6 +13,10 @@ export interface LeakSample {
   requests: number;
   rssMiB: number;
   heapMiB: number;
+  /** V8's committed heap (heapTotal): RSS minus this and externalMiB is memory V8 does not track (malloc, code). */
+  heapTotalMiB?: number;
+  /** Memory outside the heap that V8 tracks (Buffers, ArrayBuffers). */
+  externalMiB?: number;
 }
 
 export interface LeakResult {
@@ -49,7 +53,7 @@ export async function leakCheck(opts: {
   const sample = async (): Promise<void> => {
     const h = await opts.gateway.heap();
     collected = h.collected;
-    samples.push({ requests: done, rssMiB: opts.watch.rssBytes() / MiB, heapMiB: h.heapUsed / MiB });
+    samples.push({ requests: done, rssMiB: opts.watch.rssBytes() / MiB, heapMiB: h.heapUsed / MiB, heapTotalMiB: h.heapTotal / MiB, externalMiB: h.external / MiB });
   };
   await sample();
   for (let i = 0; done < opts.requests; i++) {

@@ -14,7 +14,7 @@ import type { BatchResult, BatchSpec, FromLoadgen, ToLoadgen } from './batch.js'
 type ToGateway = { type: 'gc'; id: number } | { type: 'exit' };
 type FromGateway =
   | { type: 'ready'; port: number }
-  | { type: 'heap'; id: number; heapUsed: number; rss: number; collected: boolean };
+  | { type: 'heap'; id: number; heapUsed: number; heapTotal: number; external: number; rss: number; collected: boolean };
 
 export interface Child {
   proc: ChildProcess;
@@ -97,7 +97,8 @@ export async function startSim(simArgs: readonly string[], logFile?: string): Pr
 export interface GatewayChild extends Child {
   url: string;
   /** Full GC (when started with --expose-gc), then heapUsed and rss. */
-  heap(): Promise<{ heapUsed: number; rss: number; collected: boolean }>;
+  /** After a full GC: V8's live heap, what V8 holds for it (heapTotal), memory outside it that V8 tracks (Buffers: external). */
+  heap(): Promise<{ heapUsed: number; heapTotal: number; external: number; rss: number; collected: boolean }>;
 }
 
 /** The stalled-loop scenario's variables for ./stall.mjs (none: no stalls). */

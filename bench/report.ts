@@ -293,7 +293,10 @@ export function renderMarkdown(r: BenchResult): string {
     out.push(
       `${l.requests} sequential streamed requests through thinkgate (blocks of 500, relay and forcing alternating) in ${fmt(l.wallS, 0)} s, ${l.errors} errors. ` +
         `RSS ${fmt(first?.rssMiB, 1)} -> ${fmt(last?.rssMiB, 1)} MiB, heap after GC ${fmt(first?.heapMiB, 1)} -> ${fmt(last?.heapMiB, 1)} MiB` +
-        `${l.heapCollected ? '' : ' (no --expose-gc: heap not collected first)'}. ` +
+        `${l.heapCollected ? '' : ' (no --expose-gc: heap not collected first)'}` +
+        (first?.externalMiB === undefined
+          ? '. '
+          : `, V8's committed heap ${fmt(first.heapTotalMiB, 1)} -> ${fmt(last?.heapTotalMiB, 1)} MiB, Buffers (external) ${fmt(first.externalMiB, 1)} -> ${fmt(last?.externalMiB, 1)} MiB. `) +
         `Least-squares slope after the first 20%: RSS ${signed(l.rssSlopeKiBPer1k, 1)} KiB per 1,000 requests (r2 ${fmt(l.rssR2, 2)}), ` +
         `heap ${signed(l.heapSlopeKiBPer1k, 1)} KiB per 1,000 requests (r2 ${fmt(l.heapR2, 2)}).`,
     );

@@ -83,6 +83,24 @@ describe('bench report', () => {
     expect(svg.match(/<polyline/g)).toHaveLength(5);
   });
 
+  it("reports where a leak check's memory sits: V8's committed heap and Buffers beside RSS", () => {
+    const r = result();
+    const sample = (requests: number, rssMiB: number) => ({ requests, rssMiB, heapMiB: 27, heapTotalMiB: 160, externalMiB: 9 });
+    r.leak = {
+      requests: 1000,
+      errors: 0,
+      wallS: 3,
+      samples: [sample(0, 180), sample(500, 200), sample(1000, 201)],
+      rssSlopeKiBPer1k: 1024,
+      rssR2: 1,
+      heapSlopeKiBPer1k: 0,
+      heapR2: 0,
+      heapCollected: true,
+    };
+    const md = renderMarkdown(r);
+    expect(md).toContain("RSS 180.0 -> 201.0 MiB, heap after GC 27.0 -> 27.0 MiB, V8's committed heap 160.0 -> 160.0 MiB, Buffers (external) 9.0 -> 9.0 MiB.");
+  });
+
   it('parses modes and flags', () => {
     expect(parseSettings(['--quick'])).toMatchObject({
       mode: 'quick',
