@@ -16,7 +16,7 @@ import { ProfileResolver } from './engine/resolve-profile.js';
 import { errorBodyFor, InvalidRequestError, NotFoundError, toErrorBody, type ErrorEnvelope } from './errors.js';
 import { fromFastifyError, refusedKeyError } from './http/fastify-errors.js';
 import { logUpstreamDetail, reqSerializer } from './logging/redact.js';
-import { lineHooks, stdoutDestination, type LogDestination } from './logging/destination.js';
+import { lineHooks, stdoutDestination, unbuffered, type LogDestination } from './logging/destination.js';
 import { logRequestEnds, requestLoggingOptions } from './logging/request-log.js';
 import { createMetrics, type BuildInfo } from './metrics/metrics.js';
 import { assertShallow } from './openai/json-depth.js';
@@ -76,7 +76,7 @@ declare module 'fastify' {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   // Bodies are never logged (prompts and answers are the users' data); keys are redacted.
   // Standard output, buffered (logging/destination.ts); a test's sink is written at once.
-  const out: LogDestination = deps.logDestination ? { stream: deps.logDestination, close: async () => {} } : stdoutDestination(config.logFlushMs);
+  const out: LogDestination = deps.logDestination ? unbuffered(deps.logDestination) : stdoutDestination(config.logFlushMs);
   const logger = pino(
     {
       level: config.logLevel,

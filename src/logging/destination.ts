@@ -32,9 +32,14 @@ export interface LogDestination {
   close(): Promise<void>;
 }
 
+/** `stream` as it is: each line written at once, nothing held to flush. */
+export function unbuffered(stream: DestinationStream): LogDestination {
+  return { stream, close: async () => {} };
+}
+
 /** Standard output; `flushMs` 0: each line written at once, as pino does by default. */
 export function stdoutDestination(flushMs: number): LogDestination {
-  if (flushMs === 0) return { stream: pino.destination(1), close: async () => {} };
+  if (flushMs === 0) return unbuffered(pino.destination(1));
   const dest = pino.destination({ dest: 1, sync: false, minLength: MIN_WRITE_BYTES, maxLength: MAX_BUFFER_BYTES });
   // Lines since the last flush: the timer does not write an empty buffer (sonic-boom would issue a
   // zero-byte write) on an idle gateway.

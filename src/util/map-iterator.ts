@@ -28,8 +28,7 @@ export function mapIterator<T, U>(source: AsyncGenerator<T, void>, map: (value: 
             return source.return(undefined).then(end, end).then(() => Promise.reject(err));
           }
         }
-        const done: IteratorResult<U, void> = { done: true, value: undefined };
-        return onEnd === undefined || ended ? done : end().then(() => done);
+        return end().then((): IteratorResult<U, void> => ({ done: true, value: undefined }));
       },
       async (err: unknown) => {
         await end();
