@@ -56,9 +56,24 @@ export interface PerRequestFigures {
   shortCpuPerRequestMs: number | null;
   split: CpuSplit | null;
   errors: number;
+  /**
+   * p50 time to first token of the 1-token streams, and that minus direct's p50 in the same
+   * rounds (null without direct). Thousands of one-stream requests: a steadier added-TTFT figure
+   * than a level's few (issue 14's goal is at one stream).
+   */
+  ttftP50Ms: number | null;
+  addedTtftP50Ms: number | null;
 }
 
-export function perRequestFigures(target: string, short: CpuSample, long: CpuSample, errors: number): PerRequestFigures {
+export function perRequestFigures(
+  target: string,
+  short: CpuSample,
+  long: CpuSample,
+  errors: number,
+  ttft: { p50Ms: number; directP50Ms: number | null } | null = null,
+): PerRequestFigures {
+  const p50 = ttft !== null && Number.isFinite(ttft.p50Ms) ? ttft.p50Ms : null;
+  const direct = ttft?.directP50Ms ?? null;
   return {
     target,
     short,
@@ -66,5 +81,7 @@ export function perRequestFigures(target: string, short: CpuSample, long: CpuSam
     shortCpuPerRequestMs: short.requests > 0 ? (short.cpuS / short.requests) * 1000 : null,
     split: splitCpu(short, long),
     errors,
+    ttftP50Ms: p50,
+    addedTtftP50Ms: p50 !== null && direct !== null && Number.isFinite(direct) ? p50 - direct : null,
   };
 }

@@ -14,6 +14,7 @@ import { liteLLMVersion, startLiteLLM } from './litellm.js';
 import { ProcWatch } from './proc-stats.js';
 import { stallEnv, startGateway, startMinimalProxy, startOtlpSink, startSim, type Child, type GatewayChild, type LoadgenChild } from './procs.js';
 import type { Settings, TargetName } from './settings.js';
+import { summarize } from './stats.js';
 import type { SinkCount } from './tracing-overhead.js';
 
 export const MODEL = 'sim-r1';
@@ -301,7 +302,8 @@ export async function runScenario(def: ScenarioDef, sh: Shared): Promise<Scenari
 
 /**
  * CPU per request (./cpu.ts): at one stream, for each proxy (minimal, thinkgate, LiteLLM), batches of
- * 1-token streams (max_tokens 1) and of full-length streams, alternating, after a warm-up.
+ * 1-token streams (max_tokens 1) and of full-length streams, alternating, after a warm-up. Direct
+ * runs the 1-token batches too, in the same rotation: the reference for each proxy's added TTFT.
  */
 async function measurePerRequest(
   targets: readonly Target[],
@@ -314,35 +316,44 @@ async function measurePerRequest(
   const shortBody = chatBody({ max_tokens: 1 });
   // Every proxy that relays the plain body (forcing needs a thinking budget, not 1-token streams).
   const proxies = targets.filter((t) => t.name === 'minimal' || t.name === 'thinkgate' || t.name === 'thinkgate-traced' || t.name === 'thinkgate-twin' || t.name === 'litellm');
+  const direct = targets.find((t) => t.name === 'direct');
+  const rotation = direct ? [direct, ...proxies] : proxies;
   const rounds = 2;
   const per = Math.max(1, Math.ceil(requests / rounds));
   log(`== CPU per request: ${rounds} rounds x ${per} 1-token and ${per} full-length requests per proxy at 1 stream`);
-  const acc = new Map(proxies.map((t) => [t.name, { short: { cpuS: 0, requests: 0, tokens: 0 }, long: { cpuS: 0, requests: 0, tokens: 0 }, errors: 0 }]));
+  const acc = new Map(rotation.map((t) => [t.name, { short: { cpuS: 0, requests: 0, tokens: 0 }, long: { cpuS: 0, requests: 0, tokens: 0 }, errors: 0, ttftMs: [] as number[] }]));
   const add = (s: CpuSample, r: { result: BatchResult; side: BatchSide }): void => {
     s.cpuS += r.side.proxyCpuS ?? 0;
     s.requests += r.result.ok;
     s.tokens += r.result.relayedTokens;
   };
   for (let r = 0; r <= rounds; r++) {
-    for (let i = 0; i < proxies.length; i++) {
-      const t = proxies[(i + r) % proxies.length]!;
-      const short = await runBatch(t, spec(t, shortBody, 1, r === 0 ? Math.ceil(per / 2) : per));
-      const long = await runBatch(t, spec(t, relayBody, 1, r === 0 ? Math.ceil(per / 2) : per));
+    for (let i = 0; i < rotation.length; i++) {
+      const t = rotation[(i + r) % rotation.length]!;
+      const n = r === 0 ? Math.ceil(per / 2) : per;
+      const short = await runBatch(t, spec(t, shortBody, 1, n));
+      const long = t === direct ? null : await runBatch(t, spec(t, relayBody, 1, n));
       if (r === 0) continue; // warm-up
       const a = acc.get(t.name)!;
       add(a.short, short);
-      add(a.long, long);
-      a.errors += short.result.errors + long.result.errors;
+      a.ttftMs.push(...short.result.ttftMs);
+      a.errors += short.result.errors;
+      if (long) {
+        add(a.long, long);
+        a.errors += long.result.errors;
+      }
     }
   }
+  const directP50 = direct ? summarize(acc.get(direct.name)!.ttftMs).p50 : null;
   const out = proxies.map((t) => {
     const a = acc.get(t.name)!;
-    return perRequestFigures(t.name, a.short, a.long, a.errors);
+    return perRequestFigures(t.name, a.short, a.long, a.errors, { p50Ms: summarize(a.ttftMs).p50, directP50Ms: directP50 });
   });
   for (const f of out) {
     log(
       `  ${f.target.padEnd(18)} 1-token streams ${f.shortCpuPerRequestMs?.toFixed(3) ?? 'n/a'} ms CPU each; ` +
-        `split: ${f.split ? `${(f.split.perRequestS * 1000).toFixed(3)} ms per request + ${(f.split.perTokenS * 1e6).toFixed(1)} us per token` : 'n/a'}` +
+        `split: ${f.split ? `${(f.split.perRequestS * 1000).toFixed(3)} ms per request + ${(f.split.perTokenS * 1e6).toFixed(1)} us per token` : 'n/a'}; ` +
+        `TTFT p50 ${f.ttftP50Ms?.toFixed(3) ?? 'n/a'} ms (added ${f.addedTtftP50Ms?.toFixed(3) ?? 'n/a'})` +
         (f.errors ? `  ERRORS ${f.errors}` : ''),
     );
   }

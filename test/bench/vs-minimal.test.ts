@@ -71,7 +71,8 @@ describe('bench: thinkgate against the minimal proxy', () => {
     expect(perReq.ratio).toBeCloseTo(1.4, 9);
     expect(perReq.met).toBe(true);
     // Added TTFT at 1 stream: minimal +0.5 ms, thinkgate +0.75 ms over direct: the goal is thinkgate's absolute value.
-    expect(by('added p50 TTFT vs direct, 1 stream (goal on an idle machine)')).toMatchObject({ minimal: 0.5, thinkgate: 0.75, ratio: 1.5, met: true });
+    // The per-request batches carry no TTFT here (no direct in them): the fast level's is used.
+    expect(by('added p50 TTFT vs direct, 1 stream, fast level (goal on an idle machine)')).toMatchObject({ minimal: 0.5, thinkgate: 0.75, ratio: 1.5, met: true });
     // Forcing rows are reported without a goal.
     const forcing = v.rows.filter((r) => r.what.includes('budget forcing'));
     expect(forcing.map((r) => [r.ratio, r.goal, r.met])).toEqual([
@@ -79,6 +80,28 @@ describe('bench: thinkgate against the minimal proxy', () => {
       [2.5, null, null],
       [60 / 27, null, null],
     ]);
+  });
+
+  it('takes added TTFT from the per-request batches when direct ran beside them', () => {
+    const s = scenarios();
+    const short = { cpuS: 0.1, requests: 100, tokens: 100 };
+    const long = { cpuS: 1, requests: 100, tokens: 200_000 };
+    s[0]!.perRequest = [
+      perRequestFigures('minimal', short, long, 0, { p50Ms: 0.3, directP50Ms: 0.1 }),
+      perRequestFigures('thinkgate', short, long, 0, { p50Ms: 1.35, directP50Ms: 0.1 }),
+    ];
+    expect(s[0]!.perRequest[1]).toMatchObject({ ttftP50Ms: 1.35 });
+    expect(s[0]!.perRequest[1]!.addedTtftP50Ms).toBeCloseTo(1.25, 12);
+    const rows = vsMinimal(s).rows.filter((r) => r.what.startsWith('added p50 TTFT'));
+    // One row, from the 1-token streams (the fast level's 0.75 ms is not used): 1.25 ms is over the goal.
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.what).toBe('added p50 TTFT vs direct, 1 stream, 1-token streams (goal on an idle machine)');
+    expect(rows[0]!.minimal).toBeCloseTo(0.2, 12);
+    expect(rows[0]!.thinkgate).toBeCloseTo(1.25, 12);
+    expect(rows[0]!.met).toBe(false);
+    // Without direct's reference there is no added TTFT: the fast level's row comes back.
+    expect(perRequestFigures('x', short, long, 0, { p50Ms: 1, directP50Ms: null }).addedTtftP50Ms).toBeNull();
+    expect(perRequestFigures('x', short, long, 0, { p50Ms: Number.NaN, directP50Ms: 1 })).toMatchObject({ ttftP50Ms: null, addedTtftP50Ms: null });
   });
 
   it('counts broken streams of every target at every level of every scenario', () => {
